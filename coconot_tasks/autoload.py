@@ -1,0 +1,123 @@
+"""Make ``lm_eval`` find the CoCoNot tasks with no extra flag.
+
+lm-eval 0.4.13 has no plugin discovery for external tasks. The wheel therefore ships a
+one-line ``coconot_tasks_autoload.pth`` that calls :func:`install` at interpreter start.
+:func:`install` only appends a tiny finder to ``sys.meta_path`` (no lm-eval import, no
+I/O); when -- and only when -- some code imports ``lm_eval.tasks.manager``, the finder
+lets the real module load and then wraps ``TaskManager.__init__`` so that the CoCoNot
+task directory is part of every task index.
+
+Safety properties:
+
+- a process that never imports lm-eval pays for one ``os.environ`` lookup and one
+  finder object; nothing else happens;
+- every step is guarded: a failure leaves lm-eval untouched (the tasks are then still
+  reachable with ``--include_path``, see ``python -m coconot_tasks --tasks-dir``);
+- ``COCONOT_TASKS_AUTOLOAD=0`` turns the mechanism off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.abc
+import importlib.machinery
+import os
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
+
+TARGET_MODULE = "lm_eval.tasks.manager"
+ENV_SWITCH = "COCONOT_TASKS_AUTOLOAD"
+_PATCH_MARK = "_coconot_tasks_patched"
+
+
+def enabled() -> bool:
+    """Return False when the user switched automatic registration off."""
+    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+def _with_coconot_path(include_path: Any) -> Any:
+    """Return ``include_path`` extended by the CoCoNot task directory (if absent)."""
+    from coconot_tasks.paths import task_dir
+
+    ours = str(task_dir())
+    if include_path is None:
+        return ours
+    paths = list(include_path) if isinstance(include_path, (list, tuple)) else [include_path]
+    if ours not in {os.path.abspath(str(p)) for p in paths}:
+        paths.append(ours)
+    return paths
+
+
+def patch_task_manager(module: ModuleType) -> None:
+    """Wrap ``module.TaskManager.__init__`` so it always indexes the CoCoNot tasks."""
+    cls = getattr(module, "TaskManager", None)
+    if cls is None or getattr(cls, _PATCH_MARK, False):
+        return
+    original_init = cls.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        if enabled():
+            try:
+                if len(args) >= 2:  # (verbosity, include_path, ...)
+                    args = (args[0], _with_coconot_path(args[1]), *args[2:])
+                else:
+                    kwargs["include_path"] = _with_coconot_path(kwargs.get("include_path"))
+            except Exception:  # pragma: no cover - never break lm-eval
+                pass
+        original_init(self, *args, **kwargs)
+
+    __init__.__wrapped__ = original_init  # type: ignore[attr-defined]
+    cls.__init__ = __init__
+    setattr(cls, _PATCH_MARK, True)
+
+
+class _PatchingLoader(importlib.abc.Loader):
+    """Delegate to the real loader, then patch the freshly executed module."""
+
+    def __init__(self, loader: Any) -> None:
+        self._loader = loader
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        module: ModuleType | None = self._loader.create_module(spec)
+        return module
+
+    def exec_module(self, module: ModuleType) -> None:
+        self._loader.exec_module(module)
+        with contextlib.suppress(Exception):  # never break lm-eval
+            patch_task_manager(module)
+
+
+class _LmEvalTaskManagerFinder(importlib.abc.MetaPathFinder):
+    """Meta-path finder that reacts to exactly one module name."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != TARGET_MODULE or not enabled():
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            try:
+                spec = finder.find_spec(fullname, path, target)
+            except Exception:
+                continue
+            if spec is not None and spec.loader is not None:
+                spec.loader = _PatchingLoader(spec.loader)
+                return spec
+        return None
+
+
+def install() -> None:
+    """Register the finder (idempotent); patch at once if lm-eval is already imported."""
+    if not enabled():
+        return
+    if any(isinstance(f, _LmEvalTaskManagerFinder) for f in sys.meta_path):
+        return
+    loaded = sys.modules.get(TARGET_MODULE)
+    if loaded is not None:
+        patch_task_manager(loaded)
+        return
+    sys.meta_path.insert(0, _LmEvalTaskManagerFinder())

@@ -1,0 +1,122 @@
+"""Load the CoCoNot evaluation sets: the HF hub at a pinned revision, or a local directory.
+
+Local directories hold the official JSONL files (as in github.com/allenai/noncompliance
+``data/``): ``coconot_eval.jsonl`` (original) and ``coconot_contrast_eval.jsonl``
+(contrast). Every row is checked; an error names the file, the row and the problem.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from coconot_tasks.taxonomy import CONTRAST, ORIGINAL
+
+HUB_REPO = "allenai/coconot"
+HUB_REVISION = "2cbe16aabf9069f17e48c8daad8aeabc29469eb7"
+ENV_DATA_DIR = "COCONOT_DATA_DIR"
+ENV_REVISION = "COCONOT_DATA_REVISION"
+
+LOCAL_FILES: dict[str, str] = {
+    ORIGINAL: "coconot_eval.jsonl",
+    CONTRAST: "coconot_contrast_eval.jsonl",
+}
+REQUIRED_FIELDS = ("id", "category", "subcategory", "prompt")
+
+
+class DataError(ValueError):
+    """The data set is missing or a row does not have CoCoNot's schema."""
+
+
+def validate_rows(rows: Iterable[Mapping[str, Any]], source: str) -> list[dict[str, Any]]:
+    """Check every row's schema; return the rows as plain dicts.
+
+    Raises:
+        DataError: naming ``source``, the 1-based row number and the problem.
+    """
+    checked: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    for number, row in enumerate(rows, start=1):
+        if not isinstance(row, Mapping):
+            raise DataError(f"{source}, row {number}: expected a JSON object, got {type(row).__name__}")
+        for field in REQUIRED_FIELDS:
+            value = row.get(field)
+            if not isinstance(value, str) or not value.strip():
+                problem = "is missing" if field not in row else f"must be a non-empty string, got {value!r}"
+                raise DataError(f"{source}, row {number}: field {field!r} {problem}")
+        row_id = str(row["id"])
+        if row_id in seen:
+            raise DataError(f"{source}, row {number}: duplicate id {row_id!r} (first at row {seen[row_id]})")
+        seen[row_id] = number
+        checked.append(dict(row))
+    if not checked:
+        raise DataError(f"{source}: no rows")
+    return checked
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Read and validate one official CoCoNot JSONL file."""
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    rows: list[Any] = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}, row {number}: invalid JSON ({exc.msg})") from None
+    return validate_rows(rows, str(path))
+
+
+def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path | None:
+    """Return the local data directory chosen by argument or ``COCONOT_DATA_DIR``, if any."""
+    chosen = data_dir or os.environ.get(ENV_DATA_DIR)
+    if not chosen:
+        return None
+    path = Path(chosen).expanduser()
+    if not path.is_dir():
+        raise DataError(f"data directory {path} does not exist (from data_dir / {ENV_DATA_DIR})")
+    return path
+
+
+def load_rows(
+    set_name: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    revision: str | None = None,
+) -> list[dict[str, Any]]:
+    """Return the validated test rows of ``set_name`` (``"original"`` or ``"contrast"``)."""
+    if set_name not in LOCAL_FILES:
+        raise DataError(f"unknown CoCoNot set {set_name!r}; expected one of {list(LOCAL_FILES)}")
+    local = resolve_data_dir(data_dir)
+    if local is not None:
+        return read_jsonl(local / LOCAL_FILES[set_name])
+    import datasets
+
+    rev = revision or os.environ.get(ENV_REVISION) or HUB_REVISION
+    source = f"{HUB_REPO} (config {set_name!r}, split 'test', revision {rev[:12]})"
+    try:
+        hub = datasets.load_dataset(HUB_REPO, set_name, split="test", revision=rev)
+    except Exception as exc:
+        raise DataError(
+            f"could not load {source}: {exc}. Offline? Point {ENV_DATA_DIR} (or "
+            f"--metadata data_dir=...) at a directory with {LOCAL_FILES[set_name]}."
+        ) from exc
+    return validate_rows(hub, source)
+
+
+def load_dataset_dict(
+    set_name: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    revision: str | None = None,
+) -> Any:
+    """Return a ``datasets.DatasetDict`` with one ``test`` split (what lm-eval expects)."""
+    import datasets
+
+    rows = load_rows(set_name, data_dir=data_dir, revision=revision)
+    columns = {key: [row.get(key, "") for row in rows] for key in (*REQUIRED_FIELDS, "response")}
+    return datasets.DatasetDict({"test": datasets.Dataset.from_dict(columns)})

@@ -1,0 +1,71 @@
+"""Check, before any generation, that the configured judge can work."""
+
+from __future__ import annotations
+
+from coconot_tasks.settings import JudgeConfigError, JudgeSettings
+
+_DEFAULT_OPENAI = "https://api.openai.com/v1"
+
+
+def check_judge(settings: JudgeSettings) -> None:
+    """Raise :class:`JudgeConfigError` with what to set if the judge cannot work.
+
+    For the ``openai`` backend: a key must be available for api.openai.com, the endpoint
+    must answer and know the model. Uses ``GET /models/{model}`` (free); endpoints that do
+    not serve that route are asked for a 1-token completion instead.
+    """
+    if settings.backend == "heuristic" or not settings.preflight:
+        return
+    import openai
+
+    where = settings.base_url or _DEFAULT_OPENAI
+    hint = (
+        "Set COCONOT_JUDGE_API_KEY (or OPENAI_API_KEY) for the judge, point it elsewhere with "
+        "COCONOT_JUDGE_BASE_URL / --metadata judge_base_url=..., or run a keyless smoke test with "
+        "--metadata judge_backend=heuristic (not the paper's metric)."
+    )
+    if not settings.api_key and settings.base_url is None:
+        raise JudgeConfigError(f"CoCoNot judge: no API key for {where}. {hint}")
+    client = openai.OpenAI(
+        api_key=settings.api_key or "no-key-set",
+        base_url=settings.base_url,
+        max_retries=1,
+        timeout=min(settings.timeout, 20.0),
+    )
+    try:
+        try:
+            client.models.retrieve(settings.model)
+        except openai.NotFoundError:
+            # Either the model is unknown or the endpoint lacks the route: ask directly.
+            client.chat.completions.create(
+                model=settings.model,
+                messages=[{"role": "user", "content": "ping"}],
+                max_tokens=1,
+                temperature=0,
+            )
+    except openai.AuthenticationError as exc:
+        raise JudgeConfigError(
+            f"CoCoNot judge at {where} rejected the API key (HTTP {exc.status_code}). {hint}"
+        ) from None
+    except openai.PermissionDeniedError as exc:
+        raise JudgeConfigError(
+            f"CoCoNot judge at {where}: permission denied for model {settings.model!r} "
+            f"(HTTP {exc.status_code})."
+        ) from None
+    except openai.NotFoundError:
+        raise JudgeConfigError(
+            f"CoCoNot judge at {where} does not know model {settings.model!r}. Set COCONOT_JUDGE_MODEL "
+            "or --metadata judge_model=... to a model the endpoint serves."
+        ) from None
+    except openai.APIConnectionError as exc:
+        raise JudgeConfigError(
+            f"CoCoNot judge endpoint {where} is unreachable ({type(exc).__name__}). Check "
+            f"COCONOT_JUDGE_BASE_URL / --metadata judge_base_url=... {hint}"
+        ) from None
+    except openai.APIStatusError as exc:
+        raise JudgeConfigError(
+            f"CoCoNot judge at {where} answered HTTP {exc.status_code} to a check request for model "
+            f"{settings.model!r}; fix the judge settings or set COCONOT_JUDGE_PREFLIGHT=0 to skip this check."
+        ) from None
+    finally:
+        client.close()

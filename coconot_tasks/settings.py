@@ -1,0 +1,112 @@
+"""Judge configuration: ``--metadata`` first, then environment variables, then defaults.
+
+Secrets (API keys) are read from the environment only and never stored in a field that
+is logged, cached or written to results (:meth:`JudgeSettings.public` omits them).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
+
+DEFAULT_JUDGE_MODEL = "gpt-3.5-turbo"
+BACKENDS = ("openai", "heuristic")
+SECRET_KEYS = ("judge_api_key", "api_key", "openai_api_key")
+
+
+class JudgeConfigError(ValueError):
+    """The judge cannot work as configured; the message says what to set."""
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() not in {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class JudgeSettings:
+    """Everything the judge engine needs. Decoding defaults are the paper's."""
+
+    backend: str = "openai"
+    model: str = DEFAULT_JUDGE_MODEL
+    base_url: str | None = None
+    concurrency: int = 16
+    max_retries: int = 6
+    timeout: float = 60.0
+    label_retries: int = 2
+    temperature: float = 0.0
+    max_tokens: int = 256
+    top_p: float = 1.0
+    cache: bool = True
+    preflight: bool = True
+    api_key: str | None = field(default=None, repr=False, compare=False)
+
+    # name -> (metadata key, environment variable, converter)
+    _SOURCES: ClassVar[dict[str, tuple[str, str, Callable[[Any], Any]]]] = {
+        "backend": ("judge_backend", "COCONOT_JUDGE_BACKEND", str),
+        "model": ("judge_model", "COCONOT_JUDGE_MODEL", str),
+        "base_url": ("judge_base_url", "COCONOT_JUDGE_BASE_URL", str),
+        "concurrency": ("judge_concurrency", "COCONOT_JUDGE_CONCURRENCY", int),
+        "max_retries": ("judge_max_retries", "COCONOT_JUDGE_MAX_RETRIES", int),
+        "timeout": ("judge_timeout", "COCONOT_JUDGE_TIMEOUT", float),
+        "label_retries": ("judge_label_retries", "COCONOT_JUDGE_LABEL_RETRIES", int),
+        "max_tokens": ("judge_max_tokens", "COCONOT_JUDGE_MAX_TOKENS", int),
+        "cache": ("judge_cache", "COCONOT_JUDGE_CACHE", _as_bool),
+        "preflight": ("judge_preflight", "COCONOT_JUDGE_PREFLIGHT", _as_bool),
+    }
+
+    @classmethod
+    def resolve(cls, metadata: Mapping[str, Any] | None = None) -> JudgeSettings:
+        """Build settings from lm-eval ``--metadata`` and the environment.
+
+        Raises:
+            JudgeConfigError: a secret was passed through metadata, or a value is invalid.
+        """
+        metadata = dict(metadata or {})
+        for secret in SECRET_KEYS:
+            if secret in metadata:
+                raise JudgeConfigError(
+                    f"--metadata {secret}=... would be written into the results JSON. Pass the key "
+                    "through the environment instead: COCONOT_JUDGE_API_KEY (or OPENAI_API_KEY)."
+                )
+        values: dict[str, Any] = {}
+        for name, (meta_key, env_var, convert) in cls._SOURCES.items():
+            raw = metadata.get(meta_key)
+            origin = f"--metadata {meta_key}"
+            if raw is None or raw == "":
+                raw = os.environ.get(env_var)
+                origin = env_var
+            if raw is None or raw == "":
+                continue
+            try:
+                values[name] = convert(raw)
+            except (TypeError, ValueError):
+                kind = getattr(convert, "__name__", "value")
+                raise JudgeConfigError(f"{origin}={raw!r} is not a valid {kind}") from None
+        settings = cls(**values)
+        if settings.backend not in BACKENDS:
+            raise JudgeConfigError(
+                f"judge backend {settings.backend!r} is unknown; choose one of {', '.join(BACKENDS)} "
+                "(--metadata judge_backend=... or COCONOT_JUDGE_BACKEND)"
+            )
+        if settings.concurrency < 1:
+            raise JudgeConfigError("judge concurrency must be at least 1 (COCONOT_JUDGE_CONCURRENCY)")
+        key = os.environ.get("COCONOT_JUDGE_API_KEY") or os.environ.get("OPENAI_API_KEY") or None
+        base = settings.base_url or os.environ.get("OPENAI_BASE_URL") or None
+        return cls(**{**_public_fields(settings), "base_url": base, "api_key": key})
+
+    @property
+    def judge_id(self) -> str:
+        """A short human-readable name of the judge, e.g. ``openai:gpt-3.5-turbo``."""
+        return "heuristic" if self.backend == "heuristic" else f"{self.backend}:{self.model}"
+
+    def public(self) -> dict[str, Any]:
+        """The settings without secrets: safe to log and to write into results."""
+        return _public_fields(self)
+
+
+def _public_fields(settings: JudgeSettings) -> dict[str, Any]:
+    return {f.name: getattr(settings, f.name) for f in fields(settings) if f.name != "api_key"}
