@@ -9,18 +9,22 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from lm_eval.api.filter import Filter
+from lm_eval.api.registry import AGGREGATION_REGISTRY, register_aggregation
 
 from coconot_tasks.data import load_dataset_dict
-from coconot_tasks.judge.engine import OUTCOME_ERROR, JudgeItem, JudgeResult, judge_items
+from coconot_tasks.judge.engine import NO_VERDICT_OUTCOMES, JudgeItem, JudgeResult, JudgeStats, judge_items
 from coconot_tasks.judge.preflight import check_judge
 from coconot_tasks.resources import rubric_for
 from coconot_tasks.settings import JudgeSettings
-from coconot_tasks.taxonomy import CONTRAST, ORIGINAL, SCORE_NAME, metric_scopes
+from coconot_tasks.taxonomy import CONTRAST, ORIGINAL, SCORE_NAME, SUM_AGGREGATION, metric_scopes
 
 logger = logging.getLogger("coconot_tasks")
 
@@ -56,6 +60,15 @@ def _install_log_filter() -> None:
 
 
 _install_log_filter()
+
+
+def _sum(values: list[float]) -> float:
+    """Aggregation for judge accounting metrics (calls, tokens, cost): the total."""
+    return float(sum(values))
+
+
+if SUM_AGGREGATION not in AGGREGATION_REGISTRY:
+    register_aggregation(SUM_AGGREGATION)(_sum)
 
 #: Judge settings per set, resolved when lm-eval builds the task (before generation).
 _SETTINGS: dict[str, JudgeSettings] = {}
@@ -126,30 +139,72 @@ class CoconotJudgeFilter(Filter):
         ]
         settings = settings_for(self.set_name)
         results, stats = judge_items(items, settings, desc=f"CoCoNot judge ({self.set_name})")
-        logger.info(
-            "CoCoNot %s: %d items, %d judge calls, %d cached, %d empty responses, %d judge errors, "
-            "%d prompt + %d completion tokens, %.1f s",
-            self.set_name,
-            stats.items,
-            stats.api_calls,
-            stats.cached,
-            stats.empty,
-            stats.errors,
-            stats.prompt_tokens,
-            stats.completion_tokens,
-            stats.wall_seconds,
-        )
-        if stats.errors:
-            logger.warning(
-                "CoCoNot %s: %d of %d items have NO verdict (judge errors, reported as judge_error_rate "
-                "and left out of compliance_rate). First errors: %s. Rerun the same command to retry "
-                "only these: judged items are cached.",
-                self.set_name,
-                stats.errors,
-                stats.items,
-                "; ".join(stats.error_messages[:3]),
-            )
+        _report(self.set_name, settings, stats)
         return [result.to_json() for result in results]
+
+
+def _report(set_name: str, settings: JudgeSettings, stats: JudgeStats) -> None:
+    """Log the batch's accounting; say loudly what has no verdict and how to resume."""
+    logger.warning(
+        "CoCoNot %s judged by %s: %d items, %d judge calls (%d cached, %d empty responses), "
+        "%d judge errors, %d not judged; %d prompt + %d completion tokens, $%.4f; %.1f s, %.1f calls/s, "
+        "concurrency peak %d (limit %d..%d, %d throttled)",
+        set_name, settings.judge_id, stats.items, stats.api_calls, stats.cached, stats.empty,
+        stats.errors, stats.not_judged, stats.prompt_tokens, stats.completion_tokens, stats.cost_usd,
+        stats.wall_seconds, stats.calls_per_second, stats.peak_in_flight, int(stats.lowest_concurrency),
+        settings.concurrency, stats.throttled,
+    )  # fmt: skip
+    if settings.dry_run:
+        logger.warning(
+            "CoCoNot %s DRY RUN (nothing sent to the judge): %d judge calls needed, estimated cost "
+            "$%.4f (at most $%.4f if every verdict used max_tokens=%d); %d already cached.",
+            set_name, stats.estimated_calls, stats.estimated_cost_usd, stats.estimated_max_cost_usd,
+            settings.max_tokens, stats.cached,
+        )  # fmt: skip
+    if stats.budget_exhausted:
+        logger.error(
+            "CoCoNot %s: the judge budget cap of $%s was reached; %d items were NOT judged and are "
+            "counted in judge_error_rate. Raise judge_max_cost_usd and rerun the same command: judged "
+            "items come from the cache.", set_name, settings.max_cost_usd, stats.not_judged,
+        )  # fmt: skip
+    if stats.errors:
+        logger.error(
+            "CoCoNot %s: %d of %d items have NO verdict (judge errors; reported as judge_error_rate and "
+            "left out of compliance_rate). First errors: %s. To resume, rerun the same command with "
+            "--use_cache <path> (generations) -- verdicts already obtained come from the judge cache, so "
+            "only the failed items are judged again.",
+            set_name, stats.errors, stats.items, "; ".join(stats.error_messages[:3]),
+        )  # fmt: skip
+    missing = stats.errors + stats.not_judged
+    if (
+        settings.max_error_rate is not None
+        and stats.items
+        and missing / stats.items > settings.max_error_rate
+    ):
+        _exit_nonzero_after_run(
+            f"CoCoNot {set_name}: {missing}/{stats.items} items without a verdict exceeds "
+            f"judge_max_error_rate={settings.max_error_rate}"
+        )
+
+
+_EXIT_REASONS: list[str] = []
+EXIT_CODE_JUDGE_ERRORS = 3
+
+
+def _exit_nonzero_after_run(reason: str) -> None:
+    """Make the process exit with status 3 once lm-eval has written its results."""
+    if not _EXIT_REASONS:
+        atexit.register(_exit_with_judge_error_status)
+    _EXIT_REASONS.append(reason)
+
+
+def _exit_with_judge_error_status() -> None:
+    for reason in _EXIT_REASONS:
+        print(f"error: {reason}; exiting with status {EXIT_CODE_JUDGE_ERRORS}", file=sys.stderr)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_CODE_JUDGE_ERRORS)
 
 
 def _first(resp: Any) -> str:
@@ -167,7 +222,11 @@ def process_results(doc: dict[str, Any], results: Sequence[Any]) -> dict[str, fl
     result = JudgeResult.from_json(str(results[0]))
     scopes = metric_scopes(str(doc["category"]), str(doc["subcategory"]))
     metrics: dict[str, float] = {}
-    error = result.outcome == OUTCOME_ERROR or result.verdict is None
+    error = result.outcome in NO_VERDICT_OUTCOMES or result.verdict is None
+    metrics["judge_calls"] = float(result.attempts)
+    metrics["judge_prompt_tokens"] = float(result.prompt_tokens)
+    metrics["judge_completion_tokens"] = float(result.completion_tokens)
+    metrics["judge_cost_usd"] = float(result.cost_usd)
     for scope in scopes:
         metrics[f"judge_error_rate{scope}"] = float(error)
         if not error:

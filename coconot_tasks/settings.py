@@ -42,6 +42,11 @@ class JudgeSettings:
     top_p: float = 1.0
     cache: bool = True
     preflight: bool = True
+    max_cost_usd: float | None = None
+    dry_run: bool = False
+    price_input: float | None = None
+    price_output: float | None = None
+    max_error_rate: float | None = None
     api_key: str | None = field(default=None, repr=False, compare=False)
 
     # name -> (metadata key, environment variable, converter)
@@ -56,6 +61,11 @@ class JudgeSettings:
         "max_tokens": ("judge_max_tokens", "COCONOT_JUDGE_MAX_TOKENS", int),
         "cache": ("judge_cache", "COCONOT_JUDGE_CACHE", _as_bool),
         "preflight": ("judge_preflight", "COCONOT_JUDGE_PREFLIGHT", _as_bool),
+        "max_cost_usd": ("judge_max_cost_usd", "COCONOT_JUDGE_MAX_COST_USD", float),
+        "dry_run": ("judge_dry_run", "COCONOT_JUDGE_DRY_RUN", _as_bool),
+        "price_input": ("judge_price_input", "COCONOT_JUDGE_PRICE_INPUT", float),
+        "price_output": ("judge_price_output", "COCONOT_JUDGE_PRICE_OUTPUT", float),
+        "max_error_rate": ("judge_max_error_rate", "COCONOT_JUDGE_MAX_ERROR_RATE", float),
     }
 
     @classmethod

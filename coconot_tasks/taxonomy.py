@@ -57,6 +57,13 @@ EXPECTED_COUNTS: Final[dict[str, dict[tuple[str, str], int]]] = {
 #: Per-sample quantities reported for every set, category and subcategory.
 RATE_NAMES: Final = ("compliance_rate", "neither_rate", "judge_error_rate")
 
+#: Judge accounting per set, summed over the set's samples (this run's spend: cached
+#: verdicts cost nothing).
+ACCOUNTING_NAMES: Final = ("judge_calls", "judge_prompt_tokens", "judge_completion_tokens", "judge_cost_usd")
+
+#: Name under which the package registers a "sum" aggregation with lm-eval.
+SUM_AGGREGATION: Final = "coconot_sum"
+
 #: Direction of improvement of ``compliance_rate`` per set (original: lower is better).
 COMPLIANCE_HIGHER_IS_BETTER: Final[dict[str, bool]] = {ORIGINAL: False, CONTRAST: True}
 
@@ -89,7 +96,12 @@ def metric_names(set_name: str) -> list[str]:
     for category, subcategory in EXPECTED_COUNTS[set_name]:
         scopes.update(metric_scopes(category, subcategory))
     names = [f"{rate}{scope}" for rate in RATE_NAMES for scope in scopes]
-    return sorted(names) + [SCORE_NAME]
+    return sorted(names) + [SCORE_NAME, *ACCOUNTING_NAMES]
+
+
+def aggregation(metric: str) -> str:
+    """The lm-eval aggregation of one metric: a sum for accounting, else the mean."""
+    return SUM_AGGREGATION if metric in ACCOUNTING_NAMES else "mean"
 
 
 def higher_is_better(set_name: str, metric: str) -> bool:

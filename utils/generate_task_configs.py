@@ -24,6 +24,7 @@ from coconot_tasks.taxonomy import (  # noqa: E402
     CONTRAST,
     ORIGINAL,
     SCORE_NAME,
+    aggregation,
     higher_is_better,
     metric_names,
 )
@@ -61,7 +62,11 @@ def task_yaml(set_name: str) -> str:
     }
     metrics = {
         "metric_list": [
-            {"metric": name, "aggregation": "mean", "higher_is_better": higher_is_better(set_name, name)}
+            {
+                "metric": name,
+                "aggregation": aggregation(name),
+                "higher_is_better": higher_is_better(set_name, name),
+            }
             for name in metric_names(set_name)
         ],
         "metadata": {"version": VERSION},

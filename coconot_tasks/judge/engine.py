@@ -1,10 +1,12 @@
 """Judge many question-response pairs concurrently, with cache, retries and accounting.
 
-One engine serves every scoring path. :func:`judge_items` never raises for a failed
-judge call: a call that still fails after the SDK's retries (exponential backoff with
-jitter, ``Retry-After`` honoured on 429/5xx/connection errors), or whose output holds no
-recognisable label after ``label_retries`` re-asks, becomes a result with
-``outcome="error"`` -- counted and reported, never turned into a label.
+One engine serves every scoring path. Requests run concurrently under an adaptive
+(AIMD) bound, each retried with exponential backoff and jitter that honours
+``Retry-After`` (429, 5xx, timeouts, dropped connections). :func:`judge_items` never
+raises for a failed judge call: a call that still fails after its retries, or whose
+output holds no recognisable label after ``label_retries`` re-asks, becomes a result
+with ``outcome="error"`` -- counted and reported, never turned into a label. Verdicts
+go to the cache as they arrive, so an interrupted batch resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ import concurrent.futures
 import json
 import time
 from collections.abc import Coroutine, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, TypeVar
 
 from coconot_tasks.judge.cache import CachedOutput, VerdictCache, request_key
 from coconot_tasks.judge.heuristic import heuristic_judge_output
+from coconot_tasks.judge.limiter import AdaptiveLimiter
+from coconot_tasks.judge.pricing import cost_usd, price_per_million
+from coconot_tasks.judge.retry import retrying
 from coconot_tasks.labels import Verdict, parse_verdict
 from coconot_tasks.prompts import PROMPT_VERSION, judge_messages
 from coconot_tasks.resources import rubric_for
@@ -30,6 +35,9 @@ OUTCOME_JUDGED = "judged"
 OUTCOME_CACHED = "cached"
 OUTCOME_EMPTY = "empty_response"
 OUTCOME_ERROR = "error"
+OUTCOME_NOT_JUDGED = "not_judged"
+#: Outcomes without a verdict: counted in ``judge_error_rate``, never a label.
+NO_VERDICT_OUTCOMES = (OUTCOME_ERROR, OUTCOME_NOT_JUDGED)
 
 
 @dataclass(frozen=True)
@@ -58,12 +66,13 @@ class JudgeResult:
     error: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cost_usd: float = 0.0
     attempts: int = 0
 
     @property
     def ok(self) -> bool:
         """True when the item has a verdict (judged, cached or empty response)."""
-        return self.outcome != OUTCOME_ERROR and self.verdict is not None
+        return self.outcome not in NO_VERDICT_OUTCOMES and self.verdict is not None
 
     def to_json(self) -> str:
         """Serialise for lm-eval's ``filtered_resps`` (logged via ``str()``)."""
@@ -71,8 +80,10 @@ class JudgeResult:
 
     @classmethod
     def from_json(cls, text: str) -> JudgeResult:
-        """Inverse of :meth:`to_json`."""
-        return cls(**json.loads(text))
+        """Inverse of :meth:`to_json` (unknown keys from newer versions are ignored)."""
+        data = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 @dataclass
@@ -84,10 +95,31 @@ class JudgeStats:
     cached: int = 0
     empty: int = 0
     errors: int = 0
+    not_judged: int = 0
+    throttled: int = 0
+    retried: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cost_usd: float = 0.0
+    estimated_calls: int = 0
+    estimated_cost_usd: float = 0.0
+    estimated_max_cost_usd: float = 0.0
+    budget_exhausted: bool = False
+    peak_in_flight: int = 0
+    lowest_concurrency: float = 0.0
+    final_concurrency: float = 0.0
     wall_seconds: float = 0.0
     error_messages: list[str] = field(default_factory=list)
+
+    @property
+    def calls_per_second(self) -> float:
+        """Observed judge request rate over the wall time of the batch."""
+        return self.api_calls / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+
+#: Typical completion length of the paper's judge (a short rationale plus the label),
+#: used only by dry-run estimates.
+TYPICAL_COMPLETION_TOKENS = 80
 
 
 def decoding_params(settings: JudgeSettings) -> dict[str, Any]:
@@ -112,11 +144,17 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
 
 
 class _Engine:
+    """One batch of judgments: shared client, limiter, budget and accounting."""
+
     def __init__(self, settings: JudgeSettings, cache: VerdictCache | None, stats: JudgeStats) -> None:
         self.settings = settings
         self.cache = cache
         self.stats = stats
         self.client: Any = None
+        self.limiter = AdaptiveLimiter(settings.concurrency)
+        self.prices = price_per_million(settings.model, settings.price_input, settings.price_output)
+        self.reserved_usd = 0.0
+        self._budget_warned = False
 
     def _result(self, item: JudgeItem, **kwargs: Any) -> JudgeResult:
         return JudgeResult(
@@ -127,14 +165,13 @@ class _Engine:
             **kwargs,
         )
 
-    async def judge(self, item: JudgeItem, semaphore: asyncio.Semaphore) -> JudgeResult:
+    async def judge(self, item: JudgeItem) -> JudgeResult:
         if not item.response.strip():
             return self._result(item, verdict="noncompliance", outcome=OUTCOME_EMPTY)
         if self.settings.backend == "heuristic":
             output = heuristic_judge_output(item.set_name, item.response)
-            return self._result(
-                item, verdict=parse_verdict(item.set_name, output), outcome=OUTCOME_JUDGED, output=output
-            )
+            verdict = parse_verdict(item.set_name, output)
+            return self._result(item, verdict=verdict, outcome=OUTCOME_JUDGED, output=output)
         messages = judge_messages(item.set_name, item.prompt, item.response, rubric_for(item.subcategory))
         decoding = decoding_params(self.settings)
         key = request_key(self.settings.judge_id, PROMPT_VERSION, messages, decoding)
@@ -144,36 +181,95 @@ class _Engine:
                 verdict = parse_verdict(item.set_name, hit.output)
                 if verdict is not None:
                     return self._result(item, verdict=verdict, outcome=OUTCOME_CACHED, output=hit.output)
-        async with semaphore:
-            return await self._call(item, messages, decoding, key)
+        if self.settings.dry_run:
+            return self._estimate(item, messages)
+        return await self._call(item, messages, decoding, key)
+
+    def _estimate(self, item: JudgeItem, messages: list[dict[str, str]]) -> JudgeResult:
+        prompt_tokens = estimate_tokens(messages)
+        self.stats.estimated_calls += 1
+        self.stats.estimated_cost_usd += cost_usd(self.prices, prompt_tokens, TYPICAL_COMPLETION_TOKENS)
+        self.stats.estimated_max_cost_usd += cost_usd(self.prices, prompt_tokens, self.settings.max_tokens)
+        return self._result(item, verdict=None, outcome=OUTCOME_NOT_JUDGED, error="dry run: not judged")
+
+    def _reserve(self, messages: list[dict[str, str]]) -> float | None:
+        """Reserve the worst-case cost of one call; ``None`` if the budget does not allow it."""
+        cap = self.settings.max_cost_usd
+        if cap is None:
+            return 0.0
+        worst = cost_usd(self.prices, estimate_tokens(messages), self.settings.max_tokens)
+        if self.stats.cost_usd + self.reserved_usd + worst > cap:
+            self.stats.budget_exhausted = True
+            return None
+        self.reserved_usd += worst
+        return worst
+
+    async def _request(self, messages: list[dict[str, str]], decoding: dict[str, Any]) -> Any:
+        import openai
+
+        async for attempt in retrying(self.settings.max_retries):
+            with attempt:
+                if attempt.retry_state.attempt_number > 1:
+                    self.stats.retried += 1
+                await self.limiter.acquire()
+                try:
+                    completion = await self.client.chat.completions.create(
+                        model=self.settings.model, messages=messages, **decoding
+                    )
+                except openai.RateLimitError:
+                    self.stats.throttled += 1
+                    self.limiter.on_throttle()
+                    raise
+                finally:
+                    await self.limiter.release()
+                self.limiter.on_success()
+        return completion
 
     async def _call(
         self, item: JudgeItem, messages: list[dict[str, str]], decoding: dict[str, Any], key: str
     ) -> JudgeResult:
         import openai
 
-        output, prompt_tokens, completion_tokens = "", 0, 0
+        output, prompt_tokens, completion_tokens, spent = "", 0, 0, 0.0
         attempts = 0
         for _ in range(1 + max(0, self.settings.label_retries)):
+            reserved = self._reserve(messages)
+            if reserved is None:
+                return self._result(
+                    item,
+                    verdict=None,
+                    outcome=OUTCOME_NOT_JUDGED,
+                    error=f"budget cap of ${self.settings.max_cost_usd} reached: not judged",
+                    prompt_tokens=prompt_tokens,
+                    completion_tokens=completion_tokens,
+                    cost_usd=spent,
+                )
             attempts += 1
             try:
-                completion = await self.client.chat.completions.create(
-                    model=self.settings.model, messages=messages, **decoding
-                )
+                completion = await self._request(messages, decoding)
             except openai.OpenAIError as exc:
                 return self._result(
-                    item, verdict=None, outcome=OUTCOME_ERROR, error=_describe(exc), attempts=attempts
+                    item, verdict=None, outcome=OUTCOME_ERROR, error=describe_error(exc), attempts=attempts
                 )
+            finally:
+                self.reserved_usd -= reserved
             self.stats.api_calls += 1
             usage = getattr(completion, "usage", None)
-            prompt_tokens += int(getattr(usage, "prompt_tokens", 0) or 0)
-            completion_tokens += int(getattr(usage, "completion_tokens", 0) or 0)
+            call_prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
+            call_completion = int(getattr(usage, "completion_tokens", 0) or 0)
+            call_cost = cost_usd(self.prices, call_prompt, call_completion)
+            prompt_tokens += call_prompt
+            completion_tokens += call_completion
+            spent += call_cost
+            self.stats.prompt_tokens += call_prompt
+            self.stats.completion_tokens += call_completion
+            self.stats.cost_usd += call_cost
             output = (completion.choices[0].message.content or "") if completion.choices else ""
             verdict = parse_verdict(item.set_name, output)
             if verdict is not None:
                 if self.cache is not None:
                     self.cache.put(
-                        key, self.settings.judge_id, CachedOutput(output, prompt_tokens, completion_tokens)
+                        key, self.settings.judge_id, CachedOutput(output, call_prompt, call_completion)
                     )
                 return self._result(
                     item,
@@ -182,6 +278,7 @@ class _Engine:
                     output=output,
                     prompt_tokens=prompt_tokens,
                     completion_tokens=completion_tokens,
+                    cost_usd=spent,
                     attempts=attempts,
                 )
         return self._result(
@@ -192,60 +289,80 @@ class _Engine:
             error=f"no recognisable label in the judge output after {attempts} attempts",
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
+            cost_usd=spent,
             attempts=attempts,
         )
 
     async def run(self, items: Sequence[JudgeItem], progress: bool, desc: str) -> list[JudgeResult]:
         from tqdm.auto import tqdm
 
-        if self.settings.backend == "openai":
+        if self.settings.backend == "openai" and not self.settings.dry_run:
             self.client = make_async_client(self.settings)
-        semaphore = asyncio.Semaphore(self.settings.concurrency)
         results: list[JudgeResult | None] = [None] * len(items)
+        started = time.perf_counter()
 
         async def guarded(index: int, item: JudgeItem) -> None:
             try:
-                results[index] = await self.judge(item, semaphore)
+                results[index] = await self.judge(item)
             except Exception as exc:  # never let one item abort the run
                 results[index] = self._result(
                     item, verdict=None, outcome=OUTCOME_ERROR, error=f"internal error: {exc!r}"
                 )
 
         bar = tqdm(total=len(items), desc=desc, unit="item", disable=not progress, dynamic_ncols=True)
+        errors = 0
         try:
             pending = [asyncio.ensure_future(guarded(i, it)) for i, it in enumerate(items)]
             for future in asyncio.as_completed(pending):
                 await future
                 bar.update(1)
-                if bar.n % 16 == 0 or bar.n == len(items):
-                    bar.set_postfix(calls=self.stats.api_calls, errors=_count_errors(results), refresh=False)
+                errors = sum(1 for r in results if r is not None and r.outcome == OUTCOME_ERROR)
+                if bar.n % 8 == 0 or bar.n == len(items):
+                    elapsed = max(time.perf_counter() - started, 1e-9)
+                    bar.set_postfix(
+                        calls=self.stats.api_calls,
+                        errors=errors,
+                        rate=f"{self.stats.api_calls / elapsed:.1f}/s",
+                        tokens=self.stats.prompt_tokens + self.stats.completion_tokens,
+                        limit=int(self.limiter.limit),
+                        refresh=False,
+                    )
         finally:
             bar.close()
             if self.client is not None:
                 await self.client.close()
+        self.stats.peak_in_flight = self.limiter.peak_in_flight
+        self.stats.lowest_concurrency = self.limiter.lowest
+        self.stats.final_concurrency = self.limiter.limit
         return [r for r in results if r is not None]
 
 
-def _count_errors(results: Sequence[JudgeResult | None]) -> int:
-    return sum(1 for r in results if r is not None and r.outcome == OUTCOME_ERROR)
+def estimate_tokens(messages: Sequence[dict[str, str]]) -> int:
+    """A rough token count of chat messages (4 characters per token, plus overhead)."""
+    return sum(len(m["content"]) for m in messages) // 4 + 4 * len(messages)
 
 
-def _describe(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
     """A one-line description of an API error that never includes credentials."""
     status = getattr(exc, "status_code", None)
     name = type(exc).__name__
-    message = str(getattr(exc, "message", "") or exc).splitlines()[0][:300] if str(exc) else ""
+    text = str(getattr(exc, "message", "") or exc)
+    message = text.splitlines()[0][:300] if text else ""
     return f"{name}{f' (HTTP {status})' if status else ''}: {message}"
 
 
 def make_async_client(settings: JudgeSettings) -> Any:
-    """An ``openai.AsyncOpenAI`` client for the judge endpoint."""
+    """An ``openai.AsyncOpenAI`` client for the judge endpoint.
+
+    The SDK's own retries are off: :mod:`coconot_tasks.judge.retry` retries instead, so
+    that every 429 reaches the adaptive concurrency limiter.
+    """
     import openai
 
     return openai.AsyncOpenAI(
         api_key=settings.api_key or "no-key-set",
         base_url=settings.base_url,
-        max_retries=settings.max_retries,
+        max_retries=0,
         timeout=settings.timeout,
     )
 
@@ -264,10 +381,11 @@ def judge_items(
     is given. Never raises because of a failed judge call.
     """
     stats = JudgeStats(items=len(items))
-    own_cache = cache is None and settings.cache and settings.backend != "heuristic"
+    use_cache = settings.cache and settings.backend != "heuristic"
+    own_cache = use_cache and cache is None
     if own_cache:
         cache = VerdictCache()
-    if not settings.cache:
+    if not use_cache:
         cache = None
     started = time.perf_counter()
     try:
@@ -277,12 +395,12 @@ def judge_items(
             cache.close()
     stats.wall_seconds = time.perf_counter() - started
     for result in results:
-        stats.prompt_tokens += result.prompt_tokens
-        stats.completion_tokens += result.completion_tokens
         if result.outcome == OUTCOME_CACHED:
             stats.cached += 1
         elif result.outcome == OUTCOME_EMPTY:
             stats.empty += 1
+        elif result.outcome == OUTCOME_NOT_JUDGED:
+            stats.not_judged += 1
         elif result.outcome == OUTCOME_ERROR:
             stats.errors += 1
             if result.error and len(stats.error_messages) < 5:

@@ -14,7 +14,7 @@ def check_judge(settings: JudgeSettings) -> None:
     must answer and know the model. Uses ``GET /models/{model}`` (free); endpoints that do
     not serve that route are asked for a 1-token completion instead.
     """
-    if settings.backend == "heuristic" or not settings.preflight:
+    if settings.backend == "heuristic" or settings.dry_run or not settings.preflight:
         return
     import openai
 

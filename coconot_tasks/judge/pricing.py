@@ -1,0 +1,40 @@
+"""Token prices of known OpenAI judge models, for cost estimates and the budget cap.
+
+USD per one million tokens (input, output), from OpenAI's public price list; prices
+change, so treat estimates as estimates. Unknown models (local endpoints) cost 0 unless
+``judge_price_input`` / ``judge_price_output`` (USD per 1M tokens) are given.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+PRICES_PER_MILLION: Final[dict[str, tuple[float, float]]] = {
+    "gpt-3.5-turbo": (0.50, 1.50),
+    "gpt-3.5-turbo-0125": (0.50, 1.50),
+    "gpt-4": (30.00, 60.00),
+    "gpt-4-0613": (30.00, 60.00),
+    "gpt-4-turbo": (10.00, 30.00),
+    "gpt-4-1106-preview": (10.00, 30.00),
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4.1": (2.00, 8.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1-nano": (0.10, 0.40),
+}
+
+
+def price_per_million(
+    model: str, price_input: float | None = None, price_output: float | None = None
+) -> tuple[float, float] | None:
+    """Return (input, output) USD per 1M tokens for ``model``; ``None`` if unknown."""
+    if price_input is not None or price_output is not None:
+        return (price_input or 0.0, price_output or 0.0)
+    return PRICES_PER_MILLION.get(model)
+
+
+def cost_usd(prices: tuple[float, float] | None, prompt_tokens: int, completion_tokens: int) -> float:
+    """The cost of a number of tokens at ``prices`` (0 for unknown prices)."""
+    if prices is None:
+        return 0.0
+    return (prompt_tokens * prices[0] + completion_tokens * prices[1]) / 1_000_000
