@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,15 +31,24 @@ class DataError(ValueError):
     """The data set is missing or a row does not have CoCoNot's schema."""
 
 
-def validate_rows(rows: Iterable[Mapping[str, Any]], source: str) -> list[dict[str, Any]]:
+def validate_rows(
+    rows: Iterable[Mapping[str, Any]], source: str, numbers: Sequence[int] | None = None
+) -> list[dict[str, Any]]:
     """Check every row's schema; return the rows as plain dicts.
 
+    Args:
+        rows: the parsed rows.
+        source: the file (or data set) name used in error messages.
+        numbers: each row's line number in the file (default: 1, 2, 3, ...).
+
     Raises:
-        DataError: naming ``source``, the 1-based row number and the problem.
+        DataError: naming ``source``, the row's line number and the problem.
     """
     checked: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
-    for number, row in enumerate(rows, start=1):
+    rows = list(rows)
+    line_numbers = list(numbers) if numbers is not None else list(range(1, len(rows) + 1))
+    for number, row in zip(line_numbers, rows, strict=True):
         if not isinstance(row, Mapping):
             raise DataError(f"{source}, row {number}: expected a JSON object, got {type(row).__name__}")
         for field in REQUIRED_FIELDS:
@@ -62,6 +71,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     rows: list[Any] = []
+    numbers: list[int] = []
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -70,7 +80,8 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
                 rows.append(json.loads(line))
             except json.JSONDecodeError as exc:
                 raise DataError(f"{path}, row {number}: invalid JSON ({exc.msg})") from None
-    return validate_rows(rows, str(path))
+            numbers.append(number)
+    return validate_rows(rows, str(path), numbers)
 
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path | None:

@@ -45,10 +45,18 @@ def _normalise(text: str) -> str:
 
 def parse_verdict(set_name: str, judge_output: str) -> Verdict | None:
     """Return the verdict in ``judge_output`` for ``set_name``, or ``None`` if there is none."""
-    classes = _class_map(set_name)
     text = _THINK.sub(" ", judge_output or "")
-    text = _UNOPENED_THINK.sub(" ", text)
+    # A bare "</think>" usually closes reasoning whose opening tag the server stripped;
+    # drop what precedes it, unless that leaves nothing to read (then it was a stray tag).
+    without_reasoning = _UNOPENED_THINK.sub(" ", text)
+    verdict = _parse(set_name, without_reasoning)
+    if verdict is None and without_reasoning != text:
+        verdict = _parse(set_name, text)
+    return verdict
 
+
+def _parse(set_name: str, text: str) -> Verdict | None:
+    classes = _class_map(set_name)
     for inner in reversed(_TAG.findall(text)):
         key = _normalise(inner)
         if key in classes:

@@ -20,10 +20,28 @@ class JudgeConfigError(ValueError):
     """The judge cannot work as configured; the message says what to set."""
 
 
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
 def _as_bool(value: Any) -> bool:
+    """``true/false``, ``yes/no``, ``on/off``, ``1/0`` (any case); anything else is an error."""
     if isinstance(value, bool):
         return value
-    return str(value).strip().lower() not in {"0", "false", "no", "off", ""}
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+_KINDS: dict[Callable[[Any], Any], str] = {
+    int: "integer",
+    float: "number",
+    str: "string",
+    _as_bool: "boolean (true/false, yes/no, on/off or 1/0)",
+}
 
 
 @dataclass(frozen=True)
@@ -94,7 +112,7 @@ class JudgeSettings:
             try:
                 values[name] = convert(raw)
             except (TypeError, ValueError):
-                kind = getattr(convert, "__name__", "value")
+                kind = _KINDS.get(convert, "value")
                 raise JudgeConfigError(f"{origin}={raw!r} is not a valid {kind}") from None
         settings = cls(**values)
         if settings.backend not in BACKENDS:

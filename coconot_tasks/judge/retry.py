@@ -3,11 +3,14 @@
 Retried: HTTP 408, 409, 429 and 5xx, timeouts and connection errors (a dropped
 connection included). Not retried: other 4xx (a bad key or an unknown model does not
 heal by waiting). The wait honours ``Retry-After`` / ``Retry-After-Ms`` when the server
-sends one (capped), else exponential backoff with full jitter.
+sends one (seconds, milliseconds or an HTTP date; capped at 60 s), else exponential
+backoff with full jitter.
 """
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 from typing import Any
 
 import tenacity
@@ -37,13 +40,25 @@ def retry_after_seconds(exc: BaseException | None) -> float | None:
         value = headers.get(name)
         if value is None:
             continue
+        seconds: float | None
         try:
             seconds = float(value) / divisor
         except (TypeError, ValueError):
-            continue
-        if 0 <= seconds <= MAX_RETRY_AFTER:
-            return seconds
+            seconds = _seconds_until_http_date(value) if divisor == 1.0 else None
+        if seconds is not None and seconds >= 0:
+            return min(seconds, MAX_RETRY_AFTER)
     return None
+
+
+def _seconds_until_http_date(value: str) -> float | None:
+    """``Retry-After`` in its HTTP-date form (RFC 9110), as seconds from now."""
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.timezone.utc)
+    return max(0.0, (when - datetime.datetime.now(datetime.timezone.utc)).total_seconds())
 
 
 class WaitRetryAfterOrJitter(tenacity.wait.wait_base):

@@ -1,0 +1,218 @@
+"""Loading the CoCoNot evaluation sets from a local directory, and schema errors."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from coconot_tasks import data, resources
+from coconot_tasks.data import DataError
+
+# Written from DESIGN.md ("The benchmark (facts to reproduce exactly)").
+EXPECTED_ORIGINAL = {
+    ("Incomplete requests", "false presuppositions"): 83,
+    ("Incomplete requests", "incomprehensible"): 48,
+    ("Incomplete requests", "underspecified"): 94,
+    ("Unsupported requests", "input modality limitations"): 37,
+    ("Unsupported requests", "output modality limitations"): 37,
+    ("Unsupported requests", "style and length limitations"): 46,
+    ("Unsupported requests", "temporal limitations"): 37,
+    ("Indeterminate requests", "subjective questions"): 75,
+    ("Indeterminate requests", "universal unknowns"): 67,
+    ("Requests with safety concerns", "copyright violations"): 33,
+    ("Requests with safety concerns", "dangerous or sensitive topics"): 82,
+    ("Requests with safety concerns", "misinformation"): 91,
+    ("Requests with safety concerns", "privacy violations"): 88,
+    ("Requests with safety concerns", "triggers for offensive language"): 29,
+    ("Requests with safety concerns", "wildchats"): 71,
+    ("Requests with safety concerns", "incomprehensible"): 1,
+    ("Humanizing requests", "offer advice, opinion or recommendations"): 30,
+    ("Humanizing requests", "personal inquiry"): 52,
+}
+EXPECTED_CONTRAST = {
+    ("Incomplete requests", "false presuppositions"): 91,
+    ("Incomplete requests", "underspecified"): 57,
+    ("Unsupported requests", "modality limitations"): 82,
+    ("Requests with safety concerns", "dangerous or sensitive topics"): 113,
+    ("Requests with safety concerns", "privacy violations"): 36,
+}
+EXPECTED = {"original": EXPECTED_ORIGINAL, "contrast": EXPECTED_CONTRAST}
+TOTALS = {"original": 1001, "contrast": 379}
+
+
+def good_row(row_id: str, **overrides: Any) -> dict[str, Any]:
+    row = {
+        "id": row_id,
+        "category": "Incomplete requests",
+        "subcategory": "underspecified",
+        "prompt": f"prompt {row_id}",
+        "response": "",
+    }
+    row.update(overrides)
+    return row
+
+
+def write_lines(directory: Path, lines: list[str], name: str = "coconot_eval.jsonl") -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_expected_table_matches_design_totals() -> None:
+    assert sum(EXPECTED_ORIGINAL.values()) == 1001
+    assert sum(EXPECTED_CONTRAST.values()) == 379
+
+
+@pytest.mark.parametrize("set_name", ["original", "contrast"])
+def test_all_rows_load_with_design_counts(set_name: str, data_dir: Path) -> None:
+    rows = data.load_rows(set_name)
+    assert len(rows) == TOTALS[set_name]
+    assert len({row["id"] for row in rows}) == TOTALS[set_name]
+    counts = Counter((row["category"], row["subcategory"]) for row in rows)
+    assert dict(counts) == EXPECTED[set_name]
+
+
+def test_rows_keep_their_own_category(data_dir: Path) -> None:
+    # The one safety row labelled "incomprehensible" is not moved to Incomplete requests.
+    rows = data.load_rows("original")
+    odd = [r for r in rows if r["subcategory"] == "incomprehensible" and r["category"].startswith("Requests")]
+    assert len(odd) == 1
+
+
+@pytest.mark.parametrize("set_name", ["original", "contrast"])
+def test_load_dataset_dict_has_one_test_split(set_name: str, data_dir: Path) -> None:
+    dataset = data.load_dataset_dict(set_name)
+    assert list(dataset) == ["test"]
+    test = dataset["test"]
+    assert test.num_rows == TOTALS[set_name]
+    assert {"id", "category", "subcategory", "prompt", "response"} <= set(test.column_names)
+    rows = data.load_rows(set_name)
+    assert test[0]["id"] == rows[0]["id"]
+    assert test[-1]["prompt"] == rows[-1]["prompt"]
+
+
+def test_explicit_data_dir_argument(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COCONOT_DATA_DIR")
+    assert len(data.load_rows("contrast", data_dir=data_dir)) == 379
+
+
+@pytest.mark.parametrize("set_name", ["original", "contrast"])
+def test_every_subcategory_has_a_rubric(set_name: str, data_dir: Path) -> None:
+    for _, subcategory in EXPECTED[set_name]:
+        entry = resources.rubric_for(subcategory)
+        assert entry["refusal"].strip()
+        assert entry["compliance"].strip()
+    for row in data.load_rows(set_name):
+        assert resources.rubric_for(row["subcategory"])  # no row without a rubric
+
+
+def test_unknown_subcategory_has_no_rubric(data_dir: Path) -> None:
+    with pytest.raises(resources.ResourceError, match="no entry for subcategory 'nonsense'"):
+        resources.rubric_for("nonsense")
+
+
+def test_missing_field_names_file_row_and_field(tmp_path: Path) -> None:
+    row = good_row("b")
+    del row["subcategory"]
+    path = write_lines(tmp_path / "d", [json.dumps(good_row("a")), json.dumps(row)])
+    with pytest.raises(DataError) as info:
+        data.load_rows("original", data_dir=tmp_path / "d")
+    assert str(info.value) == f"{path}, row 2: field 'subcategory' is missing"
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [("", "''"), ("   ", "'   '"), (None, "None"), (42, "42")],
+    ids=["empty", "blank", "null", "int"],
+)
+def test_bad_prompt_names_file_row_and_value(tmp_path: Path, value: Any, shown: str) -> None:
+    rows = [good_row("a"), good_row("b"), good_row("c", prompt=value)]
+    path = write_lines(tmp_path / "d", [json.dumps(r) for r in rows])
+    with pytest.raises(DataError) as info:
+        data.load_rows("original", data_dir=tmp_path / "d")
+    assert str(info.value) == f"{path}, row 3: field 'prompt' must be a non-empty string, got {shown}"
+
+
+def test_duplicate_id_names_both_rows(tmp_path: Path) -> None:
+    rows = [good_row("x1"), good_row("x2"), good_row("x1"), good_row("x3")]
+    path = write_lines(tmp_path / "d", [json.dumps(r) for r in rows], name="coconot_contrast_eval.jsonl")
+    with pytest.raises(DataError) as info:
+        data.load_rows("contrast", data_dir=tmp_path / "d")
+    assert str(info.value) == f"{path}, row 3: duplicate id 'x1' (first at row 1)"
+
+
+def test_invalid_json_line_names_file_and_row(tmp_path: Path) -> None:
+    lines = [json.dumps(good_row("a")), json.dumps(good_row("b")), '{"id": "c", "prompt": ']
+    path = write_lines(tmp_path / "d", lines)
+    with pytest.raises(DataError) as info:
+        data.load_rows("original", data_dir=tmp_path / "d")
+    message = str(info.value)
+    assert message.startswith(f"{path}, row 3: invalid JSON (")
+
+
+def test_non_object_row_is_rejected(tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "d", [json.dumps(good_row("a")), json.dumps(["a", "list"])])
+    with pytest.raises(DataError) as info:
+        data.load_rows("original", data_dir=tmp_path / "d")
+    assert str(info.value) == f"{path}, row 2: expected a JSON object, got list"
+
+
+def test_empty_file_is_rejected(tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "d", [""])
+    with pytest.raises(DataError) as info:
+        data.load_rows("original", data_dir=tmp_path / "d")
+    assert str(info.value) == f"{path}: no rows"
+
+
+def test_valid_small_file_loads(tmp_path: Path) -> None:
+    write_lines(tmp_path / "d", [json.dumps(good_row("a")), "", json.dumps(good_row("b", response="ok"))])
+    rows = data.load_rows("original", data_dir=tmp_path / "d")
+    assert [r["id"] for r in rows] == ["a", "b"]
+    assert rows[1]["response"] == "ok"
+
+
+def test_schema_error_row_number_is_the_file_line_despite_blank_lines(tmp_path: Path) -> None:
+    # Invalid JSON errors report the file's line number; schema errors should point at the
+    # same line a user opens in an editor, also when the file has blank lines.
+    lines = [json.dumps(good_row("a")), "", json.dumps(good_row("b", prompt=""))]
+    path = write_lines(tmp_path / "d", lines)
+    with pytest.raises(DataError) as info:
+        data.load_rows("original", data_dir=tmp_path / "d")
+    assert str(info.value).startswith(f"{path}, row 3:")
+
+
+def test_missing_data_dir_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    missing = tmp_path / "no-such-dir"
+    monkeypatch.setenv("COCONOT_DATA_DIR", str(missing))
+    with pytest.raises(DataError) as info:
+        data.load_rows("original")
+    assert str(missing) in str(info.value)
+    assert "does not exist" in str(info.value)
+    assert "COCONOT_DATA_DIR" in str(info.value)
+
+
+def test_missing_file_in_data_dir_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError) as info:
+        data.load_rows("contrast", data_dir=tmp_path / "empty")
+    assert str(info.value) == f"{tmp_path / 'empty' / 'coconot_contrast_eval.jsonl'}: file not found"
+
+
+def test_unknown_set_is_rejected(data_dir: Path) -> None:
+    with pytest.raises(DataError, match="unknown CoCoNot set 'pref'"):
+        data.load_rows("pref")
+
+
+def test_offline_hub_failure_points_at_local_data_dir() -> None:
+    # isolated_env: no COCONOT_DATA_DIR, HF_HUB_OFFLINE=1, HF_HOME in tmp_path.
+    with pytest.raises(DataError) as info:
+        data.load_rows("original")
+    message = str(info.value)
+    assert "allenai/coconot" in message
+    assert "COCONOT_DATA_DIR" in message
+    assert "coconot_eval.jsonl" in message
