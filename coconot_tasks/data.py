@@ -124,10 +124,17 @@ def load_dataset_dict(
     set_name: str,
     data_dir: str | os.PathLike[str] | None = None,
     revision: str | None = None,
+    system_prompt: str | None = None,
 ) -> Any:
-    """Return a ``datasets.DatasetDict`` with one ``test`` split (what lm-eval expects)."""
+    """Return a ``datasets.DatasetDict`` with one ``test`` split (what lm-eval expects).
+
+    With ``system_prompt``, every row also carries it in a ``system_prompt`` column (the
+    system-prompt task variants name that column as their ``description``).
+    """
     import datasets
 
     rows = load_rows(set_name, data_dir=data_dir, revision=revision)
     columns = {key: [row.get(key, "") for row in rows] for key in (*REQUIRED_FIELDS, "response")}
+    if system_prompt is not None:
+        columns["system_prompt"] = [system_prompt] * len(rows)
     return datasets.DatasetDict({"test": datasets.Dataset.from_dict(columns)})

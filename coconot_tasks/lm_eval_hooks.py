@@ -22,7 +22,7 @@ from lm_eval.api.registry import AGGREGATION_REGISTRY, register_aggregation
 from coconot_tasks.data import load_dataset_dict
 from coconot_tasks.judge.engine import NO_VERDICT_OUTCOMES, JudgeItem, JudgeResult, JudgeStats, judge_items
 from coconot_tasks.judge.preflight import check_judge
-from coconot_tasks.resources import rubric_for
+from coconot_tasks.resources import load_system_prompt, rubric_for
 from coconot_tasks.settings import JudgeSettings
 from coconot_tasks.taxonomy import CONTRAST, ORIGINAL, SCORE_NAME, SUM_AGGREGATION, metric_scopes
 
@@ -75,14 +75,17 @@ _SETTINGS: dict[str, JudgeSettings] = {}
 _CHECKED: set[JudgeSettings] = set()
 
 
-def _prepare(set_name: str, metadata: dict[str, Any]) -> Any:
+def _prepare(set_name: str, metadata: dict[str, Any], with_system_prompt: bool = False) -> Any:
     settings = JudgeSettings.resolve(metadata)
     if settings not in _CHECKED:
         check_judge(settings)
         _CHECKED.add(settings)
     _SETTINGS[set_name] = settings
     dataset = load_dataset_dict(
-        set_name, data_dir=metadata.get("data_dir"), revision=metadata.get("data_revision")
+        set_name,
+        data_dir=metadata.get("data_dir"),
+        revision=metadata.get("data_revision"),
+        system_prompt=load_system_prompt() if with_system_prompt else None,
     )
     if settings.backend != "heuristic":
         for subcategory in sorted(set(dataset["test"]["subcategory"])):
@@ -105,6 +108,16 @@ def original_dataset(**metadata: Any) -> Any:
 def contrast_dataset(**metadata: Any) -> Any:
     """``custom_dataset`` of ``coconot_contrast``."""
     return _prepare(CONTRAST, metadata)
+
+
+def original_sysprompt_dataset(**metadata: Any) -> Any:
+    """``custom_dataset`` of ``coconot_original_sysprompt`` (rows carry the paper's system prompt)."""
+    return _prepare(ORIGINAL, metadata, with_system_prompt=True)
+
+
+def contrast_sysprompt_dataset(**metadata: Any) -> Any:
+    """``custom_dataset`` of ``coconot_contrast_sysprompt`` (rows carry the paper's system prompt)."""
+    return _prepare(CONTRAST, metadata, with_system_prompt=True)
 
 
 def settings_for(set_name: str) -> JudgeSettings:

@@ -97,6 +97,10 @@ def test_results_json_holds_the_judges_numbers_and_a_rerun_is_free(
     assert original["judge_calls"] + contrast["judge_calls"] == judged
     assert original["judge_prompt_tokens"] > 0
     assert fake_server.state.model_requests == len(ORIGINAL_INDICES) + len(CONTRAST_INDICES)
+    # the paper's default condition: the request alone, as the only (user) turn
+    assert all([m["role"] for m in messages] == ["user"] for messages in fake_server.state.model_messages)
+    sent = {messages[0]["content"] for messages in fake_server.state.model_messages}
+    assert {str(row["prompt"]) for row in _rows("original", ORIGINAL_INDICES)} <= sent
 
     # every logged sample carries the verdict, rationale, judge and outcome as JSON
     samples = first.samples("coconot_original")
@@ -236,3 +240,22 @@ def test_budget_cap_stops_judging_and_says_so(fake_server: FakeOpenAI, tmp_path:
     assert 0 < metrics["judge_error_rate"] < 1
     assert 0 < metrics["judge_cost_usd"] <= 0.5
     assert 0 < fake_server.state.judge_requests < _non_empty("original", ORIGINAL_INDICES)
+
+
+@pytest.mark.usefixtures("data_dir")
+def test_system_prompt_variants_send_the_papers_system_prompt(
+    fake_server: FakeOpenAI, tmp_path: Path, data_dir: Path
+) -> None:
+    official = json.loads((data_dir / "system_prompt.json").read_text())["content"]
+    cmd = lm_eval_command(fake_server.url, tmp_path / "out", "coconot_sysprompt", "--limit", "3")
+    run = run_lm_eval(cmd, judge_environment(fake_server.url, JUDGE_KEY), tmp_path / "out")
+    assert run.returncode == 0, run.log[-4000:]
+    assert fake_server.state.model_requests == 6
+    for messages in fake_server.state.model_messages:
+        assert [m["role"] for m in messages] == ["system", "user"]
+        assert messages[0]["content"] == official
+    results = run.results()
+    assert {"coconot_sysprompt", "coconot_original_sysprompt", "coconot_contrast_sysprompt"} <= set(
+        results["results"]
+    )
+    assert "system prompt" in results["results"]["coconot_original_sysprompt"]["alias"]

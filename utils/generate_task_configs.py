@@ -44,15 +44,20 @@ def _dump(data: object) -> str:
     return yaml.safe_dump(data, sort_keys=False, width=100, allow_unicode=True)
 
 
-def task_yaml(set_name: str) -> str:
-    """The YAML text of one set's task."""
+SYSPROMPT_SUFFIX = "_sysprompt"
+SYSPROMPT_ALIAS = " [+ system prompt]"
+
+
+def task_yaml(set_name: str, system_prompt: bool = False) -> str:
+    """The YAML text of one set's task (``system_prompt``: the paper's system-prompt condition)."""
+    suffix = SYSPROMPT_SUFFIX if system_prompt else ""
     head = {
-        "task": f"coconot_{set_name}",
-        "task_alias": ALIASES[set_name],
+        "task": f"coconot_{set_name}{suffix}",
+        "task_alias": ALIASES[set_name] + (SYSPROMPT_ALIAS if system_prompt else ""),
         "dataset_path": "allenai/coconot",
         "dataset_name": set_name,
     }
-    body = {
+    body: dict[str, object] = {
         "test_split": "test",
         "output_type": "generate_until",
         "doc_to_text": "{{prompt}}",
@@ -60,6 +65,9 @@ def task_yaml(set_name: str) -> str:
         "num_fewshot": 0,
         "generation_kwargs": {"until": [], "max_gen_toks": 512, "do_sample": False, "temperature": 0.0},
     }
+    if system_prompt:
+        # A doc field named as the description is used verbatim as the system message.
+        body = {"description": "system_prompt", **body}
     metrics = {
         "metric_list": [
             {
@@ -74,7 +82,7 @@ def task_yaml(set_name: str) -> str:
     return (
         HEADER
         + _dump(head)
-        + f"custom_dataset: !function {HOOKS}.{set_name}_dataset\n"
+        + f"custom_dataset: !function {HOOKS}.{set_name}{suffix}_dataset\n"
         + _dump(body)
         + "filter_list:\n"
         + f"  - name: {FILTER_NAME}\n"
@@ -86,12 +94,14 @@ def task_yaml(set_name: str) -> str:
     )
 
 
-def group_yaml() -> str:
+def group_yaml(system_prompt: bool = False) -> str:
     """The YAML text of the ``coconot`` group (both sets plus the summary score)."""
+    suffix = SYSPROMPT_SUFFIX if system_prompt else ""
     group = {
-        "group": "coconot",
-        "group_alias": "CoCoNot (summary score: mean of 1 - original and contrast compliance)",
-        "task": [f"coconot_{ORIGINAL}", f"coconot_{CONTRAST}"],
+        "group": f"coconot{suffix}",
+        "group_alias": "CoCoNot (summary score: mean of 1 - original and contrast compliance)"
+        + (SYSPROMPT_ALIAS if system_prompt else ""),
+        "task": [f"coconot_{ORIGINAL}{suffix}", f"coconot_{CONTRAST}{suffix}"],
         "aggregate_metric_list": [
             {"metric": SCORE_NAME, "filter_list": FILTER_NAME, "aggregation": "mean", "weight_by_size": False}
         ],
@@ -106,6 +116,9 @@ def expected_files() -> dict[str, str]:
         f"coconot_{ORIGINAL}.yaml": task_yaml(ORIGINAL),
         f"coconot_{CONTRAST}.yaml": task_yaml(CONTRAST),
         "_coconot.yaml": group_yaml(),
+        f"coconot_{ORIGINAL}{SYSPROMPT_SUFFIX}.yaml": task_yaml(ORIGINAL, system_prompt=True),
+        f"coconot_{CONTRAST}{SYSPROMPT_SUFFIX}.yaml": task_yaml(CONTRAST, system_prompt=True),
+        f"_coconot{SYSPROMPT_SUFFIX}.yaml": group_yaml(system_prompt=True),
     }
 
 

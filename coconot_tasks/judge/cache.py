@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import tenacity
+
 from coconot_tasks.cache_dir import cache_dir
 
 _SCHEMA = """
@@ -64,11 +66,19 @@ class VerdictCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(self.path, timeout=60.0, check_same_thread=False)
-        with self._lock:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA busy_timeout=60000")
-            self._conn.execute(_SCHEMA)
-            self._conn.commit()
+        # Two processes creating the same new database at once can see "database is locked"
+        # while one switches it to WAL (SQLite does not always wait for that): try again.
+        for attempt in tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(sqlite3.OperationalError),
+            wait=tenacity.wait_random(0.01, 0.2),
+            stop=tenacity.stop_after_delay(60),
+            reraise=True,
+        ):
+            with attempt, self._lock:
+                self._conn.execute("PRAGMA busy_timeout=60000")
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute(_SCHEMA)
+                self._conn.commit()
 
     def get(self, key: str) -> CachedOutput | None:
         """Return the stored output for ``key``, if any."""
