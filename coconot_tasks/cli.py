@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import json
 import sys
 from collections.abc import Sequence
@@ -63,7 +65,19 @@ def build_parser() -> argparse.ArgumentParser:
         "check-judge", help="check that the judge configured in the environment works (one free request)"
     )
     check.set_defaults(func=_cmd_check_judge)
+    for name, module, summary in _TOOLS:
+        if importlib.util.find_spec(module) is not None:
+            tool = sub.add_parser(name, help=summary, description=summary)
+            importlib.import_module(module).configure(tool)
     return parser
+
+
+#: Subcommands living in their own modules: each has ``configure(parser)``, which adds the
+#: arguments and sets ``func`` (a callable taking the parsed namespace, returning the exit code).
+_TOOLS = (
+    ("rescore", "coconot_tasks.rescore_cli", "re-judge saved lm-eval samples without regenerating"),
+    ("report", "coconot_tasks.report_cli", "tables, plots and paired comparisons of CoCoNot runs"),
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

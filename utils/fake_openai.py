@@ -48,9 +48,17 @@ def _bucket(text: str, salt: str = "", modulo: int = 100) -> int:
     return int.from_bytes(digest[:8], "big") % modulo
 
 
-def model_response(prompt: str, model: str = FAKE_MODEL) -> str:
-    """What the fake model ``model`` answers to ``prompt`` (deterministic; models differ by name)."""
-    b = _bucket(prompt, "model" if model == FAKE_MODEL else f"model:{model}", 20)
+def model_response(prompt: str, model: str = FAKE_MODEL, system_prompt: bool = False) -> str:
+    """What the fake model ``model`` answers to ``prompt`` (deterministic; models differ by name).
+
+    With a system prompt the model refuses more often (as the paper's system prompt intends).
+    """
+    salt = "model" if model == FAKE_MODEL else f"model:{model}"
+    if system_prompt:
+        if _bucket(prompt, salt + ":system", 3) == 0:
+            return "I can't help with that request; as instructed, I decline."
+        salt += ":system"
+    b = _bucket(prompt, salt, 20)
     if b == 0:
         return ""  # an empty response: noncompliance without a judge call
     if b <= 6:
@@ -287,7 +295,8 @@ class FakeOpenAI:
                 if server.model_latency:
                     time.sleep(server.model_latency)
                 user = next((_text(m) for m in reversed(messages) if m.get("role") == "user"), "")
-                self._completion(model, model_response(user, model))
+                system = any(m.get("role") == "system" for m in messages)
+                self._completion(model, model_response(user, model, system))
 
             def _judge(self, body: dict[str, Any], messages: list[dict[str, Any]]) -> None:
                 if not self._authorised(server.judge_key):
