@@ -160,12 +160,12 @@ def _report(set_name: str, settings: JudgeSettings, stats: JudgeStats) -> None:
     """Log the batch's accounting; say loudly what has no verdict and how to resume."""
     logger.warning(
         "CoCoNot %s judged by %s: %d items, %d judge calls (%d cached, %d empty responses), "
-        "%d judge errors, %d not judged; %d prompt + %d completion tokens, $%.4f; %.1f s, %.1f calls/s, "
-        "concurrency peak %d (limit %d..%d, %d throttled)",
+        "%d judge errors, %d not judged; %d prompt + %d completion tokens, $%.4f; %.2f s (%.2f s CPU), "
+        "%.1f calls/s, concurrency peak %d (limit %d..%d, %d throttled, %d retried)",
         set_name, settings.judge_id, stats.items, stats.api_calls, stats.cached, stats.empty,
         stats.errors, stats.not_judged, stats.prompt_tokens, stats.completion_tokens, stats.cost_usd,
-        stats.wall_seconds, stats.calls_per_second, stats.peak_in_flight, int(stats.lowest_concurrency),
-        settings.concurrency, stats.throttled,
+        stats.wall_seconds, stats.cpu_seconds, stats.calls_per_second, stats.peak_in_flight,
+        int(stats.lowest_concurrency), settings.concurrency, stats.throttled, stats.retried,
     )  # fmt: skip
     if settings.dry_run:
         logger.warning(

@@ -89,7 +89,7 @@ def test_results_json_holds_the_judges_numbers_and_a_rerun_is_free(
     # the group's summary score: mean of (1 - original compliance) and contrast compliance
     group = results["results"]["coconot"]["coconot_score,coconot_judge"]
     assert group == pytest.approx(
-        ((1 - original["compliance_rate"]) + contrast["compliance_rate"]) / 2, abs=0.02
+        ((1 - original["compliance_rate"]) + contrast["compliance_rate"]) / 2, rel=1e-12
     )
     # accounting: every non-empty response was judged once, and the tokens were counted
     judged = _non_empty("original", ORIGINAL_INDICES) + _non_empty("contrast", CONTRAST_INDICES)

@@ -221,6 +221,10 @@ class FakeOpenAI:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # One write per response and no Nagle delay: otherwise every keep-alive request
+            # waits ~40 ms for a delayed ACK, and the fake would measure TCP, not the client.
+            disable_nagle_algorithm = True
+            wbufsize = -1
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 pass

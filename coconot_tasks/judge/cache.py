@@ -77,6 +77,9 @@ class VerdictCache:
             with attempt, self._lock:
                 self._conn.execute("PRAGMA busy_timeout=60000")
                 self._conn.execute("PRAGMA journal_mode=WAL")
+                # WAL + NORMAL: a commit survives the process being killed (the resume case)
+                # without an fsync per verdict, which would stall the judge's event loop.
+                self._conn.execute("PRAGMA synchronous=NORMAL")
                 self._conn.execute(_SCHEMA)
                 self._conn.commit()
 

@@ -109,6 +109,8 @@ class JudgeStats:
     lowest_concurrency: float = 0.0
     final_concurrency: float = 0.0
     wall_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    errors_so_far: int = 0  # live count for the progress bar
     error_messages: list[str] = field(default_factory=list)
 
     @property
@@ -307,11 +309,14 @@ class _Engine:
 
         async def guarded(index: int, item: JudgeItem) -> None:
             try:
-                results[index] = await self.judge(item)
+                result = await self.judge(item)
             except Exception as exc:  # never let one item abort the run
-                results[index] = self._result(
+                result = self._result(
                     item, verdict=None, outcome=OUTCOME_ERROR, error=f"internal error: {exc!r}"
                 )
+            if result.outcome == OUTCOME_ERROR:
+                self.stats.errors_so_far += 1
+            results[index] = result
 
         bar = tqdm(total=len(items), desc=desc, unit="item", disable=not progress, dynamic_ncols=True)
         errors = 0
@@ -320,7 +325,7 @@ class _Engine:
             for future in asyncio.as_completed(pending):
                 await future
                 bar.update(1)
-                errors = sum(1 for r in results if r is not None and r.outcome == OUTCOME_ERROR)
+                errors = self.stats.errors_so_far
                 if bar.n % 8 == 0 or bar.n == len(items):
                     elapsed = max(time.perf_counter() - started, 1e-9)
                     bar.set_postfix(
@@ -409,13 +414,14 @@ def judge_items(
         cache = VerdictCache()
     if not use_cache:
         cache = None
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     try:
         results = run_sync(_Engine(settings, cache, stats).run(items, progress, desc))
     finally:
         if own_cache and cache is not None:
             cache.close()
     stats.wall_seconds = time.perf_counter() - started
+    stats.cpu_seconds = time.process_time() - cpu_started
     for result in results:
         if result.outcome == OUTCOME_CACHED:
             stats.cached += 1

@@ -10,8 +10,14 @@ class AdaptiveLimiter:
     """Additive-increase / multiplicative-decrease concurrency limit.
 
     Starts at ``maximum``. A throttle signal (HTTP 429) halves the limit, at most once
-    per ``cooldown`` seconds so that one burst of 429s counts once; each success adds
-    ``1 / limit``, so the limit climbs back by about one slot per window of requests.
+    per ``cooldown`` seconds so that one burst of 429s counts once. Recovery is two-speed,
+    as in TCP's fast recovery: below the limit in force before the last decrease, each
+    success adds half a slot (the limit returns there within about one round of
+    requests); above it, each success adds ``1 / limit`` (about one slot per round), so
+    the limit probes toward the configured maximum slowly.
+
+    Waiters are woken only for free slots (never all at once), so a batch of thousands
+    of queued judgments costs O(1) per release.
     """
 
     def __init__(self, maximum: int, *, minimum: int = 1, cooldown: float = 1.0) -> None:
@@ -26,6 +32,7 @@ class AdaptiveLimiter:
         self.peak_in_flight = 0
         self.throttles = 0
         self._last_decrease = float("-inf")
+        self._recovery_target = float(maximum)
         self._condition = asyncio.Condition()
 
     async def acquire(self) -> None:
@@ -39,11 +46,14 @@ class AdaptiveLimiter:
         """Give a slot back."""
         async with self._condition:
             self.in_flight -= 1
-            self._condition.notify_all()
+            free = int(self.limit) - self.in_flight
+            if free > 0:
+                self._condition.notify(free)
 
     def on_success(self) -> None:
-        """Additive increase toward the configured maximum."""
-        self.limit = min(float(self.maximum), self.limit + 1.0 / max(self.limit, 1.0))
+        """Increase toward the configured maximum (fast up to the pre-throttle limit)."""
+        step = 0.5 if self.limit < self._recovery_target else 1.0 / max(self.limit, 1.0)
+        self.limit = min(float(self.maximum), self.limit + step)
 
     def on_throttle(self) -> None:
         """Multiplicative decrease (once per cooldown period)."""
@@ -51,5 +61,6 @@ class AdaptiveLimiter:
         now = time.monotonic()
         if now - self._last_decrease >= self.cooldown:
             self._last_decrease = now
+            self._recovery_target = self.limit
             self.limit = max(float(self.minimum), self.limit / 2.0)
             self.lowest = min(self.lowest, self.limit)
