@@ -153,7 +153,28 @@ class CoconotJudgeFilter(Filter):
         settings = settings_for(self.set_name)
         results, stats = judge_items(items, settings, desc=f"CoCoNot judge ({self.set_name})")
         _report(self.set_name, settings, stats)
+        _report_run_total(stats)
         return [result.to_json() for result in results]
+
+
+#: Judge spend of this process so far, over all CoCoNot tasks (sets and conditions).
+_RUN_TOTAL = {"tasks": 0, "calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
+
+
+def _report_run_total(stats: JudgeStats) -> None:
+    """Log the running total; after the last CoCoNot task it is the whole run's judge spend."""
+    _RUN_TOTAL["tasks"] += 1
+    _RUN_TOTAL["calls"] += stats.api_calls
+    _RUN_TOTAL["prompt_tokens"] += stats.prompt_tokens
+    _RUN_TOTAL["completion_tokens"] += stats.completion_tokens
+    _RUN_TOTAL["cost_usd"] += stats.cost_usd
+    if _RUN_TOTAL["tasks"] > 1:
+        logger.warning(
+            "CoCoNot judge total over the %d CoCoNot tasks judged so far: %d judge calls, %d prompt + %d "
+            "completion tokens, $%.4f",
+            _RUN_TOTAL["tasks"], _RUN_TOTAL["calls"], _RUN_TOTAL["prompt_tokens"],
+            _RUN_TOTAL["completion_tokens"], _RUN_TOTAL["cost_usd"],
+        )  # fmt: skip
 
 
 def _report(set_name: str, settings: JudgeSettings, stats: JudgeStats) -> None:

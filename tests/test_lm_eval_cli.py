@@ -21,6 +21,7 @@ from coconot_tasks.data import load_rows
 from coconot_tasks.judge.cache import VerdictCache
 from tests.conftest import JUDGE_KEY
 from tests.lm_eval_runner import (
+    LM_EVAL,
     Run,
     expected_rates,
     expected_verdict,
@@ -96,6 +97,7 @@ def test_results_json_holds_the_judges_numbers_and_a_rerun_is_free(
     assert fake_server.state.judge_answers == judged == fake_server.state.judge_requests
     assert original["judge_calls"] + contrast["judge_calls"] == judged
     assert original["judge_prompt_tokens"] > 0
+    assert f"CoCoNot judge total over the 2 CoCoNot tasks judged so far: {judged} judge calls" in first.log
     assert fake_server.state.model_requests == len(ORIGINAL_INDICES) + len(CONTRAST_INDICES)
     # the paper's default condition: the request alone, as the only (user) turn
     assert all([m["role"] for m in messages] == ["user"] for messages in fake_server.state.model_messages)
@@ -259,3 +261,12 @@ def test_system_prompt_variants_send_the_papers_system_prompt(
         results["results"]
     )
     assert "system prompt" in results["results"]["coconot_original_sysprompt"]["alias"]
+
+
+def test_lm_eval_validate_accepts_every_task_and_group() -> None:
+    tasks = "coconot,coconot_original,coconot_contrast,coconot_sysprompt"
+    proc = subprocess.run(
+        [LM_EVAL, "validate", "--tasks", tasks], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "All tasks found and valid" in proc.stdout + proc.stderr
