@@ -99,7 +99,16 @@ class Run:
 
     @property
     def model(self) -> str:
-        """A readable model name (lm-eval's ``model_name``, else the model args)."""
+        """A readable model name (lm-eval's ``model_name``, else the model args).
+
+        A run written by ``coconot rescore`` is labelled with its judge as well, e.g.
+        ``org/model [judge openai:gpt-4o]``, so it never reads like its source run.
+        """
+        return self.base_model + self.judge_suffix
+
+    @property
+    def base_model(self) -> str:
+        """The model under test, without the rescore label."""
         name = self.results.get("model_name")
         if name:
             return str(name)
@@ -109,6 +118,14 @@ class Run:
                 if args.get(key):
                     return str(args[key])
         return self.results_path.parent.name
+
+    @property
+    def judge_suffix(self) -> str:
+        """`` [judge X]`` for a rescored run, else empty."""
+        rescore = (self.results.get("config") or {}).get("rescore")
+        if isinstance(rescore, dict) and rescore.get("judge"):
+            return f" [judge {rescore['judge']}]"
+        return ""
 
     @property
     def tasks(self) -> list[TaskInfo]:

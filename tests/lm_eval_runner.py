@@ -35,9 +35,12 @@ class Run:
         return dict(json.loads(files[-1].read_text()))
 
     def samples(self, task: str) -> list[dict[str, Any]]:
-        files = sorted(self.output_dir.rglob(f"samples_{task}_*.jsonl"))
-        assert files, f"no samples for {task}"
-        return [json.loads(line) for line in files[-1].read_text().splitlines() if line.strip()]
+        results = sorted(self.output_dir.rglob("results_*.json"))
+        assert results, f"no results file under {self.output_dir}"
+        stamp = results[-1].stem[len("results_") :]
+        path = results[-1].parent / f"samples_{task}_{stamp}.jsonl"
+        assert path.is_file(), f"no samples for {task}"
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def lm_eval_command(
