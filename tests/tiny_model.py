@@ -17,7 +17,10 @@ _CORPUS = [
 
 
 def build_tiny_chat_model(directory: Path, seed: int = 0) -> Path:
-    """Write a randomly initialised 2-layer Llama and its tokenizer to ``directory``."""
+    """Write a randomly initialised 2-layer Llama and its tokenizer to ``directory``.
+
+    It babbles (no training): enough to drive lm-eval's ``hf`` backend end to end.
+    """
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -50,9 +53,14 @@ def build_tiny_chat_model(directory: Path, seed: int = 0) -> Path:
         bos_token_id=fast.bos_token_id,
         eos_token_id=fast.eos_token_id,
         pad_token_id=fast.pad_token_id,
-        tie_word_embeddings=True,
+        tie_word_embeddings=False,
     )
     model = LlamaForCausalLM(config)
+    # Untrained, the model may end its turn at once; never choosing a special token (their
+    # logits pinned at 0 while ordinary tokens score higher) makes it say something.
+    with torch.no_grad():
+        for token_id in fast.all_special_ids:
+            model.lm_head.weight[token_id].zero_()
     directory.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(directory)
     fast.save_pretrained(directory)
