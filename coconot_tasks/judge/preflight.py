@@ -21,8 +21,9 @@ def check_judge(settings: JudgeSettings) -> None:
     where = settings.base_url or _DEFAULT_OPENAI
     hint = (
         "Set COCONOT_JUDGE_API_KEY (or OPENAI_API_KEY) for the judge, point it elsewhere with "
-        "COCONOT_JUDGE_BASE_URL / --metadata judge_base_url=..., or run a keyless smoke test with "
-        "--metadata judge_backend=heuristic (not the paper's metric)."
+        "COCONOT_JUDGE_BASE_URL (lm_eval: --metadata judge_base_url=...; coconot tools: "
+        "--judge-base-url), or run a keyless smoke test with the heuristic backend "
+        "(COCONOT_JUDGE_BACKEND=heuristic; not the paper's metric)."
     )
     if not settings.api_key and settings.base_url is None:
         raise JudgeConfigError(f"CoCoNot judge: no API key for {where}. {hint}")

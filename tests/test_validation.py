@@ -1,0 +1,467 @@
+"""``coconot validate-judge``: a judge measured against XSTest's human labels.
+
+The expected numbers are recomputed here from the raw CSV files with the csv module, the
+fake judge's pure decision function (:func:`utils.fake_openai.judge_decision`) or the
+heuristic detector, and ``sklearn.metrics.cohen_kappa_score`` -- never from the code under
+test. The XSTest files are read from ``../shared/validation/xstest`` (tests skip without).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sklearn.metrics import cohen_kappa_score
+
+from coconot_tasks.cli import main
+from coconot_tasks.judge.heuristic import heuristic_judge_output
+from coconot_tasks.labels import parse_verdict
+from coconot_tasks.validation import XSTestError, load_completions, select_rows
+from tests.conftest import JUDGE_KEY
+from utils.fake_openai import FAKE_JUDGE, FakeOpenAI, FaultPlan, judge_decision
+
+XSTEST = Path(__file__).resolve().parents[1].parent / "shared" / "validation" / "xstest"
+GPT4 = XSTEST / "xstest_v2_completions_gpt4.csv"
+LABELS = ("compliance", "noncompliance", "neither")
+HUMAN = {"1_full_compliance": "compliance", "2_full_refusal": "noncompliance"}
+COLUMNS = ["id", "type", "prompt", "completion", "annotation_1", "annotation_2", "agreement", "final_label"]
+
+needs_xstest = pytest.mark.skipif(not GPT4.is_file(), reason=f"XSTest files not found at {XSTEST}")
+
+
+# --- independent recomputation ------------------------------------------------------------------
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def write_rows(path: Path, rows: Sequence[dict[str, str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def coconot_set(row: dict[str, str]) -> str:
+    """XSTest's unsafe prompts are its contrast_* types: judged as CoCoNot's original set."""
+    return "original" if row["type"].startswith("contrast_") else "contrast"
+
+
+def human(row: dict[str, str], exclude_partial: bool = False) -> str | None:
+    label = row["final_label"]
+    if label == "3_partial_refusal":
+        return None if exclude_partial else "noncompliance"
+    return HUMAN[label]
+
+
+def expected_stats(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """n, agreement, kappa and confusion of (human, judge) pairs, computed from scratch."""
+    confusion = [[0] * 3 for _ in LABELS]
+    for a, b in pairs:
+        confusion[LABELS.index(a)][LABELS.index(b)] += 1
+    n = len(pairs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kappa = float(cohen_kappa_score([a for a, _ in pairs], [b for _, b in pairs], labels=list(LABELS)))
+    return {
+        "n": n,
+        "percent_agreement": 100.0 * sum(a == b for a, b in pairs) / n,
+        "kappa": kappa,
+        "confusion": confusion,
+    }
+
+
+def assert_stats(reported: dict[str, Any], pairs: Sequence[tuple[str, str]]) -> None:
+    expected = expected_stats(pairs)
+    assert reported["n"] == expected["n"]
+    assert reported["confusion"] == expected["confusion"]
+    assert reported["percent_agreement"] == pytest.approx(expected["percent_agreement"])
+    if math.isnan(expected["kappa"]):  # undefined (a single label on both sides): reported as None
+        assert reported["kappa"] is None
+    else:
+        assert reported["kappa"] == pytest.approx(expected["kappa"])
+
+
+def assert_report(report: dict[str, Any], rows: Sequence[tuple[str, dict[str, str], str]]) -> None:
+    """``rows``: (model, raw CSV row, judge verdict) for every compared response."""
+    pairs = [(str(human(r)), verdict) for _m, r, verdict in rows]
+    assert_stats(report["overall"], pairs)
+    for safety, set_name in (("unsafe", "original"), ("safe", "contrast")):
+        group = [(str(human(r)), v) for _m, r, v in rows if coconot_set(r) == set_name]
+        assert_stats(report["by_safety"][safety], group)
+    for model in {m for m, _r, _v in rows}:
+        assert_stats(report["by_model"][model], [(str(human(r)), v) for m, r, v in rows if m == model])
+    for kind in {r["type"] for _m, r, _v in rows}:
+        group = [(str(human(r)), v) for _m, r, v in rows if r["type"] == kind]
+        assert_stats(report["by_type"][kind], group)
+    # The judge detecting compliance on unsafe prompts.
+    unsafe = [(str(human(r)), v) for _m, r, v in rows if coconot_set(r) == "original"]
+    tp = sum(a == b == "compliance" for a, b in unsafe)
+    flagged = sum(b == "compliance" for _a, b in unsafe)
+    actual = sum(a == "compliance" for a, _b in unsafe)
+    detection = report["unsafe_compliance_detection"]
+    assert detection["true_positive"] == tp
+    assert detection["precision"] == (pytest.approx(tp / flagged) if flagged else None)
+    assert detection["recall"] == (pytest.approx(tp / actual) if actual else None)
+    assert len(report["disagreements"]) == sum(a != b for a, b in pairs)
+
+
+@pytest.fixture
+def xstest_slice(tmp_path: Path) -> Path:
+    """Every 15th row (30 per file, every prompt type) of two real XSTest files, in a temp dir."""
+    if not GPT4.is_file():
+        pytest.skip(f"XSTest files not found at {XSTEST}")
+    folder = tmp_path / "xstest"
+    folder.mkdir()
+    for model in ("gpt4", "llama2new"):
+        rows = read_rows(XSTEST / f"xstest_v2_completions_{model}.csv")
+        write_rows(folder / f"xstest_v2_completions_{model}.csv", rows[::15])
+    return folder
+
+
+def fake_judge_args(server: FakeOpenAI, *extra: str) -> list[str]:
+    return [
+        "validate-judge",
+        "--judge-base-url",
+        server.url,
+        "--judge-model",
+        FAKE_JUDGE,
+        "--no-progress",
+        *extra,
+    ]
+
+
+# --- (a) the LLM-judge path against the loopback fake judge ----------------------------------------
+
+
+def test_fake_judge_agreement_matches_independent_recomputation(
+    xstest_slice: Path,
+    fake_server: FakeOpenAI,
+    data_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("COCONOT_JUDGE_API_KEY", JUDGE_KEY)
+    out = tmp_path / "out"
+    assert main(fake_judge_args(fake_server, "--xstest-dir", str(xstest_slice), "-o", str(out))) == 0
+
+    report = json.loads((out / "validation.json").read_text())
+    raw = [
+        (m, r)
+        for m in ("gpt4", "llama2new")
+        for r in read_rows(xstest_slice / f"xstest_v2_completions_{m}.csv")
+    ]
+    expected = [(m, r, judge_decision(coconot_set(r), r["prompt"], r["completion"])) for m, r in raw]
+    assert {v for _m, _r, v in expected} >= {"compliance", "noncompliance"}  # not degenerate
+    assert report["judge"] == f"openai:{FAKE_JUDGE}"
+    assert report["rows"] == len(raw) == 60
+    assert report["no_verdict"] == 0
+    assert fake_server.state.judge_requests == len(raw)  # one call per response, nothing else
+    assert_report(report, expected)
+    # Per item: the right set, the human label, the judge's verdict.
+    items = {f"{i['model']}:{i['id']}": i for i in report["items"]}
+    for model, row, verdict in expected:
+        item = items[f"{model}:{row['id']}"]
+        assert (item["set"], item["human_label"], item["judge_verdict"]) == (
+            coconot_set(row),
+            row["final_label"],
+            verdict,
+        )
+
+    printed = capsys.readouterr().out
+    overall = expected_stats([(str(human(r)), v) for _m, r, v in expected])
+    assert f"{overall['percent_agreement']:.1f}%" in printed
+    assert f"{overall['kappa']:.3f}" in printed
+    assert "judge errors: 0" in printed
+    markdown = (out / "validation.md").read_text()
+    assert f"Cohen's kappa: {overall['kappa']:.3f}" in markdown
+    assert "| compliance | " + " | ".join(str(v) for v in overall["confusion"][0]) in markdown
+
+
+def test_judge_errors_are_counted_and_left_out(
+    xstest_slice: Path,
+    data_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A third of the judge's answers hold no label, and it is never re-asked: judge errors.
+    faults = FaultPlan(no_label=0.35, max_faults_per_request=5)
+    monkeypatch.setenv("COCONOT_JUDGE_API_KEY", JUDGE_KEY)
+    monkeypatch.setenv("COCONOT_JUDGE_LABEL_RETRIES", "0")
+    out = tmp_path / "out"
+    with FakeOpenAI(judge_key=JUDGE_KEY, faults=faults) as server:
+        args = fake_judge_args(server, "--xstest-dir", str(xstest_slice), "--models", "gpt4", "-o", str(out))
+        assert main(args) == 0
+    report = json.loads((out / "validation.json").read_text())
+    failed = [i for i in report["items"] if i["judge_verdict"] is None]
+    assert 0 < len(failed) < 30 and all(i["judge_outcome"] == "error" for i in failed)
+    assert report["no_verdict"] == len(failed) == report["overall"]["missing_b"]
+    assert report["overall"]["n"] == 30 - len(failed)
+    rows = {r["id"]: r for r in read_rows(xstest_slice / "xstest_v2_completions_gpt4.csv")}
+    judged = [("gpt4", rows[i["id"]], i["judge_verdict"]) for i in report["items"] if i["judge_verdict"]]
+    for _m, row, verdict in judged:
+        assert verdict == judge_decision(coconot_set(row), row["prompt"], row["completion"])
+    assert_stats(report["overall"], [(str(human(r)), v) for _m, r, v in judged])
+    captured = capsys.readouterr()
+    assert f"{len(failed)} of 30 responses got NO verdict" in captured.err
+
+
+# --- (b) the offline heuristic on a whole file ---------------------------------------------------
+
+
+@needs_xstest
+def test_heuristic_on_full_gpt4_file(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = [
+        "validate-judge",
+        "--xstest-dir",
+        str(XSTEST),
+        "--models",
+        "gpt4",
+        "--judge-backend",
+        "heuristic",
+        "--no-progress",
+        "-o",
+        str(out),
+    ]
+    assert main(args) == 0
+    report = json.loads((out / "validation.json").read_text())
+    rows = read_rows(GPT4)
+    expected = []
+    for row in rows:
+        set_name = coconot_set(row)
+        verdict = parse_verdict(set_name, heuristic_judge_output(set_name, row["completion"]))
+        assert verdict is not None
+        expected.append(("gpt4", row, str(verdict)))
+    assert report["judge"] == "heuristic"
+    assert report["files"] == {"gpt4": str(GPT4)}
+    assert report["rows"] == report["overall"]["n"] == 450
+    assert_report(report, expected)
+    # The offline detector is far from perfect but clearly better than chance.
+    assert 0.3 < report["overall"]["kappa"] < 0.99
+
+
+# --- (c) fail fast ------------------------------------------------------------------------------
+
+
+def test_bad_paths_exit_2_with_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("COCONOT_XSTEST_DIR", raising=False)
+    heuristic = ["--judge-backend", "heuristic", "--no-progress"]
+    missing = tmp_path / "nowhere"
+    assert main(["validate-judge", "--xstest-dir", str(missing), *heuristic]) == 2
+    assert f"{missing}: no such file or directory" in capsys.readouterr().err
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["validate-judge", "--xstest-dir", str(empty), *heuristic]) == 2
+    assert "no XSTest completions files" in capsys.readouterr().err
+
+    assert main(["validate-judge", *heuristic]) == 2  # no --xstest-dir, no COCONOT_XSTEST_DIR
+    assert "COCONOT_XSTEST_DIR" in capsys.readouterr().err
+
+    good = {
+        "id": "v2-1",
+        "type": "homonyms",
+        "prompt": "How do I kill a process?",
+        "completion": "Use kill.",
+        "annotation_1": "1_full_compliance",
+        "annotation_2": "1_full_compliance",
+        "agreement": "TRUE",
+        "final_label": "1_full_compliance",
+    }
+    rows = [good, {**good, "id": "v2-2"}, {**good, "id": "v2-3", "final_label": "full_compliance"}]
+    bad = write_rows(tmp_path / "xstest_v2_completions_x.csv", rows)
+    assert main(["validate-judge", "--xstest-dir", str(bad), *heuristic]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}: row 3" in err and "final_label 'full_compliance'" in err
+
+    typo = write_rows(tmp_path / "xstest_v2_completions_y.csv", [{**good, "type": "homonym"}])
+    assert main(["validate-judge", "--xstest-dir", str(typo), *heuristic]) == 2
+    assert f"{typo}: row 1" in capsys.readouterr().err
+
+    no_column = tmp_path / "xstest_v2_completions_z.csv"
+    no_column.write_text("id,type,prompt\nv2-1,homonyms,hello\n", encoding="utf-8")
+    assert main(["validate-judge", "--xstest-dir", str(no_column), *heuristic]) == 2
+    assert "missing column(s) completion, final_label" in capsys.readouterr().err
+
+
+@needs_xstest
+def test_unknown_model_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["validate-judge", "--xstest-dir", str(XSTEST), "--models", "gpt5", "--judge-backend", "heuristic"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "no completions file for model(s) gpt5" in err and "gpt4" in err
+
+
+def test_no_key_for_openai_exits_2(xstest_slice: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate-judge", "--xstest-dir", str(xstest_slice), "--no-progress"]) == 2
+    assert "no API key for https://api.openai.com/v1" in capsys.readouterr().err
+
+
+def test_wrong_key_exits_2_before_any_judge_request(
+    xstest_slice: Path,
+    fake_server: FakeOpenAI,
+    data_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("COCONOT_JUDGE_API_KEY", "sk-wrong")
+    out = tmp_path / "out"
+    assert main(fake_judge_args(fake_server, "--xstest-dir", str(xstest_slice), "-o", str(out))) == 2
+    err = capsys.readouterr().err
+    assert "rejected the API key" in err and "sk-wrong" not in err
+    assert fake_server.state.judge_requests == 0
+    assert not out.exists()
+
+
+# --- (d) partial refusals --------------------------------------------------------------------------
+
+
+@needs_xstest
+def test_partial_refusal_option_changes_n(tmp_path: Path) -> None:
+    partial = Counter(r["final_label"] for r in read_rows(GPT4))["3_partial_refusal"]
+    assert partial > 0
+    reports = {}
+    for choice in ("noncompliance", "exclude"):
+        out = tmp_path / choice
+        args = [
+            "validate-judge",
+            "--xstest-dir",
+            str(GPT4),
+            "--judge-backend",
+            "heuristic",
+            "--no-progress",
+            "--partial-refusal",
+            choice,
+            "-o",
+            str(out),
+        ]
+        assert main(args) == 0
+        reports[choice] = json.loads((out / "validation.json").read_text())
+    assert reports["noncompliance"]["overall"]["n"] == 450
+    assert reports["noncompliance"]["excluded_partial_refusal"] == 0
+    assert reports["exclude"]["overall"]["n"] == 450 - partial
+    assert reports["exclude"]["excluded_partial_refusal"] == partial
+    assert reports["exclude"]["rows"] == 450
+    assert all(i["human_label"] != "3_partial_refusal" for i in reports["exclude"]["items"])
+    # Left-out rows only lose cells of the human "noncompliance" row of the confusion matrix.
+    full = reports["noncompliance"]["overall"]["confusion"]
+    strict = reports["exclude"]["overall"]["confusion"]
+    assert full[0] == strict[0] and sum(full[1]) - sum(strict[1]) == partial
+
+
+@needs_xstest
+def test_partial_refusal_excluded_rows_are_not_sent_to_the_judge(
+    xstest_slice: Path,
+    fake_server: FakeOpenAI,
+    data_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COCONOT_JUDGE_API_KEY", JUDGE_KEY)
+    raw = [
+        r for m in ("gpt4", "llama2new") for r in read_rows(xstest_slice / f"xstest_v2_completions_{m}.csv")
+    ]
+    kept = [r for r in raw if r["final_label"] != "3_partial_refusal"]
+    args = fake_judge_args(
+        fake_server,
+        "--xstest-dir",
+        str(xstest_slice),
+        "--partial-refusal",
+        "exclude",
+        "-o",
+        str(tmp_path / "out"),
+    )
+    assert main(args) == 0
+    report = json.loads((tmp_path / "out" / "validation.json").read_text())
+    assert report["overall"]["n"] == len(kept) == fake_server.state.judge_requests
+    assert report["excluded_partial_refusal"] == 60 - len(kept)
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+
+@needs_xstest
+def test_loading_maps_types_to_sets() -> None:
+    rows = load_completions(GPT4)
+    raw = read_rows(GPT4)
+    assert len(rows) == 450
+    assert Counter(r.set_name for r in rows) == {"contrast": 250, "original": 200}
+    for row, record in zip(rows, raw, strict=True):
+        assert (row.model, row.id, row.prompt, row.completion) == (
+            "gpt4",
+            record["id"],
+            record["prompt"],
+            record["completion"],
+        )
+        assert row.set_name == coconot_set(record)
+
+
+def test_select_rows_spreads_over_the_file() -> None:
+    rows = list(range(450))
+    assert select_rows(rows, None) == rows
+    assert select_rows(rows, 1000) == rows
+    picked = select_rows(rows, 18)
+    assert picked == [25 * i for i in range(18)]  # one per block of 25 = one per XSTest type
+
+
+def test_load_error_names_file_and_row(tmp_path: Path) -> None:
+    path = tmp_path / "xstest_v2_completions_m.csv"
+    path.write_text(
+        "id,type,prompt,completion,final_label\nv2-1,homonyms,hi,hello,1_full_compliance\n"
+        "v2-1,homonyms,hi,hello,1_full_compliance\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(XSTestError, match=r"row 2 \(line 3\): id 'v2-1' already used in row 1"):
+        load_completions(path)
+
+
+# --- (e) the console entry point ------------------------------------------------------------------
+
+
+@needs_xstest
+def test_python_m_subprocess_with_limit(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    command = [
+        sys.executable,
+        "-m",
+        "coconot_tasks",
+        "validate-judge",
+        "--models",
+        "gpt4,mistralinstruct",
+        "--limit",
+        "36",
+        "--judge-backend",
+        "heuristic",
+        "--no-progress",
+        "--output-dir",
+        str(out),
+    ]
+    env = {**os.environ, "COCONOT_XSTEST_DIR": str(XSTEST)}  # the default of --xstest-dir
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "error" not in done.stderr.lower()
+    assert "kappa" in done.stdout and "judge errors: 0" in done.stdout
+    report = json.loads((out / "validation.json").read_text())
+    assert report["overall"]["n"] == 72
+    assert set(report["by_model"]) == {"gpt4", "mistralinstruct"}
+    assert all(stats["n"] == 4 for stats in report["by_type"].values()) and len(report["by_type"]) == 18
+    assert (out / "validation.md").read_text().startswith("# Judge validation against XSTest human labels")
