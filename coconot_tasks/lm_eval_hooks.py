@@ -19,7 +19,7 @@ from typing import Any
 from lm_eval.api.filter import Filter
 from lm_eval.api.registry import AGGREGATION_REGISTRY, register_aggregation
 
-from coconot_tasks.data import load_dataset_dict
+from coconot_tasks.data import ENV_DATA_DIR, load_dataset_dict
 from coconot_tasks.judge.engine import NO_VERDICT_OUTCOMES, JudgeItem, JudgeResult, JudgeStats, judge_items
 from coconot_tasks.judge.preflight import check_judge
 from coconot_tasks.resources import load_system_prompt, rubric_for
@@ -76,6 +76,10 @@ _CHECKED: set[JudgeSettings] = set()
 
 
 def _prepare(set_name: str, metadata: dict[str, Any], with_system_prompt: bool = False) -> Any:
+    data_dir = metadata.get("data_dir")
+    if data_dir:
+        # The rubric and system prompt are looked up in the data directory too (offline use).
+        os.environ.setdefault(ENV_DATA_DIR, str(data_dir))
     settings = JudgeSettings.resolve(metadata)
     if settings not in _CHECKED:
         check_judge(settings)
@@ -83,7 +87,7 @@ def _prepare(set_name: str, metadata: dict[str, Any], with_system_prompt: bool =
     _SETTINGS[set_name] = settings
     dataset = load_dataset_dict(
         set_name,
-        data_dir=metadata.get("data_dir"),
+        data_dir=data_dir,
         revision=metadata.get("data_revision"),
         system_prompt=load_system_prompt() if with_system_prompt else None,
     )

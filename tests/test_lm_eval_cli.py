@@ -249,8 +249,15 @@ def test_system_prompt_variants_send_the_papers_system_prompt(
     fake_server: FakeOpenAI, tmp_path: Path, data_dir: Path
 ) -> None:
     official = json.loads((data_dir / "system_prompt.json").read_text())["content"]
-    cmd = lm_eval_command(fake_server.url, tmp_path / "out", "coconot_sysprompt", "--limit", "3")
-    run = run_lm_eval(cmd, judge_environment(fake_server.url, JUDGE_KEY), tmp_path / "out")
+    # offline files given only through --metadata data_dir (data, rubric and system prompt)
+    metadata = json.dumps({"data_dir": str(data_dir)})
+    cmd = lm_eval_command(
+        fake_server.url, tmp_path / "out", "coconot_sysprompt", "--limit", "3", "--metadata", metadata
+    )
+    env = judge_environment(fake_server.url, JUDGE_KEY)
+    for name in ("COCONOT_DATA_DIR", "COCONOT_RUBRIC_PATH", "COCONOT_SYSTEM_PROMPT_PATH"):
+        env.pop(name, None)
+    run = run_lm_eval(cmd, env, tmp_path / "out")
     assert run.returncode == 0, run.log[-4000:]
     assert fake_server.state.model_requests == 6
     for messages in fake_server.state.model_messages:

@@ -71,8 +71,9 @@ def _task_results(task: str, items: list[Item]) -> dict[str, Any]:
             per_metric[name].append(value)
     block: dict[str, Any] = {"name": task, "alias": task, "sample_len": len(items)}
     for name, values in sorted(per_metric.items()):
-        block[f"{name},{FILTER}"] = sum(values) / len(values)
-        block[f"{name}_stderr,{FILTER}"] = 0.01
+        summed = name == "judge_calls"  # accounting metrics are sums (aggregation coconot_sum)
+        block[f"{name},{FILTER}"] = sum(values) if summed else sum(values) / len(values)
+        block[f"{name}_stderr,{FILTER}"] = "N/A" if summed else 0.01
     return block
 
 
@@ -515,6 +516,26 @@ def test_judge_errors_are_counted_and_excluded(reported: Reported) -> None:
     cell = row["compliance_rate"]["contrast"]["compliance_rate:safety/privacy_violations"]
     total = sum(1 for i in make_items("fake-b", False) if i.id.startswith("c-safety-privacy_violations"))
     assert cell["n"] == total - 1 and cell["judge_errors"] == 1
+
+
+def test_runs_table_shows_each_rows_judge_spend_and_the_total(reported: Reported) -> None:
+    runs = md_tables(reported.md)["Runs"]
+    total = 0
+    for path in reported.runs:
+        results = json.loads(path.read_text())["results"]
+        for row in runs:
+            if row["Results file"] != str(path):
+                continue
+            suffix = "_sysprompt" if row["Row"].endswith("+ system prompt") else ""
+            calls = sum(
+                int(results[f"coconot_{s}{suffix}"][f"judge_calls,{FILTER}"])
+                for s in ("original", "contrast")
+                if f"coconot_{s}{suffix}" in results
+            )
+            assert row["judge spend"].startswith(f"{calls:,} calls, ")
+            total += calls
+    assert total > 0
+    assert f"all rows together: {total:,} calls, " in reported.md
 
 
 def test_report_json_holds_the_numbers(reported: Reported) -> None:

@@ -199,11 +199,41 @@ def comparison_table(comparison: Comparison) -> Table:
     )
 
 
+def judge_spend(row: ReportRow) -> tuple[int, int, float] | None:
+    """Judge calls, tokens and USD the row's run spent on its tasks (``None``: not recorded)."""
+    calls = tokens = 0
+    cost = 0.0
+    found = False
+    for task in row.tasks.values():
+        values = [row.run.metric(task, name) for name in _SPEND_METRICS]
+        if values[0] is None:
+            continue
+        found = True
+        calls += int(values[0] or 0)
+        tokens += int((values[1] or 0) + (values[2] or 0))
+        cost += float(values[3] or 0.0)
+    return (calls, tokens, cost) if found else None
+
+
+_SPEND_METRICS = ("judge_calls", "judge_prompt_tokens", "judge_completion_tokens", "judge_cost_usd")
+
+
+def _spend_text(spend: tuple[int, int, float] | None) -> str:
+    if spend is None:
+        return DASH
+    calls, tokens, cost = spend
+    return f"{calls:,} calls, {tokens:,} tokens, ${cost:.4f}"
+
+
 def runs_table(report: Report) -> Table:
-    """Provenance: which file, judge and sample counts each row comes from."""
-    header = ["Row", "Results file", "Judge", *[f"{s} samples" for s in SETS], "limit"]
+    """Provenance: which file, judge and sample counts each row comes from, and the judge spend."""
+    header = ["Row", "Results file", "Judge", *[f"{s} samples" for s in SETS], "limit", "judge spend"]
     rows = []
+    total = [0, 0, 0.0]
     for row in report.rows:
+        spend = judge_spend(row)
+        if spend is not None:
+            total = [total[0] + spend[0], total[1] + spend[1], total[2] + spend[2]]
         config = row.run.results.get("config") or {}
         counts = [
             Cell(
@@ -219,9 +249,14 @@ def runs_table(report: Report) -> Table:
                 Cell(", ".join(row.judges) or "unknown"),
                 *counts,
                 Cell(DASH if limit is None else str(limit)),
+                Cell(_spend_text(spend)),
             ]
         )
-    return Table("Runs", header, rows, anchor="runs", text=True)
+    notes = [
+        "judge spend: what producing the run cost in judge calls (cached verdicts and empty responses "
+        f"cost nothing); all rows together: {_spend_text((int(total[0]), int(total[1]), float(total[2])))}"
+    ]
+    return Table("Runs", header, rows, notes, anchor="runs", text=True)
 
 
 def judge_error_table(report: Report) -> Table | None:
