@@ -78,6 +78,11 @@ _TOOLS = (
     ("rescore", "coconot_tasks.rescore_cli", "re-judge saved lm-eval samples without regenerating"),
     ("report", "coconot_tasks.report_cli", "tables, plots and paired comparisons of CoCoNot runs"),
     ("validate-judge", "coconot_tasks.validate_judge_cli", "measure a judge against human labels (XSTest)"),
+    (
+        "export",
+        "coconot_tasks.export_cli",
+        "write CoCoNot training data (SFT, preference) for fine-tuning tools",
+    ),
 )
 
 
