@@ -32,9 +32,11 @@ _CLEARED = (
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Nothing reads or writes the user's caches, and no real key leaks in."""
-    for name in list(os.environ):
-        if name.startswith("COCONOT_JUDGE_") or name in _CLEARED:
-            monkeypatch.delenv(name, raising=False)
+    for name in {*_CLEARED, *(n for n in os.environ if n.startswith("COCONOT_JUDGE_"))}:
+        # set-then-delete makes monkeypatch remember "unset", so a value a test leaks into
+        # os.environ directly is removed again at teardown
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     cache = tmp_path / "coconot-cache"
     monkeypatch.setenv("COCONOT_CACHE_DIR", str(cache))
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
