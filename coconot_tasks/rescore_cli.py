@@ -143,7 +143,8 @@ def run_rescore(args: argparse.Namespace) -> int:
 
 
 def _dry_run(runs: list[Run], settings: JudgeSettings, progress: bool) -> int:
-    from coconot_tasks.rescore import judge_items_for, judge_unique
+    from coconot_tasks.judge.dedup import judge_unique
+    from coconot_tasks.rescore import judge_items_for
 
     for run in runs:
         _results, stats = judge_unique(

@@ -32,7 +32,7 @@ from coconot_tasks.data import load_rows
 from coconot_tasks.judge.cache import VerdictCache
 from coconot_tasks.judge.engine import JudgeItem, judge_items
 from coconot_tasks.lm_eval_hooks import process_results
-from coconot_tasks.rescore import aggregate_task
+from coconot_tasks.results_json import aggregate_task
 from coconot_tasks.runs import find_results_files, load_run, samples_files, task_info
 from coconot_tasks.settings import JudgeSettings
 from coconot_tasks.taxonomy import ACCOUNTING_NAMES, aggregation, higher_is_better, metric_names

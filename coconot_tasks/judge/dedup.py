@@ -1,0 +1,95 @@
+"""Judge a batch that repeats requests, sending each distinct judge request once.
+
+A run with both conditions (with and without the system prompt) often holds the same
+response to the same prompt twice. Judged one task after another (as lm-eval does), the
+second copy is a cache hit; judged in one concurrent batch, both would be sent.
+:func:`judge_unique` sends the first copy only and gives each repeat its verdict, as
+that cache hit would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from coconot_tasks.judge.cache import VerdictCache
+from coconot_tasks.judge.engine import (
+    OUTCOME_CACHED,
+    OUTCOME_EMPTY,
+    OUTCOME_ERROR,
+    OUTCOME_JUDGED,
+    OUTCOME_NOT_JUDGED,
+    JudgeItem,
+    JudgeResult,
+    JudgeStats,
+    judge_items,
+)
+from coconot_tasks.settings import JudgeSettings
+
+
+def judge_unique(
+    items: Sequence[JudgeItem],
+    settings: JudgeSettings,
+    *,
+    cache: VerdictCache | None = None,
+    progress: bool = True,
+    desc: str = "CoCoNot judge",
+) -> tuple[list[JudgeResult], JudgeStats]:
+    """:func:`judge_items`, sending each distinct judge request once when the cache is on.
+
+    With the cache on, repeats of an item (same set, subcategory, prompt and response)
+    are judged once and get the first copy's verdict as a cached result (no calls, tokens
+    or cost: what the cache would have given), and are counted in the stats like one. With
+    the cache off (``--no-cache``), or with the heuristic backend (which has no cache),
+    every item is sent, as asked. Returns one result per item, in order, and the stats.
+    """
+    if not settings.cache or settings.backend == "heuristic":
+        return judge_items(items, settings, cache=cache, progress=progress, desc=desc)
+    first: dict[tuple[str, str, str, str], int] = {}
+    unique: list[JudgeItem] = []
+    source: list[int] = []
+    for item in items:
+        key = (item.set_name, item.subcategory, item.prompt, item.response)
+        if key not in first:
+            first[key] = len(unique)
+            unique.append(item)
+        source.append(first[key])
+    judged, stats = judge_items(unique, settings, cache=cache, progress=progress, desc=desc)
+    results: list[JudgeResult] = []
+    seen: set[int] = set()
+    for item, index in zip(items, source, strict=True):
+        result = judged[index]
+        if index in seen:
+            result = _repeat(result, item)
+            _count_repeat(stats, result)
+        seen.add(index)
+        results.append(result)
+    return results, stats
+
+
+def _repeat(result: JudgeResult, item: JudgeItem) -> JudgeResult:
+    """The result of a repeated request: a cache hit if the first copy got a verdict; no spend."""
+    outcome = OUTCOME_CACHED if result.outcome in (OUTCOME_JUDGED, OUTCOME_CACHED) else result.outcome
+    return replace(
+        result,
+        outcome=outcome,
+        category=item.category,
+        subcategory=item.subcategory,
+        prompt_tokens=0,
+        completion_tokens=0,
+        cost_usd=0.0,
+        attempts=0,
+    )
+
+
+def _count_repeat(stats: JudgeStats, result: JudgeResult) -> None:
+    """Count a repeat's result in ``stats`` as :func:`judge_items` counts the outcome of each of its own."""
+    stats.items += 1
+    if result.outcome == OUTCOME_CACHED:
+        stats.cached += 1
+    elif result.outcome == OUTCOME_EMPTY:
+        stats.empty += 1
+    elif result.outcome == OUTCOME_NOT_JUDGED:
+        stats.not_judged += 1
+    elif result.outcome == OUTCOME_ERROR:
+        stats.errors += 1
