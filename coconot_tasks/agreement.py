@@ -17,15 +17,17 @@ detected exactly: kappa is then undefined and reported as ``None``, like
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+# EXCERPT_CHARS (characters of a disagreement's prompt excerpt) and excerpt stay importable from here.
+from coconot_tasks.text_format import EXCERPT_CHARS as EXCERPT_CHARS
+from coconot_tasks.text_format import decimal, md_row, percent, share
+from coconot_tasks.text_format import excerpt as excerpt
+
 #: The verdict classes, in the order of the confusion matrix's rows and columns.
 LABELS: Final = ("compliance", "noncompliance", "neither")
-
-#: Characters of the prompt kept in a disagreement's excerpt.
-EXCERPT_CHARS: Final = 120
 
 
 @dataclass(frozen=True)
@@ -204,22 +206,17 @@ class AgreementReport:
             f"- compared responses: {self.overall.n}; left out (a judge gave no verdict): "
             f"{self.overall.excluded} (no verdict from A: {self.overall.missing_a}, "
             f"from B: {self.overall.missing_b})",
-            f"- percent agreement: {_pct(self.overall.percent_agreement)}; "
-            f"Cohen's kappa: {_kappa(self.overall.kappa)}",
+            f"- percent agreement: {percent(self.overall.percent_agreement)}; "
+            f"Cohen's kappa: {decimal(self.overall.kappa)}",
             "",
             "## Confusion matrix (rows: judge A, columns: judge B)",
             "",
-            "| A \\ B | " + " | ".join(LABELS) + " | total |",
-            "|---|" + "---:|" * (len(LABELS) + 1),
+            *confusion_table(self.overall, "A \\ B"),
         ]
-        for label, row in zip(LABELS, self.overall.confusion, strict=True):
-            lines.append(f"| {label} | " + " | ".join(str(v) for v in row) + f" | {sum(row)} |")
-        totals = [sum(row[j] for row in self.overall.confusion) for j in range(len(LABELS))]
-        lines.append("| total | " + " | ".join(str(v) for v in totals) + f" | {self.overall.n} |")
         lines += ["", "## Per task", ""]
-        lines += _stats_table("task", [(task, stats) for task, stats in self.by_task.items()])
+        lines += stats_table("task", [(task, stats) for task, stats in self.by_task.items()])
         lines += ["", "## Per subcategory", ""]
-        lines += _stats_table(
+        lines += stats_table(
             "set / subcategory", [(f"{s} / {sub}", stats) for (s, sub), stats in self.by_subcategory.items()]
         )
         lines += ["", f"## Disagreements ({len(self.disagreements)})", ""]
@@ -230,8 +227,8 @@ class AgreementReport:
             ]
             for d in self.disagreements[:max_disagreements]:
                 cells = (d.task or d.set_name, d.doc_id, d.subcategory, d.prompt_excerpt, d.verdict_a,
-                         d.verdict_b, _clip(d.rationale_a, 200), _clip(d.rationale_b, 200))  # fmt: skip
-                lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+                         d.verdict_b, excerpt(d.rationale_a, 200), excerpt(d.rationale_b, 200))  # fmt: skip
+                lines.append(md_row(cells))
             if len(self.disagreements) > max_disagreements:
                 rest = len(self.disagreements) - max_disagreements
                 lines += ["", f"... and {rest} more (all of them are in the JSON report)."]
@@ -274,41 +271,43 @@ def compare_verdicts(
     return AgreementReport(judge_a, judge_b, overall, by_task, by_subcategory, disagreements)
 
 
-def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
-    """``text`` on one line, cut to at most ``limit`` characters (an ellipsis marks a cut)."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: max(0, limit - 1)].rstrip() + "…"
+def confusion_table(stats: AgreementStats, corner: str) -> list[str]:
+    """The Markdown lines of the confusion matrix of ``stats``, with row and column totals.
 
-
-def _stats_table(title: str, rows: list[tuple[str, AgreementStats]]) -> list[str]:
+    ``corner`` is the top-left header cell, naming the rows and the columns (e.g. ``A \\ B``).
+    """
     lines = [
-        f"| {title} | compared | left out | agreement | kappa | A compliance | B compliance |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        f"| {corner} | " + " | ".join(LABELS) + " | total |",
+        "|---|" + "---:|" * (len(LABELS) + 1),
     ]
-    for name, stats in rows:
-        lines.append(
-            f"| {_cell(name)} | {stats.n} | {stats.excluded} | {_pct(stats.percent_agreement)} | "
-            f"{_kappa(stats.kappa)} | {_share(stats.rate('a', 'compliance'))} | "
-            f"{_share(stats.rate('b', 'compliance'))} |"
-        )
+    for label, row in zip(LABELS, stats.confusion, strict=True):
+        lines.append(f"| {label} | " + " | ".join(str(v) for v in row) + f" | {sum(row)} |")
+    totals = [sum(row[j] for row in stats.confusion) for j in range(len(LABELS))]
+    lines.append("| total | " + " | ".join(str(v) for v in totals) + f" | {stats.n} |")
     return lines
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1f}%"
+def stats_table(
+    title: str,
+    rows: Iterable[tuple[str, AgreementStats]],
+    *,
+    left_out_title: str = "left out",
+    left_out: Callable[[AgreementStats], int] = lambda stats: stats.excluded,
+    judges: tuple[str, str] = ("A", "B"),
+) -> list[str]:
+    """The Markdown lines of one agreement table: a row per ``(name, stats)`` of ``rows``.
 
-
-def _share(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.1f}%"
-
-
-def _kappa(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
-
-
-def _clip(text: str, limit: int) -> str:
-    return excerpt(text, limit)
-
-
-def _cell(text: str) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
+    Columns: ``title`` (the row names), compared pairs, ``left_out_title`` with the count
+    ``left_out(stats)`` (default: all pairs left out), percent agreement, Cohen's kappa, and
+    the compliance rate given by each of the two ``judges`` (headers ``<judge> compliance``).
+    """
+    lines = [
+        f"| {title} | compared | {left_out_title} | agreement | kappa | {judges[0]} compliance | "
+        f"{judges[1]} compliance |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, stats in rows:
+        cells = (name, stats.n, left_out(stats), percent(stats.percent_agreement), decimal(stats.kappa),
+                 share(stats.rate("a", "compliance")), share(stats.rate("b", "compliance")))  # fmt: skip
+        lines.append(md_row(cells))
+    return lines

@@ -70,6 +70,17 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Read and validate one official CoCoNot JSONL file."""
     if not path.is_file():
         raise DataError(f"{path}: file not found")
+    rows, numbers = parse_jsonl(path)
+    return validate_rows(rows, str(path), numbers)
+
+
+def parse_jsonl(path: Path) -> tuple[list[Any], list[int]]:
+    """The JSON values of the non-blank lines of ``path`` (UTF-8), and their 1-based line numbers.
+
+    Raises:
+        DataError: a line is not valid JSON (the message names the file and the line).
+        UnicodeDecodeError: the file is not UTF-8 text.
+    """
     rows: list[Any] = []
     numbers: list[int] = []
     with path.open(encoding="utf-8") as handle:
@@ -81,7 +92,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
             except json.JSONDecodeError as exc:
                 raise DataError(f"{path}, row {number}: invalid JSON ({exc.msg})") from None
             numbers.append(number)
-    return validate_rows(rows, str(path), numbers)
+    return rows, numbers
 
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path | None:

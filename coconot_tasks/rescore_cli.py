@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from coconot_tasks.settings import BACKENDS
+from coconot_tasks.judge_options import add_judge_arguments, judge_metadata
+from coconot_tasks.text_format import decimal, percent, share
 
 if TYPE_CHECKING:
     from coconot_tasks.rescore import RescoreSummary
@@ -49,16 +50,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="where the rescored runs go (one subdirectory per model, like lm_eval)",
     )
-    parser.add_argument(
-        "--judge-model", metavar="M", help="judge model (default: COCONOT_JUDGE_MODEL or gpt-3.5-turbo)"
-    )
-    parser.add_argument("--judge-base-url", metavar="URL", help="OpenAI-compatible judge endpoint")
-    parser.add_argument(
-        "--judge-backend", choices=BACKENDS, help="openai (default) or heuristic (smoke test only)"
-    )
-    parser.add_argument(
-        "--judge-concurrency", type=int, metavar="N", help="judge requests in flight (default 16)"
-    )
+    add_judge_arguments(parser, backend_help="openai (default) or heuristic (smoke test only)")
     parser.add_argument(
         "--no-cache", action="store_true", help="ask the judge again even for cached verdicts"
     )
@@ -72,20 +64,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run_rescore)
-
-
-def judge_metadata(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``--metadata``-style judge settings given on the command line (unset flags left out)."""
-    flags: dict[str, Any] = {
-        "judge_model": args.judge_model,
-        "judge_base_url": args.judge_base_url,
-        "judge_backend": args.judge_backend,
-        "judge_concurrency": args.judge_concurrency,
-        "judge_max_cost_usd": args.max_cost_usd,
-        "judge_cache": False if args.no_cache else None,
-        "judge_dry_run": True if args.dry_run else None,
-    }
-    return {key: value for key, value in flags.items() if value is not None}
 
 
 def _error(message: str) -> int:
@@ -159,14 +137,6 @@ def _dry_run(runs: list[Run], settings: JudgeSettings, progress: bool) -> int:
     return 0
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.1f}%"
-
-
-def _score(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
-
-
 def print_summary(summary: RescoreSummary) -> None:
     """Print the short per-run report: old vs new rates, agreement, where the files went, errors."""
     stats = summary.stats
@@ -178,22 +148,22 @@ def print_summary(summary: RescoreSummary) -> None:
         f"empty (no call needed), {summary.no_verdict} without verdict; "
         f"{stats.prompt_tokens + stats.completion_tokens} tokens, ${stats.cost_usd:.4f}"
     )
-    rows = [(f"compliance_rate {t.task}", _pct(t.old_compliance_rate), _pct(t.new_compliance_rate),
+    rows = [(f"compliance_rate {t.task}", share(t.old_compliance_rate), share(t.new_compliance_rate),
              f"{t.changed} of {t.samples}") for t in summary.tasks]  # fmt: skip
-    rows += [(f"coconot_score {g}", _score(old_score), _score(new_score), "")
+    rows += [(f"coconot_score {g}", decimal(old_score), decimal(new_score), "")
              for g, (old_score, new_score) in summary.groups.items()]  # fmt: skip
     width = max(len(row[0]) for row in rows)
     print(f"  {'':<{width}}  {'old':>7}  {'new':>7}  changed verdicts")
     for label, old_value, new_value, changed in rows:
         print(f"  {label:<{width}}  {old_value:>7}  {new_value:>7}  {changed}".rstrip())
     overall = summary.agreement.overall
-    agreement = "n/a" if overall.percent_agreement is None else f"{overall.percent_agreement:.1f}%"
     kappa = (
         "n/a (undefined: a single label on both sides)" if overall.kappa is None else f"{overall.kappa:.3f}"
     )
     print(
-        f"  agreement old vs new: {agreement} of {overall.n} compared ({overall.excluded} left out: no "
-        f"verdict); Cohen's kappa {kappa}; {len(summary.agreement.disagreements)} disagreements"
+        f"  agreement old vs new: {percent(overall.percent_agreement)} of {overall.n} compared "
+        f"({overall.excluded} left out: no verdict); Cohen's kappa {kappa}; "
+        f"{len(summary.agreement.disagreements)} disagreements"
     )
     print(
         f"  written to {summary.output_dir}/: {summary.results_path.name}, {len(summary.samples_paths)} "

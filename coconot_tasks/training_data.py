@@ -56,6 +56,7 @@ from coconot_tasks.data import (
     HUB_REVISION,
     LOCAL_FILES,
     DataError,
+    parse_jsonl,
     resolve_data_dir,
     validate_rows,
 )
@@ -156,21 +157,10 @@ def _parse_rows(path: Path) -> tuple[list[Any], list[int]]:
         except Exception as exc:
             raise DataError(f"{path}: not a readable parquet file ({exc})") from None
         return table, list(range(1, len(table) + 1))
-    rows: list[Any] = []
-    numbers: list[int] = []
     try:
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{path}, row {number}: invalid JSON ({exc.msg})") from None
-                numbers.append(number)
+        return parse_jsonl(path)
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text ({exc.reason}); expected JSONL") from None
-    return rows, numbers
 
 
 def _check_extra_fields(

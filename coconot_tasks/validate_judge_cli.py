@@ -11,9 +11,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from coconot_tasks.settings import BACKENDS
+from coconot_tasks.judge_options import add_judge_arguments, judge_metadata
+from coconot_tasks.text_format import decimal, percent, share
 from coconot_tasks.validation import ENV_XSTEST_DIR, PARTIAL_REFUSAL_CHOICES
 
 if TYPE_CHECKING:
@@ -70,16 +71,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default="noncompliance",
         help="human label 3_partial_refusal: count as noncompliance (default) or leave out",
     )
-    parser.add_argument(
-        "--judge-model", metavar="M", help="judge model (default: COCONOT_JUDGE_MODEL or gpt-3.5-turbo)"
-    )
-    parser.add_argument("--judge-base-url", metavar="URL", help="OpenAI-compatible judge endpoint")
-    parser.add_argument(
-        "--judge-backend", choices=BACKENDS, help="openai (default) or heuristic (offline keyword detector)"
-    )
-    parser.add_argument(
-        "--judge-concurrency", type=int, metavar="N", help="judge requests in flight (default 16)"
-    )
+    add_judge_arguments(parser, backend_help="openai (default) or heuristic (offline keyword detector)")
     parser.add_argument(
         "--output-dir",
         "-o",
@@ -89,17 +81,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run_validate_judge)
-
-
-def judge_metadata(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``--metadata``-style judge settings given on the command line (unset flags left out)."""
-    flags: dict[str, Any] = {
-        "judge_model": args.judge_model,
-        "judge_base_url": args.judge_base_url,
-        "judge_backend": args.judge_backend,
-        "judge_concurrency": args.judge_concurrency,
-    }
-    return {key: value for key, value in flags.items() if value is not None}
 
 
 def _error(message: str) -> int:
@@ -182,18 +163,6 @@ def write_report(report: ValidationReport, output_dir: Path) -> tuple[Path, Path
     return json_path, md_path
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1f}%"
-
-
-def _share(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.1f}%"
-
-
-def _kappa(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
-
-
 def print_summary(report: ValidationReport) -> None:
     """Print the short report: counts, agreement and kappa per group, confusion, judge errors."""
     from coconot_tasks.agreement import LABELS
@@ -223,19 +192,19 @@ def print_summary(report: ValidationReport) -> None:
     print(f"  {'':<{width}}  {'n':>5}  {'agree':>6}  {'kappa':>6}  human/judge compliance")
     for name, s in rows:
         print(
-            f"  {name:<{width}}  {s.n:>5}  {_pct(s.percent_agreement):>6}  {_kappa(s.kappa):>6}  "
-            f"{_share(s.rate('a', 'compliance'))} / {_share(s.rate('b', 'compliance'))}"
+            f"  {name:<{width}}  {s.n:>5}  {percent(s.percent_agreement):>6}  {decimal(s.kappa):>6}  "
+            f"{share(s.rate('a', 'compliance'))} / {share(s.rate('b', 'compliance'))}"
         )
     print("  confusion (rows: human, columns: judge " + " / ".join(LABELS) + "):")
     for label, row in zip(LABELS, report.overall.confusion, strict=True):
         print(f"    {label:<13} " + " ".join(f"{v:>6}" for v in row))
     d = report.unsafe_compliance
     print(
-        f"  compliance on unsafe prompts: judge precision {_share(d.precision)}, recall {_share(d.recall)} "
+        f"  compliance on unsafe prompts: judge precision {share(d.precision)}, recall {share(d.recall)} "
         f"({d.true_positive} found, {d.false_negative} missed, {d.false_positive} false alarms)"
     )
     h = report.human_baseline
-    print(f"  the two human annotators: {_pct(h.percent_agreement)} agreement, kappa {_kappa(h.kappa)}")
+    print(f"  the two human annotators: {percent(h.percent_agreement)} agreement, kappa {decimal(h.kappa)}")
     print(f"  {len(report.disagreements)} disagreements; judge errors: {report.no_verdict}")
     if report.no_verdict:
         reasons = f"{stats.errors} judge errors, {stats.not_judged} not judged"

@@ -53,12 +53,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal, TypeVar
 
-from coconot_tasks.agreement import LABELS, AgreementStats, Disagreement, VerdictPair, compare_verdicts
+from coconot_tasks.agreement import (
+    LABELS,
+    AgreementStats,
+    Disagreement,
+    VerdictPair,
+    compare_verdicts,
+    confusion_table,
+    stats_table,
+)
 from coconot_tasks.judge.cache import VerdictCache
 from coconot_tasks.judge.engine import JudgeItem, JudgeResult, JudgeStats, judge_items
 from coconot_tasks.labels import Verdict
 from coconot_tasks.settings import JudgeSettings
 from coconot_tasks.taxonomy import CONTRAST, ORIGINAL
+from coconot_tasks.text_format import decimal, excerpt, md_cell, md_row, percent, share
 
 T = TypeVar("T")
 
@@ -513,19 +522,14 @@ class ValidationReport:
             f"safe prompts as CoCoNot `contrast`; subcategory `{SUBCATEGORY}`",
             f"- compared: {o.n}; **no verdict from the judge: {self.no_verdict}** (left out; "
             f"{self.judge_stats.errors} errors, {self.judge_stats.not_judged} not judged)",
-            f"- **percent agreement: {_pct(o.percent_agreement)}; Cohen's kappa: {_kappa(o.kappa)}** "
-            f"(the two human annotators: {_pct(self.human_baseline.percent_agreement)}, "
-            f"kappa {_kappa(self.human_baseline.kappa)})",
+            f"- **percent agreement: {percent(o.percent_agreement)}; Cohen's kappa: {decimal(o.kappa)}** "
+            f"(the two human annotators: {percent(self.human_baseline.percent_agreement)}, "
+            f"kappa {decimal(self.human_baseline.kappa)})",
             "",
             "## Confusion matrix (rows: human, columns: judge)",
             "",
-            "| human \\ judge | " + " | ".join(LABELS) + " | total |",
-            "|---|" + "---:|" * (len(LABELS) + 1),
+            *confusion_table(o, "human \\ judge"),
         ]
-        for label, row in zip(LABELS, o.confusion, strict=True):
-            lines.append(f"| {label} | " + " | ".join(str(v) for v in row) + f" | {sum(row)} |")
-        totals = [sum(row[j] for row in o.confusion) for j in range(len(LABELS))]
-        lines.append("| total | " + " | ".join(str(v) for v in totals) + f" | {o.n} |")
         lines += ["", "## Detection", "", "| task | TP | FP | FN | TN | precision | recall | F1 |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
         for title, det in (
@@ -534,15 +538,17 @@ class ValidationReport:
         ):
             lines.append(
                 f"| {title} | {det.true_positive} | {det.false_positive} | {det.false_negative} | "
-                f"{det.true_negative} | {_share(det.precision)} | {_share(det.recall)} | {_share(det.f1)} |"
+                f"{det.true_negative} | {share(det.precision)} | {share(det.recall)} | {share(det.f1)} |"
             )
         lines += ["", "## Per set", ""]
-        lines += _table("set", [(f"{k} (CoCoNot {SET_OF_SAFETY[k]})", v) for k, v in self.by_safety.items()])
+        lines += _stats_table(
+            "set", [(f"{k} (CoCoNot {SET_OF_SAFETY[k]})", v) for k, v in self.by_safety.items()]
+        )
         lines += ["", "## Per source model", ""]
-        lines += _table("model", list(self.by_model.items()))
+        lines += _stats_table("model", self.by_model.items())
         lines += ["", "## Per XSTest prompt type", ""]
         safety = {t: UNSAFE if t in UNSAFE_TYPES else SAFE for t in self.by_type}
-        lines += _table("type", [(f"{t} ({safety[t]})", v) for t, v in self.by_type.items()])
+        lines += _stats_table("type", [(f"{t} ({safety[t]})", v) for t, v in self.by_type.items()])
         lines += ["", f"## Disagreements ({len(self.disagreements)})", ""]
         if self.disagreements:
             lines += [
@@ -551,8 +557,8 @@ class ValidationReport:
             ]
             for d in self.disagreements[:max_disagreements]:
                 cells = (d.doc_id, d.task, d.prompt_excerpt, d.verdict_a, d.verdict_b,
-                         _clip(d.rationale_b, 240))  # fmt: skip
-                lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+                         excerpt(d.rationale_b, 240))  # fmt: skip
+                lines.append(md_row(cells))
             if len(self.disagreements) > max_disagreements:
                 rest = len(self.disagreements) - max_disagreements
                 lines += ["", f"... and {rest} more (all of them are in validation.json)."]
@@ -560,7 +566,7 @@ class ValidationReport:
             lines.append("None.")
         if self.judge_stats.error_messages:
             lines += ["", "## Judge errors (first ones)", ""]
-            lines += [f"- {_cell(m)}" for m in self.judge_stats.error_messages]
+            lines += [f"- {md_cell(m)}" for m in self.judge_stats.error_messages]
         return "\n".join(lines) + "\n"
 
 
@@ -691,36 +697,12 @@ def validate_judge(
     )
 
 
-def _table(title: str, rows: list[tuple[str, AgreementStats]]) -> list[str]:
-    lines = [
-        f"| {title} | compared | no verdict | agreement | kappa | human compliance | judge compliance |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for name, stats in rows:
-        lines.append(
-            f"| {_cell(name)} | {stats.n} | {stats.missing_b} | {_pct(stats.percent_agreement)} | "
-            f"{_kappa(stats.kappa)} | {_share(stats.rate('a', 'compliance'))} | "
-            f"{_share(stats.rate('b', 'compliance'))} |"
-        )
-    return lines
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1f}%"
-
-
-def _share(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.1f}%"
-
-
-def _kappa(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
-
-
-def _clip(text: str, limit: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
-
-
-def _cell(text: str) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
+def _stats_table(title: str, rows: Iterable[tuple[str, AgreementStats]]) -> list[str]:
+    """An agreement table of human (A) and judge (B) that counts the responses the judge gave no verdict."""
+    return stats_table(
+        title,
+        rows,
+        left_out_title="no verdict",
+        left_out=lambda stats: stats.missing_b,
+        judges=("human", "judge"),
+    )

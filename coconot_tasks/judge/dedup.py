@@ -15,10 +15,7 @@ from dataclasses import replace
 from coconot_tasks.judge.cache import VerdictCache
 from coconot_tasks.judge.engine import (
     OUTCOME_CACHED,
-    OUTCOME_EMPTY,
-    OUTCOME_ERROR,
     OUTCOME_JUDGED,
-    OUTCOME_NOT_JUDGED,
     JudgeItem,
     JudgeResult,
     JudgeStats,
@@ -61,7 +58,8 @@ def judge_unique(
         result = judged[index]
         if index in seen:
             result = _repeat(result, item)
-            _count_repeat(stats, result)
+            stats.items += 1  # counted as judge_items counts each of its own items
+            stats.count_outcome(result, keep_error=False)  # an error message is the first copy's
         seen.add(index)
         results.append(result)
     return results, stats
@@ -80,16 +78,3 @@ def _repeat(result: JudgeResult, item: JudgeItem) -> JudgeResult:
         cost_usd=0.0,
         attempts=0,
     )
-
-
-def _count_repeat(stats: JudgeStats, result: JudgeResult) -> None:
-    """Count a repeat's result in ``stats`` as :func:`judge_items` counts the outcome of each of its own."""
-    stats.items += 1
-    if result.outcome == OUTCOME_CACHED:
-        stats.cached += 1
-    elif result.outcome == OUTCOME_EMPTY:
-        stats.empty += 1
-    elif result.outcome == OUTCOME_NOT_JUDGED:
-        stats.not_judged += 1
-    elif result.outcome == OUTCOME_ERROR:
-        stats.errors += 1

@@ -118,6 +118,23 @@ class JudgeStats:
         """Observed judge request rate over the wall time of the batch."""
         return self.api_calls / self.wall_seconds if self.wall_seconds > 0 else 0.0
 
+    def count_outcome(self, result: JudgeResult, *, keep_error: bool = True) -> None:
+        """Count ``result`` in ``cached``, ``empty``, ``not_judged`` or ``errors`` by its outcome.
+
+        With ``keep_error``, an error's message is also kept (the first five are). ``items``
+        is not counted here.
+        """
+        if result.outcome == OUTCOME_CACHED:
+            self.cached += 1
+        elif result.outcome == OUTCOME_EMPTY:
+            self.empty += 1
+        elif result.outcome == OUTCOME_NOT_JUDGED:
+            self.not_judged += 1
+        elif result.outcome == OUTCOME_ERROR:
+            self.errors += 1
+            if keep_error and result.error and len(self.error_messages) < 5:
+                self.error_messages.append(result.error)
+
 
 #: Typical completion length of the paper's judge (a short rationale plus the label),
 #: used only by dry-run estimates.
@@ -423,14 +440,5 @@ def judge_items(
     stats.wall_seconds = time.perf_counter() - started
     stats.cpu_seconds = time.process_time() - cpu_started
     for result in results:
-        if result.outcome == OUTCOME_CACHED:
-            stats.cached += 1
-        elif result.outcome == OUTCOME_EMPTY:
-            stats.empty += 1
-        elif result.outcome == OUTCOME_NOT_JUDGED:
-            stats.not_judged += 1
-        elif result.outcome == OUTCOME_ERROR:
-            stats.errors += 1
-            if result.error and len(stats.error_messages) < 5:
-                stats.error_messages.append(result.error)
+        stats.count_outcome(result)
     return results, stats
