@@ -173,7 +173,6 @@ class _Engine:
         self.limiter = AdaptiveLimiter(settings.concurrency)
         self.prices = price_per_million(settings.model, settings.price_input, settings.price_output)
         self.reserved_usd = 0.0
-        self._budget_warned = False
 
     def _result(self, item: JudgeItem, **kwargs: Any) -> JudgeResult:
         return JudgeResult(
@@ -272,7 +271,14 @@ class _Engine:
                 completion = await self._request(messages, decoding)
             except openai.OpenAIError as exc:
                 return self._result(
-                    item, verdict=None, outcome=OUTCOME_ERROR, error=describe_error(exc), attempts=attempts
+                    item,
+                    verdict=None,
+                    outcome=OUTCOME_ERROR,
+                    error=describe_error(exc),
+                    prompt_tokens=prompt_tokens,  # spent on earlier, label-less answers
+                    completion_tokens=completion_tokens,
+                    cost_usd=spent,
+                    attempts=attempts,
                 )
             finally:
                 self.reserved_usd -= reserved
