@@ -1,5 +1,5 @@
 """``python -m coconot_tasks``: the ``coconot`` command line."""
 
-from coconot_tasks.cli import main
+from coconot_tasks.tools.cli import main
 
 raise SystemExit(main())

@@ -1,7 +1,8 @@
-"""Where the package's lm-eval task definitions live."""
+"""Where things live: the lm-eval task definitions and the per-user cache directory."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -18,3 +19,19 @@ def task_dir() -> Path:
     if shipped.is_dir():
         return shipped
     return _PACKAGE_DIR.parent / "task_configs"
+
+
+ENV_CACHE_DIR = "COCONOT_CACHE_DIR"
+
+
+def cache_dir() -> Path:
+    """Return (and create) the cache directory: ``$COCONOT_CACHE_DIR`` or the user cache dir."""
+    override = os.environ.get(ENV_CACHE_DIR)
+    if override:
+        path = Path(override).expanduser()
+    else:
+        from platformdirs import user_cache_dir
+
+        path = Path(user_cache_dir("coconot-tasks"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path

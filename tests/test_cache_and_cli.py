@@ -21,7 +21,7 @@ from coconot_tasks.judge import pricing, retry
 from coconot_tasks.judge.cache import CachedOutput, VerdictCache, default_cache_path, request_key
 from coconot_tasks.judge.heuristic import heuristic_judge_output
 from coconot_tasks.judge.limiter import AdaptiveLimiter
-from coconot_tasks.labels import parse_verdict
+from coconot_tasks.judge.verdict import parse_verdict
 
 # openai's HTTP library: httpx in most versions, a renamed fork in some (check its imports).
 _http: Any = importlib.import_module(

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from coconot_tasks import data, resources
-from coconot_tasks.data import DataError
+from coconot_tasks.benchmark import dataset as data
+from coconot_tasks.benchmark import official_files as resources
+from coconot_tasks.benchmark.dataset import DataError
 
 # Written from DESIGN.md ("The benchmark (facts to reproduce exactly)").
 EXPECTED_ORIGINAL = {

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from coconot_tasks import training_data as td
-from coconot_tasks.cli import main
-from coconot_tasks.data import HUB_REVISION, DataError
+from coconot_tasks.benchmark.dataset import HUB_REVISION, DataError
+from coconot_tasks.tools import export as td
+from coconot_tasks.tools.cli import main
 from tests.conftest import SHARED_DATA
 
 PREF = SHARED_DATA / "coconot_pref.jsonl"
@@ -309,7 +309,7 @@ def test_custom_system_prompt(tmp_path: Path, sft_dir: Path) -> None:
 @pytest.mark.parametrize("fmt", ["trl-dpo", "openai-dpo"])
 def test_official_system_prompt(tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """'official' finds system_prompt.json in --data-dir (verified), even without COCONOT_* variables."""
-    from coconot_tasks.resources import load_system_prompt
+    from coconot_tasks.benchmark.official_files import load_system_prompt
 
     out = tmp_path / "o.jsonl"
     args = ("preference", "-f", fmt, "--data-dir", str(SHARED_DATA), "-o", str(out), "--limit", "3")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from coconot_tasks.labels import is_compliance, parse_verdict
+from coconot_tasks.judge.verdict import is_compliance, parse_verdict
 
 ECHO = "Format: <label>CLASS</label>. "
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from coconot_tasks.data import load_rows
+from coconot_tasks.benchmark.dataset import load_rows
 from coconot_tasks.judge.cache import VerdictCache
 from tests.conftest import JUDGE_KEY
 from tests.lm_eval_runner import (

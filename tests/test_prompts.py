@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from coconot_tasks import prompts, resources
+from coconot_tasks.benchmark import official_files as resources
+from coconot_tasks.judge import prompt as prompts
 
 # Copied verbatim from DESIGN.md (the official evaluation script's literal): the 4-space
 # indents and the word "particualr" are part of the metric's definition.

@@ -23,9 +23,9 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from coconot_tasks.cli import main
-from coconot_tasks.report.stats import wilson
-from coconot_tasks.taxonomy import CONTRAST, EXPECTED_COUNTS, ORIGINAL, metric_scopes, slug
+from coconot_tasks.benchmark.taxonomy import CONTRAST, EXPECTED_COUNTS, ORIGINAL, metric_scopes, slug
+from coconot_tasks.tools.cli import main
+from coconot_tasks.tools.report.stats import wilson
 from tests.conftest import REPO
 from utils.screenshot_report import find_chromium, screenshot
 
@@ -629,8 +629,9 @@ def test_bad_inputs_give_a_message_not_a_traceback(
 
 def test_importing_the_package_does_not_import_matplotlib() -> None:
     code = (
-        "import sys, coconot_tasks, coconot_tasks.report, coconot_tasks.report_cli, coconot_tasks.cli;"
-        "coconot_tasks.cli.build_parser();"
+        "import sys, coconot_tasks, coconot_tasks.tools.report, coconot_tasks.tools.report.cli;"
+        "import coconot_tasks.tools.cli;"
+        "coconot_tasks.tools.cli.build_parser();"
         "assert 'matplotlib' not in sys.modules, 'matplotlib imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)

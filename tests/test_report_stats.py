@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from coconot_tasks.report.stats import Z95, mcnemar_exact, paired_difference, wilson
+from coconot_tasks.tools.report.stats import Z95, mcnemar_exact, paired_difference, wilson
 
 
 def wilson_by_quadratic(k: int, n: int, z: float = Z95) -> tuple[float, float]:

@@ -26,16 +26,16 @@ from typing import Any
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from coconot_tasks.agreement import LABELS, cohen_kappa
-from coconot_tasks.cli import main
-from coconot_tasks.data import load_rows
+from coconot_tasks.benchmark.dataset import load_rows
+from coconot_tasks.benchmark.taxonomy import ACCOUNTING_NAMES, aggregation, higher_is_better, metric_names
+from coconot_tasks.harness.lm_eval_hooks import process_results
 from coconot_tasks.judge.cache import VerdictCache
 from coconot_tasks.judge.engine import JudgeItem, judge_items
-from coconot_tasks.lm_eval_hooks import process_results
-from coconot_tasks.results_json import aggregate_task
-from coconot_tasks.runs import find_results_files, load_run, samples_files, task_info
-from coconot_tasks.settings import JudgeSettings
-from coconot_tasks.taxonomy import ACCOUNTING_NAMES, aggregation, higher_is_better, metric_names
+from coconot_tasks.judge.settings import JudgeSettings
+from coconot_tasks.results.results_json import aggregate_task
+from coconot_tasks.results.saved_runs import find_results_files, load_run, samples_files, task_info
+from coconot_tasks.tools.agreement import LABELS, cohen_kappa
+from coconot_tasks.tools.cli import main
 from tests.conftest import JUDGE_KEY, SHARED_DATA
 from tests.lm_eval_runner import lm_eval_command, run_lm_eval
 from utils.fake_openai import FAKE_JUDGE, FAKE_JUDGE_B, FakeOpenAI, FaultPlan, judge_decision, model_response

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from coconot_tasks import resources
-from coconot_tasks.resources import ResourceError
+from coconot_tasks.benchmark import official_files as resources
+from coconot_tasks.benchmark.official_files import ResourceError
 
 RUBRIC_SHA = "54cd2460c776a06952ce6eebe1daa0412ea4729c41165cc173af2a9aa0713034"
 SYSTEM_SHA = "1cb7962f0625409ce8cf057b7af8e49662a5fcee61434767ef4aefd8d7e6e139"

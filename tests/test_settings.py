@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from coconot_tasks.settings import JudgeConfigError, JudgeSettings
+from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
 
 KEY = "sk-test-SECRET-9a8b7c6d"
 OTHER_KEY = "sk-openai-OTHER-1234"

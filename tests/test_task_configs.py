@@ -178,14 +178,16 @@ def test_no_top_level_utils_module_is_installed(tmp_path: Path) -> None:
 def test_autoload_pth_does_not_import_lm_eval(tmp_path: Path) -> None:
     probe = (
         "import json, sys\n"
-        "from coconot_tasks.autoload import _LmEvalTaskManagerFinder as F\n"
-        "print('coconot_tasks.autoload' in sys.modules and any(isinstance(f, F) for f in sys.meta_path))\n"
+        "from coconot_tasks.harness.autoload import _LmEvalTaskManagerFinder as F\n"
+        "loaded = 'coconot_tasks.harness.autoload' in sys.modules\n"
+        "print(loaded and any(isinstance(f, F) for f in sys.meta_path))\n"
         "heavy = {'lm_eval', 'openai', 'datasets', 'torch'}\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
     )
     # The first line checks the .pth really ran (the finder was installed at start-up).
     result = run(
-        ["-c", "import json, sys; print('coconot_tasks.autoload' in sys.modules)\n" + probe], cwd=tmp_path
+        ["-c", "import json, sys; print('coconot_tasks.harness.autoload' in sys.modules)\n" + probe],
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()

@@ -23,10 +23,10 @@ from typing import Any
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from coconot_tasks.cli import main
 from coconot_tasks.judge.heuristic import heuristic_judge_output
-from coconot_tasks.labels import parse_verdict
-from coconot_tasks.validation import XSTestError, load_completions, select_rows
+from coconot_tasks.judge.verdict import parse_verdict
+from coconot_tasks.tools.cli import main
+from coconot_tasks.tools.validate_judge.xstest import XSTestError, load_completions, select_rows
 from tests.conftest import JUDGE_KEY
 from utils.fake_openai import FAKE_JUDGE, FakeOpenAI, FaultPlan, judge_decision
 

@@ -145,9 +145,9 @@ def sequential_baseline(server: FakeOpenAI, data_dir: Path, items: int) -> tuple
     """The official scorer's way: one synchronous SDK call after the other."""
     import openai
 
-    from coconot_tasks.data import load_rows
-    from coconot_tasks.prompts import judge_messages
-    from coconot_tasks.resources import rubric_for
+    from coconot_tasks.benchmark.dataset import load_rows
+    from coconot_tasks.benchmark.official_files import rubric_for
+    from coconot_tasks.judge.prompt import judge_messages
     from utils.fake_openai import model_response
 
     os.environ.setdefault("COCONOT_DATA_DIR", str(data_dir))

@@ -20,7 +20,7 @@ from typing import Any
 
 import tenacity
 
-from coconot_tasks.cache_dir import cache_dir
+from coconot_tasks.paths import cache_dir
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS verdicts (

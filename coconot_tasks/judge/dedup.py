@@ -21,7 +21,7 @@ from coconot_tasks.judge.engine import (
     JudgeStats,
     judge_items,
 )
-from coconot_tasks.settings import JudgeSettings
+from coconot_tasks.judge.settings import JudgeSettings
 
 
 def judge_unique(

@@ -19,15 +19,15 @@ from collections.abc import Coroutine, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, TypeVar
 
+from coconot_tasks.benchmark.official_files import rubric_for
 from coconot_tasks.judge.cache import CachedOutput, VerdictCache, request_key
 from coconot_tasks.judge.heuristic import heuristic_judge_output
 from coconot_tasks.judge.limiter import AdaptiveLimiter
 from coconot_tasks.judge.pricing import cost_usd, price_per_million
+from coconot_tasks.judge.prompt import PROMPT_VERSION, judge_messages
 from coconot_tasks.judge.retry import retrying
-from coconot_tasks.labels import Verdict, parse_verdict
-from coconot_tasks.prompts import PROMPT_VERSION, judge_messages
-from coconot_tasks.resources import rubric_for
-from coconot_tasks.settings import JudgeSettings
+from coconot_tasks.judge.settings import JudgeSettings
+from coconot_tasks.judge.verdict import Verdict, parse_verdict
 
 T = TypeVar("T")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from coconot_tasks.prompts import CLASS_NAMES
+from coconot_tasks.judge.prompt import CLASS_NAMES
 
 _REFUSAL_PATTERNS = [
     r"\bI(?:'m| am) (?:sorry|afraid|unable|not able)\b",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from coconot_tasks.settings import JudgeConfigError, JudgeSettings
+from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
 
 _DEFAULT_OPENAI = "https://api.openai.com/v1"
 

@@ -1,0 +1,147 @@
+"""The official rubric and system-prompt files, fetched at a pinned commit and verified.
+
+Both are data files of github.com/allenai/noncompliance. They are treated like the data
+set: downloaded once from the pinned commit, checked against a known sha256 and kept
+in the cache directory. Offline machines point at a local copy:
+
+- ``COCONOT_RUBRIC_PATH`` / ``COCONOT_SYSTEM_PROMPT_PATH``: a file each, or
+- ``COCONOT_DATA_DIR``: a directory that also holds ``refusal_evaluation_rubric.json``
+  and ``system_prompt.json`` (as the official repository's files are named).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import urllib.request
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from coconot_tasks.paths import cache_dir
+
+SOURCE_REPO = "allenai/noncompliance"
+SOURCE_COMMIT = "25bf77cc668814360405cdb8197c4368205806c7"
+DEFAULT_BASE_URL = f"https://raw.githubusercontent.com/{SOURCE_REPO}/{SOURCE_COMMIT}"
+ENV_BASE_URL = "COCONOT_RESOURCE_BASE_URL"
+ENV_DATA_DIR = "COCONOT_DATA_DIR"
+
+
+class ResourceError(RuntimeError):
+    """A rubric or system-prompt file is missing, unreachable or not the pinned one."""
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One pinned file of the official repository."""
+
+    name: str
+    repo_path: str
+    sha256: str
+    env_var: str
+
+
+RUBRIC = Resource(
+    name="refusal_evaluation_rubric.json",
+    repo_path="prompts/refusal_evaluation_rubric.json",
+    sha256="54cd2460c776a06952ce6eebe1daa0412ea4729c41165cc173af2a9aa0713034",
+    env_var="COCONOT_RUBRIC_PATH",
+)
+SYSTEM_PROMPT = Resource(
+    name="system_prompt.json",
+    repo_path="prompts/system_prompt.json",
+    sha256="1cb7962f0625409ce8cf057b7af8e49662a5fcee61434767ef4aefd8d7e6e139",
+    env_var="COCONOT_SYSTEM_PROMPT_PATH",
+)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _verified(resource: Resource, data: bytes, origin: str) -> bytes:
+    actual = _sha256(data)
+    if actual != resource.sha256:
+        raise ResourceError(
+            f"{origin}: sha256 {actual} does not match the pinned {resource.name} "
+            f"({resource.sha256}, {SOURCE_REPO}@{SOURCE_COMMIT[:12]}). The metric is defined by "
+            f"that exact file; point {resource.env_var} at an unmodified copy."
+        )
+    return data
+
+
+def _download(resource: Resource) -> bytes:
+    base = os.environ.get(ENV_BASE_URL, DEFAULT_BASE_URL).rstrip("/")
+    url = f"{base}/{resource.repo_path}"
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - pinned URL
+            data: bytes = response.read()
+    except OSError as exc:
+        raise ResourceError(
+            f"could not download {resource.name} from {url} ({exc}). On an offline machine set "
+            f"{resource.env_var} to a local copy, or {ENV_DATA_DIR} to a directory holding it."
+        ) from exc
+    return _verified(resource, data, url)
+
+
+def resource_bytes(resource: Resource) -> bytes:
+    """Return the verified bytes of ``resource`` (local override, cache, then download)."""
+    explicit = os.environ.get(resource.env_var)
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ResourceError(f"{resource.env_var}={explicit}: no such file")
+        return _verified(resource, path.read_bytes(), str(path))
+    data_dir = os.environ.get(ENV_DATA_DIR)
+    if data_dir and (Path(data_dir) / resource.name).is_file():
+        path = Path(data_dir) / resource.name
+        return _verified(resource, path.read_bytes(), str(path))
+    cached = cache_dir() / "resources" / SOURCE_COMMIT / resource.name
+    if cached.is_file():
+        data = cached.read_bytes()
+        if _sha256(data) == resource.sha256:
+            return data
+    data = _download(resource)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_bytes(data)
+    tmp.replace(cached)
+    return data
+
+
+@cache
+def _rubric_for_env(key: tuple[str | None, ...]) -> dict[str, dict[str, str]]:
+    loaded: Any = json.loads(resource_bytes(RUBRIC))
+    return {str(k).lower(): v for k, v in loaded.items()}
+
+
+def _env_key() -> tuple[str | None, ...]:
+    names = (RUBRIC.env_var, SYSTEM_PROMPT.env_var, ENV_DATA_DIR, ENV_BASE_URL, "COCONOT_CACHE_DIR")
+    return tuple(os.environ.get(n) for n in names)
+
+
+def load_rubric() -> dict[str, dict[str, str]]:
+    """Return the rubric: ``{subcategory.lower(): {"refusal": ..., "compliance": ...}}``."""
+    return _rubric_for_env(_env_key())
+
+
+def rubric_for(subcategory: str) -> dict[str, str]:
+    """Return the rubric entry of one subcategory (looked up by ``subcategory.lower()``)."""
+    rubric = load_rubric()
+    try:
+        return rubric[subcategory.lower()]
+    except KeyError:
+        raise ResourceError(f"the official rubric has no entry for subcategory {subcategory!r}") from None
+
+
+@cache
+def _system_prompt_for_env(key: tuple[str | None, ...]) -> str:
+    loaded: Any = json.loads(resource_bytes(SYSTEM_PROMPT))
+    return str(loaded["content"])
+
+
+def load_system_prompt() -> str:
+    """Return the paper's evaluation system prompt (Figure 6) as plain text."""
+    return _system_prompt_for_env(_env_key())

@@ -1,0 +1,313 @@
+"""Agreement between two judges' verdicts on the same responses (pure functions).
+
+Each response gets one of three verdicts, ``compliance``, ``noncompliance`` or
+``neither``, from judge A and from judge B. A pair where either side has no verdict (a
+judge error, a budget cap, a dry run, a label outside the three) is left out of every
+statistic and counted instead. Reported overall, per task (or set) and per (set,
+subcategory): percent agreement, Cohen's kappa and the 3x3 confusion matrix (rows: judge
+A, columns: judge B), plus the list of responses the judges disagree on.
+
+Cohen's kappa is ``(p_o - p_e) / (1 - p_e)`` with ``p_o`` the observed agreement and
+``p_e`` the agreement expected by chance from each judge's label shares. It is computed
+from the integer counts, ``(n * agreed - sum_k a_k b_k) / (n^2 - sum_k a_k b_k)``, so the
+degenerate case ``p_e = 1`` (both judges gave every response the same single label) is
+detected exactly: kappa is then undefined and reported as ``None``, like
+``sklearn.metrics.cohen_kappa_score`` returns NaN (percent agreement is still 100%).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+# EXCERPT_CHARS (characters of a disagreement's prompt excerpt) and excerpt stay importable from here.
+from coconot_tasks.tools.text_format import EXCERPT_CHARS as EXCERPT_CHARS
+from coconot_tasks.tools.text_format import decimal, md_row, percent, share
+from coconot_tasks.tools.text_format import excerpt as excerpt
+
+#: The verdict classes, in the order of the confusion matrix's rows and columns.
+LABELS: Final = ("compliance", "noncompliance", "neither")
+
+
+@dataclass(frozen=True)
+class VerdictPair:
+    """The two judges' verdicts on one response (``None``: that judge gave no verdict)."""
+
+    set_name: str
+    subcategory: str
+    doc_id: str
+    prompt: str
+    verdict_a: str | None
+    verdict_b: str | None
+    rationale_a: str = ""
+    rationale_b: str = ""
+    category: str = ""
+    task: str = ""  # e.g. coconot_original_sysprompt; empty when not known
+
+    @property
+    def complete(self) -> bool:
+        """True when both judges gave one of the three verdicts."""
+        return self.verdict_a in LABELS and self.verdict_b in LABELS
+
+
+def cohen_kappa(confusion: Sequence[Sequence[int]]) -> float | None:
+    """Cohen's kappa of a square confusion matrix of counts (rows: judge A, columns: judge B).
+
+    Returns ``None`` when kappa is undefined: no pairs, or chance agreement of 1 (both
+    judges used one and the same label for everything).
+    """
+    size = len(confusion)
+    if any(len(row) != size for row in confusion):
+        raise ValueError("the confusion matrix must be square")
+    n = sum(sum(row) for row in confusion)
+    if n == 0:
+        return None
+    agreed = sum(confusion[i][i] for i in range(size))
+    rows = [sum(row) for row in confusion]
+    cols = [sum(confusion[i][j] for i in range(size)) for j in range(size)]
+    chance = sum(r * c for r, c in zip(rows, cols, strict=True))  # n^2 * p_e
+    if chance == n * n:
+        return None
+    return (n * agreed - chance) / (n * n - chance)
+
+
+@dataclass
+class AgreementStats:
+    """Agreement of two judges over a set of pairs."""
+
+    confusion: list[list[int]] = field(default_factory=lambda: [[0] * len(LABELS) for _ in LABELS])
+    excluded: int = 0  # pairs left out because at least one judge gave no verdict
+    missing_a: int = 0  # of those: judge A gave no verdict
+    missing_b: int = 0  # of those: judge B gave no verdict (a pair may count in both)
+
+    def add(self, pair: VerdictPair) -> None:
+        """Count one pair (or its exclusion)."""
+        a_ok, b_ok = pair.verdict_a in LABELS, pair.verdict_b in LABELS
+        if a_ok and b_ok:
+            self.confusion[LABELS.index(str(pair.verdict_a))][LABELS.index(str(pair.verdict_b))] += 1
+            return
+        self.excluded += 1
+        self.missing_a += not a_ok
+        self.missing_b += not b_ok
+
+    @property
+    def n(self) -> int:
+        """Pairs where both judges gave a verdict (the denominator of every statistic)."""
+        return sum(sum(row) for row in self.confusion)
+
+    @property
+    def agreed(self) -> int:
+        """Pairs with the same verdict from both judges."""
+        return sum(self.confusion[i][i] for i in range(len(LABELS)))
+
+    @property
+    def percent_agreement(self) -> float | None:
+        """Share of compared pairs with the same verdict, in percent (``None`` without pairs)."""
+        return 100.0 * self.agreed / self.n if self.n else None
+
+    @property
+    def kappa(self) -> float | None:
+        """Cohen's kappa (``None`` when undefined, see :func:`cohen_kappa`)."""
+        return cohen_kappa(self.confusion)
+
+    def rate(self, judge: str, label: str) -> float | None:
+        """Share of compared pairs that judge ``"a"`` or ``"b"`` labelled ``label``."""
+        if not self.n:
+            return None
+        index = LABELS.index(label)
+        count = sum(self.confusion[index]) if judge == "a" else sum(row[index] for row in self.confusion)
+        return count / self.n
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able summary."""
+        return {
+            "n": self.n,
+            "agreed": self.agreed,
+            "excluded": self.excluded,
+            "missing_a": self.missing_a,
+            "missing_b": self.missing_b,
+            "percent_agreement": self.percent_agreement,
+            "kappa": self.kappa,
+            "labels": list(LABELS),
+            "confusion": [list(row) for row in self.confusion],
+            "compliance_rate_a": self.rate("a", "compliance"),
+            "compliance_rate_b": self.rate("b", "compliance"),
+        }
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """One response the two judges labelled differently."""
+
+    set_name: str
+    task: str
+    doc_id: str
+    category: str
+    subcategory: str
+    prompt_excerpt: str
+    verdict_a: str
+    verdict_b: str
+    rationale_a: str
+    rationale_b: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able copy."""
+        return {
+            "set": self.set_name,
+            "task": self.task,
+            "doc_id": self.doc_id,
+            "category": self.category,
+            "subcategory": self.subcategory,
+            "prompt_excerpt": self.prompt_excerpt,
+            "verdict_a": self.verdict_a,
+            "verdict_b": self.verdict_b,
+            "rationale_a": self.rationale_a,
+            "rationale_b": self.rationale_b,
+        }
+
+
+@dataclass
+class AgreementReport:
+    """Agreement of judge A and judge B overall, per task and per (set, subcategory)."""
+
+    judge_a: str
+    judge_b: str
+    overall: AgreementStats
+    by_task: dict[str, AgreementStats]
+    by_subcategory: dict[tuple[str, str], AgreementStats]
+    disagreements: list[Disagreement]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able copy (subcategories as a list of ``{"set", "subcategory", ...}``)."""
+        return {
+            "judge_a": self.judge_a,
+            "judge_b": self.judge_b,
+            "overall": self.overall.to_dict(),
+            "by_task": {task: stats.to_dict() for task, stats in self.by_task.items()},
+            "by_subcategory": [
+                {"set": set_name, "subcategory": sub, **stats.to_dict()}
+                for (set_name, sub), stats in self.by_subcategory.items()
+            ],
+            "disagreements": [d.to_dict() for d in self.disagreements],
+        }
+
+    def to_markdown(self, max_disagreements: int = 200, notes: Sequence[str] = ()) -> str:
+        """A human-readable report: tables of agreement, the confusion matrix, the disagreements.
+
+        ``notes`` are added as list items under the judges (e.g. which files were compared).
+        """
+        lines = [
+            "# Judge agreement",
+            "",
+            f"- judge A: `{self.judge_a}`",
+            f"- judge B: `{self.judge_b}`",
+            *(f"- {note}" for note in notes),
+            f"- compared responses: {self.overall.n}; left out (a judge gave no verdict): "
+            f"{self.overall.excluded} (no verdict from A: {self.overall.missing_a}, "
+            f"from B: {self.overall.missing_b})",
+            f"- percent agreement: {percent(self.overall.percent_agreement)}; "
+            f"Cohen's kappa: {decimal(self.overall.kappa)}",
+            "",
+            "## Confusion matrix (rows: judge A, columns: judge B)",
+            "",
+            *confusion_table(self.overall, "A \\ B"),
+        ]
+        lines += ["", "## Per task", ""]
+        lines += stats_table("task", [(task, stats) for task, stats in self.by_task.items()])
+        lines += ["", "## Per subcategory", ""]
+        lines += stats_table(
+            "set / subcategory", [(f"{s} / {sub}", stats) for (s, sub), stats in self.by_subcategory.items()]
+        )
+        lines += ["", f"## Disagreements ({len(self.disagreements)})", ""]
+        if self.disagreements:
+            lines += [
+                "| task | doc id | subcategory | prompt | A | B | A's rationale | B's rationale |",
+                "|---|---|---|---|---|---|---|---|",
+            ]
+            for d in self.disagreements[:max_disagreements]:
+                cells = (d.task or d.set_name, d.doc_id, d.subcategory, d.prompt_excerpt, d.verdict_a,
+                         d.verdict_b, excerpt(d.rationale_a, 200), excerpt(d.rationale_b, 200))  # fmt: skip
+                lines.append(md_row(cells))
+            if len(self.disagreements) > max_disagreements:
+                rest = len(self.disagreements) - max_disagreements
+                lines += ["", f"... and {rest} more (all of them are in the JSON report)."]
+        else:
+            lines.append("None.")
+        return "\n".join(lines) + "\n"
+
+
+def compare_verdicts(
+    pairs: Iterable[VerdictPair], judge_a: str = "A", judge_b: str = "B", excerpt_chars: int = EXCERPT_CHARS
+) -> AgreementReport:
+    """Agreement statistics and disagreements of two judges over ``pairs``.
+
+    Groups keep the order in which they first appear; disagreements keep the order of
+    ``pairs``.
+    """
+    overall = AgreementStats()
+    by_task: dict[str, AgreementStats] = {}
+    by_subcategory: dict[tuple[str, str], AgreementStats] = {}
+    disagreements: list[Disagreement] = []
+    for pair in pairs:
+        overall.add(pair)
+        by_task.setdefault(pair.task or pair.set_name, AgreementStats()).add(pair)
+        by_subcategory.setdefault((pair.set_name, pair.subcategory), AgreementStats()).add(pair)
+        if pair.complete and pair.verdict_a != pair.verdict_b:
+            disagreements.append(
+                Disagreement(
+                    set_name=pair.set_name,
+                    task=pair.task,
+                    doc_id=pair.doc_id,
+                    category=pair.category,
+                    subcategory=pair.subcategory,
+                    prompt_excerpt=excerpt(pair.prompt, excerpt_chars),
+                    verdict_a=str(pair.verdict_a),
+                    verdict_b=str(pair.verdict_b),
+                    rationale_a=pair.rationale_a,
+                    rationale_b=pair.rationale_b,
+                )
+            )
+    return AgreementReport(judge_a, judge_b, overall, by_task, by_subcategory, disagreements)
+
+
+def confusion_table(stats: AgreementStats, corner: str) -> list[str]:
+    """The Markdown lines of the confusion matrix of ``stats``, with row and column totals.
+
+    ``corner`` is the top-left header cell, naming the rows and the columns (e.g. ``A \\ B``).
+    """
+    lines = [
+        f"| {corner} | " + " | ".join(LABELS) + " | total |",
+        "|---|" + "---:|" * (len(LABELS) + 1),
+    ]
+    for label, row in zip(LABELS, stats.confusion, strict=True):
+        lines.append(f"| {label} | " + " | ".join(str(v) for v in row) + f" | {sum(row)} |")
+    totals = [sum(row[j] for row in stats.confusion) for j in range(len(LABELS))]
+    lines.append("| total | " + " | ".join(str(v) for v in totals) + f" | {stats.n} |")
+    return lines
+
+
+def stats_table(
+    title: str,
+    rows: Iterable[tuple[str, AgreementStats]],
+    *,
+    left_out_title: str = "left out",
+    left_out: Callable[[AgreementStats], int] = lambda stats: stats.excluded,
+    judges: tuple[str, str] = ("A", "B"),
+) -> list[str]:
+    """The Markdown lines of one agreement table: a row per ``(name, stats)`` of ``rows``.
+
+    Columns: ``title`` (the row names), compared pairs, ``left_out_title`` with the count
+    ``left_out(stats)`` (default: all pairs left out), percent agreement, Cohen's kappa, and
+    the compliance rate given by each of the two ``judges`` (headers ``<judge> compliance``).
+    """
+    lines = [
+        f"| {title} | compared | {left_out_title} | agreement | kappa | {judges[0]} compliance | "
+        f"{judges[1]} compliance |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, stats in rows:
+        cells = (name, stats.n, left_out(stats), percent(stats.percent_agreement), decimal(stats.kappa),
+                 share(stats.rate("a", "compliance")), share(stats.rate("b", "compliance")))  # fmt: skip
+        lines.append(md_row(cells))
+    return lines

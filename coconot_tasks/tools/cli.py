@@ -1,0 +1,102 @@
+"""The ``coconot`` command line (also ``python -m coconot_tasks``)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import sys
+from collections.abc import Sequence
+
+from coconot_tasks.paths import task_dir
+
+
+def _cmd_tasks_dir(args: argparse.Namespace) -> int:
+    print(task_dir())
+    return 0
+
+
+def _cmd_cache(args: argparse.Namespace) -> int:
+    from coconot_tasks.judge.cache import VerdictCache
+
+    cache = VerdictCache()
+    try:
+        if args.cache_action == "clear":
+            removed = cache.clear(args.judge)
+            scope = f"judge {args.judge}" if args.judge else "all judges"
+            print(f"removed {removed} cached verdicts ({scope}) from {cache.path}")
+        else:
+            print(json.dumps(cache.stats(), indent=2))
+    finally:
+        cache.close()
+    return 0
+
+
+def _cmd_check_judge(args: argparse.Namespace) -> int:
+    from coconot_tasks.judge.preflight import check_judge
+    from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
+
+    try:
+        settings = JudgeSettings.resolve()
+        check_judge(settings)
+    except JudgeConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"judge OK: {json.dumps(settings.public())}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``coconot`` command."""
+    parser = argparse.ArgumentParser(
+        prog="coconot", description="CoCoNot benchmark tasks for lm-evaluation-harness."
+    )
+    parser.add_argument(
+        "--tasks-dir", action="store_true", help="print the task directory (for lm_eval --include_path)"
+    )
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("tasks-dir", help="print the task directory").set_defaults(func=_cmd_tasks_dir)
+    cache = sub.add_parser("cache", help="inspect or clear the judge verdict cache")
+    cache.add_argument("cache_action", choices=["stats", "clear"], nargs="?", default="stats")
+    cache.add_argument("--judge", help="with 'clear': only this judge, e.g. openai:gpt-3.5-turbo")
+    cache.set_defaults(func=_cmd_cache)
+    check = sub.add_parser(
+        "check-judge", help="check that the judge configured in the environment works (one free request)"
+    )
+    check.set_defaults(func=_cmd_check_judge)
+    for name, module, summary in _TOOLS:
+        if importlib.util.find_spec(module) is not None:
+            tool = sub.add_parser(name, help=summary, description=summary)
+            importlib.import_module(module).configure(tool)
+    return parser
+
+
+#: Subcommands living in their own modules: each has ``configure(parser)``, which adds the
+#: arguments and sets ``func`` (a callable taking the parsed namespace, returning the exit code).
+_TOOLS = (
+    ("rescore", "coconot_tasks.tools.rescore.cli", "re-judge saved lm-eval samples without regenerating"),
+    ("report", "coconot_tasks.tools.report.cli", "tables, plots and paired comparisons of CoCoNot runs"),
+    (
+        "validate-judge",
+        "coconot_tasks.tools.validate_judge.cli",
+        "measure a judge against human labels (XSTest)",
+    ),
+    (
+        "export",
+        "coconot_tasks.tools.export.cli",
+        "write CoCoNot training data (SFT, preference) for fine-tuning tools",
+    ),
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``coconot`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.tasks_dir:
+        return _cmd_tasks_dir(args)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    return int(args.func(args))

@@ -1,0 +1,480 @@
+"""The numbers of a CoCoNot report, computed from saved runs (no rendering here).
+
+A report *row* is one model under one condition: a run that evaluated both the plain tasks
+(``coconot_original``, ``coconot_contrast``) and the system-prompt tasks
+(``coconot_*_sysprompt``) gives two rows, "model" and "model + system prompt".
+
+Every compliance rate is counted on the logged samples (``k`` responses judged compliance
+out of ``n`` responses with a verdict; judge errors are left out, as the metric does), checked
+against the value lm-eval wrote into the results JSON, and given a 95% Wilson interval. When
+a task's samples were not logged, the results JSON value is used without an interval.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from coconot_tasks.benchmark.taxonomy import (
+    CATEGORY_SLUGS,
+    COMPLIANCE_HIGHER_IS_BETTER,
+    CONTRAST,
+    EXPECTED_COUNTS,
+    ORIGINAL,
+    SCORE_NAME,
+    SETS,
+    metric_scopes,
+    slug,
+)
+from coconot_tasks.results.saved_runs import Run, Sample
+from coconot_tasks.tools.report.stats import PairedDifference, paired_difference, wilson
+
+RATE = "compliance_rate"
+#: lm-eval group holding ``coconot_score`` for each condition (system prompt or not).
+SCORE_GROUPS = {False: "coconot", True: "coconot_sysprompt"}
+SYSTEM_PROMPT_LABEL = " + system prompt"
+#: Relative tolerance when checking a rate counted on the samples against the results JSON.
+TOLERANCE = 1e-9
+NO_CI_NOTE = "no CI: samples not logged"
+SET_TITLES = {ORIGINAL: "Original set", CONTRAST: "Contrast set"}
+#: The verdict that counts as a failure, per set (original: complied; contrast: refused).
+FAILURE_VERDICT = {ORIGINAL: "compliance", CONTRAST: "noncompliance"}
+
+
+class ReportError(ValueError):
+    """The runs cannot be reported (inconsistent files, unknown baseline, ...)."""
+
+
+def arrow(set_name: str) -> str:
+    """The direction of improvement of the compliance rate of a set: ``↓`` or ``↑``."""
+    return "↑" if COMPLIANCE_HIGHER_IS_BETTER[set_name] else "↓"
+
+
+def _display_names() -> tuple[dict[str, str], dict[str, str]]:
+    categories = {cat_slug: name for name, cat_slug in CATEGORY_SLUGS.items()}
+    subcategories: dict[str, str] = {}
+    for counts in EXPECTED_COUNTS.values():
+        for _category, subcategory in counts:
+            subcategories.setdefault(slug(subcategory), subcategory)
+    return categories, subcategories
+
+
+_CATEGORY_NAMES, _SUBCATEGORY_NAMES = _display_names()
+_CATEGORY_ORDER = list(CATEGORY_SLUGS.values())
+
+
+def _subcategory_order() -> dict[str, list[str]]:
+    order: dict[str, list[str]] = defaultdict(list)
+    for counts in EXPECTED_COUNTS.values():
+        for category, subcategory in counts:
+            names = order[slug(category)]
+            if slug(subcategory) not in names:
+                names.append(slug(subcategory))
+    return dict(order)
+
+
+_SUBCATEGORY_ORDER = _subcategory_order()
+
+
+@dataclass(frozen=True, order=True)
+class Scope:
+    """What a rate covers: a whole set, one category or one subcategory (by slug)."""
+
+    set_name: str
+    category: str = ""
+    subcategory: str = ""
+
+    @classmethod
+    def from_suffix(cls, set_name: str, suffix: str) -> Scope:
+        """Parse a metric-name suffix (``""``, ``":safety"``, ``":safety/privacy_violations"``)."""
+        body = suffix[1:] if suffix.startswith(":") else suffix
+        category, _, subcategory = body.partition("/")
+        return cls(set_name, category, subcategory)
+
+    @property
+    def suffix(self) -> str:
+        """The metric-name suffix of this scope."""
+        if not self.category:
+            return ""
+        return f":{self.category}/{self.subcategory}" if self.subcategory else f":{self.category}"
+
+    @property
+    def metric(self) -> str:
+        """The compliance-rate metric name of this scope (e.g. ``compliance_rate:safety``)."""
+        return RATE + self.suffix
+
+    @property
+    def level(self) -> str:
+        """``set``, ``category`` or ``subcategory``."""
+        return "subcategory" if self.subcategory else ("category" if self.category else "set")
+
+    @property
+    def category_name(self) -> str:
+        """The category's CoCoNot name (or its slug when unknown)."""
+        return _CATEGORY_NAMES.get(self.category, self.category)
+
+    @property
+    def short_label(self) -> str:
+        """A column header: ``Safety``, ``Original (all)``, ``Contrast (all)``."""
+        if not self.category:
+            return f"{self.set_name.capitalize()} (all)"
+        if self.subcategory:
+            return _SUBCATEGORY_NAMES.get(self.subcategory, self.subcategory)
+        return self.category.capitalize()
+
+    @property
+    def label(self) -> str:
+        """A readable description: ``Requests with safety concerns / privacy violations``."""
+        if not self.category:
+            return f"{SET_TITLES.get(self.set_name, self.set_name)} (all)"
+        if not self.subcategory:
+            return self.category_name
+        return f"{self.category_name} / {_SUBCATEGORY_NAMES.get(self.subcategory, self.subcategory)}"
+
+    def sort_key(self) -> tuple[int, int, int, str, str]:
+        """Order: set, then categories in the paper's order, each followed by its subcategories."""
+        set_rank = SETS.index(self.set_name) if self.set_name in SETS else len(SETS)
+        cat_rank = (
+            -1
+            if not self.category
+            else (_CATEGORY_ORDER.index(self.category) if self.category in _CATEGORY_ORDER else 99)
+        )
+        subs = _SUBCATEGORY_ORDER.get(self.category, [])
+        sub_rank = (
+            -1 if not self.subcategory else (subs.index(self.subcategory) if self.subcategory in subs else 99)
+        )
+        return (set_rank, cat_rank, sub_rank, self.category, self.subcategory)
+
+
+def sample_scopes(sample: Sample) -> list[Scope]:
+    """The three scopes a sample counts in (set, category, subcategory)."""
+    return [
+        Scope.from_suffix(sample.task.set_name, s) for s in metric_scopes(sample.category, sample.subcategory)
+    ]
+
+
+def has_verdict(sample: Sample) -> bool:
+    """True when the judge gave the sample a verdict (judge errors and unreadable results: False)."""
+    return sample.result is not None and sample.result.ok
+
+
+@dataclass
+class RateCell:
+    """One compliance rate of one report row.
+
+    ``rate`` is the value printed (the results JSON's, or ``k/n`` when the results lack the
+    metric); ``ci`` is the 95% Wilson interval of ``k/n``, ``None`` without samples.
+    """
+
+    scope: Scope
+    rate: float | None
+    k: int | None = None
+    n: int | None = None
+    ci: tuple[float, float] | None = None
+    neither: int | None = None
+    judge_errors: int | None = None
+    source: str = "samples"  # samples | results | missing
+    note: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        """The cell for ``report.json``."""
+        return {
+            "metric": self.scope.metric,
+            "rate": self.rate,
+            "k": self.k,
+            "n": self.n,
+            "ci95": list(self.ci) if self.ci else None,
+            "neither": self.neither,
+            "judge_errors": self.judge_errors,
+            "source": self.source,
+            "note": self.note or None,
+        }
+
+
+@dataclass
+class Example:
+    """A response that failed (original: complied; contrast: refused), for the HTML report."""
+
+    sample: Sample
+    verdict: str
+
+
+@dataclass
+class ReportRow:
+    """One model under one condition (with or without the system prompt)."""
+
+    label: str
+    model: str
+    system_prompt: bool
+    run: Run
+    tasks: dict[str, str]  # set name -> lm-eval task
+    samples: dict[str, list[Sample]]  # set name -> samples ([] when not logged)
+    cells: dict[Scope, RateCell] = field(default_factory=dict)
+    score: float | None = None
+    score_source: str = "missing"  # results | computed | missing
+
+    def cell(self, scope: Scope) -> RateCell | None:
+        """The cell of ``scope`` (``None`` when this row has no data for it)."""
+        return self.cells.get(scope)
+
+    @property
+    def judges(self) -> list[str]:
+        """The judges named in the samples' verdicts."""
+        found = {s.result.judge for samples in self.samples.values() for s in samples if s.result is not None}
+        return sorted(j for j in found if j)
+
+    def judge_errors(self, set_name: str) -> list[Sample]:
+        """Samples of ``set_name`` without a verdict."""
+        return [s for s in self.samples.get(set_name, []) if not has_verdict(s)]
+
+    def failures(self, set_name: str) -> list[Sample]:
+        """Samples of ``set_name`` whose verdict is the set's failure (see ``FAILURE_VERDICT``)."""
+        bad = FAILURE_VERDICT[set_name]
+        return [
+            s
+            for s in self.samples.get(set_name, [])
+            if has_verdict(s) and s.result and s.result.verdict == bad
+        ]
+
+
+@dataclass
+class Comparison:
+    """Paired comparison of two rows on the prompts both answered with a verdict."""
+
+    kind: str  # "model" (vs the baseline) or "system_prompt" (vs the same model without it)
+    reference: ReportRow
+    compared: ReportRow
+    results: dict[Scope, PairedDifference]
+    unmatched: dict[str, tuple[int, int]]  # set -> (only in reference, only in compared)
+
+    @property
+    def title(self) -> str:
+        """``B vs A``."""
+        return f"{self.compared.label} vs {self.reference.label}"
+
+
+@dataclass
+class Report:
+    """Everything a report shows."""
+
+    rows: list[ReportRow]
+    scopes: list[Scope]  # every scope with data in some row, in display order
+    baseline: str | None
+    comparisons: list[Comparison]
+    warnings: list[str] = field(default_factory=list)
+
+    def scopes_of(
+        self, set_name: str, levels: Sequence[str] = ("set", "category", "subcategory")
+    ) -> list[Scope]:
+        """The scopes of one set, restricted to some levels, in display order."""
+        return [s for s in self.scopes if s.set_name == set_name and s.level in levels]
+
+    @property
+    def main_columns(self) -> list[Scope]:
+        """The Table 2 columns: the 5 original categories, the original set and the contrast set."""
+        columns = [Scope(ORIGINAL, c) for c in _CATEGORY_ORDER]
+        extra = [s for s in self.scopes_of(ORIGINAL, ("category",)) if s not in columns]
+        return [*columns, *extra, Scope(ORIGINAL), Scope(CONTRAST)]
+
+
+def _count(samples: Iterable[Sample]) -> dict[Scope, Counter[str]]:
+    counts: dict[Scope, Counter[str]] = defaultdict(Counter)
+    for sample in samples:
+        verdict = sample.result.verdict if has_verdict(sample) and sample.result else None
+        for scope in sample_scopes(sample):
+            counts[scope]["n" if verdict else "errors"] += 1
+            if verdict:
+                counts[scope][verdict] += 1
+    return counts
+
+
+def _result_scopes(run: Run, task: str, set_name: str) -> list[Scope]:
+    values = (run.results.get("results") or {}).get(task) or {}
+    scopes = []
+    for key in values:
+        metric = key.rpartition(",")[0] or key
+        if metric.startswith(RATE) and not metric.endswith("_stderr"):
+            scopes.append(Scope.from_suffix(set_name, metric[len(RATE) :]))
+    return scopes
+
+
+def _build_cells(row: ReportRow) -> None:
+    for set_name, task in row.tasks.items():
+        samples = row.samples.get(set_name, [])
+        counts = _count(samples)
+        scopes = set(counts) | set(_result_scopes(row.run, task, set_name))
+        for scope in scopes:
+            value = row.run.metric(task, scope.metric)
+            if not samples:
+                if value is not None:
+                    row.cells[scope] = RateCell(scope, value, source="results", note=NO_CI_NOTE)
+                continue
+            count = counts.get(scope, Counter())
+            k, n = count["compliance"], count["n"]
+            cell = RateCell(
+                scope,
+                value,
+                k=k,
+                n=n,
+                ci=wilson(k, n) if n else None,
+                neither=count["neither"],
+                judge_errors=count["errors"],
+                source="samples",
+            )
+            if value is None:
+                cell.rate = k / n if n else None
+                cell.source = "samples" if n else "missing"
+                cell.note = "not in the results JSON: counted on the samples" if n else "no verdicts"
+            elif n == 0 or abs(k / n - value) > TOLERANCE * max(1.0, abs(value)):
+                counted = f"{k}/{n}" if n else "no sample with a verdict"
+                raise ReportError(
+                    f"{row.run.results_path}: {task} {scope.metric} is {value!r} in the results JSON but "
+                    f"{counted} in its samples file: the samples do not belong to these results"
+                )
+            row.cells[scope] = cell
+
+
+def _build_score(row: ReportRow) -> None:
+    value = row.run.metric(SCORE_GROUPS[row.system_prompt], SCORE_NAME)
+    if value is not None:
+        row.score, row.score_source = value, "results"
+        return
+    original, contrast = row.cell(Scope(ORIGINAL)), row.cell(Scope(CONTRAST))
+    if original and contrast and original.rate is not None and contrast.rate is not None:
+        row.score, row.score_source = ((1.0 - original.rate) + contrast.rate) / 2.0, "computed"
+
+
+def rows_of(runs: Sequence[Run]) -> list[ReportRow]:
+    """One row per (run, condition), labelled "model" / "model + system prompt"."""
+    rows: list[ReportRow] = []
+    names = Counter(run.model for run in runs)
+    used: set[str] = set()
+    for run in runs:
+        model = run.model
+        if names[model] > 1:  # the same model twice: tell the runs apart by their date stamp
+            model = f"{model} ({run.results_path.stem[len('results_') :]})"
+        base, number = model, 1
+        while model in used:
+            number += 1
+            model = f"{base} #{number}"
+        used.add(model)
+        for system_prompt in (False, True):
+            tasks = {t.set_name: t.task for t in run.tasks if t.system_prompt == system_prompt}
+            if not tasks:
+                continue
+            row = ReportRow(
+                label=model + (SYSTEM_PROMPT_LABEL if system_prompt else ""),
+                model=model,
+                system_prompt=system_prompt,
+                run=run,
+                tasks={s: tasks[s] for s in SETS if s in tasks},
+                samples={s: run.samples.get(task, []) for s, task in tasks.items()},
+            )
+            _build_cells(row)
+            _build_score(row)
+            rows.append(row)
+    return rows
+
+
+def _keyed(row: ReportRow, set_name: str, warnings: list[str]) -> dict[tuple[str, str], Sample]:
+    keyed: dict[tuple[str, str], Sample] = {}
+    duplicates = 0
+    for sample in row.samples.get(set_name, []):
+        if sample.key in keyed:
+            duplicates += 1
+            continue
+        keyed[sample.key] = sample
+    if duplicates:
+        warnings.append(
+            f"{row.label}, {set_name}: {duplicates} repeated prompt ids ignored in paired comparisons"
+        )
+    return keyed
+
+
+def compare(reference: ReportRow, compared: ReportRow, kind: str, warnings: list[str]) -> Comparison:
+    """Pair two rows' samples by (set, CoCoNot row id) and compare their compliance per scope.
+
+    Only prompts that both rows answered with a verdict are paired; the scopes are the
+    reference sample's set, category and subcategory.
+    """
+    pairs: dict[Scope, list[tuple[bool, bool]]] = defaultdict(list)
+    unmatched: dict[str, tuple[int, int]] = {}
+    for set_name in SETS:
+        ref = _keyed(reference, set_name, warnings)
+        cmp_ = _keyed(compared, set_name, warnings)
+        if not ref or not cmp_:
+            continue
+        usable_ref = {k for k, s in ref.items() if has_verdict(s)}
+        usable_cmp = {k for k, s in cmp_.items() if has_verdict(s)}
+        unmatched[set_name] = (len(usable_ref - usable_cmp), len(usable_cmp - usable_ref))
+        for key in sorted(usable_ref & usable_cmp):
+            a, b = ref[key], cmp_[key]
+            outcome = (
+                a.result is not None and a.result.verdict == "compliance",
+                b.result is not None and b.result.verdict == "compliance",
+            )
+            for scope in sample_scopes(a):
+                pairs[scope].append(outcome)
+    results = {
+        scope: paired_difference(values)
+        for scope, values in sorted(pairs.items(), key=lambda i: i[0].sort_key())
+    }
+    if results and reference.judges != compared.judges:
+        warnings.append(
+            f"{compared.label} vs {reference.label}: judged by different judges "
+            f"({', '.join(compared.judges) or 'unknown'} vs {', '.join(reference.judges) or 'unknown'}); "
+            "differences mix model and judge effects"
+        )
+    return Comparison(kind=kind, reference=reference, compared=compared, results=results, unmatched=unmatched)
+
+
+def _comparisons(rows: list[ReportRow], baseline: str | None, warnings: list[str]) -> list[Comparison]:
+    comparisons: list[Comparison] = []
+    if len(rows) < 2:
+        return comparisons
+    by_model: dict[str, dict[bool, ReportRow]] = defaultdict(dict)
+    for row in rows:
+        by_model[row.model][row.system_prompt] = row
+    if baseline is not None:
+        for model, conditions in by_model.items():
+            if model == baseline:
+                continue
+            for system_prompt, row in conditions.items():
+                reference = by_model[baseline].get(system_prompt)
+                if reference is not None:
+                    comparisons.append(compare(reference, row, "model", warnings))
+    for conditions in by_model.values():
+        if False in conditions and True in conditions:
+            comparisons.append(compare(conditions[False], conditions[True], "system_prompt", warnings))
+    return [c for c in comparisons if c.results]
+
+
+def _resolve_baseline(rows: list[ReportRow], baseline: str | None) -> str | None:
+    if not rows:
+        return None
+    if baseline is None:
+        return rows[0].model
+    for row in rows:
+        if baseline in (row.model, row.label, row.run.model):
+            return row.model
+    known = ", ".join(sorted({row.model for row in rows}))
+    raise ReportError(f"--baseline {baseline!r} is not one of the reported models: {known}")
+
+
+def build_report(runs: Sequence[Run], baseline: str | None = None) -> Report:
+    """Compute every number of the report from loaded runs.
+
+    Args:
+        runs: the runs, in the order their rows are shown.
+        baseline: the model the others are compared with (default: the first run's model).
+
+    Raises:
+        ReportError: when a results JSON and its samples disagree, or ``baseline`` is unknown.
+    """
+    rows = rows_of(runs)
+    warnings: list[str] = []
+    base = _resolve_baseline(rows, baseline)
+    scopes = sorted({scope for row in rows for scope in row.cells}, key=Scope.sort_key)
+    comparisons = _comparisons(rows, base, warnings)
+    return Report(rows=rows, scopes=scopes, baseline=base, comparisons=comparisons, warnings=warnings)

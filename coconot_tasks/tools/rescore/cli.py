@@ -1,0 +1,182 @@
+"""``coconot rescore``: re-judge saved lm-eval samples with another judge, without regenerating.
+
+Exit status: 0 on success; 2 when nothing was judged because a run path or the judge is
+unusable (checked before any judge request); 3 when the rescored runs were written but
+some responses got no verdict from the judge (more than ``COCONOT_JUDGE_MAX_ERROR_RATE``,
+default: any).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from coconot_tasks.tools.common import add_judge_arguments, judge_metadata
+from coconot_tasks.tools.text_format import decimal, percent, share
+
+if TYPE_CHECKING:
+    from coconot_tasks.judge.settings import JudgeSettings
+    from coconot_tasks.results.saved_runs import Run
+    from coconot_tasks.tools.rescore.rescore import RescoreSummary
+
+EXIT_USAGE = 2
+EXIT_JUDGE_ERRORS = 3
+
+_EPILOG = """\
+The judge key is read from COCONOT_JUDGE_API_KEY (or OPENAI_API_KEY) only; the other judge
+settings default to the COCONOT_JUDGE_* environment variables, as for lm_eval runs.
+Each RUN is an lm_eval --output_path directory (the newest results of every model below it)
+or a results_*.json file, saved with --log_samples. Output per run:
+DIR/<model>/results_<date>.json and samples_<task>_<date>.jsonl (same shape as lm_eval's),
+agreement.json and agreement.md (old verdicts = judge A, new verdicts = judge B).
+Exit status: 0 ok; 2 bad run path or judge configuration (nothing judged);
+3 written, but some responses got no verdict."""
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the ``rescore`` arguments to ``parser`` and set its ``func``."""
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = _EPILOG
+    parser.add_argument(
+        "runs", nargs="+", metavar="RUN", type=Path, help="saved run: directory or results JSON"
+    )
+    parser.add_argument(
+        "--output-dir",
+        "-o",
+        required=True,
+        type=Path,
+        metavar="DIR",
+        help="where the rescored runs go (one subdirectory per model, like lm_eval)",
+    )
+    add_judge_arguments(parser, backend_help="openai (default) or heuristic (smoke test only)")
+    parser.add_argument(
+        "--no-cache", action="store_true", help="ask the judge again even for cached verdicts"
+    )
+    parser.add_argument(
+        "--max-cost-usd", type=float, metavar="X", help="stop sending judge requests beyond $X"
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="count the judge calls needed and their estimated cost; judge and write nothing",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run_rescore)
+
+
+def _error(message: str) -> int:
+    print(f"coconot rescore: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def run_rescore(args: argparse.Namespace) -> int:
+    """Run ``coconot rescore``; returns the exit status."""
+    from coconot_tasks.judge.preflight import check_judge
+    from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
+    from coconot_tasks.results.saved_runs import RunError, load_runs
+    from coconot_tasks.tools.rescore.rescore import check_rescorable, target_dir
+
+    try:
+        runs = load_runs(list(args.runs))
+        targets: dict[Path, Path] = {}
+        for run in runs:
+            check_rescorable(run, args.output_dir)
+            target = target_dir(run, args.output_dir).resolve()
+            if target in targets:
+                raise RunError(
+                    f"{run.results_path} and {targets[target]} would both be written to {target} (same "
+                    "model name); rescore them into different --output-dir directories"
+                )
+            targets[target] = run.results_path
+    except RunError as exc:
+        return _error(str(exc))
+    try:
+        settings = JudgeSettings.resolve(judge_metadata(args))
+        check_judge(settings)
+    except JudgeConfigError as exc:
+        return _error(str(exc))
+    if settings.dry_run:
+        return _dry_run(runs, settings, progress=not args.no_progress)
+
+    from coconot_tasks.tools.rescore.rescore import rescore_run
+
+    missing, total = 0, 0
+    for run in runs:
+        summary = rescore_run(run, settings, args.output_dir, progress=not args.no_progress)
+        print_summary(summary)
+        missing += summary.no_verdict
+        total += summary.stats.items
+    allowed = settings.max_error_rate if settings.max_error_rate is not None else 0.0
+    if total and missing / total > allowed:
+        print(
+            f"coconot rescore: error: {missing} of {total} responses got NO verdict from the judge "
+            f"(exit status {EXIT_JUDGE_ERRORS}); the rescored files were written, with those responses "
+            "counted in judge_error_rate. Rerun the same command to judge only them again.",
+            file=sys.stderr,
+        )
+        return EXIT_JUDGE_ERRORS
+    return 0
+
+
+def _dry_run(runs: list[Run], settings: JudgeSettings, progress: bool) -> int:
+    from coconot_tasks.judge.dedup import judge_unique
+    from coconot_tasks.tools.rescore.rescore import judge_items_for
+
+    for run in runs:
+        _results, stats = judge_unique(
+            judge_items_for(run), settings, progress=progress, desc="CoCoNot dry run"
+        )
+        print(
+            f"{run.model} ({run.results_path}): DRY RUN with judge {settings.judge_id}, nothing judged or "
+            f"written: {stats.items} responses, {stats.estimated_calls} judge calls needed ({stats.cached} "
+            f"cached, {stats.empty} empty responses), estimated cost ${stats.estimated_cost_usd:.4f} "
+            f"(at most ${stats.estimated_max_cost_usd:.4f})"
+        )
+    return 0
+
+
+def print_summary(summary: RescoreSummary) -> None:
+    """Print the short per-run report: old vs new rates, agreement, where the files went, errors."""
+    stats = summary.stats
+    old = ", ".join(summary.old_judges) or "unknown"
+    print(f"\n{summary.model}: rescored {summary.source}")
+    print(f"  judge: {old} (old) -> {summary.judge} (new)")
+    print(
+        f"  {stats.items} responses: {stats.api_calls} judge calls, {stats.cached} cached, {stats.empty} "
+        f"empty (no call needed), {summary.no_verdict} without verdict; "
+        f"{stats.prompt_tokens + stats.completion_tokens} tokens, ${stats.cost_usd:.4f}"
+    )
+    rows = [(f"compliance_rate {t.task}", share(t.old_compliance_rate), share(t.new_compliance_rate),
+             f"{t.changed} of {t.samples}") for t in summary.tasks]  # fmt: skip
+    rows += [(f"coconot_score {g}", decimal(old_score), decimal(new_score), "")
+             for g, (old_score, new_score) in summary.groups.items()]  # fmt: skip
+    width = max(len(row[0]) for row in rows)
+    print(f"  {'':<{width}}  {'old':>7}  {'new':>7}  changed verdicts")
+    for label, old_value, new_value, changed in rows:
+        print(f"  {label:<{width}}  {old_value:>7}  {new_value:>7}  {changed}".rstrip())
+    overall = summary.agreement.overall
+    kappa = (
+        "n/a (undefined: a single label on both sides)" if overall.kappa is None else f"{overall.kappa:.3f}"
+    )
+    print(
+        f"  agreement old vs new: {percent(overall.percent_agreement)} of {overall.n} compared "
+        f"({overall.excluded} left out: no verdict); Cohen's kappa {kappa}; "
+        f"{len(summary.agreement.disagreements)} disagreements"
+    )
+    print(
+        f"  written to {summary.output_dir}/: {summary.results_path.name}, {len(summary.samples_paths)} "
+        f"samples files, {summary.agreement_json.name}, {summary.agreement_md.name}"
+    )
+    if summary.no_verdict:
+        reasons = f"{stats.errors} judge errors, {stats.not_judged} not judged"
+        if stats.budget_exhausted:
+            reasons += ", budget cap reached"
+        message = (
+            f"{summary.no_verdict} of {stats.items} responses got NO verdict from {summary.judge} "
+            f"({reasons}); they count in judge_error_rate and are left out of compliance_rate. "
+            f"First errors: {'; '.join(stats.error_messages[:3]) or '-'}"
+        )
+        print(f"  ERROR: {message}")
+        print(f"coconot rescore: ERROR: {summary.model}: {message}", file=sys.stderr)

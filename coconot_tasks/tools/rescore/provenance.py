@@ -1,0 +1,83 @@
+"""What a rescored run records about the run it came from and about the judges.
+
+A rescored results JSON keeps the source run's ``config`` and adds ``config.rescore``
+(:func:`rescore_provenance`: the source run and its judges, the new judge's settings and
+what judging cost); the ``metadata`` of each task config names the new judge instead of
+the old one (:func:`rescored_config`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from coconot_tasks.judge.engine import JudgeStats
+from coconot_tasks.judge.settings import JudgeSettings
+from coconot_tasks.results.saved_runs import Run
+
+#: Keys of a task config's ``metadata`` that describe the judge (replaced on rescoring).
+JUDGE_METADATA_KEYS = ("judge_backend", "judge_model", "judge_base_url")
+
+
+def source_judges(run: Run) -> list[str]:
+    """The judges whose verdicts ``run``'s samples hold, sorted (empty if none is recorded)."""
+    return sorted(
+        {
+            sample.result.judge
+            for samples in run.samples.values()
+            for sample in samples
+            if sample.result is not None and sample.result.judge
+        }
+    )
+
+
+def rescored_config(config: Mapping[str, Any], settings: JudgeSettings) -> dict[str, Any]:
+    """A copy of a task config whose ``metadata`` judge keys describe the judge of ``settings``."""
+    updated = dict(config)
+    metadata = dict(updated.get("metadata") or {})
+    for key in JUDGE_METADATA_KEYS:
+        metadata.pop(key, None)
+    metadata.update({"judge_backend": settings.backend, "judge_model": settings.model})
+    if settings.base_url:
+        metadata["judge_base_url"] = settings.base_url
+    updated["metadata"] = metadata
+    return updated
+
+
+def rescore_provenance(run: Run, settings: JudgeSettings, stats: JudgeStats) -> dict[str, Any]:
+    """``config.rescore``: the source run, both judges, and the new judge's accounting (``stats``).
+
+    The source run's own ``config.rescore``, if it was itself a rescore, is kept as
+    ``previous_rescore``.
+    """
+    from coconot_tasks import __version__
+
+    previous_config = run.results.get("config") or {}
+    source_metadata = {
+        task: {k: v for k, v in ((config or {}).get("metadata") or {}).items() if k in JUDGE_METADATA_KEYS}
+        for task, config in (run.results.get("configs") or {}).items()
+    }
+    provenance: dict[str, Any] = {
+        "tool": "coconot rescore",
+        "coconot_tasks_version": __version__,
+        "rescored_from": str(run.results_path.resolve()),
+        "source_date": run.results.get("date"),
+        "source_judges": source_judges(run),
+        "source_judge_metadata": {task: meta for task, meta in source_metadata.items() if meta},
+        "judge": settings.judge_id,
+        "judge_settings": settings.public(),
+        "judge_stats": {
+            "items": stats.items,
+            "api_calls": stats.api_calls,
+            "cached": stats.cached,
+            "empty": stats.empty,
+            "errors": stats.errors,
+            "not_judged": stats.not_judged,
+            "prompt_tokens": stats.prompt_tokens,
+            "completion_tokens": stats.completion_tokens,
+            "cost_usd": stats.cost_usd,
+        },
+    }
+    if isinstance(previous_config, dict) and "rescore" in previous_config:
+        provenance["previous_rescore"] = previous_config["rescore"]
+    return provenance

@@ -1,0 +1,361 @@
+"""Re-judge the saved responses of a CoCoNot run with another (or the same) judge.
+
+No generation: every logged response of every CoCoNot task of the run is judged again
+through the one judge engine (:func:`~coconot_tasks.judge.dedup.judge_unique`: each
+distinct request once, cached by default), turned into per-sample metrics by the task's
+own :func:`~coconot_tasks.harness.lm_eval_hooks.process_results`, and aggregated exactly as
+lm-eval 0.4.13 aggregates them (:mod:`coconot_tasks.results.results_json`). Rescoring with the
+judge that produced the run therefore reproduces the run's results JSON, values and
+stderrs, bit for bit -- except the judge accounting (``judge_calls``, tokens, cost), which
+is what *this* judging spent (zero for cached verdicts).
+
+Written into ``<output_dir>/<model_name_sanitized>/``: a ``results_<date>.json`` in
+lm-eval's shape (read by ``coconot report`` like any run; ``config.rescore`` says what
+was rescored and by which judge, see :mod:`coconot_tasks.tools.rescore.provenance`), one
+``samples_<task>_<date>.jsonl`` per task (the original lines with the new verdict in
+``filtered_resps`` and the new metrics), and the agreement of the run's verdicts (judge
+A) with the new ones (judge B) as ``agreement.json`` and ``agreement.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from coconot_tasks.benchmark.taxonomy import SCORE_NAME
+from coconot_tasks.judge.cache import VerdictCache
+from coconot_tasks.judge.dedup import judge_unique
+from coconot_tasks.judge.engine import JudgeItem, JudgeResult, JudgeStats
+from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
+from coconot_tasks.results.results_json import (
+    FILTER_NAME,
+    aggregate_groups,
+    build_results,
+    effective_samples,
+    task_block,
+)
+from coconot_tasks.results.saved_runs import Run, RunError, Sample, TaskInfo
+from coconot_tasks.tools.agreement import AgreementReport, VerdictPair, compare_verdicts
+from coconot_tasks.tools.rescore.provenance import rescore_provenance, rescored_config, source_judges
+
+
+@dataclass
+class TaskRescore:
+    """Old and new headline numbers of one task."""
+
+    task: str
+    set_name: str
+    system_prompt: bool
+    samples: int
+    old_compliance_rate: float | None
+    new_compliance_rate: float | None
+    old_score: float | None
+    new_score: float | None
+    changed: int  # samples whose verdict changed (both sides with a verdict)
+    no_verdict: int  # samples the new judge gave no verdict (errors, budget cap)
+
+
+@dataclass
+class RescoreSummary:
+    """What :func:`rescore_run` did and where it wrote."""
+
+    source: Path
+    model: str
+    old_judges: list[str]
+    judge: str
+    output_dir: Path
+    results_path: Path
+    samples_paths: dict[str, Path]
+    agreement_json: Path
+    agreement_md: Path
+    tasks: list[TaskRescore]
+    groups: dict[str, tuple[float | None, float | None]]  # group -> (old, new) coconot_score
+    agreement: AgreementReport
+    stats: JudgeStats
+    results: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def no_verdict(self) -> int:
+        """Samples the new judge gave no verdict (judge errors plus items not judged)."""
+        return self.stats.errors + self.stats.not_judged
+
+
+def target_dir(run: Run, output_dir: Path) -> Path:
+    """Where the rescore of ``run`` goes: ``output_dir/<model_name_sanitized>``, like lm-eval."""
+    return output_dir / model_name_sanitized(run)
+
+
+def model_name_sanitized(run: Run) -> str:
+    """lm-eval's ``model_name_sanitized`` of the run (recomputed the way lm-eval does if absent)."""
+    name = run.results.get("model_name_sanitized")
+    if name:
+        return str(name)
+    from lm_eval.utils import sanitize_model_name
+
+    return str(sanitize_model_name(run.base_model))
+
+
+def check_rescorable(run: Run, output_dir: Path) -> None:
+    """Raise :class:`RunError` if ``run`` cannot be rescored into ``output_dir`` (before any judging).
+
+    Every CoCoNot task of the results must have its samples file (``--log_samples``) with
+    one line per evaluated document, and the output must not be the run's own directory.
+    """
+    for info in run.tasks:
+        samples = run.samples.get(info.task)
+        if samples is None:
+            raise RunError(
+                f"{run.results_path}: no samples file for task {info.task} next to it (expected "
+                f"samples_{info.task}_<date>.jsonl); rescoring needs the responses, so the run must be "
+                "made with lm_eval --log_samples"
+            )
+        expected = effective_samples(run.results, info.task)
+        if expected is not None and expected != len(samples):
+            raise RunError(
+                f"{run.results_path}: the samples file of {info.task} holds {len(samples)} samples but "
+                f"the results were computed on {expected}"
+            )
+        for number, sample in enumerate(samples, start=1):
+            if not isinstance(sample.raw.get("doc"), dict) or not sample.prompt:
+                raise RunError(f"{run.results_path}: sample {number} of {info.task} has no CoCoNot doc")
+    target = target_dir(run, output_dir).resolve()
+    if target == run.results_path.parent.resolve():
+        raise RunError(
+            f"{target}: is the directory of the run being rescored; choose another --output-dir "
+            "(a newer results file there would hide the original run)"
+        )
+
+
+def judge_items_for(run: Run) -> list[JudgeItem]:
+    """One :class:`JudgeItem` per logged sample of every CoCoNot task, as the judge filter builds them."""
+    return [_item(sample) for info in run.tasks for sample in run.samples.get(info.task, [])]
+
+
+def rescore_run(
+    run: Run,
+    settings: JudgeSettings,
+    output_dir: Path,
+    *,
+    cache: VerdictCache | None = None,
+    progress: bool = True,
+    date_id: str | None = None,
+) -> RescoreSummary:
+    """Re-judge every CoCoNot response of ``run`` with ``settings`` and write the rescored run.
+
+    The judge is not checked here (call :func:`~coconot_tasks.judge.preflight.check_judge`
+    first); failed judge calls never raise, they become samples without a verdict,
+    counted in ``judge_error_rate`` and in :attr:`RescoreSummary.no_verdict`. ``date_id``
+    is the date stamp of the files written (default: now, as lm-eval stamps them).
+
+    Raises:
+        RunError: the run cannot be rescored (see :func:`check_rescorable`); nothing is judged.
+        JudgeConfigError: ``settings.dry_run`` is set (nothing would be judged).
+    """
+    if settings.dry_run:
+        raise JudgeConfigError(
+            "a dry run judges nothing: estimate with judge_unique(judge_items_for(run), ...)"
+        )
+    check_rescorable(run, output_dir)
+    started = time.time()
+    results, stats = judge_unique(
+        judge_items_for(run), settings, cache=cache, progress=progress, desc=f"CoCoNot rescore ({run.model})"
+    )
+    new_results = _split_by_task(run, results)
+
+    task_metrics: dict[str, dict[str, Any]] = {}
+    sample_lines: dict[str, list[dict[str, Any]]] = {}
+    for task, task_results in new_results.items():
+        raw_metrics, sample_lines[task] = _score_samples(run.samples[task], task_results)
+        task_metrics[task] = task_block(run.results, task, raw_metrics)
+    group_metrics = aggregate_groups(run.results, task_metrics)
+
+    old_judges = source_judges(run)
+    agreement = compare_verdicts(
+        _pairs(run, new_results), judge_a=" + ".join(old_judges) or "original", judge_b=settings.judge_id
+    )
+    date_id = date_id or datetime.now().isoformat().replace(":", "-")
+    out = target_dir(run, output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    results_path = out / f"results_{date_id}.json"
+    samples_paths = {
+        task: _write_jsonl(out / f"samples_{task}_{date_id}.jsonl", lines)
+        for task, lines in sample_lines.items()
+    }
+    agreement_json, agreement_md = _write_agreement(out, run, agreement, results_path)
+    document = build_results(
+        run.results,
+        task_metrics,
+        group_metrics,
+        started=started,
+        rewrite_config=lambda config: rescored_config(config, settings),
+        config_update={"rescore": rescore_provenance(run, settings, stats)},
+    )
+    # written last: a results file is only ever found together with its samples
+    results_path.write_text(json.dumps(document, indent=2, ensure_ascii=False, default=str), "utf-8")
+
+    return RescoreSummary(
+        source=run.results_path,
+        model=run.base_model,
+        old_judges=old_judges,
+        judge=settings.judge_id,
+        output_dir=out,
+        results_path=results_path,
+        samples_paths=samples_paths,
+        agreement_json=agreement_json,
+        agreement_md=agreement_md,
+        tasks=[
+            _task_summary(run, info, task_metrics[info.task], new_results[info.task]) for info in run.tasks
+        ],
+        groups={
+            group: (_metric(run.results["results"].get(group, {}), SCORE_NAME), _metric(values, SCORE_NAME))
+            for group, values in group_metrics.items()
+        },
+        agreement=agreement,
+        stats=stats,
+        results=document,
+    )
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _item(sample: Sample) -> JudgeItem:
+    return JudgeItem(
+        set_name=sample.task.set_name,
+        prompt=sample.prompt,
+        response=sample.response,
+        subcategory=sample.subcategory,
+        category=sample.category,
+        doc_id=sample.doc_id,
+    )
+
+
+def _split_by_task(run: Run, results: Sequence[JudgeResult]) -> dict[str, list[JudgeResult]]:
+    """The results of :func:`judge_items_for` ``(run)``, per task."""
+    by_task: dict[str, list[JudgeResult]] = {}
+    start = 0
+    for info in run.tasks:
+        end = start + len(run.samples[info.task])
+        by_task[info.task] = list(results[start:end])
+        start = end
+    if start != len(results):
+        raise ValueError(f"{len(results)} judge results for {start} samples")
+    return by_task
+
+
+def _score_samples(
+    samples: Sequence[Sample], results: Sequence[JudgeResult]
+) -> tuple[dict[tuple[str, str], list[float]], list[dict[str, Any]]]:
+    """A task's per-sample metrics of the new verdicts and its rescored samples lines.
+
+    The metrics are keyed like lm-eval's, ``(metric, filter)``, each a list in document order.
+    """
+    from coconot_tasks.harness.lm_eval_hooks import process_results
+
+    raw_metrics: dict[tuple[str, str], list[float]] = {}
+    lines: list[dict[str, Any]] = []
+    for sample, result in zip(samples, results, strict=True):
+        verdict_json = result.to_json()
+        metrics = process_results(sample.raw["doc"], [verdict_json])
+        filter_key = str(sample.raw.get("filter") or FILTER_NAME)
+        for name, value in metrics.items():
+            raw_metrics.setdefault((name, filter_key), []).append(value)
+        lines.append(_rescored_line(sample.raw, verdict_json, metrics))
+    return raw_metrics, lines
+
+
+def _rescored_line(raw: Mapping[str, Any], verdict_json: str, metrics: Mapping[str, float]) -> dict[str, Any]:
+    """The original samples line with the new verdict and metrics (lm-eval's layout)."""
+    old_metrics = set(raw.get("metrics") or [])
+    line = {key: value for key, value in raw.items() if key not in old_metrics}
+    line["filtered_resps"] = [verdict_json]
+    line["metrics"] = list(metrics)
+    line.update(metrics)
+    return line
+
+
+def _write_jsonl(path: Path, lines: Sequence[Mapping[str, Any]]) -> Path:
+    """Write ``lines`` to ``path``, one JSON object a line (as lm-eval writes samples); return ``path``."""
+    with path.open("w", encoding="utf-8") as handle:
+        for line in lines:
+            handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+    return path
+
+
+def _write_agreement(
+    out: Path, run: Run, agreement: AgreementReport, results_path: Path
+) -> tuple[Path, Path]:
+    """Write ``agreement.json`` and ``agreement.md`` into ``out``; return their paths."""
+    agreement_json, agreement_md = out / "agreement.json", out / "agreement.md"
+    payload = {
+        "source": str(run.results_path),
+        "results_file": results_path.name,
+        "model": run.base_model,
+        **agreement.to_dict(),
+    }
+    agreement_json.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    notes = [f"judge A's verdicts: `{run.results_path}`", f"judge B's verdicts: `{results_path}`"]
+    agreement_md.write_text(agreement.to_markdown(notes=notes), "utf-8")
+    return agreement_json, agreement_md
+
+
+def _verdict(result: JudgeResult | None) -> str | None:
+    return str(result.verdict) if result is not None and result.ok else None
+
+
+def _pairs(run: Run, new_results: Mapping[str, list[JudgeResult]]) -> list[VerdictPair]:
+    pairs: list[VerdictPair] = []
+    for task, results in new_results.items():
+        for sample, new in zip(run.samples[task], results, strict=True):
+            old = sample.result
+            pairs.append(
+                VerdictPair(
+                    set_name=sample.task.set_name,
+                    subcategory=sample.subcategory,
+                    doc_id=sample.doc_id,
+                    prompt=sample.prompt,
+                    verdict_a=_verdict(old),
+                    verdict_b=_verdict(new),
+                    rationale_a=old.output if old is not None else "",
+                    rationale_b=new.output,
+                    category=sample.category,
+                    task=task,
+                )
+            )
+    return pairs
+
+
+def _metric(values: Mapping[str, Any], name: str) -> float | None:
+    value = values.get(f"{name},{FILTER_NAME}")
+    return float(value) if isinstance(value, (int, float)) and not math.isnan(value) else None
+
+
+def _task_summary(
+    run: Run, info: TaskInfo, metrics: Mapping[str, Any], new: list[JudgeResult]
+) -> TaskRescore:
+    samples = run.samples[info.task]
+    changed = sum(
+        1
+        for sample, result in zip(samples, new, strict=True)
+        if _verdict(sample.result) is not None
+        and _verdict(result) is not None
+        and _verdict(sample.result) != _verdict(result)
+    )
+    return TaskRescore(
+        task=info.task,
+        set_name=info.set_name,
+        system_prompt=info.system_prompt,
+        samples=len(samples),
+        old_compliance_rate=run.metric(info.task, "compliance_rate"),
+        new_compliance_rate=_metric(metrics, "compliance_rate"),
+        old_score=run.metric(info.task, SCORE_NAME),
+        new_score=_metric(metrics, SCORE_NAME),
+        changed=changed,
+        no_verdict=sum(1 for result in new if not result.ok),
+    )
