@@ -7,6 +7,7 @@ is logged, cached or written to results (:meth:`JudgeSettings.public` omits them
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
@@ -14,6 +15,54 @@ from typing import Any, ClassVar
 DEFAULT_JUDGE_MODEL = "gpt-3.5-turbo"
 BACKENDS = ("openai", "heuristic")
 SECRET_KEYS = ("judge_api_key", "api_key", "openai_api_key")
+
+
+def redact_url(url: str | None) -> str | None:
+    """``url`` with any credentials removed: user info, and query values of secret-looking keys.
+
+    ``https://user:pw@host/v1?api-key=x&a=1`` -> ``https://***@host/v1?api-key=***&a=1``. Use it
+    wherever an endpoint is logged, cached or written.
+    """
+    if not url:
+        return url
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rsplit("@", 1)[1]
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, "***" if looks_secret(k) else v) for k, v in pairs], safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+_SECRET_WORDS = frozenset(
+    [
+        "key",
+        "apikey",
+        "token",
+        "accesstoken",
+        "secret",
+        "password",
+        "passwd",
+        "pwd",
+        "auth",
+        "authorization",
+        "credential",
+        "credentials",
+        "bearer",
+        "signature",
+        "sig",
+    ]
+)
+
+
+def looks_secret(name: str) -> bool:
+    """True if a setting or parameter name looks like it holds a credential (any case or separator)."""
+    words = [w for w in re.split(r"[^a-z0-9]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()) if w]
+    return any(word in _SECRET_WORDS for word in words)
 
 
 class JudgeConfigError(ValueError):
