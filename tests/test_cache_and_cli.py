@@ -18,8 +18,8 @@ import pytest
 import tenacity
 
 from coconot_tasks.judge import pricing, retry
+from coconot_tasks.judge.backends.heuristic import heuristic_judge_output
 from coconot_tasks.judge.cache import CachedOutput, VerdictCache, default_cache_path, request_key
-from coconot_tasks.judge.heuristic import heuristic_judge_output
 from coconot_tasks.judge.limiter import AdaptiveLimiter
 from coconot_tasks.judge.verdict import parse_verdict
 

@@ -9,8 +9,9 @@ import pytest
 
 from coconot_tasks.benchmark.dataset import load_rows
 from coconot_tasks.judge.cache import VerdictCache
-from coconot_tasks.judge.engine import JudgeItem, judge_items
+from coconot_tasks.judge.engine import judge_items
 from coconot_tasks.judge.settings import JudgeSettings
+from coconot_tasks.judge.types import JudgeItem
 from tests.conftest import JUDGE_KEY
 from utils.fake_openai import FakeOpenAI, FaultPlan, judge_decision, model_response
 

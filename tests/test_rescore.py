@@ -2,7 +2,7 @@
 
 Fast tests build small runs in ``tmp_path`` the way ``lm_eval --log_samples`` writes them
 (responses of the fake model, verdicts of the fake judge through the judge engine, metrics
-from ``process_results``, aggregates and group scores computed by lm-eval's own
+from ``sample_metrics``, aggregates and group scores computed by lm-eval's own
 functions), then run the command in-process against the loopback fake server. The slow
 tests make a real run with the ``lm_eval`` command line and rescore it with
 ``python -m coconot_tasks rescore`` in a subprocess.
@@ -28,10 +28,11 @@ from sklearn.metrics import cohen_kappa_score
 
 from coconot_tasks.benchmark.dataset import load_rows
 from coconot_tasks.benchmark.taxonomy import ACCOUNTING_NAMES, aggregation, higher_is_better, metric_names
-from coconot_tasks.harness.lm_eval_hooks import process_results
 from coconot_tasks.judge.cache import VerdictCache
-from coconot_tasks.judge.engine import JudgeItem, judge_items
+from coconot_tasks.judge.engine import judge_items
 from coconot_tasks.judge.settings import JudgeSettings
+from coconot_tasks.judge.types import JudgeItem
+from coconot_tasks.metric import sample_metrics
 from coconot_tasks.results.results_json import aggregate_task
 from coconot_tasks.results.saved_runs import find_results_files, load_run, samples_files, task_info
 from coconot_tasks.tools.agreement import LABELS, cohen_kappa
@@ -56,6 +57,8 @@ def _lm_eval_task_metrics(task: str, raw: dict[tuple[str, str], list[float]]) ->
     """lm-eval's own per-task aggregation (``_compute_task_aggregations``) of per-sample metrics."""
     from lm_eval.api.registry import get_aggregation
     from lm_eval.evaluator_utils import _compute_task_aggregations
+
+    import coconot_tasks.harness.tasks  # noqa: F401  (registers the "sum" aggregation, as loading the YAML does)
 
     class _Task:  # what _compute_task_aggregations reads of a task
         task_name = task
@@ -150,7 +153,7 @@ def build_run(root: Path, server: FakeOpenAI, tasks: Sequence[str] = ALL_TASKS, 
         raw: dict[tuple[str, str], list[float]] = {}
         lines = []
         for number, (row, response, verdict) in enumerate(zip(rows, responses, verdicts, strict=True)):
-            metrics = process_results(row, [verdict.to_json()])
+            metrics = sample_metrics(row, verdict)
             for name, value in metrics.items():
                 raw.setdefault((name, FILTER), []).append(value)
             arguments = {

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from coconot_tasks.judge.heuristic import heuristic_judge_output
+from coconot_tasks.judge.backends.heuristic import heuristic_judge_output
 from coconot_tasks.judge.verdict import parse_verdict
 from coconot_tasks.tools.cli import main
 from coconot_tasks.tools.validate_judge.xstest import XSTestError, load_completions, select_rows

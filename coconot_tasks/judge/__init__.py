@@ -1,5 +1,1 @@
-"""The judge engine shared by every scoring path (lm-eval filter, re-scoring)."""
-
-from coconot_tasks.judge.engine import JudgeItem, JudgeResult, judge_items
-
-__all__ = ["JudgeItem", "JudgeResult", "judge_items"]
+"""The judge: settings, prompt, verdict parsing, engine, backends, cache, retries, pricing, preflight."""

@@ -13,15 +13,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from coconot_tasks.judge.cache import VerdictCache
-from coconot_tasks.judge.engine import (
-    OUTCOME_CACHED,
-    OUTCOME_JUDGED,
-    JudgeItem,
-    JudgeResult,
-    JudgeStats,
-    judge_items,
-)
+from coconot_tasks.judge.engine import judge_items
 from coconot_tasks.judge.settings import JudgeSettings
+from coconot_tasks.judge.types import OUTCOME_CACHED, OUTCOME_JUDGED, JudgeItem, JudgeResult, JudgeStats
 
 
 def judge_unique(

@@ -28,7 +28,8 @@ from typing import Any
 
 import yaml
 
-from coconot_tasks.benchmark.taxonomy import SCORE_NAME, aggregation, metric_names
+from coconot_tasks.benchmark.taxonomy import SCORE_NAME, SUM_AGGREGATION, aggregation, metric_names
+from coconot_tasks.metric import total
 from coconot_tasks.paths import task_dir
 from coconot_tasks.results.saved_runs import RunError, task_info
 
@@ -65,12 +66,11 @@ def aggregate_task(
     from lm_eval.api.metrics import mean, stderr_for_metric
     from lm_eval.api.registry import get_aggregation
 
-    import coconot_tasks.harness.lm_eval_hooks  # noqa: F401  (registers the package's "sum" aggregation)
-
     values: dict[str, Any] = {}
     sample_len = 0
     for (metric, filter_key), items in raw_metrics.items():
-        fn: Callable[..., float] = get_aggregation(aggregations.get(metric, "mean")) or mean
+        name = aggregations.get(metric, "mean")
+        fn: Callable[..., float] = total if name == SUM_AGGREGATION else (get_aggregation(name) or mean)
         key = f"{metric},{filter_key}"
         values[key] = fn(list(items))
         sample_len = max(sample_len, len(items))

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from coconot_tasks.benchmark.taxonomy import CONTRAST, ORIGINAL
-from coconot_tasks.judge.engine import JudgeResult
+from coconot_tasks.judge.types import JudgeResult
 
 SYSPROMPT_SUFFIX = "_sysprompt"
 TASK_PREFIX = "coconot_"

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from coconot_tasks.judge.engine import JudgeStats
 from coconot_tasks.judge.settings import JudgeSettings
+from coconot_tasks.judge.types import JudgeStats
 from coconot_tasks.results.saved_runs import Run
 
 #: Keys of a task config's ``metadata`` that describe the judge (replaced on rescoring).

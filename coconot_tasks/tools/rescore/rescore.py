@@ -3,7 +3,7 @@
 No generation: every logged response of every CoCoNot task of the run is judged again
 through the one judge engine (:func:`~coconot_tasks.judge.dedup.judge_unique`: each
 distinct request once, cached by default), turned into per-sample metrics by the task's
-own :func:`~coconot_tasks.harness.lm_eval_hooks.process_results`, and aggregated exactly as
+own :func:`~coconot_tasks.metric.sample_metrics`, and aggregated exactly as
 lm-eval 0.4.13 aggregates them (:mod:`coconot_tasks.results.results_json`). Rescoring with the
 judge that produced the run therefore reproduces the run's results JSON, values and
 stderrs, bit for bit -- except the judge accounting (``judge_calls``, tokens, cost), which
@@ -31,8 +31,9 @@ from typing import Any
 from coconot_tasks.benchmark.taxonomy import SCORE_NAME
 from coconot_tasks.judge.cache import VerdictCache
 from coconot_tasks.judge.dedup import judge_unique
-from coconot_tasks.judge.engine import JudgeItem, JudgeResult, JudgeStats
 from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
+from coconot_tasks.judge.types import JudgeItem, JudgeResult, JudgeStats
+from coconot_tasks.metric import sample_metrics
 from coconot_tasks.results.results_json import (
     FILTER_NAME,
     aggregate_groups,
@@ -256,13 +257,11 @@ def _score_samples(
 
     The metrics are keyed like lm-eval's, ``(metric, filter)``, each a list in document order.
     """
-    from coconot_tasks.harness.lm_eval_hooks import process_results
-
     raw_metrics: dict[tuple[str, str], list[float]] = {}
     lines: list[dict[str, Any]] = []
     for sample, result in zip(samples, results, strict=True):
         verdict_json = result.to_json()
-        metrics = process_results(sample.raw["doc"], [verdict_json])
+        metrics = sample_metrics(sample.raw["doc"], result)
         filter_key = str(sample.raw.get("filter") or FILTER_NAME)
         for name, value in metrics.items():
             raw_metrics.setdefault((name, filter_key), []).append(value)

@@ -55,8 +55,9 @@ from typing import Any, Final, Literal, TypeVar
 
 from coconot_tasks.benchmark.taxonomy import CONTRAST, ORIGINAL
 from coconot_tasks.judge.cache import VerdictCache
-from coconot_tasks.judge.engine import JudgeItem, JudgeResult, JudgeStats, judge_items
+from coconot_tasks.judge.engine import judge_items
 from coconot_tasks.judge.settings import JudgeSettings
+from coconot_tasks.judge.types import JudgeItem, JudgeResult, JudgeStats
 from coconot_tasks.judge.verdict import Verdict
 from coconot_tasks.tools.agreement import (
     LABELS,

@@ -1,0 +1,127 @@
+"""What a CoCoNot run tells its user beyond the table: log lines, judge spend and exit status."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import sys
+
+from coconot_tasks.judge.settings import JudgeSettings
+from coconot_tasks.judge.types import JudgeStats
+
+logger = logging.getLogger("coconot_tasks")
+
+
+class _QuietExpectedWarnings(logging.Filter):
+    """Drop lm-eval warnings that are expected by design for the CoCoNot tasks.
+
+    Category and subcategory rates are metric keys returned only for the rows they
+    cover, so lm-eval warns that metrics were scored on different numbers of documents;
+    the ``coconot`` group mixes metrics whose direction differs per set; and every
+    ``custom_dataset`` task gets a generic hint about ``--metadata``. None of these is
+    actionable for a CoCoNot user; other tasks' warnings pass through untouched.
+    """
+
+    _EXPECTED = (
+        "Metrics were not scored on the same number of documents",
+        "Custom kwargs can be passed to `--metadata`",
+        "in group coconot are not consistent",
+    )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "coconot" not in message:
+            return True
+        return not any(expected in message for expected in self._EXPECTED)
+
+
+def install_log_filter() -> None:
+    for name in ("lm_eval.evaluator_utils", "lm_eval.api.task", "lm_eval.api.group", "lm_eval.evaluator"):
+        target = logging.getLogger(name)
+        if not any(isinstance(f, _QuietExpectedWarnings) for f in target.filters):
+            target.addFilter(_QuietExpectedWarnings())
+
+
+#: Judge spend of this process so far, over all CoCoNot tasks (sets and conditions).
+_RUN_TOTAL = {"tasks": 0, "calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
+
+
+def report_run_total(stats: JudgeStats) -> None:
+    """Log the running total; after the last CoCoNot task it is the whole run's judge spend."""
+    _RUN_TOTAL["tasks"] += 1
+    _RUN_TOTAL["calls"] += stats.api_calls
+    _RUN_TOTAL["prompt_tokens"] += stats.prompt_tokens
+    _RUN_TOTAL["completion_tokens"] += stats.completion_tokens
+    _RUN_TOTAL["cost_usd"] += stats.cost_usd
+    if _RUN_TOTAL["tasks"] > 1:
+        logger.warning(
+            "CoCoNot judge total over the %d CoCoNot tasks judged so far: %d judge calls, %d prompt + %d "
+            "completion tokens, $%.4f",
+            _RUN_TOTAL["tasks"], _RUN_TOTAL["calls"], _RUN_TOTAL["prompt_tokens"],
+            _RUN_TOTAL["completion_tokens"], _RUN_TOTAL["cost_usd"],
+        )  # fmt: skip
+
+
+def report_batch(set_name: str, settings: JudgeSettings, stats: JudgeStats) -> None:
+    """Log the batch's accounting; say loudly what has no verdict and how to resume."""
+    logger.warning(
+        "CoCoNot %s judged by %s: %d items, %d judge calls (%d cached, %d empty responses), "
+        "%d judge errors, %d not judged; %d prompt + %d completion tokens, $%.4f; %.2f s (%.2f s CPU), "
+        "%.1f calls/s, concurrency peak %d (limit %d..%d, %d throttled, %d retried)",
+        set_name, settings.judge_id, stats.items, stats.api_calls, stats.cached, stats.empty,
+        stats.errors, stats.not_judged, stats.prompt_tokens, stats.completion_tokens, stats.cost_usd,
+        stats.wall_seconds, stats.cpu_seconds, stats.calls_per_second, stats.peak_in_flight,
+        int(stats.lowest_concurrency), settings.concurrency, stats.throttled, stats.retried,
+    )  # fmt: skip
+    if settings.dry_run:
+        logger.warning(
+            "CoCoNot %s DRY RUN (nothing sent to the judge): %d judge calls needed, estimated cost "
+            "$%.4f (at most $%.4f if every verdict used max_tokens=%d); %d already cached.",
+            set_name, stats.estimated_calls, stats.estimated_cost_usd, stats.estimated_max_cost_usd,
+            settings.max_tokens, stats.cached,
+        )  # fmt: skip
+    if stats.budget_exhausted:
+        logger.error(
+            "CoCoNot %s: the judge budget cap of $%s was reached; %d items were NOT judged and are "
+            "counted in judge_error_rate. Raise judge_max_cost_usd and rerun the same command: judged "
+            "items come from the cache.", set_name, settings.max_cost_usd, stats.not_judged,
+        )  # fmt: skip
+    if stats.errors:
+        logger.error(
+            "CoCoNot %s: %d of %d items have NO verdict (judge errors; reported as judge_error_rate and "
+            "left out of compliance_rate). First errors: %s. To resume, rerun the same command with "
+            "--use_cache <path> (generations) -- verdicts already obtained come from the judge cache, so "
+            "only the failed items are judged again.",
+            set_name, stats.errors, stats.items, "; ".join(stats.error_messages[:3]),
+        )  # fmt: skip
+    missing = stats.errors + stats.not_judged
+    if (
+        settings.max_error_rate is not None
+        and stats.items
+        and missing / stats.items > settings.max_error_rate
+    ):
+        _exit_nonzero_after_run(
+            f"CoCoNot {set_name}: {missing}/{stats.items} items without a verdict exceeds "
+            f"judge_max_error_rate={settings.max_error_rate}"
+        )
+
+
+_EXIT_REASONS: list[str] = []
+EXIT_CODE_JUDGE_ERRORS = 3
+
+
+def _exit_nonzero_after_run(reason: str) -> None:
+    """Make the process exit with status 3 once lm-eval has written its results."""
+    if not _EXIT_REASONS:
+        atexit.register(_exit_with_judge_error_status)
+    _EXIT_REASONS.append(reason)
+
+
+def _exit_with_judge_error_status() -> None:
+    for reason in _EXIT_REASONS:
+        print(f"error: {reason}; exiting with status {EXIT_CODE_JUDGE_ERRORS}", file=sys.stderr)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_CODE_JUDGE_ERRORS)

@@ -1,0 +1,112 @@
+"""What the judge engine takes and gives: items, per-item results and batch accounting."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+
+from coconot_tasks.judge.verdict import Verdict
+
+OUTCOME_JUDGED = "judged"
+OUTCOME_CACHED = "cached"
+OUTCOME_EMPTY = "empty_response"
+OUTCOME_ERROR = "error"
+OUTCOME_NOT_JUDGED = "not_judged"
+#: Outcomes without a verdict: counted in ``judge_error_rate``, never a label.
+NO_VERDICT_OUTCOMES = (OUTCOME_ERROR, OUTCOME_NOT_JUDGED)
+
+
+@dataclass(frozen=True)
+class JudgeItem:
+    """One response to judge."""
+
+    set_name: str
+    prompt: str
+    response: str
+    subcategory: str
+    category: str = ""
+    doc_id: str = ""
+
+
+@dataclass
+class JudgeResult:
+    """The judge's decision on one item, as logged with each lm-eval sample."""
+
+    verdict: Verdict | None
+    outcome: str
+    judge: str
+    set_name: str
+    category: str = ""
+    subcategory: str = ""
+    output: str = ""
+    error: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    attempts: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when the item has a verdict (judged, cached or empty response)."""
+        return self.outcome not in NO_VERDICT_OUTCOMES and self.verdict is not None
+
+    def to_json(self) -> str:
+        """Serialise for lm-eval's ``filtered_resps`` (logged via ``str()``)."""
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> JudgeResult:
+        """Inverse of :meth:`to_json` (unknown keys from newer versions are ignored)."""
+        data = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class JudgeStats:
+    """Accounting for one :func:`judge_items` call."""
+
+    items: int = 0
+    api_calls: int = 0
+    cached: int = 0
+    empty: int = 0
+    errors: int = 0
+    not_judged: int = 0
+    throttled: int = 0
+    retried: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    estimated_calls: int = 0
+    estimated_cost_usd: float = 0.0
+    estimated_max_cost_usd: float = 0.0
+    budget_exhausted: bool = False
+    peak_in_flight: int = 0
+    lowest_concurrency: float = 0.0
+    final_concurrency: float = 0.0
+    wall_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    errors_so_far: int = 0  # live count for the progress bar
+    error_messages: list[str] = field(default_factory=list)
+
+    @property
+    def calls_per_second(self) -> float:
+        """Observed judge request rate over the wall time of the batch."""
+        return self.api_calls / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+    def count_outcome(self, result: JudgeResult, *, keep_error: bool = True) -> None:
+        """Count ``result`` in ``cached``, ``empty``, ``not_judged`` or ``errors`` by its outcome.
+
+        With ``keep_error``, an error's message is also kept (the first five are). ``items``
+        is not counted here.
+        """
+        if result.outcome == OUTCOME_CACHED:
+            self.cached += 1
+        elif result.outcome == OUTCOME_EMPTY:
+            self.empty += 1
+        elif result.outcome == OUTCOME_NOT_JUDGED:
+            self.not_judged += 1
+        elif result.outcome == OUTCOME_ERROR:
+            self.errors += 1
+            if keep_error and result.error and len(self.error_messages) < 5:
+                self.error_messages.append(result.error)
