@@ -185,3 +185,71 @@ def test_cache_holds_no_secret_and_keys_on_judge_model(fake_server: FakeOpenAI, 
     for path in isolated_env.rglob("*"):
         if path.is_file():
             assert JUDGE_KEY.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.usefixtures("keyed")
+def test_invalid_bodies_are_retried_and_every_request_is_counted(fake_server: FakeOpenAI) -> None:
+    items = [i for i in _items("original", 80) if i.response]
+    fake_server.faults = FaultPlan(invalid_body=0.3, server_error=0.1, no_label=0.05, retry_after=0.01)
+    results, stats = judge_items(items, _settings(fake_server, judge_cache=False), progress=False)
+    assert [r.verdict for r in results] == [_expected(i) for i in items]
+    assert stats.errors == 0 and fake_server.state.faults["invalid_body"] > 0
+    # judge_calls (per item) and the batch count every request the server saw, retries included
+    assert sum(r.attempts for r in results) == stats.api_calls == fake_server.state.judge_requests
+    assert stats.api_calls > len(items)
+
+
+@pytest.mark.usefixtures("keyed")
+def test_a_body_that_stays_invalid_is_a_transient_error_reported_as_such(fake_server: FakeOpenAI) -> None:
+    items = [i for i in _items("contrast", 10) if i.response][:2]
+    fake_server.faults = FaultPlan(invalid_body=1.0, max_faults_per_request=100)
+    settings = _settings(fake_server, judge_max_retries=2, judge_cache=False)
+    results, stats = judge_items(items, settings, progress=False)
+    assert [r.outcome for r in results] == ["error", "error"]
+    assert all("InvalidResponseError" in (r.error or "") for r in results)
+    assert all(r.attempts == 3 for r in results)  # one try + two retries each
+    assert fake_server.state.judge_requests == 6
+
+
+@pytest.mark.usefixtures("keyed")
+def test_a_dead_endpoint_trips_the_breaker_and_a_rerun_resumes(fake_server: FakeOpenAI) -> None:
+    items = [i for i in _items("original", 400) if i.response]
+    fake_server.faults = FaultPlan(server_error=1.0, max_faults_per_request=10_000, retry_after=0.0)
+    settings = _settings(fake_server, judge_concurrency=4, judge_max_retries=6)
+    results, stats = judge_items(items, settings, progress=False)
+    assert stats.endpoint_down is not None and "looks down" in stats.endpoint_down
+    outcomes = [r.outcome for r in results]
+    assert set(outcomes) <= {"error", "not_judged"} and all(r.verdict is None for r in results)
+    assert outcomes.count("not_judged") > len(items) // 2
+    # without the breaker: 7 requests per item; with it, about the threshold plus what was in flight
+    assert fake_server.state.judge_requests < 60 < 7 * len(items)
+    assert all("looks down" in (r.error or "") for r in results if r.outcome == "not_judged")
+
+    fake_server.faults = FaultPlan()
+    again, stats2 = judge_items(items, settings, progress=False)
+    assert [r.verdict for r in again] == [_expected(i) for i in items]
+    assert stats2.endpoint_down is None
+
+
+@pytest.mark.usefixtures("keyed")
+def test_a_hanging_endpoint_trips_the_breaker_quickly() -> None:
+    with FakeOpenAI(judge_key=JUDGE_KEY, latency=5.0) as server:
+        items = [i for i in _items("original", 200) if i.response]
+        settings = _settings(server, judge_concurrency=8, judge_timeout=0.2, judge_max_retries=6)
+        results, stats = judge_items(items, settings, progress=False)
+    assert stats.endpoint_down is not None and "Timeout" in stats.endpoint_down
+    assert [r.outcome for r in results].count("not_judged") > len(items) // 2
+    assert server.state.judge_requests <= 2 * 20 + 8
+
+
+@pytest.mark.usefixtures("keyed")
+def test_a_bug_in_the_engine_fails_loudly(fake_server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+    import coconot_tasks.judge.engine as engine
+
+    def broken(set_name: str, output: str) -> None:
+        raise RuntimeError("bug in the parser")
+
+    monkeypatch.setattr(engine, "parse_verdict", broken)
+    items = [i for i in _items("original", 20) if i.response]
+    with pytest.raises(RuntimeError, match="bug in the parser"):
+        judge_items(items, _settings(fake_server, judge_cache=False), progress=False)

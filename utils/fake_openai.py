@@ -116,6 +116,7 @@ class FaultPlan:
     server_error: float = 0.0  # HTTP 500
     drop: float = 0.0  # connection closed without a response
     no_label: float = 0.0  # 200 OK, but the output holds no label
+    invalid_body: float = 0.0  # 200 OK with an empty or non-JSON body (a broken proxy)
     retry_after: float = 0.05  # seconds, sent in Retry-After on 429
     max_faults_per_request: int = 2
 
@@ -125,7 +126,7 @@ class FaultPlan:
             return None
         roll = _bucket(f"{key}:{attempt}", "fault", 10_000) / 10_000
         edge = 0.0
-        for name in ("rate_limit", "server_error", "drop", "no_label"):
+        for name in ("rate_limit", "server_error", "drop", "no_label", "invalid_body"):
             edge += getattr(self, name)
             if roll < edge:
                 return name
@@ -339,6 +340,14 @@ class FakeOpenAI:
                     if fault == "drop":
                         self.close_connection = True
                         self.connection.shutdown(2)
+                        return
+                    if fault == "invalid_body":
+                        raw = b"" if attempt % 2 else b"<html>502 Bad Gateway</html>"
+                        self.send_response(200)
+                        self.send_header("Content-Type", "application/json")
+                        self.send_header("Content-Length", str(len(raw)))
+                        self.end_headers()
+                        self.wfile.write(raw)
                         return
                     if fault == "no_label":
                         output = "I am not sure how to classify this response."

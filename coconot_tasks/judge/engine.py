@@ -1,12 +1,16 @@
-"""Judge many question-response pairs concurrently, with cache, retries and accounting.
+"""Judge many question-response pairs concurrently, with cache, budget, retries and accounting.
 
-One engine serves every scoring path. Requests run concurrently under an adaptive
-(AIMD) bound, each retried with exponential backoff and jitter that honours
-``Retry-After`` (429, 5xx, timeouts, dropped connections). :func:`judge_items` never
-raises for a failed judge call: a call that still fails after its retries, or whose
-output holds no recognisable label after ``label_retries`` re-asks, becomes a result
-with ``outcome="error"`` -- counted and reported, never turned into a label. Verdicts
-go to the cache as they arrive, so an interrupted batch resumes where it stopped.
+One engine serves every scoring path (the lm-eval filter, ``coconot rescore``,
+``coconot validate-judge``) and every backend (:mod:`coconot_tasks.judge.backends`).
+:meth:`_Engine.grade` is the metric's grading step -- prompt, call, parse, verdict -- and
+everything else is wrapped around its call (:meth:`_Engine.ask`): requests run
+concurrently under an adaptive (AIMD) limit, each retried with exponential backoff and
+jitter that honours ``Retry-After``; a circuit breaker stops the batch when the endpoint
+is clearly down. A call that still fails, or whose output holds no recognisable label
+after ``label_retries`` re-asks, becomes a result without a verdict -- counted and
+reported, never turned into a label. Verdicts go to the cache as they arrive, so an
+interrupted batch resumes where it stopped. A bug in the engine itself is not a judge
+error: it propagates.
 """
 
 from __future__ import annotations
@@ -15,15 +19,16 @@ import asyncio
 import concurrent.futures
 import time
 from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from coconot_tasks.benchmark.official_files import rubric_for
-from coconot_tasks.judge.backends.heuristic import heuristic_judge_output
+from coconot_tasks.judge.backends import Completion, JudgeBackend, make_backend
 from coconot_tasks.judge.cache import CachedOutput, VerdictCache, request_key
 from coconot_tasks.judge.limiter import AdaptiveLimiter
 from coconot_tasks.judge.pricing import cost_usd, price_per_million
 from coconot_tasks.judge.prompt import PROMPT_VERSION, judge_messages
-from coconot_tasks.judge.retry import retrying
+from coconot_tasks.judge.retry import CircuitBreaker, retrying
 from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import (
     OUTCOME_CACHED,
@@ -35,13 +40,17 @@ from coconot_tasks.judge.types import (
     JudgeResult,
     JudgeStats,
 )
-from coconot_tasks.judge.verdict import parse_verdict
+from coconot_tasks.judge.verdict import Verdict, parse_verdict
 
 T = TypeVar("T")
 
 #: Typical completion length of the paper's judge (a short rationale plus the label),
 #: used only by dry-run estimates.
 TYPICAL_COMPLETION_TOKENS = 80
+
+#: The circuit breaker opens after this many failed requests in a row (at least; twice
+#: the concurrency when that is more, so one wave of in-flight failures is not enough).
+BREAKER_MIN_FAILURES = 20
 
 
 def decoding_params(settings: JudgeSettings) -> dict[str, Any]:
@@ -65,193 +74,183 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coro).result()
 
 
-class _Engine:
-    """One batch of judgments: shared client, limiter, budget and accounting."""
+class NoVerdict(Exception):
+    """An item ends without a verdict (``outcome`` says why): a judge error or not judged."""
 
-    def __init__(self, settings: JudgeSettings, cache: VerdictCache | None, stats: JudgeStats) -> None:
+    def __init__(self, outcome: str, reason: str, output: str = "") -> None:
+        super().__init__(reason)
+        self.outcome = outcome
+        self.reason = reason
+        self.output = output
+
+
+@dataclass
+class Spend:
+    """What judging one item cost (every request counted, label-less answers included)."""
+
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+class _Engine:
+    """One batch of judgments: shared backend, limiter, breaker, budget and accounting."""
+
+    def __init__(
+        self, settings: JudgeSettings, backend: JudgeBackend, cache: VerdictCache | None, stats: JudgeStats
+    ) -> None:
         self.settings = settings
+        self.backend = backend
         self.cache = cache
         self.stats = stats
-        self.client: Any = None
+        self.decoding = decoding_params(settings)
         self.limiter = AdaptiveLimiter(settings.concurrency)
+        self.breaker = CircuitBreaker(max(BREAKER_MIN_FAILURES, 2 * settings.concurrency))
         self.prices = price_per_million(settings.model, settings.price_input, settings.price_output)
         self.reserved_usd = 0.0
 
-    def _result(self, item: JudgeItem, **kwargs: Any) -> JudgeResult:
-        return JudgeResult(
-            judge=self.settings.judge_id,
-            set_name=item.set_name,
-            category=item.category,
-            subcategory=item.subcategory,
-            **kwargs,
-        )
-
-    async def judge(self, item: JudgeItem) -> JudgeResult:
+    async def grade(self, item: JudgeItem) -> JudgeResult:
+        """Prompt -> call -> parse -> verdict, for one item."""
         if not item.response.strip():
-            return self._result(item, verdict="noncompliance", outcome=OUTCOME_EMPTY)
-        if self.settings.backend == "heuristic":
-            output = heuristic_judge_output(item.set_name, item.response)
-            verdict = parse_verdict(item.set_name, output)
-            return self._result(item, verdict=verdict, outcome=OUTCOME_JUDGED, output=output)
+            return self._result(item, "noncompliance", OUTCOME_EMPTY, Spend())
+        if not self.backend.remote:  # an offline rule-based judge: no prompt, cache, cost or retries
+            answer = await self.backend.complete(item, [], self.decoding)
+            verdict = parse_verdict(item.set_name, answer.text)
+            return self._result(item, verdict, OUTCOME_JUDGED, Spend(), output=answer.text)
         messages = judge_messages(item.set_name, item.prompt, item.response, rubric_for(item.subcategory))
-        decoding = decoding_params(self.settings)
-        key = request_key(self.settings.judge_id, PROMPT_VERSION, messages, decoding)
-        if self.cache is not None:
-            hit = self.cache.get(key)
-            if hit is not None:
-                verdict = parse_verdict(item.set_name, hit.output)
+        key = request_key(self.settings.judge_id, PROMPT_VERSION, messages, self.decoding)
+        cached = self.cache.get(key) if self.cache is not None else None
+        if cached is not None and (verdict := parse_verdict(item.set_name, cached.output)) is not None:
+            return self._result(item, verdict, OUTCOME_CACHED, Spend(), output=cached.output)
+        spend = Spend()
+        try:
+            if self.settings.dry_run:
+                raise self._estimate(messages)
+            for _ in range(1 + max(0, self.settings.label_retries)):
+                answer = await self.ask(item, messages, spend)
+                verdict = parse_verdict(item.set_name, answer.text)
                 if verdict is not None:
-                    return self._result(item, verdict=verdict, outcome=OUTCOME_CACHED, output=hit.output)
-        if self.settings.dry_run:
-            return self._estimate(item, messages)
-        return await self._call(item, messages, decoding, key)
+                    self._remember(key, answer)
+                    return self._result(item, verdict, OUTCOME_JUDGED, spend, output=answer.text)
+            raise NoVerdict(
+                OUTCOME_ERROR,
+                f"no recognisable label in the judge output after {spend.requests} requests",
+                output=answer.text,
+            )
+        except NoVerdict as missing:
+            return self._result(
+                item, None, missing.outcome, spend, output=missing.output, error=missing.reason
+            )
 
-    def _estimate(self, item: JudgeItem, messages: list[dict[str, str]]) -> JudgeResult:
+    async def ask(self, item: JudgeItem, messages: list[dict[str, str]], spend: Spend) -> Completion:
+        """One answer from the backend: within budget, retried, limited, accounted for."""
+        import openai
+
+        reserved = self._reserve(messages)
+        try:
+            async for attempt in retrying(self.settings.max_retries):
+                with attempt:
+                    if attempt.retry_state.attempt_number > 1:
+                        self.stats.retried += 1
+                    answer = await self._send(item, messages, spend)
+        except openai.OpenAIError as exc:
+            raise NoVerdict(OUTCOME_ERROR, describe_error(exc)) from None
+        finally:
+            self.reserved_usd -= reserved
+        cost = cost_usd(self.prices, answer.prompt_tokens, answer.completion_tokens)
+        spend.prompt_tokens += answer.prompt_tokens
+        spend.completion_tokens += answer.completion_tokens
+        spend.cost_usd += cost
+        self.stats.prompt_tokens += answer.prompt_tokens
+        self.stats.completion_tokens += answer.completion_tokens
+        self.stats.cost_usd += cost
+        return answer
+
+    async def _send(self, item: JudgeItem, messages: list[dict[str, str]], spend: Spend) -> Completion:
+        """One request under the adaptive limit; feeds the limiter and the circuit breaker."""
+        import openai
+
+        await self.limiter.acquire()
+        try:
+            if self.breaker.open:
+                raise NoVerdict(OUTCOME_NOT_JUDGED, f"not judged: {self.breaker.reason}")
+            spend.requests += 1
+            self.stats.api_calls += 1
+            answer = await self.backend.complete(item, messages, self.decoding)
+        except openai.RateLimitError:
+            self.stats.throttled += 1
+            self.limiter.on_throttle()
+            raise
+        except openai.OpenAIError as exc:
+            self.breaker.on_failure(describe_error(exc))
+            raise
+        finally:
+            await self.limiter.release()
+        self.limiter.on_success()
+        self.breaker.on_success()
+        return answer
+
+    def _estimate(self, messages: list[dict[str, str]]) -> NoVerdict:
         prompt_tokens = estimate_tokens(messages)
         self.stats.estimated_calls += 1
         self.stats.estimated_cost_usd += cost_usd(self.prices, prompt_tokens, TYPICAL_COMPLETION_TOKENS)
         self.stats.estimated_max_cost_usd += cost_usd(self.prices, prompt_tokens, self.settings.max_tokens)
-        return self._result(item, verdict=None, outcome=OUTCOME_NOT_JUDGED, error="dry run: not judged")
+        return NoVerdict(OUTCOME_NOT_JUDGED, "dry run: not judged")
 
-    def _reserve(self, messages: list[dict[str, str]]) -> float | None:
-        """Reserve the worst-case cost of one call; ``None`` if the budget does not allow it."""
+    def _reserve(self, messages: list[dict[str, str]]) -> float:
+        """Reserve the worst-case cost of one call, or end the item as not judged (budget cap)."""
         cap = self.settings.max_cost_usd
         if cap is None:
             return 0.0
         worst = cost_usd(self.prices, estimate_tokens(messages), self.settings.max_tokens)
         if self.stats.cost_usd + self.reserved_usd + worst > cap:
             self.stats.budget_exhausted = True
-            return None
+            raise NoVerdict(OUTCOME_NOT_JUDGED, f"budget cap of ${cap} reached: not judged")
         self.reserved_usd += worst
         return worst
 
-    async def _request(self, messages: list[dict[str, str]], decoding: dict[str, Any]) -> dict[str, Any]:
-        import openai
+    def _remember(self, key: str, answer: Completion) -> None:
+        if self.cache is not None:
+            entry = CachedOutput(answer.text, answer.prompt_tokens, answer.completion_tokens)
+            self.cache.put(key, self.settings.judge_id, entry)
 
-        body = {"model": self.settings.model, "messages": messages, **decoding}
-        async for attempt in retrying(self.settings.max_retries):
-            with attempt:
-                if attempt.retry_state.attempt_number > 1:
-                    self.stats.retried += 1
-                await self.limiter.acquire()
-                try:
-                    # The SDK's documented raw route (``client.post``): its auth, base URL,
-                    # timeouts and typed errors, without the per-call cost of building and
-                    # validating typed request/response models (half of the client's CPU).
-                    completion = await self.client.post("/chat/completions", body=body, cast_to=object)
-                except openai.RateLimitError:
-                    self.stats.throttled += 1
-                    self.limiter.on_throttle()
-                    raise
-                finally:
-                    await self.limiter.release()
-                self.limiter.on_success()
-        if not isinstance(completion, dict):
-            raise openai.OpenAIError(f"the judge endpoint did not return a JSON object: {completion!r:.200}")
-        return completion
-
-    async def _call(
-        self, item: JudgeItem, messages: list[dict[str, str]], decoding: dict[str, Any], key: str
+    def _result(
+        self, item: JudgeItem, verdict: Verdict | None, outcome: str, spend: Spend, **kwargs: Any
     ) -> JudgeResult:
-        import openai
-
-        output, prompt_tokens, completion_tokens, spent = "", 0, 0, 0.0
-        attempts = 0
-        for _ in range(1 + max(0, self.settings.label_retries)):
-            reserved = self._reserve(messages)
-            if reserved is None:
-                return self._result(
-                    item,
-                    verdict=None,
-                    outcome=OUTCOME_NOT_JUDGED,
-                    error=f"budget cap of ${self.settings.max_cost_usd} reached: not judged",
-                    prompt_tokens=prompt_tokens,
-                    completion_tokens=completion_tokens,
-                    cost_usd=spent,
-                )
-            attempts += 1
-            try:
-                completion = await self._request(messages, decoding)
-            except openai.OpenAIError as exc:
-                return self._result(
-                    item,
-                    verdict=None,
-                    outcome=OUTCOME_ERROR,
-                    error=describe_error(exc),
-                    prompt_tokens=prompt_tokens,  # spent on earlier, label-less answers
-                    completion_tokens=completion_tokens,
-                    cost_usd=spent,
-                    attempts=attempts,
-                )
-            finally:
-                self.reserved_usd -= reserved
-            self.stats.api_calls += 1
-            usage = completion.get("usage") or {}
-            call_prompt = int(usage.get("prompt_tokens") or 0)
-            call_completion = int(usage.get("completion_tokens") or 0)
-            call_cost = cost_usd(self.prices, call_prompt, call_completion)
-            prompt_tokens += call_prompt
-            completion_tokens += call_completion
-            spent += call_cost
-            self.stats.prompt_tokens += call_prompt
-            self.stats.completion_tokens += call_completion
-            self.stats.cost_usd += call_cost
-            output = completion_text(completion)
-            verdict = parse_verdict(item.set_name, output)
-            if verdict is not None:
-                if self.cache is not None:
-                    self.cache.put(
-                        key, self.settings.judge_id, CachedOutput(output, call_prompt, call_completion)
-                    )
-                return self._result(
-                    item,
-                    verdict=verdict,
-                    outcome=OUTCOME_JUDGED,
-                    output=output,
-                    prompt_tokens=prompt_tokens,
-                    completion_tokens=completion_tokens,
-                    cost_usd=spent,
-                    attempts=attempts,
-                )
-        return self._result(
-            item,
-            verdict=None,
-            outcome=OUTCOME_ERROR,
-            output=output,
-            error=f"no recognisable label in the judge output after {attempts} attempts",
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            cost_usd=spent,
-            attempts=attempts,
+        return JudgeResult(
+            verdict=verdict,
+            outcome=outcome,
+            judge=self.settings.judge_id,
+            set_name=item.set_name,
+            category=item.category,
+            subcategory=item.subcategory,
+            prompt_tokens=spend.prompt_tokens,
+            completion_tokens=spend.completion_tokens,
+            cost_usd=spend.cost_usd,
+            attempts=spend.requests,
+            **kwargs,
         )
 
     async def run(self, items: Sequence[JudgeItem], progress: bool, desc: str) -> list[JudgeResult]:
         from tqdm.auto import tqdm
 
-        if self.settings.backend == "openai" and not self.settings.dry_run:
-            self.client = make_async_client(self.settings)
         results: list[JudgeResult | None] = [None] * len(items)
         started = time.perf_counter()
+        errors = 0
 
-        async def guarded(index: int, item: JudgeItem) -> None:
-            try:
-                result = await self.judge(item)
-            except Exception as exc:  # never let one item abort the run
-                result = self._result(
-                    item, verdict=None, outcome=OUTCOME_ERROR, error=f"internal error: {exc!r}"
-                )
-            if result.outcome == OUTCOME_ERROR:
-                self.stats.errors_so_far += 1
+        async def grade_into(index: int, item: JudgeItem) -> None:
+            nonlocal errors
+            result = await self.grade(item)
+            errors += result.outcome == OUTCOME_ERROR
             results[index] = result
 
         bar = tqdm(total=len(items), desc=desc, unit="item", disable=not progress, dynamic_ncols=True)
-        errors = 0
+        pending = [asyncio.ensure_future(grade_into(i, it)) for i, it in enumerate(items)]
         try:
-            pending = [asyncio.ensure_future(guarded(i, it)) for i, it in enumerate(items)]
             for future in asyncio.as_completed(pending):
                 await future
                 bar.update(1)
-                errors = self.stats.errors_so_far
                 if bar.n % 8 == 0 or bar.n == len(items):
                     elapsed = max(time.perf_counter() - started, 1e-9)
                     bar.set_postfix(
@@ -263,21 +262,14 @@ class _Engine:
                         refresh=False,
                     )
         finally:
+            for future in pending:  # only when something raised: a bug, or Ctrl-C
+                future.cancel()
             bar.close()
-            if self.client is not None:
-                await self.client.close()
+            await self.backend.aclose()
         self.stats.peak_in_flight = self.limiter.peak_in_flight
         self.stats.lowest_concurrency = self.limiter.lowest
-        self.stats.final_concurrency = self.limiter.limit
+        self.stats.endpoint_down = self.breaker.reason
         return [r for r in results if r is not None]
-
-
-def completion_text(completion: dict[str, Any]) -> str:
-    """The assistant text of a chat completion (empty when the endpoint sent none)."""
-    choices = completion.get("choices") or []
-    message = (choices[0] or {}).get("message") or {} if choices else {}
-    content = message.get("content") if isinstance(message, dict) else None
-    return content if isinstance(content, str) else ""
 
 
 def estimate_tokens(messages: Sequence[dict[str, str]]) -> int:
@@ -294,32 +286,6 @@ def describe_error(exc: BaseException) -> str:
     return f"{name}{f' (HTTP {status})' if status else ''}: {message}"
 
 
-def make_async_client(settings: JudgeSettings) -> Any:
-    """An ``openai.AsyncOpenAI`` client for the judge endpoint.
-
-    Uses the SDK's aiohttp transport when available (``openai[aiohttp]``: about a third
-    less CPU per call than the default one, which matters at high concurrency on few
-    cores). The SDK's own retries are off: :mod:`coconot_tasks.judge.retry` retries
-    instead, so that every 429 reaches the adaptive concurrency limiter.
-    """
-    import openai
-
-    http_client: Any = None
-    factory = getattr(openai, "DefaultAioHttpClient", None)
-    if factory is not None:
-        try:
-            http_client = factory(timeout=settings.timeout)
-        except (ImportError, RuntimeError):  # the aiohttp extra is not installed
-            http_client = None
-    return openai.AsyncOpenAI(
-        api_key=settings.api_key or "no-key-set",
-        base_url=settings.base_url,
-        max_retries=0,
-        timeout=settings.timeout,
-        http_client=http_client,
-    )
-
-
 def judge_items(
     items: Sequence[JudgeItem],
     settings: JudgeSettings,
@@ -334,7 +300,8 @@ def judge_items(
     is given. Never raises because of a failed judge call.
     """
     stats = JudgeStats(items=len(items))
-    use_cache = settings.cache and settings.backend != "heuristic"
+    backend = make_backend(settings)
+    use_cache = settings.cache and backend.remote
     own_cache = use_cache and cache is None
     if own_cache:
         cache = VerdictCache()
@@ -342,7 +309,7 @@ def judge_items(
         cache = None
     started, cpu_started = time.perf_counter(), time.process_time()
     try:
-        results = run_sync(_Engine(settings, cache, stats).run(items, progress, desc))
+        results = run_sync(_Engine(settings, backend, cache, stats).run(items, progress, desc))
     finally:
         if own_cache and cache is not None:
             cache.close()

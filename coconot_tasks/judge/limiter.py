@@ -30,7 +30,6 @@ class AdaptiveLimiter:
         self.lowest = float(maximum)
         self.in_flight = 0
         self.peak_in_flight = 0
-        self.throttles = 0
         self._last_decrease = float("-inf")
         self._recovery_target = float(maximum)
         self._condition = asyncio.Condition()
@@ -57,7 +56,6 @@ class AdaptiveLimiter:
 
     def on_throttle(self) -> None:
         """Multiplicative decrease (once per cooldown period)."""
-        self.throttles += 1
         now = time.monotonic()
         if now - self._last_decrease >= self.cooldown:
             self._last_decrease = now

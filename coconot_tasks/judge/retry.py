@@ -1,10 +1,11 @@
 """When and how long to retry a failed judge request (used with ``tenacity``).
 
-Retried: HTTP 408, 409, 429 and 5xx, timeouts and connection errors (a dropped
-connection included). Not retried: other 4xx (a bad key or an unknown model does not
-heal by waiting). The wait honours ``Retry-After`` / ``Retry-After-Ms`` when the server
-sends one (seconds, milliseconds or an HTTP date; capped at 60 s), else exponential
-backoff with full jitter.
+Retried: HTTP 408, 409, 429 and 5xx, timeouts, connection errors (a dropped
+connection included) and HTTP 200 bodies that are not a chat completion. Not retried:
+other 4xx (a bad key or an unknown model does not heal by waiting). The wait honours
+``Retry-After`` / ``Retry-After-Ms`` when the server sends one (seconds, milliseconds
+or an HTTP date; capped at 60 s), else exponential backoff with full jitter.
+:class:`CircuitBreaker` decides when to stop trying altogether.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ def is_retryable(exc: BaseException) -> bool:
     """True for transient API failures worth another attempt."""
     import openai
 
-    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+    from coconot_tasks.judge.backends.openai_api import InvalidResponseError
+
+    if isinstance(exc, (openai.APIConnectionError, InvalidResponseError)):  # includes APITimeoutError
         return True
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code in _RETRYABLE_STATUS or exc.status_code >= 500
@@ -84,3 +87,36 @@ def retrying(max_retries: int, initial: float = 0.5, maximum: float = 20.0) -> t
         retry=tenacity.retry_if_exception(is_retryable),
         reraise=True,
     )
+
+
+class CircuitBreaker:
+    """Stop judging when the endpoint is clearly down, instead of retrying every item for hours.
+
+    Opens after ``threshold`` consecutive failed requests (any failure but a 429, which
+    the adaptive limiter handles) with no success in between: a dead or hanging endpoint,
+    a revoked key, a model that was taken away. Once open it stays open for the batch;
+    the items not yet judged are reported as such, and a rerun resumes from the cache.
+    """
+
+    def __init__(self, threshold: int) -> None:
+        self.threshold = max(1, threshold)
+        self.consecutive_failures = 0
+        self.reason: str | None = None
+
+    @property
+    def open(self) -> bool:
+        """True once the endpoint has been declared down."""
+        return self.reason is not None
+
+    def on_success(self) -> None:
+        """A request got an answer: the endpoint is alive."""
+        self.consecutive_failures = 0
+
+    def on_failure(self, description: str) -> None:
+        """A request failed (not throttled); open after ``threshold`` in a row."""
+        self.consecutive_failures += 1
+        if self.reason is None and self.consecutive_failures >= self.threshold:
+            self.reason = (
+                f"the judge endpoint looks down: {self.consecutive_failures} requests in a row failed "
+                f"(last: {description})"
+            )

@@ -67,7 +67,7 @@ class JudgeStats:
     """Accounting for one :func:`judge_items` call."""
 
     items: int = 0
-    api_calls: int = 0
+    api_calls: int = 0  # requests sent (retries included)
     cached: int = 0
     empty: int = 0
     errors: int = 0
@@ -81,9 +81,9 @@ class JudgeStats:
     estimated_cost_usd: float = 0.0
     estimated_max_cost_usd: float = 0.0
     budget_exhausted: bool = False
+    endpoint_down: str | None = None  # why the circuit breaker stopped judging
     peak_in_flight: int = 0
     lowest_concurrency: float = 0.0
-    final_concurrency: float = 0.0
     wall_seconds: float = 0.0
     cpu_seconds: float = 0.0
     errors_so_far: int = 0  # live count for the progress bar

@@ -1,0 +1,58 @@
+"""Judge backends: one interface, small implementations.
+
+A backend turns the official judge messages for one item into the judge's answer
+(:class:`Completion`). Everything around that call -- cache, budget, retries, the
+adaptive limit, the circuit breaker and accounting -- is the engine's
+(:mod:`coconot_tasks.judge.engine`), identical for every backend. Failures are raised as
+the OpenAI protocol's typed errors (``openai.APIStatusError``, ``openai.APIConnectionError``,
+:class:`InvalidResponseError`), which :mod:`coconot_tasks.judge.retry` classifies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from coconot_tasks.judge.settings import JudgeSettings
+    from coconot_tasks.judge.types import JudgeItem
+
+
+@dataclass(frozen=True)
+class Completion:
+    """The judge's answer to one request."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class JudgeBackend(Protocol):
+    """What the engine needs of a judge."""
+
+    #: True when answers come from a (paid, slow) model: the engine caches them, prices
+    #: them, and a dry run only counts them. False for offline rule-based judges.
+    remote: bool
+
+    async def complete(
+        self, item: JudgeItem, messages: Sequence[dict[str, str]], decoding: dict[str, Any]
+    ) -> Completion:
+        """The judge's answer to ``messages`` (the official prompt for ``item``)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+def make_backend(settings: JudgeSettings) -> JudgeBackend:
+    """The backend ``settings.backend`` names."""
+    from coconot_tasks.judge.backends.heuristic import HeuristicBackend
+    from coconot_tasks.judge.backends.openai_api import OpenAIBackend
+
+    factories: dict[str, Callable[[JudgeSettings], JudgeBackend]] = {
+        "openai": OpenAIBackend,
+        "heuristic": lambda _settings: HeuristicBackend(),
+    }
+    return factories[settings.backend](settings)
