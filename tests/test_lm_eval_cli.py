@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -228,6 +229,65 @@ def test_dry_run_counts_calls_and_cost_without_calling(fake_server: FakeOpenAI, 
     assert fake_server.state.judge_requests == 0
     n = _non_empty("original", ORIGINAL_INDICES)
     assert f"DRY RUN (nothing sent to the judge): {n} judge calls needed, estimated cost $" in run.log
+    # nothing was judged, so no rate is reported (not one over the empty responses alone)
+    for task in ("coconot_original", "coconot_contrast"):
+        metrics = task_metrics(run.results(), task)
+        assert not [name for name in metrics if name.startswith(("compliance_rate", "coconot_score"))], task
+        assert metrics["judge_error_rate"] == 1.0
+
+
+@pytest.mark.usefixtures("data_dir")
+def test_predict_only_calls_no_judge_and_rescore_judges_later(
+    fake_server: FakeOpenAI, tmp_path: Path
+) -> None:
+    run = _run(fake_server, tmp_path / "out", "--predict_only")
+    assert run.returncode == 0, run.log[-4000:]
+    assert fake_server.state.judge_requests == 0 and fake_server.state.model_lookups == 0
+    assert fake_server.state.model_requests > 0
+    for task, indices in (("coconot_original", ORIGINAL_INDICES), ("coconot_contrast", CONTRAST_INDICES)):
+        logged = run.samples(task)
+        assert len(logged) == len(indices)
+        assert {json.loads(s["filtered_resps"][0])["outcome"] for s in logged} == {"not_judged"}
+
+    env = judge_environment(fake_server.url, JUDGE_KEY)
+    rescore = subprocess.run(
+        [sys.executable, "-m", "coconot_tasks", "rescore", str(tmp_path / "out"), "--output-dir",
+         str(tmp_path / "rescored")],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert rescore.returncode == 0, rescore.stdout + rescore.stderr
+    rescored = Run(0, "", "", tmp_path / "rescored")
+    _assert_rates(rescored)
+
+
+@pytest.mark.usefixtures("data_dir")
+def test_ctrl_c_after_a_set_failed_its_error_budget_exits_130_not_3(tmp_path: Path) -> None:
+    # the original set ends with items that have no verdict (status 3 would be due after the run);
+    # Ctrl-C while the contrast set is being judged must end the run as an interruption
+    with FakeOpenAI(judge_key=JUDGE_KEY, latency=0.1) as server:
+        server.faults = FaultPlan(no_label=0.3, max_faults_per_request=100)
+        metadata = {"judge_max_error_rate": 0.0, "judge_label_retries": 0, "judge_concurrency": 2}
+        cmd = lm_eval_command(
+            server.url, tmp_path / "out", "coconot", "--samples", SAMPLES, "--metadata", json.dumps(metadata)
+        )
+        proc = subprocess.Popen(
+            cmd, env=judge_environment(server.url, JUDGE_KEY), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        seen = ""
+        for line in proc.stdout:
+            seen += line
+            if "CoCoNot coconot_original judged by" in line:
+                break
+        time.sleep(0.5)  # the contrast set is being judged now (38 items at 2 x 0.1 s)
+        assert proc.poll() is None, seen[-3000:]
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=120)
+    log = seen + rest
+    assert "items have NO verdict" in log
+    assert proc.returncode in (130, -signal.SIGINT), log[-3000:]  # the shell shows 130 for both
+    assert "exiting with status 3" not in log
 
 
 @pytest.mark.usefixtures("data_dir")

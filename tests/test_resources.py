@@ -23,15 +23,6 @@ SYSTEM_SHA = "1cb7962f0625409ce8cf057b7af8e49662a5fcee61434767ef4aefd8d7e6e139"
 COMMIT = "25bf77cc668814360405cdb8197c4368205806c7"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_memo() -> Iterator[None]:
-    resources._rubric_for_env.cache_clear()
-    resources._system_prompt_for_env.cache_clear()
-    yield
-    resources._rubric_for_env.cache_clear()
-    resources._system_prompt_for_env.cache_clear()
-
-
 @pytest.fixture
 def shared(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The offline copies, with no local-path variables set (only the files)."""
@@ -154,14 +145,12 @@ def test_download_once_then_served_from_cache(
     cached = cached_file(isolated_env, "refusal_evaluation_rubric.json")
     assert cached.read_bytes() == (shared / "refusal_evaluation_rubric.json").read_bytes()
 
-    resources._rubric_for_env.cache_clear()  # drop the in-process memo: the file cache must answer
     assert resources.load_rubric() == rubric
     assert resources.resource_bytes(resources.RUBRIC) == cached.read_bytes()
     assert server.requests == ["/prompts/refusal_evaluation_rubric.json"]
 
     prompt = resources.load_system_prompt()
     assert prompt == json.loads((shared / "system_prompt.json").read_text(encoding="utf-8"))["content"]
-    resources._system_prompt_for_env.cache_clear()
     assert resources.load_system_prompt() == prompt
     assert server.requests == ["/prompts/refusal_evaluation_rubric.json", "/prompts/system_prompt.json"]
     assert sorted(p.name for p in cached.parent.iterdir()) == [
@@ -191,7 +180,6 @@ def test_tampered_download_is_rejected_and_not_cached(server: Served, isolated_e
 
     # Nothing was poisoned: once the server is fixed, the genuine file is fetched.
     served.write_bytes(good)
-    resources._rubric_for_env.cache_clear()
     assert resources.rubric_for("underspecified")
     assert cached_file(isolated_env, "refusal_evaluation_rubric.json").read_bytes() == good
     assert len(server.requests) == 2

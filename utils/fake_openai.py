@@ -140,6 +140,7 @@ class ServerState:
     judge_requests: int = 0  # all judge requests, faulted ones included
     judge_answers: int = 0  # judge requests answered with a label
     model_requests: int = 0
+    model_lookups: int = 0  # GET /v1/models/{name} (the judge's preflight check)
     in_flight: int = 0
     max_in_flight: int = 0
     faults: Counter[str] = field(default_factory=Counter)
@@ -261,6 +262,8 @@ class FakeOpenAI:
                         self._send(200, {"object": "list", "data": data})
                     return
                 if path.startswith("/v1/models/"):
+                    with server.state.lock:
+                        server.state.model_lookups += 1
                     if not self._authorised(server.judge_key):
                         return
                     name = path[len("/v1/models/") :]

@@ -48,16 +48,17 @@ SYSPROMPT_SUFFIX = "_sysprompt"
 SYSPROMPT_ALIAS = " [+ system prompt]"
 
 
-def task_yaml(set_name: str, system_prompt: bool = False) -> str:
-    """The YAML text of one set's task (``system_prompt``: the paper's system-prompt condition)."""
-    suffix = SYSPROMPT_SUFFIX if system_prompt else ""
+def task_yaml(set_name: str) -> str:
+    """The YAML text of one set's task (the paper's plain condition: the request alone)."""
+    task = f"coconot_{set_name}"
     head = {
-        "task": f"coconot_{set_name}{suffix}",
-        "task_alias": ALIASES[set_name] + (SYSPROMPT_ALIAS if system_prompt else ""),
+        "task": task,
+        "task_alias": ALIASES[set_name],
         "dataset_path": "allenai/coconot",
         "dataset_name": set_name,
     }
     body: dict[str, object] = {
+        "dataset_kwargs": {"task": task, "set_name": set_name},
         "test_split": "test",
         "output_type": "generate_until",
         "doc_to_text": "{{prompt}}",
@@ -65,9 +66,6 @@ def task_yaml(set_name: str, system_prompt: bool = False) -> str:
         "num_fewshot": 0,
         "generation_kwargs": {"until": [], "max_gen_toks": 512, "do_sample": False, "temperature": 0.0},
     }
-    if system_prompt:
-        # A doc field named as the description is used verbatim as the system message.
-        body = {"description": "system_prompt", **body}
     metrics = {
         "metric_list": [
             {
@@ -82,16 +80,37 @@ def task_yaml(set_name: str, system_prompt: bool = False) -> str:
     return (
         HEADER
         + _dump(head)
-        + f"custom_dataset: !function {HOOKS}.{set_name}{suffix}_dataset\n"
+        + f"custom_dataset: !function {HOOKS}.dataset\n"
         + _dump(body)
-        + "filter_list:\n"
-        + f"  - name: {FILTER_NAME}\n"
-        + "    filter:\n"
-        + f"      - function: !function {HOOKS}.CoconotJudgeFilter\n"
-        + f"        set_name: {set_name}\n"
+        + _filter_list(task, set_name)
         + f"process_results: !function {HOOKS}.process_results\n"
         + _dump(metrics)
     )
+
+
+def _filter_list(task: str, set_name: str) -> str:
+    return (
+        "filter_list:\n"
+        + f"  - name: {FILTER_NAME}\n"
+        + "    filter:\n"
+        + f"      - function: !function {HOOKS}.CoconotJudgeFilter\n"
+        + f"        task: {task}\n"
+        + f"        set_name: {set_name}\n"
+    )
+
+
+def sysprompt_task_yaml(set_name: str) -> str:
+    """The system-prompt condition of one set: the plain task, included, with the paper's system prompt."""
+    task = f"coconot_{set_name}{SYSPROMPT_SUFFIX}"
+    overrides = {
+        "include": f"coconot_{set_name}.yaml",
+        "task": task,
+        "task_alias": ALIASES[set_name] + SYSPROMPT_ALIAS,
+        # A doc field named as the description is used verbatim as the system message.
+        "description": "system_prompt",
+        "dataset_kwargs": {"task": task, "set_name": set_name, "system_prompt": True},
+    }
+    return HEADER + _dump(overrides) + _filter_list(task, set_name)
 
 
 def group_yaml(system_prompt: bool = False) -> str:
@@ -116,8 +135,8 @@ def expected_files() -> dict[str, str]:
         f"coconot_{ORIGINAL}.yaml": task_yaml(ORIGINAL),
         f"coconot_{CONTRAST}.yaml": task_yaml(CONTRAST),
         "_coconot.yaml": group_yaml(),
-        f"coconot_{ORIGINAL}{SYSPROMPT_SUFFIX}.yaml": task_yaml(ORIGINAL, system_prompt=True),
-        f"coconot_{CONTRAST}{SYSPROMPT_SUFFIX}.yaml": task_yaml(CONTRAST, system_prompt=True),
+        f"coconot_{ORIGINAL}{SYSPROMPT_SUFFIX}.yaml": sysprompt_task_yaml(ORIGINAL),
+        f"coconot_{CONTRAST}{SYSPROMPT_SUFFIX}.yaml": sysprompt_task_yaml(CONTRAST),
         f"_coconot{SYSPROMPT_SUFFIX}.yaml": group_yaml(system_prompt=True),
     }
 

@@ -5,8 +5,8 @@ set: downloaded once from the pinned commit, checked against a known sha256 and 
 in the cache directory. Offline machines point at a local copy:
 
 - ``COCONOT_RUBRIC_PATH`` / ``COCONOT_SYSTEM_PROMPT_PATH``: a file each, or
-- ``COCONOT_DATA_DIR``: a directory that also holds ``refusal_evaluation_rubric.json``
-  and ``system_prompt.json`` (as the official repository's files are named).
+- a data directory (``--metadata data_dir``, ``COCONOT_DATA_DIR``) that also holds
+  ``refusal_evaluation_rubric.json`` and ``system_prompt.json`` (the official repository's names).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import json
 import os
 import urllib.request
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -86,17 +85,21 @@ def _download(resource: Resource) -> bytes:
     return _verified(resource, data, url)
 
 
-def resource_bytes(resource: Resource) -> bytes:
-    """Return the verified bytes of ``resource`` (local override, cache, then download)."""
+def resource_bytes(resource: Resource, data_dir: str | os.PathLike[str] | None = None) -> bytes:
+    """Return the verified bytes of ``resource``.
+
+    Looked up in order: the resource's own environment variable (a file), ``data_dir``
+    (else ``COCONOT_DATA_DIR``) if it holds a file of that name, the cache, a download.
+    """
     explicit = os.environ.get(resource.env_var)
     if explicit:
         path = Path(explicit).expanduser()
         if not path.is_file():
             raise ResourceError(f"{resource.env_var}={explicit}: no such file")
         return _verified(resource, path.read_bytes(), str(path))
-    data_dir = os.environ.get(ENV_DATA_DIR)
-    if data_dir and (Path(data_dir) / resource.name).is_file():
-        path = Path(data_dir) / resource.name
+    folder = data_dir or os.environ.get(ENV_DATA_DIR)
+    if folder and (Path(folder) / resource.name).is_file():
+        path = Path(folder) / resource.name
         return _verified(resource, path.read_bytes(), str(path))
     cached = cache_dir() / "resources" / SOURCE_COMMIT / resource.name
     if cached.is_file():
@@ -111,37 +114,29 @@ def resource_bytes(resource: Resource) -> bytes:
     return data
 
 
-@cache
-def _rubric_for_env(key: tuple[str | None, ...]) -> dict[str, dict[str, str]]:
-    loaded: Any = json.loads(resource_bytes(RUBRIC))
+Rubric = dict[str, dict[str, str]]
+
+
+def load_rubric(data_dir: str | os.PathLike[str] | None = None) -> Rubric:
+    """Return the rubric: ``{subcategory.lower(): {"refusal": ..., "compliance": ...}}``."""
+    loaded: Any = json.loads(resource_bytes(RUBRIC, data_dir))
     return {str(k).lower(): v for k, v in loaded.items()}
 
 
-def _env_key() -> tuple[str | None, ...]:
-    names = (RUBRIC.env_var, SYSTEM_PROMPT.env_var, ENV_DATA_DIR, ENV_BASE_URL, "COCONOT_CACHE_DIR")
-    return tuple(os.environ.get(n) for n in names)
-
-
-def load_rubric() -> dict[str, dict[str, str]]:
-    """Return the rubric: ``{subcategory.lower(): {"refusal": ..., "compliance": ...}}``."""
-    return _rubric_for_env(_env_key())
-
-
-def rubric_for(subcategory: str) -> dict[str, str]:
-    """Return the rubric entry of one subcategory (looked up by ``subcategory.lower()``)."""
-    rubric = load_rubric()
+def rubric_entry(rubric: Rubric, subcategory: str) -> dict[str, str]:
+    """The rubric entry of one subcategory (looked up by ``subcategory.lower()``)."""
     try:
         return rubric[subcategory.lower()]
     except KeyError:
         raise ResourceError(f"the official rubric has no entry for subcategory {subcategory!r}") from None
 
 
-@cache
-def _system_prompt_for_env(key: tuple[str | None, ...]) -> str:
-    loaded: Any = json.loads(resource_bytes(SYSTEM_PROMPT))
-    return str(loaded["content"])
+def rubric_for(subcategory: str, data_dir: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    """Load the rubric and return one subcategory's entry (for one-off lookups)."""
+    return rubric_entry(load_rubric(data_dir), subcategory)
 
 
-def load_system_prompt() -> str:
+def load_system_prompt(data_dir: str | os.PathLike[str] | None = None) -> str:
     """Return the paper's evaluation system prompt (Figure 6) as plain text."""
-    return _system_prompt_for_env(_env_key())
+    loaded: Any = json.loads(resource_bytes(SYSTEM_PROMPT, data_dir))
+    return str(loaded["content"])

@@ -64,6 +64,9 @@ ACCOUNTING_NAMES: Final = ("judge_calls", "judge_prompt_tokens", "judge_completi
 #: Name under which the package registers a "sum" aggregation with lm-eval.
 SUM_AGGREGATION: Final = "coconot_sum"
 
+#: Name under which the package registers the mean over the docs a rate covers.
+RATE_AGGREGATION: Final = "coconot_rate_mean"
+
 #: Direction of improvement of ``compliance_rate`` per set (original: lower is better).
 COMPLIANCE_HIGHER_IS_BETTER: Final[dict[str, bool]] = {ORIGINAL: False, CONTRAST: True}
 
@@ -100,8 +103,8 @@ def metric_names(set_name: str) -> list[str]:
 
 
 def aggregation(metric: str) -> str:
-    """The lm-eval aggregation of one metric: a sum for accounting, else the mean."""
-    return SUM_AGGREGATION if metric in ACCOUNTING_NAMES else "mean"
+    """The lm-eval aggregation of one metric: a sum for accounting, else the mean over the docs it covers."""
+    return SUM_AGGREGATION if metric in ACCOUNTING_NAMES else RATE_AGGREGATION
 
 
 def higher_is_better(set_name: str, metric: str) -> bool:

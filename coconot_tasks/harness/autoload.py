@@ -87,6 +87,9 @@ class _PatchingLoader(importlib.abc.Loader):
         self._loader.exec_module(module)
         with contextlib.suppress(Exception):  # never break lm-eval
             patch_task_manager(module)
+            from coconot_tasks.harness import exit_status
+
+            exit_status.register()  # early, so that it runs after the other exit handlers
 
 
 class _LmEvalTaskManagerFinder(importlib.abc.MetaPathFinder):

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import atexit
 import logging
-import os
-import sys
 
+from coconot_tasks.harness import exit_status
 from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import JudgeStats
 
@@ -37,13 +35,15 @@ class _QuietExpectedWarnings(logging.Filter):
 
 
 def install_log_filter() -> None:
+    """Attach the filter to the lm-eval loggers that emit those warnings (idempotent)."""
     for name in ("lm_eval.evaluator_utils", "lm_eval.api.task", "lm_eval.api.group", "lm_eval.evaluator"):
         target = logging.getLogger(name)
         if not any(isinstance(f, _QuietExpectedWarnings) for f in target.filters):
             target.addFilter(_QuietExpectedWarnings())
 
 
-#: Judge spend of this process so far, over all CoCoNot tasks (sets and conditions).
+#: Judge spend of this process so far, over all CoCoNot tasks (sets and conditions). lm-eval
+#: builds a new filter for every task, so a run-wide total can only live in the process.
 _RUN_TOTAL = {"tasks": 0, "calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
 
 
@@ -87,6 +87,13 @@ def report_batch(set_name: str, settings: JudgeSettings, stats: JudgeStats) -> N
             "counted in judge_error_rate. Raise judge_max_cost_usd and rerun the same command: judged "
             "items come from the cache.", set_name, settings.max_cost_usd, stats.not_judged,
         )  # fmt: skip
+    if stats.endpoint_down:
+        logger.error(
+            "CoCoNot %s: judging STOPPED early, %s. %d items were NOT judged and are counted in "
+            "judge_error_rate. Fix the endpoint and rerun the same command with --use_cache <path>: "
+            "verdicts already obtained come from the judge cache.",
+            set_name, stats.endpoint_down, stats.not_judged,
+        )  # fmt: skip
     if stats.errors:
         logger.error(
             "CoCoNot %s: %d of %d items have NO verdict (judge errors; reported as judge_error_rate and "
@@ -101,27 +108,7 @@ def report_batch(set_name: str, settings: JudgeSettings, stats: JudgeStats) -> N
         and stats.items
         and missing / stats.items > settings.max_error_rate
     ):
-        _exit_nonzero_after_run(
+        exit_status.fail_after_run(
             f"CoCoNot {set_name}: {missing}/{stats.items} items without a verdict exceeds "
             f"judge_max_error_rate={settings.max_error_rate}"
         )
-
-
-_EXIT_REASONS: list[str] = []
-EXIT_CODE_JUDGE_ERRORS = 3
-
-
-def _exit_nonzero_after_run(reason: str) -> None:
-    """Make the process exit with status 3 once lm-eval has written its results."""
-    if not _EXIT_REASONS:
-        atexit.register(_exit_with_judge_error_status)
-    _EXIT_REASONS.append(reason)
-
-
-def _exit_with_judge_error_status() -> None:
-    for reason in _EXIT_REASONS:
-        print(f"error: {reason}; exiting with status {EXIT_CODE_JUDGE_ERRORS}", file=sys.stderr)
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(EXIT_CODE_JUDGE_ERRORS)

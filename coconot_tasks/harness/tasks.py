@@ -1,93 +1,97 @@
-"""The functions the YAML task definitions name with ``!function``.
+"""What lm-eval calls: the functions and the filter the YAML task definitions name with ``!function``.
 
-- ``original_dataset`` / ``contrast_dataset`` (``custom_dataset``): resolve the judge
-  settings from ``--metadata`` and the environment, check that the judge can work (this
-  runs while lm-eval builds its tasks, i.e. before any generation), then load the data;
-- :class:`CoconotJudgeFilter`: judges all responses of a task in one concurrent batch;
-- :func:`process_results`: turns each verdict into per-sample metrics.
+- :func:`dataset` (``custom_dataset``, called while lm-eval builds a task, i.e. before
+  any generation): resolve the task's judge settings, check that the judge can work,
+  load the data, the rubric and (for the system-prompt condition) the system prompt;
+- :class:`CoconotJudgeFilter`: judge all responses of the task in one concurrent batch;
+- :func:`process_results`: one verdict -> the doc's metrics (:mod:`coconot_tasks.metric`).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable, Sequence
+import inspect
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lm_eval.api.filter import Filter
 from lm_eval.api.registry import AGGREGATION_REGISTRY, register_aggregation
 
-from coconot_tasks.benchmark.dataset import ENV_DATA_DIR, load_dataset_dict
-from coconot_tasks.benchmark.official_files import load_system_prompt, rubric_for
-from coconot_tasks.benchmark.taxonomy import CONTRAST, ORIGINAL, SUM_AGGREGATION
+from coconot_tasks.benchmark.dataset import load_dataset_dict
+from coconot_tasks.benchmark.official_files import Rubric, load_rubric, load_system_prompt, rubric_entry
+from coconot_tasks.benchmark.taxonomy import RATE_AGGREGATION, SUM_AGGREGATION, metric_names
+from coconot_tasks.harness import exit_status
 from coconot_tasks.harness.run_log import install_log_filter, logger, report_batch, report_run_total
 from coconot_tasks.judge.engine import judge_items
 from coconot_tasks.judge.preflight import check_judge
 from coconot_tasks.judge.settings import JudgeSettings
-from coconot_tasks.judge.types import JudgeItem, JudgeResult
-from coconot_tasks.metric import sample_metrics, total
+from coconot_tasks.judge.types import (
+    OUTCOME_CACHED,
+    OUTCOME_EMPTY,
+    OUTCOME_JUDGED,
+    OUTCOME_NOT_JUDGED,
+    JudgeItem,
+    JudgeResult,
+    JudgeStats,
+)
+from coconot_tasks.metric import rate_mean, sample_metrics, total, with_every_key
 
+# lm-eval looks aggregations and filters up by name in its registries, and offers no hook
+# to undo a log filter: registering them when lm-eval loads the tasks is its own contract.
 install_log_filter()
+exit_status.register()
+for _name, _function in ((SUM_AGGREGATION, total), (RATE_AGGREGATION, rate_mean)):
+    if _name not in AGGREGATION_REGISTRY:
+        register_aggregation(_name)(_function)
 
-if SUM_AGGREGATION not in AGGREGATION_REGISTRY:
-    register_aggregation(SUM_AGGREGATION)(total)
 
-#: Judge settings per set, resolved when lm-eval builds the task (before generation).
-_SETTINGS: dict[str, JudgeSettings] = {}
+@dataclass(frozen=True)
+class TaskJudge:
+    """What a task's filter needs to judge: the settings and rubric resolved with its data."""
+
+    settings: JudgeSettings
+    rubric: Rubric | None
+
+
+#: Per task name. lm-eval passes ``--metadata`` to a task's ``custom_dataset`` but not to
+#: its filter, so the judge resolved (and checked) with the data waits here for the filter.
+_TASK_JUDGES: dict[str, TaskJudge] = {}
+
+#: Judge settings already checked in this process (the check runs once per judge).
 _CHECKED: set[JudgeSettings] = set()
 
 
-def _prepare(set_name: str, metadata: dict[str, Any], with_system_prompt: bool = False) -> Any:
-    data_dir = metadata.get("data_dir")
-    if data_dir:
-        # The rubric and system prompt are looked up in the data directory too (offline use).
-        os.environ.setdefault(ENV_DATA_DIR, str(data_dir))
+def dataset(*, task: str, set_name: str, system_prompt: bool = False, **metadata: Any) -> Any:
+    """``custom_dataset`` of every CoCoNot task; ``task``, ``set_name`` and ``system_prompt`` come
+    from the task's ``dataset_kwargs``, everything else from ``--metadata``."""
     settings = JudgeSettings.resolve(metadata)
-    if settings not in _CHECKED:
+    data_dir = metadata.get("data_dir")
+    if _predict_only_requested():
+        logger.warning("CoCoNot %s: --predict_only: responses are saved unjudged, for coconot rescore.", task)
+    elif settings not in _CHECKED:
         check_judge(settings)
         _CHECKED.add(settings)
-    _SETTINGS[set_name] = settings
-    dataset = load_dataset_dict(
+    data = load_dataset_dict(
         set_name,
         data_dir=data_dir,
         revision=metadata.get("data_revision"),
-        system_prompt=load_system_prompt() if with_system_prompt else None,
+        system_prompt=load_system_prompt(data_dir) if system_prompt else None,
     )
-    if settings.backend != "heuristic":
-        for subcategory in sorted(set(dataset["test"]["subcategory"])):
-            rubric_for(subcategory)  # fail now, not after generation
-    else:
+    rubric = None
+    if settings.backend == "heuristic":
         logger.warning(
             "CoCoNot %s: judging with the offline HEURISTIC detector -- a smoke test, not the "
             "paper's LLM-judge metric.",
-            set_name,
+            task,
         )
-    logger.info("CoCoNot %s: judge %s", set_name, settings.public())
-    return dataset
-
-
-def original_dataset(**metadata: Any) -> Any:
-    """``custom_dataset`` of ``coconot_original``."""
-    return _prepare(ORIGINAL, metadata)
-
-
-def contrast_dataset(**metadata: Any) -> Any:
-    """``custom_dataset`` of ``coconot_contrast``."""
-    return _prepare(CONTRAST, metadata)
-
-
-def original_sysprompt_dataset(**metadata: Any) -> Any:
-    """``custom_dataset`` of ``coconot_original_sysprompt`` (rows carry the paper's system prompt)."""
-    return _prepare(ORIGINAL, metadata, with_system_prompt=True)
-
-
-def contrast_sysprompt_dataset(**metadata: Any) -> Any:
-    """``custom_dataset`` of ``coconot_contrast_sysprompt`` (rows carry the paper's system prompt)."""
-    return _prepare(CONTRAST, metadata, with_system_prompt=True)
-
-
-def settings_for(set_name: str) -> JudgeSettings:
-    """The judge settings of ``set_name`` (from the environment if the task did not set them)."""
-    return _SETTINGS.get(set_name) or JudgeSettings.resolve()
+    else:
+        rubric = load_rubric(data_dir)
+        for subcategory in sorted(set(data["test"]["subcategory"])):
+            rubric_entry(rubric, subcategory)  # fail now, not after generation
+    _TASK_JUDGES[task] = TaskJudge(settings, rubric)
+    logger.info("CoCoNot %s: judge %s", task, settings.public())
+    return data
 
 
 class CoconotJudgeFilter(Filter):
@@ -97,29 +101,44 @@ class CoconotJudgeFilter(Filter):
     failed judge call, so the generations are never lost.
     """
 
-    def __init__(self, set_name: str = ORIGINAL, **kwargs: Any) -> None:
+    def __init__(self, task: str, set_name: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.task = task
         self.set_name = set_name
 
     def apply(self, resps: Iterable[Any], docs: Sequence[dict[str, Any]]) -> list[str]:
         """Judge ``resps`` (one list of generations per doc) against ``docs``."""
-        responses = [_first(r) for r in resps]
         items = [
             JudgeItem(
                 set_name=self.set_name,
                 prompt=str(doc["prompt"]),
-                response=response,
+                response=_first(resp),
                 subcategory=str(doc["subcategory"]),
                 category=str(doc["category"]),
                 doc_id=str(doc.get("id", "")),
             )
-            for doc, response in zip(docs, responses, strict=True)
+            for doc, resp in zip(docs, resps, strict=True)
         ]
-        settings = settings_for(self.set_name)
-        results, stats = judge_items(items, settings, desc=f"CoCoNot judge ({self.set_name})")
-        report_batch(self.set_name, settings, stats)
+        judge = _TASK_JUDGES.get(self.task) or TaskJudge(JudgeSettings.resolve(), None)
+        if _metrics_bypassed():
+            results = [_unjudged(item, "predict only: not judged") for item in items]
+            logger.warning("CoCoNot %s: --predict_only: %d responses saved unjudged.", self.task, len(items))
+            return [result.to_json() for result in results]
+        settings = _share_of_budget(judge.settings, _world_size())
+        results, stats = judge_items(
+            items, settings, rubric=judge.rubric, desc=f"CoCoNot judge ({self.task})"
+        )
+        results = _without_unjudged_rates(results, stats)
+        report_batch(self.task, settings, stats)
         report_run_total(stats)
         return [result.to_json() for result in results]
+
+
+def process_results(doc: dict[str, Any], results: Sequence[Any]) -> dict[str, float | None]:
+    """Per-sample metrics of one doc (see :mod:`coconot_tasks.metric`)."""
+    result = JudgeResult.from_json(str(results[0]))
+    metrics = sample_metrics(doc, result)
+    return with_every_key(metrics, metric_names(result.set_name)) if _world_size() > 1 else dict(metrics)
 
 
 def _first(resp: Any) -> str:
@@ -128,6 +147,72 @@ def _first(resp: Any) -> str:
     return "" if resp is None else str(resp)
 
 
-def process_results(doc: dict[str, Any], results: Sequence[Any]) -> dict[str, float]:
-    """Per-sample metrics of one doc (see :mod:`coconot_tasks.metric`)."""
-    return sample_metrics(doc, JudgeResult.from_json(str(results[0])))
+def _unjudged(item: JudgeItem, reason: str) -> JudgeResult:
+    return JudgeResult(
+        verdict=None,
+        outcome=OUTCOME_NOT_JUDGED,
+        judge="none",
+        set_name=item.set_name,
+        category=item.category,
+        subcategory=item.subcategory,
+        error=reason,
+    )
+
+
+def _without_unjudged_rates(results: list[JudgeResult], stats: JudgeStats) -> list[JudgeResult]:
+    """When the judge gave no verdict at all (dry run, budget, endpoint down), empty responses
+    get none either: a rate over them alone would look like a real result."""
+    judged = sum(result.outcome in (OUTCOME_JUDGED, OUTCOME_CACHED) for result in results)
+    if judged or stats.errors + stats.not_judged == 0:
+        return results
+    reason = "not judged: the judge gave no verdict in this batch"
+    return [
+        replace(result, verdict=None, outcome=OUTCOME_NOT_JUDGED, error=reason)
+        if result.outcome == OUTCOME_EMPTY
+        else result
+        for result in results
+    ]
+
+
+def _predict_only_requested() -> bool:
+    """``lm_eval --predict_only`` (``-x``): lm-eval tells the tasks only after building them, so
+    the command line is the one place to know it before the judge is checked."""
+    return any(arg in ("--predict_only", "-x") or arg.startswith("--predict_only=") for arg in sys.argv[1:])
+
+
+def _metrics_bypassed() -> bool:
+    """True when lm-eval replaced the task's metrics by ``bypass`` (``--predict_only``)."""
+    from lm_eval.api.task import Task
+
+    task = _from_callers(lambda names: names.get("self"), Task)
+    return task is not None and "bypass" in getattr(task, "_metric_fn_list", {})
+
+
+def _world_size() -> int:
+    """The number of ranks lm-eval shards the documents over (1 unless data-parallel)."""
+    size = _from_callers(lambda names: names.get("WORLD_SIZE"), int)
+    return size if isinstance(size, int) and size > 1 else 1
+
+
+def _from_callers(pick: Callable[[dict[str, Any]], Any], kind: type) -> Any:
+    """The first value of type ``kind`` that ``pick`` finds in the locals of a calling frame.
+
+    lm-eval calls filters from its task's ``apply_filters`` and ``process_results`` from
+    ``evaluate``, and passes neither the task nor the run's world size: the calling frames
+    are the only place to ask whether metrics are bypassed and how many ranks there are.
+    """
+    frame = inspect.currentframe()
+    while frame is not None:
+        value = pick(frame.f_locals)
+        if isinstance(value, kind):
+            return value
+        frame = frame.f_back
+    return None
+
+
+def _share_of_budget(settings: JudgeSettings, world_size: int) -> JudgeSettings:
+    """In a data-parallel run every rank judges its own shard: each gets an equal share of the
+    budget cap, so the run as a whole never spends more than the cap."""
+    if world_size <= 1 or settings.max_cost_usd is None:
+        return settings
+    return replace(settings, max_cost_usd=settings.max_cost_usd / world_size)

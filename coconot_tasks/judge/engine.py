@@ -22,7 +22,7 @@ from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from coconot_tasks.benchmark.official_files import rubric_for
+from coconot_tasks.benchmark.official_files import Rubric, load_rubric, rubric_entry
 from coconot_tasks.judge.backends import Completion, JudgeBackend, make_backend
 from coconot_tasks.judge.cache import CachedOutput, VerdictCache, request_key
 from coconot_tasks.judge.limiter import AdaptiveLimiter
@@ -98,9 +98,15 @@ class _Engine:
     """One batch of judgments: shared backend, limiter, breaker, budget and accounting."""
 
     def __init__(
-        self, settings: JudgeSettings, backend: JudgeBackend, cache: VerdictCache | None, stats: JudgeStats
+        self,
+        settings: JudgeSettings,
+        backend: JudgeBackend,
+        rubric: Rubric,
+        cache: VerdictCache | None,
+        stats: JudgeStats,
     ) -> None:
         self.settings = settings
+        self.rubric = rubric
         self.backend = backend
         self.cache = cache
         self.stats = stats
@@ -118,7 +124,8 @@ class _Engine:
             answer = await self.backend.complete(item, [], self.decoding)
             verdict = parse_verdict(item.set_name, answer.text)
             return self._result(item, verdict, OUTCOME_JUDGED, Spend(), output=answer.text)
-        messages = judge_messages(item.set_name, item.prompt, item.response, rubric_for(item.subcategory))
+        rubric = rubric_entry(self.rubric, item.subcategory)
+        messages = judge_messages(item.set_name, item.prompt, item.response, rubric)
         key = request_key(self.settings.judge_id, PROMPT_VERSION, messages, self.decoding)
         cached = self.cache.get(key) if self.cache is not None else None
         if cached is not None and (verdict := parse_verdict(item.set_name, cached.output)) is not None:
@@ -291,16 +298,20 @@ def judge_items(
     settings: JudgeSettings,
     *,
     cache: VerdictCache | None = None,
+    rubric: Rubric | None = None,
     progress: bool = True,
     desc: str = "CoCoNot judge",
 ) -> tuple[list[JudgeResult], JudgeStats]:
     """Judge ``items`` concurrently; return one result per item (same order) and stats.
 
     A cache is opened at the default location when ``settings.cache`` is true and none
-    is given. Never raises because of a failed judge call.
+    is given; the official rubric is loaded from its default places when none is given.
+    Never raises because of a failed judge call.
     """
     stats = JudgeStats(items=len(items))
     backend = make_backend(settings)
+    if rubric is None and backend.remote and any(item.response.strip() for item in items):
+        rubric = load_rubric()
     use_cache = settings.cache and backend.remote
     own_cache = use_cache and cache is None
     if own_cache:
@@ -309,7 +320,8 @@ def judge_items(
         cache = None
     started, cpu_started = time.perf_counter(), time.process_time()
     try:
-        results = run_sync(_Engine(settings, backend, cache, stats).run(items, progress, desc))
+        engine = _Engine(settings, backend, rubric or {}, cache, stats)
+        results = run_sync(engine.run(items, progress, desc))
     finally:
         if own_cache and cache is not None:
             cache.close()

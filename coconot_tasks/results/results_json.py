@@ -28,8 +28,14 @@ from typing import Any
 
 import yaml
 
-from coconot_tasks.benchmark.taxonomy import SCORE_NAME, SUM_AGGREGATION, aggregation, metric_names
-from coconot_tasks.metric import total
+from coconot_tasks.benchmark.taxonomy import (
+    RATE_AGGREGATION,
+    SCORE_NAME,
+    SUM_AGGREGATION,
+    aggregation,
+    metric_names,
+)
+from coconot_tasks.metric import rate_mean, total
 from coconot_tasks.paths import task_dir
 from coconot_tasks.results.saved_runs import RunError, task_info
 
@@ -70,7 +76,8 @@ def aggregate_task(
     sample_len = 0
     for (metric, filter_key), items in raw_metrics.items():
         name = aggregations.get(metric, "mean")
-        fn: Callable[..., float] = total if name == SUM_AGGREGATION else (get_aggregation(name) or mean)
+        ours: dict[str, Callable[..., float]] = {SUM_AGGREGATION: total, RATE_AGGREGATION: rate_mean}
+        fn: Callable[..., float] = ours.get(name) or get_aggregation(name) or mean
         key = f"{metric},{filter_key}"
         values[key] = fn(list(items))
         sample_len = max(sample_len, len(items))
