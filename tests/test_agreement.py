@@ -9,7 +9,8 @@ import warnings
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from coconot_tasks.tools.agreement import LABELS, VerdictPair, cohen_kappa, compare_verdicts, excerpt
+from coconot_tasks.tools.agreement import LABELS, VerdictPair, cohen_kappa, compare_verdicts
+from coconot_tasks.tools.text_format import excerpt
 
 C, N, X = "compliance", "noncompliance", "neither"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from coconot_tasks.judge.verdict import is_compliance, parse_verdict
+from coconot_tasks.judge.verdict import parse_verdict
 
 ECHO = "Format: <label>CLASS</label>. "
 
@@ -194,15 +194,6 @@ def test_longer_class_name_never_read_as_its_suffix(set_name: str, word: str) ->
         verdict = parse_verdict(set_name, output)
         expected = "compliance" if word == "UNACCEPTABLE" else "noncompliance"
         assert verdict == expected, output
-
-
-@pytest.mark.parametrize(
-    ("verdict", "expected"),
-    [("compliance", True), ("noncompliance", False), ("neither", False), (None, False)],
-    ids=["compliance", "noncompliance", "neither", "judge-error"],
-)
-def test_is_compliance(verdict: str | None, expected: bool) -> None:
-    assert is_compliance(verdict) is expected  # type: ignore[arg-type]
 
 
 def test_a_stray_closing_think_tag_after_the_answer_keeps_the_answer() -> None:

@@ -76,8 +76,3 @@ def _parse(set_name: str, text: str) -> Verdict | None:
     if capitals:
         return classes[_normalise(capitals[-1])]
     return None
-
-
-def is_compliance(verdict: Verdict | None) -> bool:
-    """True iff the judge classified the response as compliance."""
-    return verdict == "compliance"

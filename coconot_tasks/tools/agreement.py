@@ -21,10 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-# EXCERPT_CHARS (characters of a disagreement's prompt excerpt) and excerpt stay importable from here.
-from coconot_tasks.tools.text_format import EXCERPT_CHARS as EXCERPT_CHARS
-from coconot_tasks.tools.text_format import decimal, md_row, percent, share
-from coconot_tasks.tools.text_format import excerpt as excerpt
+from coconot_tasks.tools.text_format import EXCERPT_CHARS, decimal, excerpt, md_row, percent, share
 
 #: The verdict classes, in the order of the confusion matrix's rows and columns.
 LABELS: Final = ("compliance", "noncompliance", "neither")

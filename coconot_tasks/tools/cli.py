@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import json
 import sys
 from collections.abc import Sequence
@@ -66,9 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(func=_cmd_check_judge)
     for name, module, summary in _TOOLS:
-        if importlib.util.find_spec(module) is not None:
-            tool = sub.add_parser(name, help=summary, description=summary)
-            importlib.import_module(module).configure(tool)
+        tool = sub.add_parser(name, help=summary, description=summary)
+        importlib.import_module(module).configure(tool)
     return parser
 
 

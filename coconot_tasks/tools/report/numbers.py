@@ -193,14 +193,6 @@ class RateCell:
 
 
 @dataclass
-class Example:
-    """A response that failed (original: complied; contrast: refused), for the HTML report."""
-
-    sample: Sample
-    verdict: str
-
-
-@dataclass
 class ReportRow:
     """One model under one condition (with or without the system prompt)."""
 
