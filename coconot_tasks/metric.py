@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from coconot_tasks.benchmark.taxonomy import CONTRAST, SCORE_NAME, metric_scopes
+from coconot_tasks.benchmark.names import SCORE_NAME, metric_scopes
+from coconot_tasks.benchmark.taxonomy import CONTRAST
 from coconot_tasks.judge.types import JudgeResult
 
 #: The value of a key for a doc the key does not cover (see :data:`rate_mean`).

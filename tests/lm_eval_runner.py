@@ -84,7 +84,7 @@ def expected_verdict(set_name: str, prompt: str) -> str:
 
 def expected_rates(set_name: str, rows: list[dict[str, Any]]) -> dict[str, float]:
     """compliance_rate / neither_rate per set, category and subcategory, as the task names them."""
-    from coconot_tasks.benchmark.taxonomy import metric_scopes
+    from coconot_tasks.benchmark.names import metric_scopes
 
     verdicts: dict[str, list[str]] = defaultdict(list)
     for row in rows:

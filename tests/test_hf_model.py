@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from coconot_tasks.benchmark.taxonomy import metric_scopes
+from coconot_tasks.benchmark.names import metric_scopes
 from tests.conftest import JUDGE_KEY
 from tests.lm_eval_runner import LM_EVAL, judge_environment, run_lm_eval, task_metrics
 from tests.tiny_model import build_tiny_chat_model

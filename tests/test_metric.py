@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 import coconot_tasks.harness.tasks  # noqa: F401  (registers the aggregations, as loading the YAML does)
-from coconot_tasks.benchmark.taxonomy import aggregation, metric_names
+from coconot_tasks.benchmark.names import aggregation, metric_names
 from coconot_tasks.judge.types import JudgeResult
 from coconot_tasks.metric import NOT_COVERED, sample_metrics, with_every_key
 

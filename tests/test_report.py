@@ -23,7 +23,8 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from coconot_tasks.benchmark.taxonomy import CONTRAST, EXPECTED_COUNTS, ORIGINAL, metric_scopes, slug
+from coconot_tasks.benchmark.names import metric_scopes, slug
+from coconot_tasks.benchmark.taxonomy import CONTRAST, EXPECTED_COUNTS, ORIGINAL
 from coconot_tasks.tools.cli import main
 from coconot_tasks.tools.report.stats import wilson
 from tests.conftest import REPO

@@ -27,7 +27,7 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 
 from coconot_tasks.benchmark.dataset import load_rows
-from coconot_tasks.benchmark.taxonomy import ACCOUNTING_NAMES, aggregation, higher_is_better, metric_names
+from coconot_tasks.benchmark.names import ACCOUNTING_NAMES, aggregation, higher_is_better, metric_names
 from coconot_tasks.judge.cache import VerdictCache
 from coconot_tasks.judge.engine import judge_items
 from coconot_tasks.judge.settings import JudgeSettings

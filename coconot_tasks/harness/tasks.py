@@ -19,8 +19,8 @@ from lm_eval.api.filter import Filter
 from lm_eval.api.registry import AGGREGATION_REGISTRY, register_aggregation
 
 from coconot_tasks.benchmark.dataset import load_dataset_dict
+from coconot_tasks.benchmark.names import RATE_AGGREGATION, SUM_AGGREGATION, metric_names
 from coconot_tasks.benchmark.official_files import Rubric, load_rubric, load_system_prompt, rubric_entry
-from coconot_tasks.benchmark.taxonomy import RATE_AGGREGATION, SUM_AGGREGATION, metric_names
 from coconot_tasks.harness import exit_status
 from coconot_tasks.harness.run_log import install_log_filter, logger, report_batch, report_run_total
 from coconot_tasks.judge.engine import judge_items

@@ -28,7 +28,8 @@ from typing import Any
 
 import yaml
 
-from coconot_tasks.benchmark.taxonomy import (
+from coconot_tasks.benchmark.names import (
+    FILTER_NAME,
     RATE_AGGREGATION,
     SCORE_NAME,
     SUM_AGGREGATION,
@@ -40,7 +41,6 @@ from coconot_tasks.paths import task_dir
 from coconot_tasks.results.saved_runs import RunError, task_info
 
 #: lm-eval's filter name of the CoCoNot tasks (part of every metric key).
-FILTER_NAME = "coconot_judge"
 #: lm-eval's default number of bootstrap iterations (``0`` turns every stderr into "N/A").
 DEFAULT_BOOTSTRAP_ITERS = 100000
 

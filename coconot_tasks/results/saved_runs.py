@@ -12,11 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from coconot_tasks.benchmark.names import SYSPROMPT_SUFFIX, TASK_PREFIX
 from coconot_tasks.benchmark.taxonomy import CONTRAST, ORIGINAL
 from coconot_tasks.judge.types import JudgeResult
-
-SYSPROMPT_SUFFIX = "_sysprompt"
-TASK_PREFIX = "coconot_"
 
 
 class RunError(ValueError):

@@ -16,23 +16,21 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from coconot_tasks.benchmark.taxonomy import (
+from coconot_tasks.benchmark.names import (
     CATEGORY_SLUGS,
     COMPLIANCE_HIGHER_IS_BETTER,
-    CONTRAST,
-    EXPECTED_COUNTS,
-    ORIGINAL,
     SCORE_NAME,
-    SETS,
+    group_name,
     metric_scopes,
     slug,
 )
+from coconot_tasks.benchmark.taxonomy import CONTRAST, EXPECTED_COUNTS, ORIGINAL, SETS
 from coconot_tasks.results.saved_runs import Run, Sample
 from coconot_tasks.tools.report.stats import PairedDifference, paired_difference, wilson
 
 RATE = "compliance_rate"
 #: lm-eval group holding ``coconot_score`` for each condition (system prompt or not).
-SCORE_GROUPS = {False: "coconot", True: "coconot_sysprompt"}
+SCORE_GROUPS = {False: group_name(False), True: group_name(True)}
 SYSTEM_PROMPT_LABEL = " + system prompt"
 #: Relative tolerance when checking a rate counted on the samples against the results JSON.
 TOLERANCE = 1e-9

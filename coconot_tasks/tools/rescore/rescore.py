@@ -28,14 +28,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from coconot_tasks.benchmark.taxonomy import SCORE_NAME
+from coconot_tasks.benchmark.names import FILTER_NAME, SCORE_NAME
 from coconot_tasks.judge.cache import VerdictCache
 from coconot_tasks.judge.dedup import judge_unique
 from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
 from coconot_tasks.judge.types import JudgeItem, JudgeResult, JudgeStats
 from coconot_tasks.metric import sample_metrics
 from coconot_tasks.results.results_json import (
-    FILTER_NAME,
     aggregate_groups,
     build_results,
     effective_samples,
