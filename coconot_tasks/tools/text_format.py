@@ -21,9 +21,12 @@ def percent(value: float | None) -> str:
     return NOT_AVAILABLE if value is None else f"{value:.1f}%"
 
 
-def share(value: float | None) -> str:
-    """A fraction as a percentage with one decimal: ``0.5924`` -> ``"59.2%"``."""
-    return NOT_AVAILABLE if value is None else f"{100 * value:.1f}%"
+def share(value: float | None, unit: str = "%") -> str:
+    """A fraction as a percentage with one decimal (the paper's precision): ``0.5924`` -> ``"59.2%"``.
+
+    ``unit=""`` leaves out the sign (tables whose header says "%").
+    """
+    return NOT_AVAILABLE if value is None else f"{100 * value:.1f}{unit}"
 
 
 def decimal(value: float | None) -> str:
@@ -38,8 +41,8 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
 
 
 def md_cell(text: object) -> str:
-    """``text`` as one Markdown table cell: on one line, with ``|`` escaped."""
-    return " ".join(str(text).split()).replace("|", "\\|")
+    """``text`` as one Markdown table cell: on one line, with ``\\`` and ``|`` escaped."""
+    return " ".join(str(text).split()).replace("\\", "\\\\").replace("|", "\\|")
 
 
 def md_row(cells: Iterable[object]) -> str:

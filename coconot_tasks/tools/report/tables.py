@@ -15,15 +15,11 @@ from coconot_tasks.tools.report.numbers import (
     arrow,
 )
 from coconot_tasks.tools.report.stats import PairedDifference
+from coconot_tasks.tools.text_format import md_cell, share
 
 DASH = "—"
 #: Significance level for the "better / worse" word of the paired comparisons.
 ALPHA = 0.05
-
-
-def pct(value: float) -> str:
-    """A fraction as a percentage with one decimal (the paper's precision): ``0.5924`` -> ``59.2``."""
-    return f"{100.0 * value:.1f}"
 
 
 def p_text(p: float) -> str:
@@ -67,12 +63,12 @@ def rate_cell(cell: RateCell | None) -> Cell:
     if cell is None or cell.rate is None:
         return Cell(DASH, title="no data")
     if cell.ci is None or cell.k is None or cell.n is None:
-        return Cell(pct(cell.rate), f"({cell.note})" if cell.note else "", title=cell.note)
-    detail = f"[{pct(cell.ci[0])}, {pct(cell.ci[1])}]"
+        return Cell(share(cell.rate, unit=""), f"({cell.note})" if cell.note else "", title=cell.note)
+    detail = f"[{share(cell.ci[0], unit='')}, {share(cell.ci[1], unit='')}]"
     title = f"{cell.k} of {cell.n} judged responses complied"
     if cell.judge_errors:
         title += f"; {cell.judge_errors} judge errors excluded"
-    return Cell(pct(cell.rate), detail, f"({cell.k}/{cell.n})", title=title)
+    return Cell(share(cell.rate, unit=""), detail, f"({cell.k}/{cell.n})", title=title)
 
 
 def score_cell(row: ReportRow) -> Cell:
@@ -81,9 +77,11 @@ def score_cell(row: ReportRow) -> Cell:
         return Cell(DASH, title="needs both sets")
     if row.score_source == "computed":
         return Cell(
-            pct(row.score), "(computed)", title="not in the results JSON: mean of (1 - original) and contrast"
+            share(row.score, unit=""),
+            "(computed)",
+            title="not in the results JSON: mean of (1 - original) and contrast",
         )
-    return Cell(pct(row.score), title="mean of (1 - original compliance) and contrast compliance")
+    return Cell(share(row.score, unit=""), title="mean of (1 - original compliance) and contrast compliance")
 
 
 def column_header(scope: Scope) -> str:
@@ -167,8 +165,8 @@ def comparison_table(comparison: Comparison) -> Table:
             [
                 Cell(label, strong=scope.level == "set"),
                 Cell(str(result.n)),
-                Cell(pct(result.rate_a)),
-                Cell(pct(result.rate_b)),
+                Cell(share(result.rate_a, unit="")),
+                Cell(share(result.rate_b, unit="")),
                 Cell(f"{100.0 * result.difference:+.1f}", f"[{100.0 * lo:+.1f}, {100.0 * hi:+.1f}]"),
                 Cell(str(result.b)),
                 Cell(str(result.c)),
@@ -289,7 +287,7 @@ def judge_error_table(report: Report) -> Table | None:
                         [
                             Cell(row.label),
                             Cell(set_name),
-                            Cell(f"{pct(rate)}%"),
+                            Cell(share(rate)),
                             Cell(DASH),
                             Cell(DASH),
                             Cell(DASH),
@@ -314,22 +312,18 @@ def all_tables(report: Report) -> list[Table]:
     return tables
 
 
-def _md_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-
 def table_markdown(table: Table, level: int = 2) -> str:
     """One table as GitHub-flavoured Markdown, with its title as a heading and notes below."""
     lines = [f"{'#' * level} {table.title}", ""]
     if table.legend:
         lines.extend([*(f"{line}  " for line in table.legend), ""])
-    lines.append("| " + " | ".join(_md_escape(h) for h in table.header) + " |")
+    lines.append("| " + " | ".join(md_cell(h) for h in table.header) + " |")
     align = "---" if table.text else "---:"
     lines.append("|" + "|".join("---" if i == 0 else align for i in range(len(table.header))) + "|")
     for number, row in enumerate(table.rows):
         cells = []
         for cell in row:
-            text = _md_escape(cell.plain)
+            text = md_cell(cell.plain)
             cells.append(f"**{text}**" if (cell.strong or number in table.strong_rows) and text else text)
         lines.append("| " + " | ".join(cells) + " |")
     if table.notes:
