@@ -117,18 +117,25 @@ def load_rows(
     local = resolve_data_dir(data_dir)
     if local is not None:
         return read_jsonl(local / LOCAL_FILES[set_name])
+    offline = (
+        f"Point {ENV_DATA_DIR} (or --metadata data_dir=...) at a directory with {LOCAL_FILES[set_name]}."
+    )
+    hub, source = load_hub_split(set_name, "test", revision, offline)
+    return validate_rows(hub, source)
+
+
+def load_hub_split(config: str, split: str, revision: str | None, offline_hint: str) -> tuple[list[Any], str]:
+    """The rows of ``allenai/coconot`` ``config``/``split`` at ``revision`` (else ``COCONOT_DATA_REVISION``,
+    else the pin), and a name for them in messages; ``offline_hint`` says what to do without the hub."""
     import datasets
 
     rev = revision or os.environ.get(ENV_REVISION) or HUB_REVISION
-    source = f"{HUB_REPO} (config {set_name!r}, split 'test', revision {rev[:12]})"
+    source = f"{HUB_REPO} (config {config!r}, split {split!r}, revision {rev[:12]})"
     try:
-        hub = datasets.load_dataset(HUB_REPO, set_name, split="test", revision=rev)
+        hub = datasets.load_dataset(HUB_REPO, config, split=split, revision=rev)
     except Exception as exc:
-        raise DataError(
-            f"could not load {source}: {exc}. Offline? Point {ENV_DATA_DIR} (or "
-            f"--metadata data_dir=...) at a directory with {LOCAL_FILES[set_name]}."
-        ) from exc
-    return validate_rows(hub, source)
+        raise DataError(f"could not load {source}: {exc}. Offline? {offline_hint}") from exc
+    return list(hub), source
 
 
 def load_dataset_dict(

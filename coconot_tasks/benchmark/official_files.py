@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from coconot_tasks.benchmark.dataset import ENV_DATA_DIR
 from coconot_tasks.paths import cache_dir
 
 SOURCE_REPO = "allenai/noncompliance"
 SOURCE_COMMIT = "25bf77cc668814360405cdb8197c4368205806c7"
 DEFAULT_BASE_URL = f"https://raw.githubusercontent.com/{SOURCE_REPO}/{SOURCE_COMMIT}"
 ENV_BASE_URL = "COCONOT_RESOURCE_BASE_URL"
-ENV_DATA_DIR = "COCONOT_DATA_DIR"
 
 
 class ResourceError(RuntimeError):

@@ -15,10 +15,9 @@ from typing import Any, Final
 
 from coconot_tasks.benchmark.dataset import (
     ENV_DATA_DIR,
-    ENV_REVISION,
     HUB_REPO,
-    HUB_REVISION,
     DataError,
+    load_hub_split,
     parse_jsonl,
     resolve_data_dir,
     validate_rows,
@@ -139,20 +138,11 @@ def _refuse_eval_file_name(kind: str, path: Path) -> None:
 
 def _load_from_hub(kind: str, revision: str | None) -> TrainingRows:
     """The hub split of ``kind`` at ``revision`` / ``COCONOT_DATA_REVISION`` / the pin."""
-    import datasets
-
     config, split = HUB_SPLITS[kind]
-    rev = revision or os.environ.get(ENV_REVISION) or HUB_REVISION
-    source_name = f"{HUB_REPO} (config {config!r}, split {split!r}, revision {rev[:12]})"
-    try:
-        hub = datasets.load_dataset(HUB_REPO, config, split=split, revision=rev)
-    except Exception as exc:
-        raise DataError(
-            f"could not load {source_name}: {exc}. Offline? Use --data-dir DIR (or {ENV_DATA_DIR}) with "
-            f"{LOCAL_FILES_TRAIN[kind]}, or --source FILE."
-        ) from exc
+    offline = f"Use --data-dir DIR (or {ENV_DATA_DIR}) with {LOCAL_FILES_TRAIN[kind]}, or --source FILE."
+    hub, source_name = load_hub_split(config, split, revision, offline)
     # The hub's train splits are not evaluation rows (no local evaluation files to compare with here).
-    return validate_training_rows(kind, list(hub), source_name)
+    return validate_training_rows(kind, hub, source_name)
 
 
 def load_training_rows(
