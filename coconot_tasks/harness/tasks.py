@@ -27,9 +27,8 @@ from coconot_tasks.judge.engine import judge_items
 from coconot_tasks.judge.preflight import check_judge
 from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import (
-    OUTCOME_CACHED,
+    JUDGE_VERDICT_OUTCOMES,
     OUTCOME_EMPTY,
-    OUTCOME_JUDGED,
     OUTCOME_NOT_JUDGED,
     JudgeItem,
     JudgeResult,
@@ -162,7 +161,7 @@ def _unjudged(item: JudgeItem, reason: str) -> JudgeResult:
 def _without_unjudged_rates(results: list[JudgeResult], stats: JudgeStats) -> list[JudgeResult]:
     """When the judge gave no verdict at all (dry run, budget, endpoint down), empty responses
     get none either: a rate over them alone would look like a real result."""
-    judged = sum(result.outcome in (OUTCOME_JUDGED, OUTCOME_CACHED) for result in results)
+    judged = sum(result.outcome in JUDGE_VERDICT_OUTCOMES for result in results)
     if judged or stats.errors + stats.not_judged == 0:
         return results
     reason = "not judged: the judge gave no verdict in this batch"

@@ -15,7 +15,13 @@ from dataclasses import replace
 from coconot_tasks.judge.cache import VerdictCache
 from coconot_tasks.judge.engine import judge_items
 from coconot_tasks.judge.settings import JudgeSettings
-from coconot_tasks.judge.types import OUTCOME_CACHED, OUTCOME_JUDGED, JudgeItem, JudgeResult, JudgeStats
+from coconot_tasks.judge.types import (
+    JUDGE_VERDICT_OUTCOMES,
+    OUTCOME_CACHED,
+    JudgeItem,
+    JudgeResult,
+    JudgeStats,
+)
 
 
 def judge_unique(
@@ -61,7 +67,7 @@ def judge_unique(
 
 def _repeat(result: JudgeResult, item: JudgeItem) -> JudgeResult:
     """The result of a repeated request: a cache hit if the first copy got a verdict; no spend."""
-    outcome = OUTCOME_CACHED if result.outcome in (OUTCOME_JUDGED, OUTCOME_CACHED) else result.outcome
+    outcome = OUTCOME_CACHED if result.outcome in JUDGE_VERDICT_OUTCOMES else result.outcome
     return replace(
         result,
         outcome=outcome,

@@ -14,6 +14,8 @@ OUTCOME_ERROR = "error"
 OUTCOME_NOT_JUDGED = "not_judged"
 #: Outcomes without a verdict: counted in ``judge_error_rate``, never a label.
 NO_VERDICT_OUTCOMES = (OUTCOME_ERROR, OUTCOME_NOT_JUDGED)
+#: Outcomes whose verdict came from the judge (now or from the cache).
+JUDGE_VERDICT_OUTCOMES = (OUTCOME_JUDGED, OUTCOME_CACHED)
 
 
 @dataclass(frozen=True)
