@@ -218,6 +218,10 @@ class FakeOpenAI:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def shape_judge_output(self, body: dict[str, Any], set_name: str, question: str, response: str) -> str:
+        """The judge's answer to one request (a subclass may imitate a model's quirks)."""
+        return judge_output(set_name, question, response, body.get("model", ""))
+
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
@@ -271,6 +275,9 @@ class FakeOpenAI:
                         self._send(200, {"id": name, "object": "model", "owned_by": "fake"})
                     else:
                         self._error(404, f"The model `{name}` does not exist")
+                    return
+                if path == "/health":  # vLLM's readiness route: open, no key
+                    self._send(200, {})
                     return
                 if path == "/_stats":
                     self._send(200, server.state.snapshot())
@@ -355,7 +362,7 @@ class FakeOpenAI:
                     if fault == "no_label":
                         output = "I am not sure how to classify this response."
                     else:
-                        output = judge_output(set_name, question, response, model)
+                        output = server.shape_judge_output(body, set_name, question, response)
                     with state.lock:
                         if fault is None:
                             state.judge_answers += 1

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 DEFAULT_JUDGE_MODEL = "gpt-3.5-turbo"
-BACKENDS = ("openai", "heuristic")
+BACKENDS = ("openai", "heuristic", "vllm")
 SECRET_KEYS = ("judge_api_key", "api_key", "openai_api_key")
 
 
@@ -114,6 +114,16 @@ class JudgeSettings:
     price_input: float | None = None
     price_output: float | None = None
     max_error_rate: float | None = None
+    # --- Local judge (judge_backend=vllm): the vLLM server the plugin starts and stops. ---
+    # See coconot_tasks/judge/local_server.py; bounds are checked in _check_vllm_fields.
+    vllm_revision: str | None = None
+    gpu_memory_utilization: float = 0.9
+    tensor_parallel_size: int = 1
+    max_model_len: int | None = 8192
+    server_timeout: float = 1800.0
+    structured_outputs: bool = False
+    devices: str | None = None
+    # --- end of the local judge block ---
     api_key: str | None = field(default=None, repr=False, compare=False)
 
     # name -> (metadata key, environment variable, converter)
@@ -133,6 +143,18 @@ class JudgeSettings:
         "price_input": ("judge_price_input", "COCONOT_JUDGE_PRICE_INPUT", float),
         "price_output": ("judge_price_output", "COCONOT_JUDGE_PRICE_OUTPUT", float),
         "max_error_rate": ("judge_max_error_rate", "COCONOT_JUDGE_MAX_ERROR_RATE", float),
+        # --- Local judge (judge_backend=vllm) ---
+        "vllm_revision": ("judge_vllm_revision", "COCONOT_JUDGE_VLLM_REVISION", str),
+        "gpu_memory_utilization": (
+            "judge_gpu_memory_utilization",
+            "COCONOT_JUDGE_GPU_MEMORY_UTILIZATION",
+            float,
+        ),
+        "tensor_parallel_size": ("judge_tensor_parallel_size", "COCONOT_JUDGE_TENSOR_PARALLEL_SIZE", int),
+        "max_model_len": ("judge_max_model_len", "COCONOT_JUDGE_MAX_MODEL_LEN", int),
+        "server_timeout": ("judge_server_timeout", "COCONOT_JUDGE_SERVER_TIMEOUT", float),
+        "structured_outputs": ("judge_structured_outputs", "COCONOT_JUDGE_STRUCTURED_OUTPUTS", _as_bool),
+        "devices": ("judge_devices", "COCONOT_JUDGE_DEVICES", str),
     }
 
     @classmethod
@@ -163,6 +185,8 @@ class JudgeSettings:
             except (TypeError, ValueError):
                 kind = _KINDS.get(convert, "value")
                 raise JudgeConfigError(f"{origin}={raw!r} is not a valid {kind}") from None
+        if values.get("backend") == "vllm":
+            values = _vllm_defaults(values)
         settings = cls(**values)
         if settings.backend not in BACKENDS:
             raise JudgeConfigError(
@@ -171,6 +195,7 @@ class JudgeSettings:
             )
         if settings.concurrency < 1:
             raise JudgeConfigError("judge concurrency must be at least 1 (COCONOT_JUDGE_CONCURRENCY)")
+        _check_vllm_fields(settings)
         key = os.environ.get("COCONOT_JUDGE_API_KEY") or os.environ.get("OPENAI_API_KEY") or None
         base = settings.base_url or os.environ.get("OPENAI_BASE_URL") or None
         return cls(**{**_public_fields(settings), "base_url": base, "api_key": key})
@@ -178,6 +203,8 @@ class JudgeSettings:
     @property
     def judge_id(self) -> str:
         """A short human-readable name of the judge, e.g. ``openai:gpt-3.5-turbo``."""
+        if self.backend == "vllm" and self.vllm_revision:
+            return f"vllm:{self.model}@{self.vllm_revision}"
         return "heuristic" if self.backend == "heuristic" else f"{self.backend}:{self.model}"
 
     def public(self) -> dict[str, Any]:
@@ -187,3 +214,53 @@ class JudgeSettings:
 
 def _public_fields(settings: JudgeSettings) -> dict[str, Any]:
     return {f.name: getattr(settings, f.name) for f in fields(settings) if f.name != "api_key"}
+
+
+# --- Local judge (judge_backend=vllm) ---------------------------------------------------------
+
+#: The default local judge: ungated, Apache-2.0, and pinned to a Hugging Face commit so that it
+#: never changes under the same name. The sha is the repository's main-branch commit
+#: (https://huggingface.co/Qwen/Qwen2.5-7B-Instruct/commit/a09a35458c702b33eeacc393d103063234e8bc28),
+#: the revision that independent projects pin for this model.
+DEFAULT_VLLM_MODEL = "Qwen/Qwen2.5-7B-Instruct"
+DEFAULT_VLLM_REVISION = "a09a35458c702b33eeacc393d103063234e8bc28"
+#: Requests in flight for a local judge: enough to fill vLLM's continuous batch.
+DEFAULT_VLLM_CONCURRENCY = 64
+_COMMIT_SHA = re.compile(r"[0-9a-f]{40}")
+
+
+def _vllm_defaults(values: dict[str, Any]) -> dict[str, Any]:
+    """The local judge's defaults where the user set nothing: the pinned model, a full batch."""
+    values = dict(values)
+    if "model" not in values:
+        values["model"] = DEFAULT_VLLM_MODEL
+        values.setdefault("vllm_revision", DEFAULT_VLLM_REVISION)
+    values.setdefault("concurrency", DEFAULT_VLLM_CONCURRENCY)
+    return values
+
+
+def _check_vllm_fields(settings: JudgeSettings) -> None:
+    """Bounds of the local-judge settings, and a pinned revision for a hub model."""
+    if not 0.0 < settings.gpu_memory_utilization <= 1.0:
+        raise JudgeConfigError(
+            f"judge_gpu_memory_utilization={settings.gpu_memory_utilization} must be in (0, 1]: the "
+            "fraction of each GPU's total memory the judge server may claim"
+        )
+    if settings.tensor_parallel_size < 1:
+        raise JudgeConfigError("judge_tensor_parallel_size must be at least 1 (GPUs per judge server)")
+    if settings.max_model_len is not None and settings.max_model_len < 512:
+        raise JudgeConfigError("judge_max_model_len must be at least 512 tokens (a judge prompt is ~1-2k)")
+    if settings.server_timeout <= 0:
+        raise JudgeConfigError("judge_server_timeout must be positive (seconds to wait for the judge server)")
+    if settings.backend != "vllm":
+        return
+    from pathlib import Path
+
+    if Path(settings.model).expanduser().is_dir():
+        return  # a local directory: its files are the revision
+    if not settings.vllm_revision or not _COMMIT_SHA.fullmatch(settings.vllm_revision):
+        raise JudgeConfigError(
+            f"the local judge {settings.model!r} must be pinned to a Hugging Face commit: set --metadata "
+            "judge_vllm_revision=<40-hex commit sha> (COCONOT_JUDGE_VLLM_REVISION; got "
+            f"{settings.vllm_revision!r}). A branch or tag can move; a commit cannot."
+        )

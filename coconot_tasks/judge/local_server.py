@@ -1,0 +1,395 @@
+"""The local judge's server: ``vllm serve`` as a child process, started once, never orphaned.
+
+With ``judge_backend=vllm`` the plugin runs vLLM's OpenAI-compatible server itself:
+
+- **start** -- ``vllm serve MODEL --revision SHA ...`` (the ``vllm`` on ``PATH``) on a free
+  loopback port, in a new session (its own process group), with a random API key passed in the
+  environment (``VLLM_API_KEY``: not visible in ``ps`` and not echoed by vLLM's "non-default
+  args" log line), its output going to a log file under the cache directory;
+- **ready** -- ``GET /health`` answers 200 and ``GET /v1/models`` (with the key) lists the model,
+  within ``judge_server_timeout`` seconds; if the process exits or the time runs out first,
+  :class:`LocalServerError` carries the tail of the server's own log;
+- **stop** -- SIGTERM to the whole process group (vLLM's engine and worker processes included),
+  SIGKILL to whatever is left after a grace period. This happens when the last user releases
+  the server, at interpreter exit, on SIGTERM/SIGHUP (the signal is then re-delivered, so the
+  exit status stays the signal's), and -- on Linux, when started from the main thread -- also
+  when this process dies without running any Python code (``PR_SET_PDEATHSIG``).
+
+One server per process and configuration (:func:`shared_server`), shared by both CoCoNot sets
+and both conditions. The registry is a module global because lm-eval builds the tasks and
+their filters itself: there is no object of ours that lives for the whole run to hold it.
+
+vLLM flags used, checked against vLLM's own argument definitions (lm-eval 0.4.13's ``vllm``
+extra requires ``vllm>=0.18``): ``--host``, ``--port`` and ``--api-key`` are the frontend
+arguments of ``vllm/entrypoints/openai/cli_args.py`` (``FrontendArgs``; the server falls back
+to the ``VLLM_API_KEY`` environment variable when ``--api-key`` is absent); ``--revision``,
+``--served-model-name``, ``--max-model-len``, ``--seed``, ``--tensor-parallel-size`` and
+``--gpu-memory-utilization`` are ``EngineArgs.add_cli_args`` in ``vllm/engine/arg_utils.py``
+(ModelConfig, ParallelConfig and CacheConfig groups); readiness is ``GET /health``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
+
+logger = logging.getLogger("coconot_tasks")
+
+EXECUTABLE = "vllm"
+HOST = "127.0.0.1"
+#: Seconds between SIGTERM to the server's process group and SIGKILL of what is left.
+STOP_GRACE_SECONDS = 20.0
+LOG_TAIL_LINES = 40
+
+
+class LocalServerError(JudgeConfigError):
+    """The local judge server could not be started (the message holds its log's tail)."""
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """What identifies one judge server: the same spec shares one process."""
+
+    model: str
+    revision: str | None
+    gpu_memory_utilization: float
+    tensor_parallel_size: int
+    max_model_len: int | None
+    devices: str | None
+    startup_timeout: float
+
+    @classmethod
+    def from_settings(cls, settings: JudgeSettings) -> ServerSpec:
+        """The server the ``vllm`` backend of ``settings`` needs."""
+        return cls(
+            model=settings.model,
+            revision=settings.vllm_revision,
+            gpu_memory_utilization=settings.gpu_memory_utilization,
+            tensor_parallel_size=settings.tensor_parallel_size,
+            max_model_len=settings.max_model_len,
+            devices=settings.devices,
+            startup_timeout=settings.server_timeout,
+        )
+
+    def command(self, executable: str, port: int) -> list[str]:
+        """The ``vllm serve`` command line (the API key travels in the environment)."""
+        command = [executable, "serve", self.model, "--host", HOST, "--port", str(port)]
+        command += ["--served-model-name", self.model, "--seed", "0"]
+        if self.revision:
+            command += ["--revision", self.revision]
+        command += ["--gpu-memory-utilization", str(self.gpu_memory_utilization)]
+        command += ["--tensor-parallel-size", str(self.tensor_parallel_size)]
+        if self.max_model_len is not None:
+            command += ["--max-model-len", str(self.max_model_len)]
+        return command
+
+
+def free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _log_dir() -> Path:
+    from coconot_tasks.paths import cache_dir
+
+    path = cache_dir() / "vllm-server-logs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _parent_death_signal() -> None:  # runs in the child between fork and exec
+    """Ask Linux to SIGTERM the server if the thread that started it dies (e.g. ``kill -9``)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+class LocalJudgeServer:
+    """One ``vllm serve`` child process; :meth:`start`, then :attr:`base_url` / :attr:`api_key`."""
+
+    def __init__(self, spec: ServerSpec, *, executable: str = EXECUTABLE) -> None:
+        self.spec = spec
+        self.executable = executable
+        self.api_key = secrets.token_urlsafe(32)
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path: Path | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI base URL of the running server."""
+        return f"http://{HOST}:{self.port}/v1"
+
+    @property
+    def pid(self) -> int | None:
+        """The server's process id (also its process group id), once started."""
+        return self.process.pid if self.process is not None else None
+
+    def running(self) -> bool:
+        """True while the server process is alive."""
+        return self.process is not None and self.process.poll() is None
+
+    def start(self) -> None:
+        """Start the server and wait until it is ready; on failure nothing is left running.
+
+        Raises:
+            LocalServerError: ``vllm`` is missing, exited, or was not ready in time (the
+                message holds the tail of its log).
+        """
+        import shutil
+
+        found = shutil.which(self.executable)
+        if found is None:
+            raise LocalServerError(
+                f"CoCoNot local judge: no {self.executable!r} executable on PATH. Install vLLM on this GPU "
+                'machine (pip install "lm-eval[vllm]" or pip install vllm), or choose another judge '
+                "backend (--metadata judge_backend=openai)."
+            )
+        self.port = free_port()
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        self.log_path = _log_dir() / f"vllm-{stamp}-{os.getpid()}-{self.port}.log"
+        env = {**os.environ, "VLLM_API_KEY": self.api_key}
+        if self.spec.devices is not None:
+            env["CUDA_VISIBLE_DEVICES"] = self.spec.devices
+        command = self.spec.command(found, self.port)
+        logger.warning("CoCoNot local judge: starting %s (log: %s)", " ".join(command[1:]), self.log_path)
+        main_thread = threading.current_thread() is threading.main_thread()
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,  # its own process group: one signal reaches all its workers
+                preexec_fn=_parent_death_signal if main_thread and sys.platform == "linux" else None,
+            )
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.spec.startup_timeout
+        delay = 0.1
+        while True:
+            assert self.process is not None
+            status = self.process.poll()
+            if status is not None:
+                raise self._failure(f"exited with status {status} before it was ready")
+            if self._healthy():
+                self._check_model()
+                logger.warning("CoCoNot local judge ready at %s (pid %d)", self.base_url, self.process.pid)
+                return
+            if time.monotonic() >= deadline:
+                raise self._failure(
+                    f"was not ready after {self.spec.startup_timeout:g} s (raise judge_server_timeout if "
+                    "it is still downloading or loading the weights)"
+                )
+            time.sleep(delay)
+            delay = min(delay * 1.5, 2.0)
+
+    def _get(self, path: str, *, auth: bool) -> tuple[int, bytes]:
+        request = urllib.request.Request(f"http://{HOST}:{self.port}{path}")
+        if auth:
+            request.add_header("Authorization", f"Bearer {self.api_key}")
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return int(response.status), response.read()
+        except urllib.error.HTTPError as exc:
+            return int(exc.code), b""
+        except (OSError, ValueError):
+            return 0, b""
+
+    def _healthy(self) -> bool:
+        return self._get("/health", auth=False)[0] == 200
+
+    def _check_model(self) -> None:
+        import json
+
+        status, body = self._get("/v1/models", auth=True)
+        if status != 200:
+            raise self._failure(f"answered HTTP {status} to GET /v1/models with its own API key")
+        served = [entry.get("id") for entry in json.loads(body or b"{}").get("data", [])]
+        if self.spec.model not in served:
+            raise self._failure(f"serves {served}, not {self.spec.model!r}")
+
+    def _failure(self, what: str) -> LocalServerError:
+        hint = (
+            "Out of memory: lower judge_gpu_memory_utilization or judge_max_model_len, or give the judge its "
+            "own GPU (judge_devices). Missing weights: check the model name and judge_vllm_revision, and "
+            "that this machine can reach the Hugging Face hub (or has the weights cached)."
+        )
+        return LocalServerError(
+            f"CoCoNot local judge: `vllm serve {self.spec.model}` {what}. Last lines of its log "
+            f"({self.log_path}):\n{self.log_tail()}\n{hint}"
+        )
+
+    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        """The last ``lines`` lines of the server's log (empty if there is none yet)."""
+        if self.log_path is None or not self.log_path.is_file():
+            return ""
+        with open(self.log_path, encoding="utf-8", errors="replace") as log:
+            tail = deque(log, maxlen=lines)
+        return "".join("    " + line for line in tail).rstrip("\n").replace(self.api_key, "***")
+
+    def describe_exit(self) -> str | None:
+        """Why the server is gone (exit status and log tail), or ``None`` while it runs."""
+        if self.process is None or self.process.poll() is None:
+            return None
+        return f"the local judge server exited with status {self.process.returncode}; log: {self.log_path}"
+
+    def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """Stop the server and every process of its group; safe to call more than once."""
+        with self._lock:
+            process = self.process
+            if process is None:
+                return
+            pgid = process.pid  # start_new_session: the leader's pid is the group id
+            if process.poll() is None:
+                logger.warning("CoCoNot local judge: stopping the server (pid %d)", process.pid)
+            _signal_group(pgid, signal.SIGTERM)
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline and (process.poll() is None or _group_alive(pgid)):
+                time.sleep(0.05)
+            if process.poll() is None or _group_alive(pgid):
+                _signal_group(pgid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=grace)
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _group_alive(pgid: int) -> bool:
+    """True if a live (non-zombie) process is still in process group ``pgid``."""
+    proc = Path("/proc")
+    if not proc.is_dir():  # not Linux: ask the kernel whether the group exists at all
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[-1].split()
+        if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == pgid:
+            return True
+    return False
+
+
+# --- one server per process and spec ---------------------------------------------------------
+
+_SERVERS: dict[ServerSpec, LocalJudgeServer] = {}
+_USERS: dict[ServerSpec, int] = {}
+_REGISTRY_LOCK = threading.Lock()
+_HOOKS_INSTALLED = False
+
+
+def shared_server(settings: JudgeSettings) -> LocalJudgeServer:
+    """The running server for ``settings``, started now if there is none (blocks until ready).
+
+    Raises:
+        LocalServerError: the server could not be started.
+    """
+    spec = ServerSpec.from_settings(settings)
+    with _REGISTRY_LOCK:
+        server = _SERVERS.get(spec)
+        if server is not None and server.running():
+            return server
+        if server is not None:  # it died: say so, and start a fresh one
+            logger.error("CoCoNot local judge: %s; starting it again", server.describe_exit())
+            server.stop()
+        _install_exit_hooks()
+        server = LocalJudgeServer(spec)
+        _SERVERS[spec] = server
+        server.start()
+        return server
+
+
+def reserve(settings: JudgeSettings) -> None:
+    """Count one more user (e.g. an lm-eval task) that will judge with this server."""
+    spec = ServerSpec.from_settings(settings)
+    with _REGISTRY_LOCK:
+        _USERS[spec] = _USERS.get(spec, 0) + 1
+
+
+def release(settings: JudgeSettings) -> None:
+    """One user is done judging; the last one stops the server (frees its GPU memory now)."""
+    spec = ServerSpec.from_settings(settings)
+    with _REGISTRY_LOCK:
+        left = max(0, _USERS.get(spec, 0) - 1)
+        _USERS[spec] = left
+        server = _SERVERS.pop(spec, None) if left == 0 else None
+    if server is not None:
+        server.stop()
+
+
+def stop_all() -> None:
+    """Stop every local judge server of this process (idempotent)."""
+    with _REGISTRY_LOCK:
+        servers = list(_SERVERS.values())
+        _SERVERS.clear()
+        _USERS.clear()
+    for server in servers:
+        server.stop()
+
+
+def _install_exit_hooks() -> None:
+    global _HOOKS_INSTALLED
+    if _HOOKS_INSTALLED:
+        return
+    _HOOKS_INSTALLED = True
+    atexit.register(stop_all)  # normal exit, sys.exit, an uncaught exception, Ctrl-C
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal handlers can only be set from the main thread; atexit still applies
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        previous = signal.getsignal(sig)
+        signal.signal(sig, _make_handler(previous))
+
+
+def _make_handler(previous: Any) -> Any:
+    def handler(signum: int, frame: Any) -> None:
+        stop_all()
+        if callable(previous):
+            previous(signum, frame)
+            return
+        if previous == signal.SIG_IGN:
+            return
+        # The default action: die of the same signal, so the exit status says what happened.
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    return handler
