@@ -32,6 +32,7 @@ from coconot_tasks.judge.settings import (
     JudgeConfigError,
     JudgeSettings,
 )
+from tests.test_rescore import _tiny_run_built, tiny_run  # noqa: F401  (fixtures)
 
 REPO = Path(__file__).resolve().parents[1]
 FAKE_BIN = REPO / "utils" / "fake_vllm_bin"
@@ -66,15 +67,23 @@ def _wait_gone(record: dict[str, Any], deadline_s: float = 30.0) -> None:
     """Wait until the server's pid, its worker and its whole process group are gone."""
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
-        if not _alive(record["pid"]) and not _alive(record["worker_pid"]):
-            if not local_server._group_alive(record["pgid"]):
-                return
+        pids_gone = not _alive(record["pid"]) and not _alive(record["worker_pid"])
+        if pids_gone and not local_server._group_alive(record["pgid"]):
+            return
         time.sleep(0.05)
     raise AssertionError(f"local judge processes survived: {record}")
 
 
+def _records(path: Path) -> list[dict[str, Any]]:
+    """One entry per server the stand-in started (the file may not exist: none started)."""
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
 def _record(path: Path) -> dict[str, Any]:
-    return dict(json.loads(path.read_text()))
+    (only,) = _records(path)
+    return only
 
 
 def _get(url: str, key: str | None = None) -> int:
@@ -138,7 +147,11 @@ def test_local_judge_settings_come_from_the_environment(monkeypatch: pytest.Monk
     monkeypatch.setenv("COCONOT_JUDGE_DEVICES", "1")
     monkeypatch.setenv("COCONOT_JUDGE_STRUCTURED_OUTPUTS", "yes")
     settings = JudgeSettings.resolve()
-    assert (settings.gpu_memory_utilization, settings.devices, settings.structured_outputs) == (0.45, "1", True)
+    assert (settings.gpu_memory_utilization, settings.devices, settings.structured_outputs) == (
+        0.45,
+        "1",
+        True,
+    )
 
 
 # --- lifecycle --------------------------------------------------------------------------------
@@ -170,7 +183,7 @@ def test_start_serves_the_pinned_model_behind_a_random_key_then_stop_leaves_noth
         "--max-model-len": "4096",
     }
     # the key is in the child's environment, never on its command line or in its log
-    assert record["api_key_in_env"] and server.api_key not in " ".join(argv)
+    assert record["api_key"] == server.api_key and server.api_key not in " ".join(argv)
     assert record["cuda_visible_devices"] == "1,2"
     assert record["pgid"] == record["pid"] == server.pid  # its own process group
     assert record["sid"] == record["pid"] != os.getsid(0)  # and its own session
@@ -292,3 +305,240 @@ def test_no_orphan_however_the_owning_process_ends(fake_vllm: Path, how: str, st
         owner.send_signal(getattr(signal, how))
     assert owner.wait(timeout=60) == status
     _wait_gone(record)
+
+
+# --- the backend: request order, structured outputs -------------------------------------------
+
+
+def test_requests_are_submitted_grouped_by_rubric_and_answered_in_order() -> None:
+    from coconot_tasks.judge.backends.vllm import prefix_order
+    from coconot_tasks.judge.types import JudgeItem
+
+    subcategories = ["b", "a", "b", "c", "a", "b"]
+    items = [JudgeItem("original", f"q{i}", "r", s) for i, s in enumerate(subcategories)]
+    items.insert(1, JudgeItem("contrast", "q", "r", "a"))
+    order = prefix_order(items)
+    submitted = [(items[i].set_name, items[i].subcategory) for i in order]
+    assert submitted == sorted(submitted)  # one run per (set, subcategory): the rubric prefix repeats
+    assert [items[i].prompt for i in order if items[i].subcategory == "b"] == ["q0", "q2", "q5"]  # stable
+
+
+@pytest.mark.parametrize("set_name", ["original", "contrast"])
+def test_the_structured_output_pattern_admits_exactly_a_short_rationale_and_one_label(set_name: str) -> None:
+    import re
+
+    from coconot_tasks.judge.backends.vllm import RATIONALE_CHARS, label_regex
+    from coconot_tasks.judge.prompt import CLASS_NAMES
+    from coconot_tasks.judge.verdict import parse_verdict
+
+    pattern = label_regex(set_name)
+    for name in (*CLASS_NAMES[set_name], "NEITHER"):
+        text = f"The response declines politely.\n<label>{name}</label>"
+        assert re.fullmatch(pattern, text) and parse_verdict(set_name, text) is not None
+    other = CLASS_NAMES["contrast" if set_name == "original" else "original"][0]
+    assert not re.fullmatch(pattern, f"Because.<label>{other}</label>")
+    assert not re.fullmatch(pattern, "No label at all.")
+    assert not re.fullmatch(pattern, "x" * (RATIONALE_CHARS + 1) + "<label>NEITHER</label>")
+
+
+def _judge_sample(share: float, structured: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[int, int, int]:
+    """(items, judge errors, judge calls) for every 10th CoCoNot row, fake model answers."""
+    from coconot_tasks.benchmark.dataset import load_rows
+    from coconot_tasks.judge.engine import judge_items
+    from coconot_tasks.judge.types import JudgeItem
+    from utils.fake_openai import model_response
+
+    monkeypatch.setenv("FAKE_VLLM_LABEL_FREE", str(share))
+    items = [
+        JudgeItem(set_name, str(row["prompt"]), model_response(str(row["prompt"])), str(row["subcategory"]))
+        for set_name in ("original", "contrast")
+        for row in load_rows(set_name)[::10]
+    ]
+    settings = _settings(judge_structured_outputs=str(structured), judge_cache="false")
+    _results, stats = judge_items(items, settings, progress=False)
+    local_server.stop_all()
+    return stats.items, stats.errors, stats.api_calls
+
+
+@pytest.mark.usefixtures("data_dir")
+def test_structured_outputs_turn_label_free_answers_into_labels(
+    fake_vllm: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A judge that answers 5% of items (by content) without a label, as at temperature 0.
+
+    Re-asking gets the same label-free answer, so those items end as judge errors; with
+    structured outputs the server must end every answer in a label. (This measures the
+    plumbing against the stand-in; a real model's rate needs a GPU run.)
+    """
+    items, errors, calls = _judge_sample(0.05, False, monkeypatch)
+    assert 0 < errors < items * 0.1
+    assert calls > items - errors  # the label re-asks were spent in vain
+    _items, errors_constrained, calls_constrained = _judge_sample(0.05, True, monkeypatch)
+    assert errors_constrained == 0 and calls_constrained < calls
+
+
+# --- end to end: lm_eval, coconot rescore, coconot validate-judge ----------------------------
+
+
+def _lm_eval_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COCONOT_JUDGE_")}
+    env.update(COCONOT_JUDGE_BACKEND="vllm", **extra)
+    return env
+
+
+def _files_holding(root: Path, secret: str) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+
+
+BOTH_CONDITIONS = {
+    "coconot_original": list(range(0, 1001, 50)),
+    "coconot_contrast": list(range(0, 379, 20)),
+    "coconot_original_sysprompt": list(range(0, 1001, 50)),
+    "coconot_contrast_sysprompt": list(range(0, 379, 20)),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("data_dir")
+def test_lm_eval_run_judged_by_one_local_server_for_both_sets_and_conditions(
+    fake_vllm: Path, fake_server: Any, tmp_path: Path, isolated_env: Path
+) -> None:
+    from tests.lm_eval_runner import expected_rates, lm_eval_command, run_lm_eval, task_metrics
+
+    out = tmp_path / "out"
+    cmd = lm_eval_command(
+        fake_server.url, out, "coconot,coconot_sysprompt", "--samples", json.dumps(BOTH_CONDITIONS)
+    )
+    run = run_lm_eval(cmd, _lm_eval_env(), out)
+    assert run.returncode == 0, run.log[-4000:]
+    (record,) = _records(fake_vllm)  # started once, for all four tasks
+    assert run.log.count("CoCoNot local judge: starting") == 1
+    _wait_gone(record)
+    results = run.results()
+    from coconot_tasks.benchmark.dataset import load_rows
+
+    for task, set_name in (("coconot_original", "original"), ("coconot_contrast", "contrast")):
+        rows = load_rows(set_name)
+        got = task_metrics(results, task)
+        expected = expected_rates(set_name, [rows[i] for i in BOTH_CONDITIONS[task]])
+        assert {k: v for k, v in got.items() if k.split(":")[0] in ("compliance_rate", "neither_rate")} == (
+            pytest.approx(expected)
+        )
+        assert got["judge_error_rate"] == 0 and got["judge_cost_usd"] == 0
+        verdict = json.loads(run.samples(task)[0]["filtered_resps"][0])
+        assert verdict["judge"] == f"vllm:{DEFAULT_VLLM_MODEL}@{DEFAULT_VLLM_REVISION}"
+    # the server's random key is nowhere but in the server's environment
+    for root in (out, isolated_env):
+        assert _files_holding(root, record["api_key"]) == []
+    assert record["api_key"] not in run.log
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("data_dir")
+def test_lm_eval_with_a_local_judge_that_cannot_start_fails_before_generation(
+    fake_vllm: Path, fake_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.lm_eval_runner import lm_eval_command, run_lm_eval
+
+    monkeypatch.setenv("FAKE_VLLM_FAIL", "1")
+    out = tmp_path / "out"
+    run = run_lm_eval(lm_eval_command(fake_server.url, out, "coconot", "--limit", "3"), _lm_eval_env(), out)
+    assert run.returncode != 0
+    assert "torch.OutOfMemoryError: CUDA out of memory" in run.log  # the server's own log, shown
+    assert "lower judge_gpu_memory_utilization" in run.log
+    assert fake_server.state.model_requests == 0  # nothing was generated, so nothing was lost
+    assert not list(out.rglob("results_*.json"))
+    _wait_gone(_record(fake_vllm))
+
+
+def _stats(port: int) -> dict[str, Any]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stats", timeout=5) as response:
+        return dict(json.loads(response.read()))
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("data_dir")
+def test_ctrl_c_while_the_local_judge_is_judging_leaves_no_orphan(
+    fake_vllm: Path, fake_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.lm_eval_runner import lm_eval_command
+
+    monkeypatch.setenv("FAKE_VLLM_LATENCY", "0.5")
+    out = tmp_path / "out"
+    cmd = lm_eval_command(fake_server.url, out, "coconot", "--limit", "20")
+    proc = subprocess.Popen(
+        cmd, env=_lm_eval_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        records = _records(fake_vllm)
+        try:
+            if records and _stats(records[0]["port"])["judge_requests"] >= 5:
+                break
+        except OSError:
+            pass
+        time.sleep(0.1)
+    assert proc.poll() is None, "lm_eval ended before judging"
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=120)
+    # Python re-raises an uncaught KeyboardInterrupt as death by SIGINT (a shell shows 130)
+    assert proc.returncode == -signal.SIGINT, output[-3000:]
+    assert "KeyboardInterrupt" in output
+    (record,) = _records(fake_vllm)
+    _wait_gone(record)
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("data_dir")
+def test_a_local_judge_that_crashes_mid_run_gives_judge_errors_not_a_hang(
+    fake_vllm: Path, fake_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.lm_eval_runner import lm_eval_command, run_lm_eval, task_metrics
+
+    monkeypatch.setenv("FAKE_VLLM_CRASH_AFTER", "10")
+    out = tmp_path / "out"
+    metadata = json.dumps({"judge_max_retries": 2, "judge_max_error_rate": 0})
+    cmd = lm_eval_command(fake_server.url, out, "coconot_original", "--limit", "40", "--metadata", metadata)
+    run = run_lm_eval(cmd, _lm_eval_env(), out)
+    assert run.returncode == 3, run.log[-4000:]  # results written, judge errors counted
+    assert "the local judge server exited with status" in run.log
+    assert 0 < task_metrics(run.results(), "coconot_original")["judge_error_rate"] < 1
+    for record in _records(fake_vllm):
+        _wait_gone(record)
+
+
+@pytest.mark.slow
+def test_coconot_rescore_with_the_local_judge(fake_vllm: Path, tiny_run: Any, tmp_path: Path) -> None:  # noqa: F811
+    """A saved run (generated earlier, judged by fake-judge) re-judged by a local server."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "coconot_tasks", "rescore", str(tiny_run.output_path), "--output-dir",
+         str(tmp_path / "rescored"), "--judge-backend", "vllm", "--no-progress"],
+        env=_lm_eval_env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # the stand-in judges as fake-judge did, so the verdicts agree everywhere
+    assert "agreement old vs new: 100.0%" in proc.stdout
+    assert f"-> vllm:{DEFAULT_VLLM_MODEL}@{DEFAULT_VLLM_REVISION} (new)" in proc.stdout
+    (record,) = _records(fake_vllm)
+    _wait_gone(record)
+    assert _files_holding(tmp_path / "rescored", record["api_key"]) == []
+
+
+def test_coconot_validate_judge_with_the_local_judge(
+    fake_vllm: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from coconot_tasks.tools.cli import main
+    from tests.conftest import SHARED_DATA
+    from tests.test_validation import read_rows, write_rows
+
+    xstest = SHARED_DATA.parent / "validation" / "xstest" / "xstest_v2_completions_gpt4.csv"
+    if not xstest.is_file():
+        pytest.skip(f"XSTest files not found at {xstest.parent}")
+    folder = tmp_path / "xstest"
+    folder.mkdir()
+    write_rows(folder / xstest.name, read_rows(xstest)[::25])
+    args = ["validate-judge", "--xstest-dir", str(folder), "--judge-backend", "vllm", "--no-progress"]
+    assert main([*args, "--output-dir", str(tmp_path / "report")]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert f"vllm:{DEFAULT_VLLM_MODEL}@{DEFAULT_VLLM_REVISION}" in out
+    assert len(_records(fake_vllm)) == 1

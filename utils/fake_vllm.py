@@ -9,10 +9,11 @@ its own process group, so a test can check that stopping reaches the whole group
 
 Behaviour is set by environment variables (a test sets them for the child):
 
-- ``FAKE_VLLM_RECORD=path``: write ``{"pid", "pgid", "worker_pid", "port", "argv", ...}`` there
-  as soon as the processes exist;
+- ``FAKE_VLLM_RECORD=path``: append one JSON line ``{"pid", "pgid", "worker_pid", "port",
+  "argv", "api_key", ...}`` per start, as soon as the processes exist;
 - ``FAKE_VLLM_FAIL=1``: log a CUDA out-of-memory error and exit 1 (a failed start);
 - ``FAKE_VLLM_READY_DELAY=s``: load for ``s`` seconds before listening (a slow start);
+- ``FAKE_VLLM_LATENCY=s``: each judge answer takes ``s`` seconds;
 - ``FAKE_VLLM_CRASH_AFTER=n``: the whole group dies at the ``n``-th judge request;
 - ``FAKE_VLLM_IGNORE_TERM=1``: the server and its worker ignore SIGTERM (only SIGKILL stops them);
 - ``FAKE_VLLM_LABEL_FREE=share``: that share of items (chosen by content, so a re-ask gets the
@@ -63,8 +64,12 @@ def parser() -> argparse.ArgumentParser:
 class FakeVllm(FakeOpenAI):
     """The fake judge behind the served model name, with vLLM's quirks the tests need."""
 
-    def __init__(self, *, served: str, api_key: str, port: int, label_free: float, crash_after: int) -> None:
-        super().__init__(judge_key=api_key, model_key=api_key, known_models=(served,), port=port)
+    def __init__(
+        self, *, served: str, api_key: str, port: int, latency: float, label_free: float, crash_after: int
+    ) -> None:
+        super().__init__(
+            judge_key=api_key, model_key=api_key, known_models=(served,), port=port, latency=latency
+        )
         self.label_free = label_free
         self.crash_after = crash_after
         self._count = 0
@@ -116,20 +121,18 @@ def main(argv: list[str] | None = None) -> int:
     worker = _start_worker(ignore_term)
     record = env.get("FAKE_VLLM_RECORD")
     if record:
-        Path(record).write_text(
-            json.dumps(
-                {
-                    "pid": os.getpid(),
-                    "pgid": os.getpgrp(),
-                    "sid": os.getsid(0),
-                    "worker_pid": worker.pid,
-                    "port": args.port,
-                    "argv": sys.argv[1:],
-                    "api_key_in_env": bool(env.get("VLLM_API_KEY")),
-                    "cuda_visible_devices": env.get("CUDA_VISIBLE_DEVICES"),
-                }
-            )
-        )
+        with open(record, "a", encoding="utf-8") as out:
+            entry = {
+                "pid": os.getpid(),
+                "pgid": os.getpgrp(),
+                "sid": os.getsid(0),
+                "worker_pid": worker.pid,
+                "port": args.port,
+                "argv": sys.argv[1:],
+                "api_key": env.get("VLLM_API_KEY"),
+                "cuda_visible_devices": env.get("CUDA_VISIBLE_DEVICES"),
+            }
+            out.write(json.dumps(entry) + "\n")
     try:
         if env.get("FAKE_VLLM_FAIL") == "1":
             time.sleep(0.2)
@@ -147,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
             served=served,
             api_key=keys[0],
             port=args.port,
+            latency=float(env.get("FAKE_VLLM_LATENCY") or 0),
             label_free=float(env.get("FAKE_VLLM_LABEL_FREE") or 0),
             crash_after=int(env.get("FAKE_VLLM_CRASH_AFTER") or 0),
         )

@@ -339,6 +339,12 @@ def shared_server(settings: JudgeSettings) -> LocalJudgeServer:
         return server
 
 
+def registered_server(spec: ServerSpec) -> LocalJudgeServer | None:
+    """The server started for ``spec`` in this process (running or not), if any."""
+    with _REGISTRY_LOCK:
+        return _SERVERS.get(spec)
+
+
 def reserve(settings: JudgeSettings) -> None:
     """Count one more user (e.g. an lm-eval task) that will judge with this server."""
     spec = ServerSpec.from_settings(settings)

@@ -10,11 +10,21 @@ _DEFAULT_OPENAI = "https://api.openai.com/v1"
 def check_judge(settings: JudgeSettings) -> None:
     """Raise :class:`JudgeConfigError` with what to set if the judge cannot work.
 
-    For the ``openai`` backend: a key must be available for api.openai.com, the endpoint
-    must answer and know the model. Uses ``GET /models/{model}`` (free); endpoints that do
-    not serve that route are asked for a 1-token completion instead.
+    For the ``vllm`` backend: start the local judge server now (see
+    :mod:`coconot_tasks.judge.local_server`; raises its ``LocalServerError``); with
+    ``judge_preflight=0`` it starts when judging begins instead. For the ``openai`` backend: a
+    key must be available for api.openai.com, the endpoint must answer and know the model.
+    Uses ``GET /models/{model}`` (free); endpoints that do not serve that route are asked
+    for a 1-token completion instead.
     """
     if settings.backend == "heuristic" or settings.dry_run or not settings.preflight:
+        return
+    if settings.backend == "vllm":
+        # Start the local judge now, before any generation: a server that cannot start
+        # (out of memory, missing weights) fails the run while nothing is lost yet.
+        from coconot_tasks.judge.local_server import shared_server
+
+        shared_server(settings)
         return
     import openai
 
