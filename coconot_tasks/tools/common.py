@@ -9,7 +9,8 @@ from coconot_tasks.judge.settings import BACKENDS
 
 
 def add_judge_arguments(parser: argparse.ArgumentParser, *, backend_help: str) -> None:
-    """Add ``--judge-model``, ``--judge-base-url``, ``--judge-backend`` and ``--judge-concurrency``.
+    """Add the judge options: ``--judge-model``, ``--judge-base-url``, ``--judge-backend``,
+    ``--judge-revision`` and ``--judge-concurrency``.
 
     ``backend_help`` is the help text of ``--judge-backend`` (what the backends are for in
     that command).
@@ -19,6 +20,11 @@ def add_judge_arguments(parser: argparse.ArgumentParser, *, backend_help: str) -
     )
     parser.add_argument("--judge-base-url", metavar="URL", help="OpenAI-compatible judge endpoint")
     parser.add_argument("--judge-backend", choices=BACKENDS, help=backend_help)
+    parser.add_argument(
+        "--judge-revision",
+        metavar="SHA",
+        help="judge_backend=vllm: the Hugging Face commit of --judge-model (40 hex digits)",
+    )
     parser.add_argument(
         "--judge-concurrency", type=int, metavar="N", help="judge requests in flight (default 16)"
     )
@@ -34,6 +40,7 @@ def judge_metadata(args: argparse.Namespace) -> dict[str, Any]:
         "judge_model": args.judge_model,
         "judge_base_url": args.judge_base_url,
         "judge_backend": args.judge_backend,
+        "judge_vllm_revision": args.judge_revision,
         "judge_concurrency": args.judge_concurrency,
         "judge_max_cost_usd": getattr(args, "max_cost_usd", None),
         "judge_cache": False if getattr(args, "no_cache", False) else None,

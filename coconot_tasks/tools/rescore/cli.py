@@ -50,7 +50,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="where the rescored runs go (one subdirectory per model, like lm_eval)",
     )
-    add_judge_arguments(parser, backend_help="openai (default) or heuristic (smoke test only)")
+    add_judge_arguments(
+        parser,
+        backend_help=(
+            "openai (default), vllm (a local judge started and stopped here) or heuristic (smoke test only)"
+        ),
+    )
     parser.add_argument(
         "--no-cache", action="store_true", help="ask the judge again even for cached verdicts"
     )

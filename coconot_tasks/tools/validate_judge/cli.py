@@ -71,7 +71,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default="noncompliance",
         help="human label 3_partial_refusal: count as noncompliance (default) or leave out",
     )
-    add_judge_arguments(parser, backend_help="openai (default) or heuristic (offline keyword detector)")
+    add_judge_arguments(
+        parser,
+        backend_help=(
+            "openai (default), vllm (a local judge started and stopped here) or heuristic "
+            "(offline keyword detector)"
+        ),
+    )
     parser.add_argument(
         "--output-dir",
         "-o",
