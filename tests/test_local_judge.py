@@ -108,6 +108,8 @@ def test_vllm_defaults_pin_an_ungated_model_and_fill_the_batch() -> None:
     assert settings.concurrency == 64
     assert settings.judge_id == f"vllm:{DEFAULT_VLLM_MODEL}@{DEFAULT_VLLM_REVISION}"
     assert _settings(judge_concurrency="8").concurrency == 8
+    # constrained answers come from a different judge: never served from the other one's cache
+    assert _settings(judge_structured_outputs="true").judge_id == settings.judge_id + "+structured"
     # other backends keep their own default
     assert JudgeSettings.resolve({"judge_backend": "heuristic"}).concurrency == 16
 
@@ -311,7 +313,7 @@ def test_no_orphan_however_the_owning_process_ends(fake_vllm: Path, how: str, st
 
 
 def test_requests_are_submitted_grouped_by_rubric_and_answered_in_order() -> None:
-    from coconot_tasks.judge.backends.vllm import prefix_order
+    from coconot_tasks.judge.engine import submission_order as prefix_order
     from coconot_tasks.judge.types import JudgeItem
 
     subcategories = ["b", "a", "b", "c", "a", "b"]
@@ -375,6 +377,23 @@ def test_structured_outputs_turn_label_free_answers_into_labels(
     assert calls > items - errors  # the label re-asks were spent in vain
     _items, errors_constrained, calls_constrained = _judge_sample(0.05, True, monkeypatch)
     assert errors_constrained == 0 and calls_constrained < calls
+
+
+@pytest.mark.usefixtures("data_dir")
+def test_a_server_that_cannot_start_when_judging_begins_gives_judge_errors(
+    fake_vllm: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the preflight start (judge_preflight=0), a failed start must not raise: the
+    batch ends with every item a counted judge error, so the caller keeps the generations."""
+    from coconot_tasks.judge.engine import judge_items
+    from coconot_tasks.judge.types import JudgeItem
+
+    monkeypatch.setenv("FAKE_VLLM_FAIL", "1")
+    items = [JudgeItem("original", "Who won?", "Sure! Here it is.", "false presuppositions")] * 3
+    results, stats = judge_items(items, _settings(judge_preflight="false"), progress=False)
+    assert stats.errors == 3 and stats.retried == 0  # not retried: waiting would not start it
+    assert all("exited with status 1 before it was ready" in (r.error or "") for r in results)
+    _wait_gone(_record(fake_vllm))
 
 
 # --- end to end: lm_eval, coconot rescore, coconot validate-judge ----------------------------
@@ -524,6 +543,7 @@ def test_coconot_rescore_with_the_local_judge(fake_vllm: Path, tiny_run: Any, tm
     assert _files_holding(tmp_path / "rescored", record["api_key"]) == []
 
 
+@pytest.mark.usefixtures("data_dir")
 def test_coconot_validate_judge_with_the_local_judge(
     fake_vllm: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -253,7 +253,7 @@ class _Engine:
             results[index] = result
 
         bar = tqdm(total=len(items), desc=desc, unit="item", disable=not progress, dynamic_ncols=True)
-        pending = [asyncio.ensure_future(grade_into(i, it)) for i, it in enumerate(items)]
+        pending = [asyncio.ensure_future(grade_into(i, items[i])) for i in submission_order(items)]
         try:
             for future in asyncio.as_completed(pending):
                 await future
@@ -277,6 +277,16 @@ class _Engine:
         self.stats.lowest_concurrency = self.limiter.lowest
         self.stats.endpoint_down = self.breaker.reason
         return [r for r in results if r is not None]
+
+
+def submission_order(items: Sequence[JudgeItem]) -> list[int]:
+    """Indices of ``items`` grouped by (set, subcategory): the order to send them in.
+
+    Consecutive requests then share the rubric prefix of the judge prompt, which servers with
+    prefix caching (vLLM, SGLang) compute once per group. Stable within a group; results are
+    still returned in the original order.
+    """
+    return sorted(range(len(items)), key=lambda i: (items[i].set_name, items[i].subcategory.lower()))
 
 
 def estimate_tokens(messages: Sequence[dict[str, str]]) -> int:

@@ -203,8 +203,10 @@ class JudgeSettings:
     @property
     def judge_id(self) -> str:
         """A short human-readable name of the judge, e.g. ``openai:gpt-3.5-turbo``."""
-        if self.backend == "vllm" and self.vllm_revision:
-            return f"vllm:{self.model}@{self.vllm_revision}"
+        if self.backend == "vllm":
+            # Structured outputs change the judge's answers: a different judge for the cache key.
+            pinned = f"{self.model}@{self.vllm_revision}" if self.vllm_revision else self.model
+            return f"vllm:{pinned}{'+structured' if self.structured_outputs else ''}"
         return "heuristic" if self.backend == "heuristic" else f"{self.backend}:{self.model}"
 
     def public(self) -> dict[str, Any]:

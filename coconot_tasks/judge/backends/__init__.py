@@ -50,9 +50,11 @@ def make_backend(settings: JudgeSettings) -> JudgeBackend:
     """The backend ``settings.backend`` names."""
     from coconot_tasks.judge.backends.heuristic import HeuristicBackend
     from coconot_tasks.judge.backends.openai_api import OpenAIBackend
+    from coconot_tasks.judge.backends.vllm import VllmBackend
 
     factories: dict[str, Callable[[JudgeSettings], JudgeBackend]] = {
         "openai": OpenAIBackend,
         "heuristic": lambda _settings: HeuristicBackend(),
+        "vllm": VllmBackend,
     }
     return factories[settings.backend](settings)

@@ -1,12 +1,14 @@
 """The ``vllm`` judge backend: the OpenAI-compatible route, against a server the plugin runs.
 
-Everything else (cache, retries, adaptive concurrency, progress bar, accounting) is the
-engine's, as for the ``openai`` backend. What differs:
+Everything else (cache, retries, adaptive concurrency, circuit breaker, progress bar,
+accounting, submission grouped by rubric for the prefix cache) is the engine's, as for the
+``openai`` backend. What differs:
 
 - the endpoint is the local server of :mod:`coconot_tasks.judge.local_server` (started once per
-  process; its random key never leaves this process);
-- requests are submitted grouped by (set, subcategory), so that consecutive prompts share the
-  rubric prefix and vLLM's automatic prefix cache serves it instead of recomputing it;
+  process, normally by the preflight check before generation; its random key never leaves
+  this process). A server that cannot be (re)started, or that died, fails each request with
+  :class:`LocalJudgeDown` (not retried): the items end as counted judge errors, and the
+  generations are kept;
 - optionally (``judge_structured_outputs``), vLLM's structured outputs constrain every answer
   to a short rationale followed by one valid ``<label>``; the request field is
   ``structured_outputs: {"regex": ...}`` (vLLM >= 0.12 removed the older ``guided_regex``);
@@ -16,13 +18,20 @@ engine's, as for the ``openai`` backend. What differs:
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 from collections.abc import Sequence
 from typing import Any
 
+import openai
+
+from coconot_tasks.judge.backends import Completion
+from coconot_tasks.judge.backends.openai_api import OpenAIBackend
 from coconot_tasks.judge.prompt import CLASS_NAMES
-from coconot_tasks.judge.settings import JudgeSettings
+from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
 from coconot_tasks.judge.types import JudgeItem
+
+logger = logging.getLogger("coconot_tasks")
 
 #: Longest rationale the structured-output pattern allows before the label (~200 tokens, so
 #: that the label always fits in the paper's max_tokens=256).
@@ -37,18 +46,10 @@ def label_regex(set_name: str) -> str:
 
 
 def request_fields(settings: JudgeSettings, set_name: str) -> dict[str, Any]:
-    """Fields this backend adds to each chat request (also part of the cache key)."""
+    """Fields this backend adds to each chat request (``judge_id`` names them for the cache key)."""
     if not settings.structured_outputs:
         return {}
     return {"structured_outputs": {"regex": label_regex(set_name)}}
-
-
-def prefix_order(items: Sequence[JudgeItem]) -> list[int]:
-    """Indices of ``items`` grouped by (set, subcategory): the order to submit them in.
-
-    Stable within a group; results are still returned in the original order.
-    """
-    return sorted(range(len(items)), key=lambda i: (items[i].set_name, items[i].subcategory.lower()))
 
 
 def connect(settings: JudgeSettings) -> JudgeSettings:
@@ -69,3 +70,39 @@ def server_gone(settings: JudgeSettings) -> str | None:
 
     server = registered_server(ServerSpec.from_settings(settings))
     return None if server is None else server.describe_exit()
+
+
+class LocalJudgeDown(openai.OpenAIError):
+    """The local judge server is not running (not retried: waiting will not bring it back)."""
+
+
+class VllmBackend:
+    """Chat completions from the local vLLM server, through :class:`OpenAIBackend`."""
+
+    remote = True
+
+    def __init__(self, settings: JudgeSettings) -> None:
+        self.settings = settings
+        self.inner: OpenAIBackend | None = None
+        self.down: str | None = None
+        try:
+            self.inner = OpenAIBackend(connect(settings))
+        except JudgeConfigError as exc:  # could not start: every item becomes a judge error
+            logger.error("%s", exc)
+            self.down = str(exc).splitlines()[0]
+
+    async def complete(
+        self, item: JudgeItem, messages: Sequence[dict[str, str]], decoding: dict[str, Any]
+    ) -> Completion:
+        """One answer from the local server (with structured outputs when configured)."""
+        down = self.down or server_gone(self.settings)
+        if down or self.inner is None:
+            raise LocalJudgeDown(down or "the local judge server is not running")
+        return await self.inner.complete(
+            item, messages, {**decoding, **request_fields(self.settings, item.set_name)}
+        )
+
+    async def aclose(self) -> None:
+        """Close the HTTP client (the server keeps running for the next batch)."""
+        if self.inner is not None:
+            await self.inner.aclose()
