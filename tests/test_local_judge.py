@@ -309,6 +309,21 @@ def test_no_orphan_however_the_owning_process_ends(fake_vllm: Path, how: str, st
     _wait_gone(record)
 
 
+@pytest.mark.parametrize("how", ["SIGINT", "SIGTERM"])
+def test_no_orphan_when_interrupted_while_the_server_is_starting(
+    fake_vllm: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    monkeypatch.setenv("FAKE_VLLM_READY_DELAY", "600")  # still loading the weights
+    owner = subprocess.Popen([sys.executable, "-c", _OWNER, "wait"], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not _records(fake_vllm) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    record = _record(fake_vllm)
+    owner.send_signal(getattr(signal, how))
+    assert owner.wait(timeout=60) == -getattr(signal, how)
+    _wait_gone(record)
+
+
 # --- the backend: request order, structured outputs -------------------------------------------
 
 

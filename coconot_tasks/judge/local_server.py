@@ -137,7 +137,7 @@ class LocalJudgeServer:
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path: Path | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered by a signal handler that interrupts stop()
 
     @property
     def base_url(self) -> str:
@@ -314,7 +314,9 @@ def _group_alive(pgid: int) -> bool:
 
 _SERVERS: dict[ServerSpec, LocalJudgeServer] = {}
 _USERS: dict[ServerSpec, int] = {}
-_REGISTRY_LOCK = threading.Lock()
+# Re-entrant: the SIGTERM handler runs stop_all() in the main thread, possibly while that
+# thread holds the lock in shared_server() (a start can take minutes).
+_REGISTRY_LOCK = threading.RLock()
 _HOOKS_INSTALLED = False
 
 
