@@ -116,15 +116,24 @@ def _log_dir() -> Path:
     return path
 
 
-def _parent_death_signal() -> None:  # runs in the child between fork and exec
-    """Ask Linux to SIGTERM the server if the thread that started it dies (e.g. ``kill -9``)."""
-    try:
-        import ctypes
+#: Run in a fresh interpreter between fork and ``vllm``: ask Linux to SIGTERM the server when
+#: the thread that started it dies (e.g. ``kill -9`` of lm_eval), then become ``vllm`` (the
+#: setting survives exec). A separate program, not ``preexec_fn``, which is unsafe in a
+#: process with threads.
+_PARENT_DEATH_EXEC = (
+    "import ctypes, os, signal, sys\n"
+    "ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    sys.exit('the process that started the judge server is gone')\n"
+    "os.execv(sys.argv[2], sys.argv[2:])\n"
+)
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+
+def _with_parent_death_signal(command: list[str]) -> list[str]:
+    """``command``, started so that it dies with this thread (Linux, main thread only)."""
+    if sys.platform != "linux" or threading.current_thread() is not threading.main_thread():
+        return command
+    return [sys.executable, "-c", _PARENT_DEATH_EXEC, str(os.getpid()), *command]
 
 
 class LocalJudgeServer:
@@ -177,16 +186,14 @@ class LocalJudgeServer:
             env["CUDA_VISIBLE_DEVICES"] = self.spec.devices
         command = self.spec.command(found, self.port)
         logger.warning("CoCoNot local judge: starting %s (log: %s)", " ".join(command[1:]), self.log_path)
-        main_thread = threading.current_thread() is threading.main_thread()
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                command,
+                _with_parent_death_signal(command),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,
                 start_new_session=True,  # its own process group: one signal reaches all its workers
-                preexec_fn=_parent_death_signal if main_thread and sys.platform == "linux" else None,
             )
         try:
             self._wait_ready()
