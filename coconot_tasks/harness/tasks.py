@@ -23,6 +23,7 @@ from coconot_tasks.benchmark.names import RATE_AGGREGATION, SUM_AGGREGATION, met
 from coconot_tasks.benchmark.official_files import Rubric, load_rubric, load_system_prompt, rubric_entry
 from coconot_tasks.harness import exit_status
 from coconot_tasks.harness.run_log import install_log_filter, logger, report_batch, report_run_total
+from coconot_tasks.judge import local_server
 from coconot_tasks.judge.engine import judge_items
 from coconot_tasks.judge.preflight import check_judge
 from coconot_tasks.judge.settings import JudgeSettings
@@ -68,9 +69,12 @@ def dataset(*, task: str, set_name: str, system_prompt: bool = False, **metadata
     data_dir = metadata.get("data_dir")
     if _predict_only_requested():
         logger.warning("CoCoNot %s: --predict_only: responses are saved unjudged, for coconot rescore.", task)
-    elif settings not in _CHECKED:
-        check_judge(settings)
-        _CHECKED.add(settings)
+    else:
+        if settings.backend == "vllm":
+            local_server.reserve(settings)  # this task will judge: the server stays up until it has
+        if settings not in _CHECKED:
+            check_judge(settings)  # for judge_backend=vllm: starts the local server
+            _CHECKED.add(settings)
     data = load_dataset_dict(
         set_name,
         data_dir=data_dir,
@@ -124,9 +128,13 @@ class CoconotJudgeFilter(Filter):
             logger.warning("CoCoNot %s: --predict_only: %d responses saved unjudged.", self.task, len(items))
             return [result.to_json() for result in results]
         settings = _share_of_budget(judge.settings, _world_size())
-        results, stats = judge_items(
-            items, settings, rubric=judge.rubric, desc=f"CoCoNot judge ({self.task})"
-        )
+        try:
+            results, stats = judge_items(
+                items, settings, rubric=judge.rubric, desc=f"CoCoNot judge ({self.task})"
+            )
+        finally:
+            if judge.settings.backend == "vllm":
+                local_server.release(judge.settings)  # the last CoCoNot task frees the judge's GPU now
         results = _without_unjudged_rates(results, stats)
         report_batch(self.task, settings, stats)
         report_run_total(stats)
