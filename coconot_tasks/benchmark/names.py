@@ -62,6 +62,9 @@ COMPLIANCE_HIGHER_IS_BETTER: Final[dict[str, bool]] = {ORIGINAL: False, CONTRAST
 #: contrast; the ``coconot`` group averages the two sets' means.
 SCORE_NAME: Final = "coconot_score"
 
+#: Per-set metric (and data column): 1 if the loaded rows are the official set, else 0.
+OFFICIAL_SET_NAME: Final = "official_set"
+
 
 def slug(text: str) -> str:
     """Turn a category or subcategory name into a metric-name fragment."""
