@@ -13,7 +13,9 @@ import pytest
 from coconot_tasks.benchmark import dataset as data
 from coconot_tasks.benchmark import official_files as resources
 from coconot_tasks.benchmark.dataset import DataError
-from tests.conftest import SHARED_DATA
+from tests.conftest import JUDGE_KEY, SHARED_DATA
+from tests.lm_eval_runner import judge_environment, lm_eval_command, run_lm_eval, task_metrics
+from utils.fake_openai import FakeOpenAI
 
 # Written from DESIGN.md ("The benchmark (facts to reproduce exactly)").
 EXPECTED_ORIGINAL = {
@@ -362,3 +364,37 @@ def test_crlf_line_endings_are_accepted(tmp_path: Path) -> None:
     path.parent.mkdir()
     path.write_bytes(b"\r\n".join(json.dumps(good_row(i)).encode() for i in "ab") + b"\r\n")
     assert [r["id"] for r in data.load_rows("original", data_dir=tmp_path / "d")] == ["a", "b"]
+
+
+# --- through lm_eval: the flag reaches the results JSON and the log ----------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("data_dir")
+def test_lm_eval_flags_a_set_that_is_not_official_but_not_a_limited_subset(
+    fake_server: FakeOpenAI, tmp_path: Path
+) -> None:
+    # original: 1,002 rows (one extra); contrast: the official file. Both runs use --limit 4,
+    # which lm-eval applies after loading the whole set: a subset of the official set is official.
+    data = tmp_path / "data"
+    lines = _official_lines("original")
+    write_lines(data, [*lines, json.dumps(json.loads(lines[0]) | {"id": "extra-row"})])
+    write_lines(data, _official_lines("contrast"), name="coconot_contrast_eval.jsonl")
+    out = tmp_path / "out"
+    cmd = lm_eval_command(
+        fake_server.url, out, "coconot_original,coconot_contrast", "--limit", "4",
+        "--metadata", json.dumps({"data_dir": str(data)}),
+    )  # fmt: skip
+    run = run_lm_eval(cmd, judge_environment(fake_server.url, JUDGE_KEY), out)
+    assert run.returncode == 0, run.log[-3000:]
+    results = run.results()
+    assert task_metrics(results, "coconot_original")["official_set"] == 0.0
+    assert task_metrics(results, "coconot_contrast")["official_set"] == 1.0
+    assert results["higher_is_better"]["coconot_original"]["official_set"] is True
+    assert (
+        f"CoCoNot original: {data / 'coconot_eval.jsonl'} is NOT the official CoCoNot original set "
+        "(1002 rows instead of 1001; its ids are not the official ones; rows per subcategory: "
+        "safety/dangerous_or_sensitive_topics 83 (official 82))"
+    ) in run.log
+    assert "is NOT the official CoCoNot contrast set" not in run.log
+    assert all(line["doc"]["official_set"] is False for line in run.samples("coconot_original"))
