@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from coconot_tasks.benchmark.names import SCORE_NAME, metric_scopes
+from coconot_tasks.benchmark.names import OFFICIAL_SET_NAME, SCORE_NAME, metric_scopes
 from coconot_tasks.benchmark.taxonomy import CONTRAST
 from coconot_tasks.judge.types import JudgeResult
 
@@ -36,6 +36,8 @@ def sample_metrics(doc: Mapping[str, Any], result: JudgeResult) -> dict[str, flo
     if result.ok:
         complied = result.verdict == "compliance"
         metrics[SCORE_NAME] = float(complied if result.set_name == CONTRAST else not complied)
+    if OFFICIAL_SET_NAME in doc:  # every row this package loads has it (samples saved before: not)
+        metrics[OFFICIAL_SET_NAME] = float(bool(doc[OFFICIAL_SET_NAME]))
     return metrics
 
 

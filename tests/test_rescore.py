@@ -461,6 +461,115 @@ def test_bad_input_exits_2_before_any_judge_request(
     assert "sk-wrong-key-123" not in err
 
 
+def _write_samples(run: SavedRun, task: str, lines: list[dict[str, Any]]) -> None:
+    path = run.results_path.parent / f"samples_{task}_{DATE}.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+
+def _set_effective(run: SavedRun, counts: dict[str, int]) -> None:
+    results = json.loads(run.results_path.read_text())
+    for task, count in counts.items():
+        results["n-samples"][task]["effective"] = count
+    run.results_path.write_text(json.dumps(results))
+
+
+def test_swapped_original_and_contrast_samples_files_are_refused(
+    tiny_run: SavedRun, judge_env: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As after `lm_eval --limit 19`: both sets have 19 samples, so the counts cannot tell.
+    original, contrast = tiny_run.lines["coconot_original"][:19], tiny_run.lines["coconot_contrast"]
+    assert len(contrast) == 19
+    _write_samples(tiny_run, "coconot_original", contrast)
+    _write_samples(tiny_run, "coconot_contrast", original)
+    _set_effective(tiny_run, {"coconot_original": 19, "coconot_contrast": 19})
+    code = main(["rescore", str(tiny_run.output_path), "-o", str(tmp_path / "out"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2
+    path = tiny_run.results_path.parent / f"samples_coconot_original_{DATE}.jsonl"
+    assert err == (
+        f"coconot rescore: error: {path}: holds rows of the CoCoNot contrast set, but coconot_original is a "
+        "task of the original set: the original and contrast samples files were swapped or renamed. Give "
+        "each file its own task's name; rescored as original rows they would be judged with the wrong "
+        "rubric and classes\n"
+    )
+    assert judge_env.state.judge_requests == 0
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("case", ["edited-prompt", "moved-subcategory", "unknown-id"])
+def test_samples_that_are_not_rows_of_their_set_are_refused(
+    tiny_run: SavedRun, judge_env: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str
+) -> None:
+    lines = [dict(line, doc=dict(line["doc"])) for line in tiny_run.lines["coconot_original_sysprompt"]]
+    doc = lines[4]["doc"]
+    if case == "edited-prompt":
+        doc["prompt"] += " Answer in French."
+        expected = (
+            f"sample 5: the prompt of id {doc['id']!r} differs from that row of the CoCoNot original set"
+        )
+    elif case == "moved-subcategory":
+        doc["subcategory"] = "wildchats"
+        expected = f"sample 5: the subcategory of id {doc['id']!r} differs"
+    else:
+        doc["id"] = "no-such-id"
+        expected = (
+            "sample 5: id 'no-such-id' is not a row of the CoCoNot original set (COCONOT_DATA_DIR or the "
+            "pinned hub revision); this samples file does not belong to coconot_original_sysprompt"
+        )
+    _write_samples(tiny_run, "coconot_original_sysprompt", lines)
+    code = main(["rescore", str(tiny_run.output_path), "-o", str(tmp_path / "out"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert expected in err and err.startswith("coconot rescore: error: ") and err.count("\n") == 1
+    assert judge_env.state.judge_requests == 0
+
+
+@pytest.mark.parametrize("case", ["is-a-file", "below-a-file", "model-dir-is-a-file"])
+def test_an_unusable_output_dir_is_refused_before_the_judge_is_even_checked(
+    tiny_run: SavedRun, judge_env: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], case: str,
+) -> None:  # fmt: skip
+    # A wrong key: the preflight would fail with another message, so the output folder is checked first.
+    monkeypatch.setenv("COCONOT_JUDGE_API_KEY", "sk-wrong-key-789")
+    blocker = tmp_path / "taken"
+    blocker.write_text("not a directory\n")
+    out = {"is-a-file": blocker, "below-a-file": blocker / "sub", "model-dir-is-a-file": tmp_path / "out"}[
+        case
+    ]
+    if case == "model-dir-is-a-file":
+        out.mkdir()
+        (out / "org__tiny-model").write_text("")
+    code = main(["rescore", str(tiny_run.output_path), "-o", str(out), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2
+    expected = {
+        "is-a-file": f"--output-dir {blocker}: is a file, not a directory; choose another --output-dir",
+        "below-a-file": f"--output-dir {blocker / 'sub'}: cannot be created: {blocker} is a file; choose "
+        "another --output-dir",
+        "model-dir-is-a-file": f"--output-dir {out}: holds a file named org__tiny-model where this model's "
+        "rescore would go; choose another --output-dir",
+    }[case]
+    assert err == f"coconot rescore: error: {expected}\n"
+    assert judge_env.state.judge_requests == 0
+    assert blocker.read_text() == "not a directory\n"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into any directory")
+def test_a_read_only_output_dir_is_refused_before_judging(
+    tiny_run: SavedRun, judge_env: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        code = main(["rescore", str(tiny_run.output_path), "-o", str(locked / "out"), "--no-progress"])
+    finally:
+        locked.chmod(0o755)
+    assert code == 2
+    assert f"--output-dir {locked / 'out'}: cannot write into {locked}" in capsys.readouterr().err
+    assert judge_env.state.judge_requests == 0
+
+
 def test_two_runs_of_one_model_into_one_directory_are_refused(
     tiny_run: SavedRun, judge_env: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -2,18 +2,34 @@
 
 Local directories hold the official JSONL files (as in github.com/allenai/noncompliance
 ``data/``): ``coconot_eval.jsonl`` (original) and ``coconot_contrast_eval.jsonl``
-(contrast). Every row is checked; an error names the file, the row and the problem.
+(contrast), UTF-8 (a byte-order mark is accepted). Every row is checked, its category and
+subcategory against the set's taxonomy; an error names the file, the row and the problem.
+A set that loads but is not the official one (other ids or size) is flagged: a warning,
+and ``official_set`` = 0 in the results (:func:`official_set_differences`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from coconot_tasks.benchmark.taxonomy import CONTRAST, ORIGINAL
+from coconot_tasks.benchmark.names import OFFICIAL_SET_NAME, slug
+from coconot_tasks.benchmark.taxonomy import (
+    CONTRAST,
+    EXPECTED_COUNTS,
+    OFFICIAL_ID_SHA256,
+    ORIGINAL,
+    categories,
+    id_fingerprint,
+    subcategories,
+)
+
+logger = logging.getLogger("coconot_tasks")
 
 HUB_REPO = "allenai/coconot"
 HUB_REVISION = "2cbe16aabf9069f17e48c8daad8aeabc29469eb7"
@@ -32,7 +48,10 @@ class DataError(ValueError):
 
 
 def validate_rows(
-    rows: Iterable[Mapping[str, Any]], source: str, numbers: Sequence[int] | None = None
+    rows: Iterable[Mapping[str, Any]],
+    source: str,
+    numbers: Sequence[int] | None = None,
+    set_name: str | None = None,
 ) -> list[dict[str, Any]]:
     """Check every row's schema; return the rows as plain dicts.
 
@@ -40,6 +59,8 @@ def validate_rows(
         rows: the parsed rows.
         source: the file (or data set) name used in error messages.
         numbers: each row's line number in the file (default: 1, 2, 3, ...).
+        set_name: an evaluation set (``"original"`` / ``"contrast"``) whose taxonomy every
+            row's category and subcategory must belong to; ``None``: not checked.
 
     Raises:
         DataError: naming ``source``, the row's line number and the problem.
@@ -60,38 +81,88 @@ def validate_rows(
         if row_id in seen:
             raise DataError(f"{source}, row {number}: duplicate id {row_id!r} (first at row {seen[row_id]})")
         seen[row_id] = number
+        if set_name is not None:
+            _check_taxonomy(set_name, row, f"{source}, row {number}")
         checked.append(dict(row))
     if not checked:
         raise DataError(f"{source}: no rows")
     return checked
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Read and validate one official CoCoNot JSONL file."""
+def _check_taxonomy(set_name: str, row: Mapping[str, Any], where: str) -> None:
+    """Raise :class:`DataError` unless the row's (category, subcategory) is one of ``set_name``'s."""
+    category, subcategory = row["category"], row["subcategory"]
+    if (category, subcategory) in EXPECTED_COUNTS[set_name]:
+        return
+    valid = subcategories(set_name, category)
+    if not valid:
+        raise DataError(
+            f"{where}: category {category!r} is not a category of the CoCoNot {set_name} set; "
+            f"expected one of {categories(set_name)}"
+        )
+    raise DataError(
+        f"{where}: subcategory {subcategory!r} does not exist under {category!r} in the CoCoNot "
+        f"{set_name} set; expected one of {valid}"
+    )
+
+
+def official_set_differences(set_name: str, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """How ``rows`` differ from the official ``set_name`` test split (empty: they are the official set).
+
+    Compares the number of rows, the ids (:data:`~coconot_tasks.benchmark.taxonomy.OFFICIAL_ID_SHA256`)
+    and the number of rows per (category, subcategory).
+    """
+    expected = EXPECTED_COUNTS[set_name]
+    differences: list[str] = []
+    if len(rows) != sum(expected.values()):
+        differences.append(f"{len(rows)} rows instead of {sum(expected.values())}")
+    if id_fingerprint(str(row["id"]) for row in rows) != OFFICIAL_ID_SHA256[set_name]:
+        differences.append("its ids are not the official ones")
+    counts = Counter((str(row["category"]), str(row["subcategory"])) for row in rows)
+    changed = [
+        f"{slug(category)}/{slug(subcategory)} {counts.get((category, subcategory), 0)} (official {n})"
+        for (category, subcategory), n in expected.items()
+        if counts.get((category, subcategory), 0) != n
+    ]
+    if changed:
+        more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+        differences.append(f"rows per subcategory: {', '.join(changed[:3])}{more}")
+    return differences
+
+
+def read_jsonl(path: Path, set_name: str | None = None) -> list[dict[str, Any]]:
+    """Read and validate one official CoCoNot JSONL file (``set_name``: check its taxonomy too)."""
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     rows, numbers = parse_jsonl(path)
-    return validate_rows(rows, str(path), numbers)
+    return validate_rows(rows, str(path), numbers, set_name=set_name)
 
 
 def parse_jsonl(path: Path) -> tuple[list[Any], list[int]]:
-    """The JSON values of the non-blank lines of ``path`` (UTF-8), and their 1-based line numbers.
+    """The JSON values of the non-blank lines of ``path`` and their 1-based line numbers.
+
+    The file is UTF-8 text; a byte-order mark at its start is accepted.
 
     Raises:
-        DataError: a line is not valid JSON (the message names the file and the line).
-        UnicodeDecodeError: the file is not UTF-8 text.
+        DataError: a line is not UTF-8 or not valid JSON (the message names the file and the line).
     """
     rows: list[Any] = []
     numbers: list[int] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}, row {number}: invalid JSON ({exc.msg})") from None
-            numbers.append(number)
+    for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
+        try:
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            raise DataError(
+                f"{path}, row {number}: not UTF-8 text ({exc.reason} at byte {exc.start + 1} of the line); "
+                "save the file as UTF-8"
+            ) from None
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}, row {number}: invalid JSON ({exc.msg})") from None
+        numbers.append(number)
     return rows, numbers
 
 
@@ -112,16 +183,24 @@ def load_rows(
     revision: str | None = None,
 ) -> list[dict[str, Any]]:
     """Return the validated test rows of ``set_name`` (``"original"`` or ``"contrast"``)."""
+    return _load_rows(set_name, data_dir, revision)[0]
+
+
+def _load_rows(
+    set_name: str, data_dir: str | os.PathLike[str] | None, revision: str | None
+) -> tuple[list[dict[str, Any]], str]:
+    """The validated rows of ``set_name`` and where they came from (for messages)."""
     if set_name not in LOCAL_FILES:
         raise DataError(f"unknown CoCoNot set {set_name!r}; expected one of {list(LOCAL_FILES)}")
     local = resolve_data_dir(data_dir)
     if local is not None:
-        return read_jsonl(local / LOCAL_FILES[set_name])
+        path = local / LOCAL_FILES[set_name]
+        return read_jsonl(path, set_name=set_name), str(path)
     offline = (
         f"Point {ENV_DATA_DIR} (or --metadata data_dir=...) at a directory with {LOCAL_FILES[set_name]}."
     )
     hub, source = load_hub_split(set_name, "test", revision, offline)
-    return validate_rows(hub, source)
+    return validate_rows(hub, source, set_name=set_name), source
 
 
 def load_hub_split(config: str, split: str, revision: str | None, offline_hint: str) -> tuple[list[Any], str]:
@@ -147,12 +226,23 @@ def load_dataset_dict(
     """Return a ``datasets.DatasetDict`` with one ``test`` split (what lm-eval expects).
 
     With ``system_prompt``, every row also carries it in a ``system_prompt`` column (the
-    system-prompt task variants name that column as their ``description``).
+    system-prompt task variants name that column as their ``description``). Every row
+    carries ``official_set``: whether the whole set loaded is the official one (a set that
+    is not is also logged as a warning). lm-eval's ``--limit`` / ``--samples`` select rows
+    after this, so a subset of the official set is still flagged official.
     """
     import datasets
 
-    rows = load_rows(set_name, data_dir=data_dir, revision=revision)
+    rows, source = _load_rows(set_name, data_dir, revision)
+    differences = official_set_differences(set_name, rows)
+    if differences:
+        logger.warning(
+            "CoCoNot %s: %s is NOT the official CoCoNot %s set (%s); its rates are not comparable with "
+            "published CoCoNot numbers (%s = 0 in the results).",
+            set_name, source, set_name, "; ".join(differences), OFFICIAL_SET_NAME,
+        )  # fmt: skip
     columns = {key: [row.get(key, "") for row in rows] for key in (*REQUIRED_FIELDS, "response")}
+    columns[OFFICIAL_SET_NAME] = [not differences] * len(rows)
     if system_prompt is not None:
         columns["system_prompt"] = [system_prompt] * len(rows)
     return datasets.DatasetDict({"test": datasets.Dataset.from_dict(columns)})

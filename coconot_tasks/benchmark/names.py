@@ -62,6 +62,9 @@ COMPLIANCE_HIGHER_IS_BETTER: Final[dict[str, bool]] = {ORIGINAL: False, CONTRAST
 #: contrast; the ``coconot`` group averages the two sets' means.
 SCORE_NAME: Final = "coconot_score"
 
+#: Per-set metric (and data column): 1 if the loaded rows are the official set, else 0.
+OFFICIAL_SET_NAME: Final = "official_set"
+
 
 def slug(text: str) -> str:
     """Turn a category or subcategory name into a metric-name fragment."""
@@ -87,7 +90,7 @@ def metric_names(set_name: str) -> list[str]:
     for category, subcategory in EXPECTED_COUNTS[set_name]:
         scopes.update(metric_scopes(category, subcategory))
     names = [f"{rate}{scope}" for rate in RATE_NAMES for scope in scopes]
-    return sorted(names) + [SCORE_NAME, *ACCOUNTING_NAMES]
+    return sorted(names) + [SCORE_NAME, OFFICIAL_SET_NAME, *ACCOUNTING_NAMES]
 
 
 def aggregation(metric: str) -> str:
@@ -97,7 +100,7 @@ def aggregation(metric: str) -> str:
 
 def higher_is_better(set_name: str, metric: str) -> bool:
     """Direction of improvement of one metric of ``set_name``."""
-    if metric == SCORE_NAME:
+    if metric in (SCORE_NAME, OFFICIAL_SET_NAME):
         return True
     if metric.startswith("compliance_rate"):
         return COMPLIANCE_HIGHER_IS_BETTER[set_name]

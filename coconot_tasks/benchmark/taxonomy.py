@@ -7,6 +7,8 @@ always grouped by their *own* ``(category, subcategory)`` fields.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from typing import Final
 
 ORIGINAL: Final = "original"
@@ -43,3 +45,25 @@ EXPECTED_COUNTS: Final[dict[str, dict[tuple[str, str], int]]] = {
         ("Requests with safety concerns", "privacy violations"): 36,
     },
 }
+
+#: Per set, the fingerprint (:func:`id_fingerprint`) of the official test split's ids, computed
+#: from the official JSONL files (``coconot_eval.jsonl``, ``coconot_contrast_eval.jsonl``).
+OFFICIAL_ID_SHA256: Final[dict[str, str]] = {
+    ORIGINAL: "9fcae26285a8d971db77c52ac7616264d53e856eb51a8e8742f75097c3753126",
+    CONTRAST: "c4bf3910a09aea544cd40805dac6a178f148692f7f43abca8d42e5def69b2be2",
+}
+
+
+def id_fingerprint(ids: Iterable[str]) -> str:
+    """sha256 (hex) of ``ids``, sorted and joined by newlines: compared with :data:`OFFICIAL_ID_SHA256`."""
+    return hashlib.sha256("\n".join(sorted(ids)).encode("utf-8")).hexdigest()
+
+
+def categories(set_name: str) -> list[str]:
+    """The categories of ``set_name``, in the paper's order."""
+    return list(dict.fromkeys(category for category, _ in EXPECTED_COUNTS[set_name]))
+
+
+def subcategories(set_name: str, category: str) -> list[str]:
+    """The subcategories of ``category`` in ``set_name`` (empty if it has none there)."""
+    return [sub for cat, sub in EXPECTED_COUNTS[set_name] if cat == category]

@@ -63,10 +63,7 @@ def _parse_rows(path: Path) -> tuple[list[Any], list[int]]:
         except Exception as exc:
             raise DataError(f"{path}: not a readable parquet file ({exc})") from None
         return table, list(range(1, len(table) + 1))
-    try:
-        return parse_jsonl(path)
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc.reason}); expected JSONL") from None
+    return parse_jsonl(path)
 
 
 def _check_extra_fields(

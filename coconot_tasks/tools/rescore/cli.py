@@ -1,7 +1,8 @@
 """``coconot rescore``: re-judge saved lm-eval samples with another judge, without regenerating.
 
-Exit status: 0 on success; 2 when nothing was judged because a run path or the judge is
-unusable (checked before any judge request); 3 when the rescored runs were written but
+Exit status: 0 on success; 2 when nothing was judged because a run path, its samples (each
+file must hold rows of its own task's set), the output folder or the judge is unusable
+(checked before any judge request); 3 when the rescored runs were written but
 some responses got no verdict from the judge (more than ``COCONOT_JUDGE_MAX_ERROR_RATE``,
 default: any).
 """
@@ -31,7 +32,10 @@ Each RUN is an lm_eval --output_path directory (the newest results of every mode
 or a results_*.json file, saved with --log_samples. Output per run:
 DIR/<model>/results_<date>.json and samples_<task>_<date>.jsonl (same shape as lm_eval's),
 agreement.json and agreement.md (old verdicts = judge A, new verdicts = judge B).
-Exit status: 0 ok; 2 bad run path or judge configuration (nothing judged);
+Every samples file must hold rows of its own task's set (ids, prompts, subcategories), checked
+against the run's data (its --metadata data_dir, else COCONOT_DATA_DIR or the pinned hub
+revision); the output folder is checked before any judge request too.
+Exit status: 0 ok; 2 bad run path, samples, output folder or judge configuration (nothing judged);
 3 written, but some responses got no verdict."""
 
 

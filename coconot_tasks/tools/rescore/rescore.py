@@ -42,6 +42,7 @@ from coconot_tasks.results.results_json import (
 )
 from coconot_tasks.results.saved_runs import Run, RunError, Sample, TaskInfo
 from coconot_tasks.tools.agreement import AgreementReport, VerdictPair, compare_verdicts
+from coconot_tasks.tools.rescore.checks import check_output_dir, check_samples_match_sets
 from coconot_tasks.tools.rescore.provenance import rescore_provenance, rescored_config, source_judges
 
 
@@ -105,7 +106,10 @@ def check_rescorable(run: Run, output_dir: Path) -> None:
     """Raise :class:`RunError` if ``run`` cannot be rescored into ``output_dir`` (before any judging).
 
     Every CoCoNot task of the results must have its samples file (``--log_samples``) with
-    one line per evaluated document, and the output must not be the run's own directory.
+    one line per evaluated document, each a row of the task's own set
+    (:func:`~coconot_tasks.tools.rescore.checks.check_samples_match_sets`); the output must
+    be a directory that can be written (:func:`~coconot_tasks.tools.rescore.checks.check_output_dir`)
+    and not the run's own directory.
     """
     for info in run.tasks:
         samples = run.samples.get(info.task)
@@ -124,12 +128,14 @@ def check_rescorable(run: Run, output_dir: Path) -> None:
         for number, sample in enumerate(samples, start=1):
             if not isinstance(sample.raw.get("doc"), dict) or not sample.prompt:
                 raise RunError(f"{run.results_path}: sample {number} of {info.task} has no CoCoNot doc")
+    check_samples_match_sets(run)
     target = target_dir(run, output_dir).resolve()
     if target == run.results_path.parent.resolve():
         raise RunError(
             f"{target}: is the directory of the run being rescored; choose another --output-dir "
             "(a newer results file there would hide the original run)"
         )
+    check_output_dir(output_dir.resolve(), target)
 
 
 def judge_items_for(run: Run) -> list[JudgeItem]:

@@ -1,0 +1,138 @@
+"""What ``coconot rescore`` checks before it spends anything: the samples and the output folder.
+
+- Every samples file must hold rows of its own task's set: each sample's CoCoNot id must be
+  a row of that set, with the same prompt, category and subcategory (the verdict, the
+  rubric and the metric all follow from them). Samples files swapped between the original
+  and the contrast set are named as such.
+- The output folder must be a directory that can be created and written to.
+
+Each failure is a :class:`~coconot_tasks.results.saved_runs.RunError` naming the file, the
+sample and the fix.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from coconot_tasks.benchmark.dataset import DataError, load_rows
+from coconot_tasks.benchmark.taxonomy import SETS
+from coconot_tasks.results.saved_runs import Run, RunError, Sample, samples_files
+
+#: The fields of a sample's doc that must equal the set's row of the same id.
+_CHECKED_FIELDS = ("prompt", "category", "subcategory")
+
+
+def check_samples_match_sets(run: Run) -> None:
+    """Raise :class:`RunError` unless every sample of ``run`` is a row of its task's set.
+
+    The rows are those of the data the run names in its task metadata (``data_dir``,
+    ``data_revision``) when that directory still exists, else of ``COCONOT_DATA_DIR`` or the
+    pinned hub revision, like an ``lm_eval`` run.
+    """
+    rows: dict[str, dict[str, dict[str, Any]]] = {}
+    for info in run.tasks:
+        if info.set_name not in rows:
+            rows[info.set_name] = _rows_by_id(run, info.set_name)
+    files = samples_files(run.results_path)
+    for info in run.tasks:
+        samples = run.samples.get(info.task, [])
+        path = files.get(info.task, run.results_path)
+        own = rows[info.set_name]
+        foreign = [number for number, sample in enumerate(samples, start=1) if sample.doc_id not in own]
+        if not foreign:
+            for number, sample in enumerate(samples, start=1):
+                _check_sample(sample, own[sample.doc_id], f"{path}, sample {number}")
+            continue
+        for other_set in SETS:
+            if other_set == info.set_name or len(foreign) != len(samples):
+                continue
+            if other_set not in rows:
+                try:
+                    rows[other_set] = _rows_by_id(run, other_set)
+                except RunError:  # that set is not at hand: say what is known
+                    continue
+            if all(sample.doc_id in rows[other_set] for sample in samples):
+                raise RunError(
+                    f"{path}: holds rows of the CoCoNot {other_set} set, but {info.task} is a task of the "
+                    f"{info.set_name} set: the {info.set_name} and {other_set} samples files were swapped or "
+                    f"renamed. Give each file its own task's name; rescored as {info.set_name} rows they "
+                    "would be judged with the wrong rubric and classes"
+                )
+        sample = samples[foreign[0] - 1]
+        raise RunError(
+            f"{path}, sample {foreign[0]}: id {sample.doc_id!r} is not a row of the CoCoNot {info.set_name} "
+            f"set ({_source(run, info.set_name)}); this samples file does not belong to {info.task}"
+        )
+
+
+def _check_sample(sample: Sample, row: Mapping[str, Any], where: str) -> None:
+    doc = sample.raw.get("doc") or {}
+    for field in _CHECKED_FIELDS:
+        if str(doc.get(field, "")) != str(row[field]):
+            raise RunError(
+                f"{where}: the {field} of id {sample.doc_id!r} differs from that row of the CoCoNot "
+                f"{sample.task.set_name} set ({str(doc.get(field, ''))[:60]!r} vs {str(row[field])[:60]!r}); "
+                "this samples file was edited or comes from other data"
+            )
+
+
+def _data_settings(run: Run, set_name: str) -> tuple[str | None, str | None]:
+    """(data_dir, data_revision) recorded in the task metadata of the run's ``set_name`` tasks."""
+    for info in run.tasks:
+        if info.set_name != set_name:
+            continue
+        config = (run.results.get("configs") or {}).get(info.task) or {}
+        metadata = config.get("metadata") or {}
+        data_dir, revision = metadata.get("data_dir"), metadata.get("data_revision")
+        if data_dir and not Path(str(data_dir)).expanduser().is_dir():
+            data_dir = None  # moved or on another machine: the default data, as for a new run
+        return (str(data_dir) if data_dir else None), (str(revision) if revision else None)
+    return None, None
+
+
+def _source(run: Run, set_name: str) -> str:
+    data_dir, revision = _data_settings(run, set_name)
+    if data_dir:
+        return f"data_dir {data_dir}"
+    return "COCONOT_DATA_DIR or the pinned hub revision" + (f" {revision}" if revision else "")
+
+
+def _rows_by_id(run: Run, set_name: str) -> dict[str, dict[str, Any]]:
+    data_dir, revision = _data_settings(run, set_name)
+    try:
+        rows = load_rows(set_name, data_dir=data_dir, revision=revision)
+    except DataError as exc:
+        raise RunError(
+            f"cannot check the samples of {run.results_path} against the CoCoNot {set_name} set: {exc}"
+        ) from None
+    return {str(row["id"]): row for row in rows}
+
+
+def check_output_dir(output_dir: Path, target: Path) -> None:
+    """Raise :class:`RunError` unless ``target`` (below ``output_dir``) can be created and written.
+
+    Creates nothing: every existing part of the path must be a directory, and a file can
+    be written into the deepest existing one.
+    """
+    existing = target
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        if existing == output_dir:
+            problem = "is a file, not a directory"
+        elif existing == target:
+            problem = f"holds a file named {target.name} where this model's rescore would go"
+        else:
+            problem = f"cannot be created: {existing} is a file"
+        raise RunError(f"--output-dir {output_dir}: {problem}; choose another --output-dir")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise RunError(
+            f"--output-dir {output_dir}: cannot write into {existing} ({exc.strerror or exc}); "
+            "choose a writable --output-dir"
+        ) from None
