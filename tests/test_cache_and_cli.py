@@ -38,8 +38,10 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def fill(cache: VerdictCache, judge: str, n: int) -> None:
     for i in range(n):
-        cache.put(f"{judge}-{i}", judge, CachedOutput(f"<label>ACCEPTABLE</label> {i}", 10 + i, i))
+        cache.put(f"{judge}-{i}", judge, CachedOutput(f"<label>ACCEPTABLE</label> {i}", 10 + i, i), ENDPOINT)
 
+
+ENDPOINT = "http://127.0.0.1:1/v1"
 
 # --- VerdictCache --------------------------------------------------------------------------
 
@@ -48,10 +50,10 @@ def test_put_get_roundtrip_and_replace(tmp_path: Path) -> None:
     cache = VerdictCache(tmp_path / "c.sqlite3")
     try:
         assert cache.get("missing") is None
-        cache.put("k", "openai:gpt-3.5-turbo", CachedOutput("first", 5, 7))
-        assert cache.get("k") == CachedOutput("first", 5, 7)
-        cache.put("k", "openai:gpt-3.5-turbo", CachedOutput("second", 1, 2))
-        assert cache.get("k") == CachedOutput("second", 1, 2)
+        assert cache.put("k", "openai:gpt-4.1-mini", CachedOutput("first", 5, 7, "gpt-4.1-mini-x"), ENDPOINT)
+        assert cache.get("k") == CachedOutput("first", 5, 7, "gpt-4.1-mini-x")
+        cache.put("k", "openai:gpt-4.1-mini", CachedOutput("second", 1, 2), ENDPOINT)
+        assert cache.get("k") == CachedOutput("second", 1, 2, None)
         assert cache.stats()["entries"] == 1
     finally:
         cache.close()
@@ -60,7 +62,7 @@ def test_put_get_roundtrip_and_replace(tmp_path: Path) -> None:
 def test_entries_survive_reopening(tmp_path: Path) -> None:
     path = tmp_path / "c.sqlite3"
     cache = VerdictCache(path)
-    cache.put("k", "j", CachedOutput("kept", 1, 1))
+    cache.put("k", "j", CachedOutput("kept", 1, 1), ENDPOINT)
     cache.close()
     reopened = VerdictCache(path)
     try:
@@ -105,15 +107,17 @@ def test_stats_and_clear_all_or_one_judge(tmp_path: Path) -> None:
 def test_request_key_depends_on_every_part_of_the_request() -> None:
     messages = [{"role": "user", "content": "q"}]
     decoding = {"temperature": 0.0, "max_tokens": 256}
-    base = request_key("openai:gpt-3.5-turbo", "v1", messages, decoding)
-    assert base == request_key("openai:gpt-3.5-turbo", "v1", [dict(m) for m in messages], dict(decoding))
+    judge = "openai:gpt-4.1-mini-2025-04-14"
+    base = request_key(judge, ENDPOINT, "v1", messages, decoding)
+    assert base == request_key(judge, ENDPOINT, "v1", [dict(m) for m in messages], dict(decoding))
     variants = [
-        request_key("openai:gpt-4", "v1", messages, decoding),
-        request_key("openai:gpt-3.5-turbo", "v2", messages, decoding),
-        request_key("openai:gpt-3.5-turbo", "v1", [{"role": "user", "content": "q "}], decoding),
-        request_key("openai:gpt-3.5-turbo", "v1", messages, {**decoding, "max_tokens": 512}),
+        request_key("openai:gpt-4.1-mini", ENDPOINT, "v1", messages, decoding),
+        request_key(judge, "https://api.openai.com/v1", "v1", messages, decoding),
+        request_key(judge, ENDPOINT, "v2", messages, decoding),
+        request_key(judge, ENDPOINT, "v1", [{"role": "user", "content": "q "}], decoding),
+        request_key(judge, ENDPOINT, "v1", messages, {**decoding, "max_tokens": 512}),
     ]
-    assert len({base, *variants}) == 5
+    assert len({base, *variants}) == 6
 
 
 _WRITER = """
@@ -125,8 +129,8 @@ cache = VerdictCache(path)
 while not go.exists():  # start both writers at the same moment
     time.sleep(0.005)
 for i in range(200):
-    cache.put(f"{tag}-{i}", f"judge-{tag}", CachedOutput(f"{tag} says {i}", i, 2 * i))
-    cache.put("shared", "judge-shared", CachedOutput(tag, 0, 0))
+    cache.put(f"{tag}-{i}", f"judge-{tag}", CachedOutput(f"{tag} says {i}", i, 2 * i), "e")
+    cache.put("shared", "judge-shared", CachedOutput(tag, 0, 0), "e")
 cache.close()
 """
 
@@ -441,6 +445,13 @@ def test_pricing_known_model() -> None:
     assert prices == (0.50, 1.50)
     assert pricing.cost_usd(prices, 1_000_000, 1_000_000) == pytest.approx(2.0)
     assert pricing.cost_usd(prices, 2000, 100) == pytest.approx(0.00115)
+
+
+def test_pricing_knows_the_default_judge_snapshot() -> None:
+    from coconot_tasks.judge.settings import DEFAULT_JUDGE_MODEL
+
+    assert pricing.price_per_million(DEFAULT_JUDGE_MODEL) == (0.40, 1.60)
+    assert pricing.price_per_million(DEFAULT_JUDGE_MODEL) == pricing.price_per_million("gpt-4.1-mini")
 
 
 def test_pricing_unknown_model_costs_nothing_unless_priced() -> None:

@@ -301,8 +301,16 @@ def test_rescore_with_the_same_judge_reproduces_the_run(
         for old, new in zip(lines, new_lines, strict=True):
             for key in ("doc_id", "doc", "arguments", "resps", "filter", "doc_hash", "metrics"):
                 assert new[key] == old[key], key
-            # verdict, rationale, outcome, tokens: all as in the run (a repeat is a cache hit in both)
-            assert json.loads(new["filtered_resps"][0]) == json.loads(old["filtered_resps"][0])
+            # verdict, rationale, outcome, tokens: all as in the run (a repeat is a cache hit in both);
+            # the endpoint is the rescoring server's (another port of the same fake judge)
+            new_result, old_result = (
+                json.loads(new["filtered_resps"][0]),
+                json.loads(old["filtered_resps"][0]),
+            )
+            if old_result["outcome"] != "empty_response":
+                assert new_result.pop("endpoint") == judge_env.url
+                assert old_result.pop("endpoint").startswith("http://127.0.0.1:")
+            assert new_result == old_result
             assert {k: new[k] for k in new["metrics"]} == {k: old[k] for k in old["metrics"]}
     # it reads back as a run (what `coconot report` does)
     again = load_run(find_results_files(out)[0])

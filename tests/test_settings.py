@@ -12,16 +12,18 @@ KEY = "sk-test-SECRET-9a8b7c6d"
 OTHER_KEY = "sk-openai-OTHER-1234"
 
 
-def test_defaults_are_the_papers_judge() -> None:
+def test_defaults_are_the_papers_decoding_with_a_judge_that_exists() -> None:
     settings = JudgeSettings.resolve()
     assert settings.backend == "openai"
-    assert settings.model == "gpt-3.5-turbo"
+    # the paper's gpt-3.5-turbo was shut down; OpenAI's substitute, pinned as a dated snapshot
+    assert settings.model == "gpt-4.1-mini-2025-04-14"
     assert settings.temperature == 0.0
     assert settings.max_tokens == 256
     assert settings.top_p == 1.0
     assert settings.api_key is None
     assert settings.base_url is None
-    assert settings.judge_id == "openai:gpt-3.5-turbo"
+    assert settings.judge_id == "openai:gpt-4.1-mini-2025-04-14"
+    assert settings.endpoint == "https://api.openai.com/v1"
 
 
 @pytest.mark.parametrize(

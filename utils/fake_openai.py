@@ -36,6 +36,8 @@ FAKE_MODEL = "fake-model"
 FAKE_MODEL_B = "fake-model-b"
 FAKE_JUDGE = "fake-judge"
 FAKE_JUDGE_B = "fake-judge-b"
+#: The package's default judge model (served here so a default run works against the fake).
+DEFAULT_JUDGE = "gpt-4.1-mini-2025-04-14"
 
 _CLASSES = {
     "original": {"noncompliance": "ACCEPTABLE", "compliance": "UNACCEPTABLE", "neither": "NEITHER"},
@@ -179,7 +181,15 @@ class FakeOpenAI:
         latency: float = 0.0,
         model_latency: float = 0.0,
         faults: FaultPlan | None = None,
-        known_models: tuple[str, ...] = (FAKE_JUDGE, FAKE_JUDGE_B, FAKE_MODEL, FAKE_MODEL_B, "gpt-3.5-turbo"),
+        known_models: tuple[str, ...] = (
+            FAKE_JUDGE,
+            FAKE_JUDGE_B,
+            FAKE_MODEL,
+            FAKE_MODEL_B,
+            DEFAULT_JUDGE,
+            "gpt-3.5-turbo",
+        ),
+        served_as: dict[str, str] | None = None,
         port: int = 0,
     ) -> None:
         self.judge_key = judge_key
@@ -188,6 +198,9 @@ class FakeOpenAI:
         self.model_latency = model_latency
         self.faults = faults or FaultPlan()
         self.known_models = known_models
+        #: requested judge model -> the model id the judge's answers report (like a proxy
+        #: serving an alias with a dated snapshot); unlisted names are reported as requested.
+        self.served_as = dict(served_as or {})
         self.state = ServerState()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._server.daemon_threads = True
@@ -368,7 +381,8 @@ class FakeOpenAI:
                             state.judge_answers += 1
                             state.judged[key] += 1
                         state.last_judge_at = time.time()
-                    self._completion(model, output, prompt_tokens=len(user) // 4)
+                    served = server.served_as.get(model, model)
+                    self._completion(served, output, prompt_tokens=len(user) // 4)
                 finally:
                     with state.lock:
                         state.in_flight -= 1

@@ -1,52 +1,116 @@
 """Persistent verdict cache: SQLite, keyed by the content of a judge request.
 
-The key covers the judge backend and model, the prompt version, the exact messages
-(rubric, question and response included) and the decoding settings, so a verdict is
-reused only for an identical request. Each verdict is written as soon as it arrives
-(a killed run resumes with only the missing calls). WAL mode and a busy timeout make
-two processes writing at once safe. No credentials are ever part of a key or a row.
+The key covers the judge backend and requested model, the endpoint (base URL without
+credentials), the prompt version, the exact messages (rubric, question and response
+included) and the decoding settings, so a verdict is reused only for an identical request
+to the same server. Each row also keeps the model id the endpoint reported, which a cache
+hit returns. Each verdict is written as soon as it arrives (a killed run resumes with only
+the missing calls). WAL mode and a busy timeout make two processes writing at once safe.
+No credentials are ever part of a key or a row.
+
+Schema versions (``PRAGMA user_version``): 0 is the first layout (no endpoint, no served
+model; keys without the endpoint). Opening such a file migrates it in place: the old rows
+keep their old keys, which no new key can equal, so they are never served again; they stay
+visible as ``legacy_entries`` in ``coconot cache stats`` and ``coconot cache clear --legacy``
+removes them. A file from a newer version is refused.
+
+A cache file that cannot be used (not SQLite, corrupt, not writable, a folder that cannot
+be created) raises :class:`CacheError`, a one-line message naming the file and the fix;
+:meth:`VerdictCache.check` runs every check before generation. Once open, a failed read
+counts as a miss and a failed write keeps the verdict for the run: both are counted
+(:attr:`VerdictCache.read_failures`, :attr:`VerdictCache.write_failures`) and reported,
+never raised.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import tenacity
 
-from coconot_tasks.paths import cache_dir
+from coconot_tasks.judge.settings import JudgeConfigError
+from coconot_tasks.paths import ENV_CACHE_DIR, cache_dir
 
-_SCHEMA = """
+#: The layout written by this version (``PRAGMA user_version``).
+SCHEMA_VERSION = 2
+
+_CREATE = """
 CREATE TABLE IF NOT EXISTS verdicts (
     key TEXT PRIMARY KEY,
     judge_model TEXT NOT NULL,
     output TEXT NOT NULL,
     prompt_tokens INTEGER NOT NULL DEFAULT 0,
     completion_tokens INTEGER NOT NULL DEFAULT 0,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    endpoint TEXT,
+    served_model TEXT
 )
 """
+#: Columns added by schema 2 (NULL in rows written before: no endpoint recorded).
+_ADDED_COLUMNS = ("endpoint", "served_model")
+
+#: SQLite result codes meaning the file's content is not a usable database.
+_CORRUPT = ("SQLITE_NOTADB", "SQLITE_CORRUPT")
+
+#: Filesystem types (``/proc/mounts``) on which SQLite's locking and WAL mode are unsafe.
+NETWORK_FILESYSTEMS = frozenset(
+    {
+        "nfs", "nfs4", "cifs", "smb", "smb2", "smb3", "smbfs", "9p", "afs", "ncpfs", "coda",
+        "ceph", "glusterfs", "lustre", "gpfs", "beegfs", "davfs", "sshfs", "fuse.sshfs",
+        "fuse.rclone", "fuse.s3fs", "fuse.gcsfuse", "fuse.glusterfs", "fuse.ceph", "fuse.juicefs",
+        "fuse.davfs", "fuse.goofys", "fuse.blobfuse", "fuse.blobfuse2",
+    }
+)  # fmt: skip
+
+
+class CacheError(JudgeConfigError):
+    """The verdict cache file cannot be used; the message names the file and the fix.
+
+    ``kind`` is ``"corrupt"``, ``"locked"``, ``"unwritable"``, ``"folder"`` (cannot be
+    created) or ``"newer"`` (written by a newer version); ``path`` is the file, if known.
+    """
+
+    def __init__(self, message: str, *, kind: str, path: Path | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.path = path
 
 
 @dataclass(frozen=True)
 class CachedOutput:
-    """A judge output as stored."""
+    """A judge output as stored, with the model id the endpoint reported (if it did)."""
 
     output: str
     prompt_tokens: int
     completion_tokens: int
+    served_model: str | None = None
 
 
-def request_key(judge_id: str, prompt_version: str, messages: Any, decoding: dict[str, Any]) -> str:
-    """Return the content hash identifying one judge request."""
+def request_key(
+    judge_id: str, endpoint: str, prompt_version: str, messages: Any, decoding: dict[str, Any]
+) -> str:
+    """Return the content hash identifying one judge request to one endpoint.
+
+    ``endpoint`` must be free of credentials (``JudgeSettings.endpoint``).
+    """
     payload = json.dumps(
-        {"judge": judge_id, "prompt_version": prompt_version, "messages": messages, "decoding": decoding},
+        {
+            "schema": SCHEMA_VERSION,
+            "judge": judge_id,
+            "endpoint": endpoint,
+            "prompt_version": prompt_version,
+            "messages": messages,
+            "decoding": decoding,
+        },
         sort_keys=True,
         ensure_ascii=False,
     )
@@ -54,78 +118,303 @@ def request_key(judge_id: str, prompt_version: str, messages: Any, decoding: dic
 
 
 def default_cache_path() -> Path:
-    """The cache database file inside the cache directory."""
-    return cache_dir() / "judge_cache.sqlite3"
+    """The cache database file inside the cache directory.
+
+    Raises:
+        CacheError: the cache directory cannot be created.
+    """
+    try:
+        return cache_dir() / "judge_cache.sqlite3"
+    except OSError as exc:
+        raise CacheError(
+            f"CoCoNot judge cache: cannot create the cache folder ({_os_reason(exc)}). Set "
+            f"{ENV_CACHE_DIR} to a writable folder, or turn the cache off with judge_cache=false.",
+            kind="folder",
+        ) from None
+
+
+def cache_files(path: Path) -> list[Path]:
+    """The database file and SQLite's side files (WAL, shared memory, rollback journal) that exist."""
+    candidates = [path, *(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal"))]
+    return [p for p in candidates if p.is_file()]
+
+
+def remove_cache_files(path: Path) -> list[Path]:
+    """Delete the database file and its side files; return what was deleted."""
+    removed = cache_files(path)
+    for file in removed:
+        file.unlink()
+    return removed
+
+
+def _os_reason(exc: OSError) -> str:
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"
+
+
+def _unusable(path: Path, exc: Exception) -> CacheError:
+    """The one-line error for a cache file that SQLite cannot use, by SQLite's result code."""
+    name = getattr(exc, "sqlite_errorname", "")
+    off = "or turn the cache off with judge_cache=false"
+    if name in _CORRUPT:
+        return CacheError(
+            f"CoCoNot judge cache {path} is not a usable SQLite database ({exc}). Remove it with "
+            f"`coconot cache clear` (or move it aside), set {ENV_CACHE_DIR} to another folder, {off}.",
+            kind="corrupt",
+            path=path,
+        )
+    if name in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+        return CacheError(
+            f"CoCoNot judge cache {path} stayed locked by another process ({exc}). Wait for it to "
+            f"finish, set {ENV_CACHE_DIR} to another folder, {off}.",
+            kind="locked",
+            path=path,
+        )
+    return CacheError(
+        f"CoCoNot judge cache {path} cannot be opened for writing ({exc}). Make the file and its "
+        f"folder writable, set {ENV_CACHE_DIR} to a writable folder, {off}.",
+        kind="unwritable",
+        path=path,
+    )
+
+
+class _IntegrityError(sqlite3.DatabaseError):
+    """``PRAGMA quick_check`` found damage (SQLite reports it as rows, not as an error)."""
+
+    sqlite_errorname = "SQLITE_CORRUPT"
 
 
 class VerdictCache:
-    """A thread-safe handle on the SQLite verdict cache."""
+    """A thread-safe handle on the SQLite verdict cache.
 
-    def __init__(self, path: Path | None = None) -> None:
+    ``busy_timeout``: seconds to wait for another process's write lock before a write counts
+    as failed.
+
+    Raises:
+        CacheError: the file or its folder cannot be used (see the module docstring).
+    """
+
+    def __init__(self, path: Path | None = None, *, busy_timeout: float = 60.0) -> None:
         self.path = path or default_cache_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._busy_timeout = busy_timeout
+        self.read_failures = 0
+        self.write_failures = 0
+        #: The first failed read or write, for the report.
+        self.first_failure: str | None = None
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(self.path, timeout=60.0, check_same_thread=False)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CacheError(
+                f"CoCoNot judge cache {self.path}: cannot create its folder ({_os_reason(exc)}). Set "
+                f"{ENV_CACHE_DIR} to a writable folder, or turn the cache off with judge_cache=false.",
+                kind="folder",
+                path=self.path,
+            ) from None
+        try:
+            # Autocommit mode: every statement is its own transaction unless BEGIN says otherwise.
+            self._conn = sqlite3.connect(
+                self.path, timeout=busy_timeout, check_same_thread=False, isolation_level=None
+            )
+        except sqlite3.Error as exc:
+            raise _unusable(self.path, exc) from None
+        try:
+            self._initialise()
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise _unusable(self.path, exc) from None
+        except CacheError:
+            self._conn.close()
+            raise
+
+    def _initialise(self) -> None:
         # Two processes creating the same new database at once can see "database is locked"
         # while one switches it to WAL (SQLite does not always wait for that): try again.
         for attempt in tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(sqlite3.OperationalError),
+            retry=tenacity.retry_if_exception(
+                lambda e: getattr(e, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED")
+            ),
             wait=tenacity.wait_random(0.01, 0.2),
-            stop=tenacity.stop_after_delay(60),
+            stop=tenacity.stop_after_delay(self._busy_timeout),
             reraise=True,
         ):
             with attempt, self._lock:
-                self._conn.execute("PRAGMA busy_timeout=60000")
+                self._conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout * 1000)}")
                 self._conn.execute("PRAGMA journal_mode=WAL")
                 # WAL + NORMAL: a commit survives the process being killed (the resume case)
                 # without an fsync per verdict, which would stall the judge's event loop.
                 self._conn.execute("PRAGMA synchronous=NORMAL")
-                self._conn.execute(_SCHEMA)
-                self._conn.commit()
+                self._migrate()
+
+    def _migrate(self) -> None:
+        version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        if version == SCHEMA_VERSION:
+            return
+        if version > SCHEMA_VERSION:
+            raise CacheError(
+                f"CoCoNot judge cache {self.path} was written by a newer coconot-tasks (cache schema "
+                f"{version}, this version reads up to {SCHEMA_VERSION}). Upgrade coconot-tasks, or set "
+                f"{ENV_CACHE_DIR} to another folder.",
+                kind="newer",
+                path=self.path,
+            )
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Read again inside the write lock: another process may have migrated meanwhile.
+            if int(self._conn.execute("PRAGMA user_version").fetchone()[0]) != SCHEMA_VERSION:
+                self._conn.execute(_CREATE)
+                columns = {row[1] for row in self._conn.execute("PRAGMA table_info(verdicts)")}
+                for column in _ADDED_COLUMNS:
+                    if column not in columns:
+                        self._conn.execute(f"ALTER TABLE verdicts ADD COLUMN {column} TEXT")
+                self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+
+    def check(self) -> None:
+        """Check that the whole file is intact and that a verdict can be written (nothing is kept).
+
+        Raises:
+            CacheError: the file is corrupt or cannot be written.
+        """
+        try:
+            with self._lock:
+                problems = [row[0] for row in self._conn.execute("PRAGMA quick_check")]
+                if problems != ["ok"]:
+                    raise _IntegrityError(f"integrity check: {'; '.join(map(str, problems[:3]))}")
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self._conn.execute(
+                        "INSERT OR REPLACE INTO verdicts (key, judge_model, output, created) "
+                        "VALUES ('coconot-write-check', '', '', 0)"
+                    )
+                finally:
+                    self._conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            raise _unusable(self.path, exc) from None
+
+    def _failed(self, action: str, exc: sqlite3.Error) -> None:
+        if self.first_failure is None:
+            self.first_failure = f"{action} {self.path}: {exc}"
 
     def get(self, key: str) -> CachedOutput | None:
-        """Return the stored output for ``key``, if any."""
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT output, prompt_tokens, completion_tokens FROM verdicts WHERE key = ?", (key,)
-            ).fetchone()
-        return None if row is None else CachedOutput(row[0], int(row[1]), int(row[2]))
+        """Return the stored output for ``key``, if any; a failed read counts as a miss."""
+        try:
+            with self._lock:
+                row = self._conn.execute(
+                    "SELECT output, prompt_tokens, completion_tokens, served_model FROM verdicts "
+                    "WHERE key = ?",
+                    (key,),
+                ).fetchone()
+        except sqlite3.Error as exc:
+            self.read_failures += 1
+            self._failed("reading", exc)
+            return None
+        if row is None:
+            return None
+        return CachedOutput(row[0], int(row[1]), int(row[2]), row[3] or None)
 
-    def put(self, key: str, judge_model: str, entry: CachedOutput) -> None:
-        """Store one output and commit at once."""
+    def put(self, key: str, judge_model: str, entry: CachedOutput, endpoint: str) -> bool:
+        """Store one output at once; return ``False`` (counted, not raised) if the write failed."""
+        try:
+            with self._lock:
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO verdicts (key, judge_model, output, prompt_tokens, "
+                    "completion_tokens, created, endpoint, served_model) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (key, judge_model, entry.output, entry.prompt_tokens, entry.completion_tokens,
+                     time.time(), endpoint, entry.served_model or ""),
+                )  # fmt: skip
+        except sqlite3.Error as exc:
+            self.write_failures += 1
+            self._failed("writing", exc)
+            return False
+        return True
+
+    def stats(self, mounts_table: str | None = None) -> dict[str, Any]:
+        """Entries per judge and endpoint, legacy entries, file size, and the folder's filesystem.
+
+        ``mounts_table`` is the text of ``/proc/mounts`` (read when not given).
+        """
         with self._lock:
-            self._conn.execute(
-                "INSERT OR REPLACE INTO verdicts VALUES (?, ?, ?, ?, ?, ?)",
-                (key, judge_model, entry.output, entry.prompt_tokens, entry.completion_tokens, time.time()),
+            per_judge = dict(
+                self._conn.execute(
+                    "SELECT judge_model, COUNT(*) FROM verdicts GROUP BY judge_model ORDER BY judge_model"
+                ).fetchall()
             )
-            self._conn.commit()
-
-    def stats(self) -> dict[str, Any]:
-        """Entries per judge model, total entries and file size in bytes."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT judge_model, COUNT(*) FROM verdicts GROUP BY judge_model ORDER BY judge_model"
-            ).fetchall()
-        per_model = {str(model): int(count) for model, count in rows}
-        size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
+            per_endpoint = dict(
+                self._conn.execute(
+                    "SELECT endpoint, COUNT(*) FROM verdicts WHERE endpoint IS NOT NULL "
+                    "GROUP BY endpoint ORDER BY endpoint"
+                ).fetchall()
+            )
+            legacy = self._conn.execute("SELECT COUNT(*) FROM verdicts WHERE endpoint IS NULL").fetchone()[0]
         return {
             "path": str(self.path),
-            "entries": sum(per_model.values()),
-            "per_judge": per_model,
-            "bytes": size,
+            "schema_version": SCHEMA_VERSION,
+            "entries": sum(int(n) for n in per_judge.values()),
+            "per_judge": {str(k): int(v) for k, v in per_judge.items()},
+            "per_endpoint": {str(k): int(v) for k, v in per_endpoint.items()},
+            "legacy_entries": int(legacy),
+            "bytes": sum(p.stat().st_size for p in cache_files(self.path)),
+            "filesystem": filesystem_type(self.path.parent, mounts_table),
         }
 
-    def clear(self, judge_model: str | None = None) -> int:
-        """Delete all entries, or those of one judge; return how many were deleted."""
+    def clear(self, judge_model: str | None = None, *, legacy: bool = False) -> int:
+        """Delete all entries, those of one judge, or (``legacy``) those written before schema 2.
+
+        Returns how many were deleted.
+        """
+        query, params = "DELETE FROM verdicts", ()
+        if legacy:
+            query += " WHERE endpoint IS NULL"
+        if judge_model is not None:
+            query += (" AND" if legacy else " WHERE") + " judge_model = ?"
+            params = (judge_model,)  # type: ignore[assignment]
         with self._lock:
-            if judge_model is None:
-                cursor = self._conn.execute("DELETE FROM verdicts")
-            else:
-                cursor = self._conn.execute("DELETE FROM verdicts WHERE judge_model = ?", (judge_model,))
-            self._conn.commit()
-            return int(cursor.rowcount)
+            return int(self._conn.execute(query, params).rowcount)
 
     def close(self) -> None:
         """Close the database connection."""
         with self._lock:
             self._conn.close()
+
+
+# --- which filesystem holds the cache -------------------------------------------------------
+
+
+def _unescape_mount_field(field: str) -> str:
+    """``/proc/mounts`` writes space, tab, newline and backslash as octal escapes."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def filesystem_type(folder: Path, mounts_table: str | None = None) -> str | None:
+    """The filesystem type of the mount holding ``folder`` (symlinks resolved), or ``None``.
+
+    ``mounts_table`` is the text of ``/proc/mounts``; it is read when not given, and
+    ``None`` is returned where it does not exist (not Linux).
+    """
+    if mounts_table is None:
+        try:
+            mounts_table = Path("/proc/mounts").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+    target = PurePosixPath(os.path.realpath(folder))
+    best: tuple[int, str] | None = None
+    for line in mounts_table.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        mount_point = PurePosixPath(_unescape_mount_field(fields[1]))
+        if target == mount_point or target.is_relative_to(mount_point):
+            depth = len(mount_point.parts)
+            if best is None or depth >= best[0]:  # the last of equal mounts is the visible one
+                best = (depth, fields[2])
+    return None if best is None else best[1]
+
+
+def network_filesystem(folder: Path, mounts_table: str | None = None) -> str | None:
+    """The type of the network filesystem holding ``folder``; ``None`` if it is local or unknown."""
+    fstype = filesystem_type(folder, mounts_table)
+    return fstype if fstype is not None and fstype.lower() in NETWORK_FILESYSTEMS else None

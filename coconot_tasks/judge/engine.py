@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from coconot_tasks.benchmark.official_files import Rubric, load_rubric, rubric_entry
 from coconot_tasks.judge.backends import Completion, JudgeBackend, make_backend
-from coconot_tasks.judge.cache import CachedOutput, VerdictCache, request_key
+from coconot_tasks.judge.cache import CachedOutput, CacheError, VerdictCache, request_key
 from coconot_tasks.judge.limiter import AdaptiveLimiter
 from coconot_tasks.judge.pricing import cost_usd, price_per_million
 from coconot_tasks.judge.prompt import PROMPT_VERSION, judge_messages
@@ -126,10 +126,13 @@ class _Engine:
             return self._result(item, verdict, OUTCOME_JUDGED, Spend(), output=answer.text)
         rubric = rubric_entry(self.rubric, item.subcategory)
         messages = judge_messages(item.set_name, item.prompt, item.response, rubric)
-        key = request_key(self.settings.judge_id, PROMPT_VERSION, messages, self.decoding)
-        cached = self.cache.get(key) if self.cache is not None else None
+        endpoint = self.backend.endpoint or ""
+        key = request_key(self.settings.judge_id, endpoint, PROMPT_VERSION, messages, self.decoding)
+        cached = self.cache.get(key) if self.cache is not None else None  # a failed read is a miss
         if cached is not None and (verdict := parse_verdict(item.set_name, cached.output)) is not None:
-            return self._result(item, verdict, OUTCOME_CACHED, Spend(), output=cached.output)
+            return self._result(
+                item, verdict, OUTCOME_CACHED, Spend(), output=cached.output, served_model=cached.served_model
+            )
         spend = Spend()
         try:
             if self.settings.dry_run:
@@ -139,7 +142,14 @@ class _Engine:
                 verdict = parse_verdict(item.set_name, answer.text)
                 if verdict is not None:
                     self._remember(key, answer)
-                    return self._result(item, verdict, OUTCOME_JUDGED, spend, output=answer.text)
+                    return self._result(
+                        item,
+                        verdict,
+                        OUTCOME_JUDGED,
+                        spend,
+                        output=answer.text,
+                        served_model=answer.served_model,
+                    )
             raise NoVerdict(
                 OUTCOME_ERROR,
                 f"no recognisable label in the judge output after {spend.requests} requests",
@@ -218,9 +228,12 @@ class _Engine:
         return worst
 
     def _remember(self, key: str, answer: Completion) -> None:
+        """Store a verdict; a failed write is counted by the cache and the verdict still stands."""
         if self.cache is not None:
-            entry = CachedOutput(answer.text, answer.prompt_tokens, answer.completion_tokens)
-            self.cache.put(key, self.settings.judge_id, entry)
+            entry = CachedOutput(
+                answer.text, answer.prompt_tokens, answer.completion_tokens, answer.served_model
+            )
+            self.cache.put(key, self.settings.judge_id, entry, self.backend.endpoint or "")
 
     def _result(
         self, item: JudgeItem, verdict: Verdict | None, outcome: str, spend: Spend, **kwargs: Any
@@ -236,6 +249,7 @@ class _Engine:
             completion_tokens=spend.completion_tokens,
             cost_usd=spend.cost_usd,
             attempts=spend.requests,
+            endpoint=None if outcome == OUTCOME_EMPTY else self.backend.endpoint,
             **kwargs,
         )
 
@@ -316,7 +330,9 @@ def judge_items(
 
     A cache is opened at the default location when ``settings.cache`` is true and none
     is given; the official rubric is loaded from its default places when none is given.
-    Never raises because of a failed judge call.
+    If the cache cannot be opened (it is checked before generation, but a file can break
+    later), judging goes on without it and ``stats.cache_problem`` says why. Never raises
+    because of a failed judge call or a cache failure.
     """
     stats = JudgeStats(items=len(items))
     backend = make_backend(settings)
@@ -325,14 +341,23 @@ def judge_items(
     use_cache = settings.cache and backend.remote
     own_cache = use_cache and cache is None
     if own_cache:
-        cache = VerdictCache()
+        try:
+            cache = VerdictCache()
+        except CacheError as exc:
+            cache, stats.cache_problem = None, str(exc)
     if not use_cache:
         cache = None
+    failures_before = (cache.read_failures, cache.write_failures) if cache is not None else (0, 0)
     started, cpu_started = time.perf_counter(), time.process_time()
     try:
         engine = _Engine(settings, backend, rubric or {}, cache, stats)
         results = run_sync(engine.run(items, progress, desc))
     finally:
+        if cache is not None:
+            stats.cache_read_failures = cache.read_failures - failures_before[0]
+            stats.cache_write_failures = cache.write_failures - failures_before[1]
+            if stats.cache_read_failures or stats.cache_write_failures:
+                stats.cache_problem = cache.first_failure
         if own_cache and cache is not None:
             cache.close()
     stats.wall_seconds = time.perf_counter() - started

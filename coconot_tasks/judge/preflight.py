@@ -2,22 +2,60 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
+from coconot_tasks.judge.cache import VerdictCache, network_filesystem
+from coconot_tasks.judge.retired import check_not_retired
 from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
+from coconot_tasks.paths import ENV_CACHE_DIR
 
-_DEFAULT_OPENAI = "https://api.openai.com/v1"
+logger = logging.getLogger("coconot_tasks")
 
 
-def check_judge(settings: JudgeSettings) -> None:
+def check_cache(path: Path | None = None, mounts_table: str | None = None) -> None:
+    """Open the verdict cache and check that it is intact and writable; warn on a network filesystem.
+
+    ``mounts_table`` is the text of ``/proc/mounts`` (read when not given).
+
+    Raises:
+        JudgeConfigError: (a :class:`~coconot_tasks.judge.cache.CacheError`) naming the file and the fix.
+    """
+    cache = VerdictCache(path)
+    try:
+        cache.check()
+    finally:
+        cache.close()
+    fstype = network_filesystem(cache.path.parent, mounts_table)
+    if fstype is not None:
+        logger.warning(
+            "CoCoNot judge cache %s is on a network filesystem (%s), where SQLite's locking and WAL "
+            "mode are unsafe: runs sharing it may corrupt it. Set %s to a local folder.",
+            cache.path, fstype, ENV_CACHE_DIR,
+        )  # fmt: skip
+
+
+def check_judge(
+    settings: JudgeSettings, *, cache_path: Path | None = None, mounts_table: str | None = None
+) -> None:
     """Raise :class:`JudgeConfigError` with what to set if the judge cannot work.
 
-    For the ``vllm`` backend: start the local judge server now (see
-    :mod:`coconot_tasks.judge.local_server`; raises its ``LocalServerError``); with
-    ``judge_preflight=0`` it starts when judging begins instead. For the ``openai`` backend: a
-    key must be available for api.openai.com, the endpoint must answer and know the model.
+    Free, local checks always run: a model OpenAI has shut down is refused on api.openai.com
+    (:func:`~coconot_tasks.judge.retired.check_not_retired`), and the verdict cache (when on)
+    must be intact and writable (:func:`check_cache`). Then, unless ``preflight`` is off or
+    this is a dry run: for the ``vllm`` backend, start the local judge server now (see
+    :mod:`coconot_tasks.judge.local_server`; raises its ``LocalServerError``; with
+    ``judge_preflight=0`` it starts when judging begins instead). For the ``openai`` backend:
+    a key must be available for api.openai.com, the endpoint must answer and know the model.
     Uses ``GET /models/{model}`` (free); endpoints that do not serve that route are asked
     for a 1-token completion instead.
     """
-    if settings.backend == "heuristic" or settings.dry_run or not settings.preflight:
+    if settings.backend == "heuristic":
+        return
+    check_not_retired(settings)
+    if settings.cache:
+        check_cache(cache_path, mounts_table)
+    if settings.dry_run or not settings.preflight:
         return
     if settings.backend == "vllm":
         # Start the local judge now, before any generation: a server that cannot start
@@ -28,7 +66,7 @@ def check_judge(settings: JudgeSettings) -> None:
         return
     import openai
 
-    where = settings.base_url or _DEFAULT_OPENAI
+    where = settings.endpoint
     hint = (
         "Set COCONOT_JUDGE_API_KEY (or OPENAI_API_KEY) for the judge, point it elsewhere with "
         "COCONOT_JUDGE_BASE_URL (lm_eval: --metadata judge_base_url=...; coconot tools: "

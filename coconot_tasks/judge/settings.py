@@ -12,7 +12,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-DEFAULT_JUDGE_MODEL = "gpt-3.5-turbo"
+#: OpenAI's named substitute for the paper's (shut down) gpt-3.5-turbo, pinned as a dated
+#: snapshot: an alias may silently move to another model, a snapshot only retires with notice.
+DEFAULT_JUDGE_MODEL = "gpt-4.1-mini-2025-04-14"
+#: The judge endpoint when no base URL is set.
+OPENAI_BASE_URL = "https://api.openai.com/v1"
 BACKENDS = ("openai", "heuristic", "vllm")
 SECRET_KEYS = ("judge_api_key", "api_key", "openai_api_key")
 
@@ -202,12 +206,17 @@ class JudgeSettings:
 
     @property
     def judge_id(self) -> str:
-        """A short human-readable name of the judge, e.g. ``openai:gpt-3.5-turbo``."""
+        """A short human-readable name of the judge, e.g. ``openai:gpt-4.1-mini-2025-04-14``."""
         if self.backend == "vllm":
             # Structured outputs change the judge's answers: a different judge for the cache key.
             pinned = f"{self.model}@{self.vllm_revision}" if self.vllm_revision else self.model
             return f"vllm:{pinned}{'+structured' if self.structured_outputs else ''}"
         return "heuristic" if self.backend == "heuristic" else f"{self.backend}:{self.model}"
+
+    @property
+    def endpoint(self) -> str:
+        """The judge's base URL without credentials (OpenAI's when none is set): safe to record."""
+        return (redact_url(self.base_url) or OPENAI_BASE_URL).rstrip("/")
 
     def public(self) -> dict[str, Any]:
         """The settings without secrets: safe to log and to write into results."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import asdict, dataclass, field, fields
 
 from coconot_tasks.judge.verdict import Verdict
@@ -46,6 +47,11 @@ class JudgeResult:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     attempts: int = 0
+    #: The model id the endpoint reported for this verdict (a cache hit: when it was judged);
+    #: ``None`` when no judge model answered (empty response, error, offline judge).
+    served_model: str | None = None
+    #: The judge endpoint, credentials removed; ``None`` when no endpoint was involved.
+    endpoint: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -90,6 +96,17 @@ class JudgeStats:
     cpu_seconds: float = 0.0
     errors_so_far: int = 0  # live count for the progress bar
     error_messages: list[str] = field(default_factory=list)
+    #: Verdicts per model id the endpoint reported (judged and cached ones).
+    served_models: Counter[str] = field(default_factory=Counter)
+    #: Verdict cache trouble: failed reads (treated as misses), failed writes (verdicts kept
+    #: for this run, not stored), and what went wrong first -- or why it could not be opened.
+    cache_read_failures: int = 0
+    cache_write_failures: int = 0
+    cache_problem: str | None = None
+
+    def unexpected_served_models(self, requested: str) -> list[str]:
+        """Served model ids that are neither ``requested`` nor one of its dated snapshots."""
+        return sorted(m for m in self.served_models if m != requested and not m.startswith(f"{requested}-"))
 
     @property
     def calls_per_second(self) -> float:
@@ -102,6 +119,8 @@ class JudgeStats:
         With ``keep_error``, an error's message is also kept (the first five are). ``items``
         is not counted here.
         """
+        if result.served_model and result.verdict is not None:
+            self.served_models[result.served_model] += 1
         if result.outcome == OUTCOME_CACHED:
             self.cached += 1
         elif result.outcome == OUTCOME_EMPTY:

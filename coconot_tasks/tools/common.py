@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from coconot_tasks.judge.settings import BACKENDS
+from coconot_tasks.judge.settings import BACKENDS, DEFAULT_JUDGE_MODEL
 
 
 def add_judge_arguments(parser: argparse.ArgumentParser, *, backend_help: str) -> None:
@@ -16,7 +16,9 @@ def add_judge_arguments(parser: argparse.ArgumentParser, *, backend_help: str) -
     that command).
     """
     parser.add_argument(
-        "--judge-model", metavar="M", help="judge model (default: COCONOT_JUDGE_MODEL or gpt-3.5-turbo)"
+        "--judge-model",
+        metavar="M",
+        help=f"judge model (default: COCONOT_JUDGE_MODEL or {DEFAULT_JUDGE_MODEL})",
     )
     parser.add_argument("--judge-base-url", metavar="URL", help="OpenAI-compatible judge endpoint")
     parser.add_argument("--judge-backend", choices=BACKENDS, help=backend_help)

@@ -26,6 +26,8 @@ class Completion:
     text: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    #: The model id the endpoint reported (the response's ``model`` field), if any.
+    served_model: str | None = None
 
 
 class JudgeBackend(Protocol):
@@ -34,6 +36,11 @@ class JudgeBackend(Protocol):
     #: True when answers come from a (paid, slow) model: the engine caches them, prices
     #: them, and a dry run only counts them. False for offline rule-based judges.
     remote: bool
+    #: Where the answers come from, credentials removed (``None`` for offline judges): part
+    #: of the cache key, so a verdict from one endpoint is never served for another, and
+    #: recorded with every verdict. A backend on a changing address (e.g. a managed local
+    #: server on a free port) should give a stable identity instead.
+    endpoint: str | None
 
     async def complete(
         self, item: JudgeItem, messages: Sequence[dict[str, str]], decoding: dict[str, Any]

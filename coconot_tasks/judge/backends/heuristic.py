@@ -46,6 +46,7 @@ class HeuristicBackend:
     """:func:`heuristic_judge_output` as a judge backend (offline, free, never cached)."""
 
     remote = False
+    endpoint: str | None = None
 
     async def complete(
         self, item: JudgeItem, messages: Sequence[dict[str, str]], decoding: dict[str, Any]

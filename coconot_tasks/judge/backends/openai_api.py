@@ -25,6 +25,7 @@ class OpenAIBackend:
 
     def __init__(self, settings: JudgeSettings) -> None:
         self.model = settings.model
+        self.endpoint: str | None = settings.endpoint
         self.client = make_async_client(settings)
 
     async def complete(
@@ -46,10 +47,12 @@ class OpenAIBackend:
                 f"the judge endpoint did not send a chat completion: {completion!r:.200}"
             )
         usage = completion.get("usage") or {}
+        served = completion.get("model")
         return Completion(
             text=completion_text(completion),
             prompt_tokens=int(usage.get("prompt_tokens") or 0),
             completion_tokens=int(usage.get("completion_tokens") or 0),
+            served_model=served if isinstance(served, str) and served else None,
         )
 
     async def aclose(self) -> None:
