@@ -74,6 +74,25 @@ def report_batch(set_name: str, settings: JudgeSettings, stats: JudgeStats) -> N
         stats.wall_seconds, stats.cpu_seconds, stats.calls_per_second, stats.peak_in_flight,
         int(stats.lowest_concurrency), settings.concurrency, stats.throttled, stats.retried,
     )  # fmt: skip
+    if stats.served_models:
+        logger.warning(
+            "CoCoNot %s: verdicts from %s served by %s",
+            set_name, settings.endpoint,
+            ", ".join(f"{model} ({count})" for model, count in sorted(stats.served_models.items())),
+        )  # fmt: skip
+    unexpected = stats.unexpected_served_models(settings.model)
+    if unexpected:
+        logger.warning(
+            "CoCoNot %s: the judge endpoint %s answered as %s, not the requested model %r or one of "
+            "its snapshots: the verdicts are that model's (recorded in each sample and the results).",
+            set_name, settings.endpoint, ", ".join(unexpected), settings.model,
+        )  # fmt: skip
+    if stats.cache_problem:
+        logger.error(
+            "CoCoNot %s: the judge verdict cache failed (%d reads counted as misses, %d verdicts used in "
+            "this run but not stored, so a rerun judges them again): %s",
+            set_name, stats.cache_read_failures, stats.cache_write_failures, stats.cache_problem,
+        )  # fmt: skip
     if settings.dry_run:
         logger.warning(
             "CoCoNot %s DRY RUN (nothing sent to the judge): %d judge calls needed, estimated cost "

@@ -26,6 +26,7 @@ from coconot_tasks.harness.run_log import install_log_filter, logger, report_bat
 from coconot_tasks.judge import local_server
 from coconot_tasks.judge.engine import judge_items
 from coconot_tasks.judge.preflight import check_judge
+from coconot_tasks.judge.provenance import PROVENANCE_KEY, judge_provenance
 from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import (
     JUDGE_VERDICT_OUTCOMES,
@@ -52,6 +53,10 @@ class TaskJudge:
 
     settings: JudgeSettings
     rubric: Rubric | None
+    #: The judge record of the task config's metadata (the empty dict its YAML declares):
+    #: lm-eval passes the metadata to ``custom_dataset`` as a copy but nested values by
+    #: reference, so completing this dict writes it into the results JSON with the config.
+    record: dict[str, Any] | None = None
 
 
 #: Per task name. lm-eval passes ``--metadata`` to a task's ``custom_dataset`` but not to
@@ -92,7 +97,11 @@ def dataset(*, task: str, set_name: str, system_prompt: bool = False, **metadata
         rubric = load_rubric(data_dir)
         for subcategory in sorted(set(data["test"]["subcategory"])):
             rubric_entry(rubric, subcategory)  # fail now, not after generation
-    _TASK_JUDGES[task] = TaskJudge(settings, rubric)
+    record = metadata.get(PROVENANCE_KEY)
+    if isinstance(record, dict):
+        record.clear()
+        record.update(judge_provenance(settings))
+    _TASK_JUDGES[task] = TaskJudge(settings, rubric, record if isinstance(record, dict) else None)
     logger.info("CoCoNot %s: judge %s", task, settings.public())
     return data
 
@@ -138,6 +147,8 @@ class CoconotJudgeFilter(Filter):
         results = _without_unjudged_rates(results, stats)
         report_batch(self.task, settings, stats)
         report_run_total(stats)
+        if judge.record is not None:
+            judge.record.update(judge_provenance(judge.settings, stats.served_models))
         return [result.to_json() for result in results]
 
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from coconot_tasks.judge.provenance import PROVENANCE_KEY, judge_provenance
 from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import JudgeStats
 from coconot_tasks.results.saved_runs import Run
 
 #: Keys of a task config's ``metadata`` that describe the judge (replaced on rescoring).
-JUDGE_METADATA_KEYS = ("judge_backend", "judge_model", "judge_base_url")
+JUDGE_METADATA_KEYS = ("judge_backend", "judge_model", "judge_base_url", PROVENANCE_KEY)
 
 
 def source_judges(run: Run) -> list[str]:
@@ -31,15 +32,21 @@ def source_judges(run: Run) -> list[str]:
     )
 
 
-def rescored_config(config: Mapping[str, Any], settings: JudgeSettings) -> dict[str, Any]:
-    """A copy of a task config whose ``metadata`` judge keys describe the judge of ``settings``."""
+def rescored_config(
+    config: Mapping[str, Any], settings: JudgeSettings, served_models: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """A copy of a task config whose ``metadata`` judge keys describe the judge of ``settings``.
+
+    ``served_models``: the new verdicts of this task per model id the endpoint reported.
+    """
     updated = dict(config)
     metadata = dict(updated.get("metadata") or {})
     for key in JUDGE_METADATA_KEYS:
         metadata.pop(key, None)
     metadata.update({"judge_backend": settings.backend, "judge_model": settings.model})
     if settings.base_url:
-        metadata["judge_base_url"] = settings.base_url
+        metadata["judge_base_url"] = settings.endpoint
+    metadata[PROVENANCE_KEY] = judge_provenance(settings, served_models)
     updated["metadata"] = metadata
     return updated
 
@@ -57,6 +64,7 @@ def rescore_provenance(run: Run, settings: JudgeSettings, stats: JudgeStats) -> 
         task: {k: v for k, v in ((config or {}).get("metadata") or {}).items() if k in JUDGE_METADATA_KEYS}
         for task, config in (run.results.get("configs") or {}).items()
     }
+    provenance_now = judge_provenance(settings, stats.served_models)
     provenance: dict[str, Any] = {
         "tool": "coconot rescore",
         "coconot_tasks_version": __version__,
@@ -65,7 +73,9 @@ def rescore_provenance(run: Run, settings: JudgeSettings, stats: JudgeStats) -> 
         "source_judges": source_judges(run),
         "source_judge_metadata": {task: meta for task, meta in source_metadata.items() if meta},
         "judge": settings.judge_id,
-        "judge_settings": settings.public(),
+        "judge_endpoint": provenance_now["endpoint"],
+        "served_models": provenance_now["served_models"],
+        "judge_settings": provenance_now["settings"],
         "judge_stats": {
             "items": stats.items,
             "api_calls": stats.api_calls,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -180,6 +181,10 @@ def rescore_run(
         raw_metrics, sample_lines[task] = _score_samples(run.samples[task], task_results)
         task_metrics[task] = task_block(run.results, task, raw_metrics)
     group_metrics = aggregate_groups(run.results, task_metrics)
+    served = {
+        task: Counter(r.served_model for r in task_results if r.served_model and r.verdict is not None)
+        for task, task_results in new_results.items()
+    }
 
     old_judges = source_judges(run)
     agreement = compare_verdicts(
@@ -199,7 +204,7 @@ def rescore_run(
         task_metrics,
         group_metrics,
         started=started,
-        rewrite_config=lambda config: rescored_config(config, settings),
+        rewrite_config=lambda config: rescored_config(config, settings, served.get(str(config.get("task")))),
         config_update={"rescore": rescore_provenance(run, settings, stats)},
     )
     # written last: a results file is only ever found together with its samples
