@@ -88,11 +88,11 @@ def test_default_judge_is_the_snapshot_and_the_served_model_and_endpoint_are_rec
         assert verdict["served_model"] == reported
         assert verdict["endpoint"] == server.url
     _assert_the_fake_judges_verdicts(run)
-    provenance = run.results()["configs"][TASK]["metadata"]["judge"]
+    provenance = run.results()["configs"][TASK]["metadata"]["judge_settings"]
     assert provenance["judge"] == f"openai:{DEFAULT_JUDGE_MODEL}"
     assert provenance["endpoint"] == server.url
     assert provenance["served_models"] == {reported: len(judged)}
-    assert provenance["settings"]["model"] == DEFAULT_JUDGE_MODEL
+    assert provenance["model"] == DEFAULT_JUDGE_MODEL
     assert f"served by {reported}" in run.log
 
 

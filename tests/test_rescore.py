@@ -292,10 +292,10 @@ def test_rescore_with_the_same_judge_reproduces_the_run(
     assert provenance["judge"] == "openai:fake-judge" and provenance["source_judges"] == ["openai:fake-judge"]
     assert provenance["judge_settings"]["base_url"] == judge_env.url
     # which endpoint and which served model gave the new verdicts, overall and per task
-    assert provenance["judge_endpoint"] == judge_env.url
-    assert set(provenance["served_models"]) == {"fake-judge"}
+    assert provenance["judge_settings"]["endpoint"] == judge_env.url
+    assert set(provenance["judge_settings"]["served_models"]) == {"fake-judge"}
     for task in ALL_TASKS:
-        judge = results["configs"][task]["metadata"]["judge"]
+        judge = results["configs"][task]["metadata"]["judge_settings"]
         assert judge["judge"] == "openai:fake-judge" and judge["endpoint"] == judge_env.url
         outcomes = [json.loads(line["filtered_resps"][0])["outcome"] for line in tiny_run.lines[task]]
         assert judge["served_models"] == {"fake-judge": len(outcomes) - outcomes.count("empty_response")}

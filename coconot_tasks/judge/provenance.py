@@ -2,8 +2,9 @@
 
 One dict, written into each CoCoNot task config's ``metadata`` under :data:`PROVENANCE_KEY`
 (lm-eval copies task configs into the results JSON) by an ``lm_eval`` run and by ``coconot
-rescore``: the requested judge, the endpoint it was asked at (credentials removed), the
-model ids that endpoint reported for the verdicts, and the effective settings.
+rescore``: the effective settings (whatever their source), the requested judge, the endpoint
+it was asked at (credentials removed) and the model ids that endpoint reported for the
+verdicts.
 """
 
 from __future__ import annotations
@@ -13,20 +14,20 @@ from typing import Any
 
 from coconot_tasks.judge.settings import JudgeSettings
 
-#: The key of the judge provenance in a task config's ``metadata``.
-PROVENANCE_KEY = "judge"
+#: The key of the judge record in a task config's ``metadata`` (the YAML declares it empty).
+PROVENANCE_KEY = "judge_settings"
 
 
 def judge_provenance(
     settings: JudgeSettings, served_models: Mapping[str, int] | None = None
 ) -> dict[str, Any]:
-    """The provenance of ``settings``' judge; ``served_models``: verdicts per reported model id."""
-    public = settings.public()
+    """The record of ``settings``' judge: its public settings plus ``judge``, ``endpoint`` and
+    ``served_models`` (verdicts per model id the endpoint reported)."""
     remote = settings.backend != "heuristic"
-    public["base_url"] = settings.endpoint if remote and settings.base_url else None
     return {
+        **settings.public(),
+        "base_url": settings.endpoint if remote and settings.base_url else None,
         "judge": settings.judge_id,
         "endpoint": settings.endpoint if remote else None,
         "served_models": dict(sorted((served_models or {}).items())),
-        "settings": public,
     }

@@ -64,7 +64,6 @@ def rescore_provenance(run: Run, settings: JudgeSettings, stats: JudgeStats) -> 
         task: {k: v for k, v in ((config or {}).get("metadata") or {}).items() if k in JUDGE_METADATA_KEYS}
         for task, config in (run.results.get("configs") or {}).items()
     }
-    provenance_now = judge_provenance(settings, stats.served_models)
     provenance: dict[str, Any] = {
         "tool": "coconot rescore",
         "coconot_tasks_version": __version__,
@@ -73,9 +72,7 @@ def rescore_provenance(run: Run, settings: JudgeSettings, stats: JudgeStats) -> 
         "source_judges": source_judges(run),
         "source_judge_metadata": {task: meta for task, meta in source_metadata.items() if meta},
         "judge": settings.judge_id,
-        "judge_endpoint": provenance_now["endpoint"],
-        "served_models": provenance_now["served_models"],
-        "judge_settings": provenance_now["settings"],
+        "judge_settings": judge_provenance(settings, stats.served_models),
         "judge_stats": {
             "items": stats.items,
             "api_calls": stats.api_calls,
