@@ -197,3 +197,13 @@ def test_settings_with_different_keys_compare_equal(monkeypatch: pytest.MonkeyPa
 def test_unrelated_metadata_is_ignored() -> None:
     settings = JudgeSettings.resolve({"data_dir": "/x", "version": 1.0, "judge_model": "gpt-4"})
     assert settings.model == "gpt-4"
+
+
+def test_endpoint_is_the_base_url_without_credentials_or_a_stable_local_name() -> None:
+    from coconot_tasks.judge.settings import LOCAL_VLLM_ENDPOINT
+
+    assert JudgeSettings.resolve().endpoint == "https://api.openai.com/v1"
+    proxy = JudgeSettings.resolve({"judge_base_url": "http://judge.local:8000/v1/"})
+    assert proxy.endpoint == "http://judge.local:8000/v1"
+    # the managed local server gets a new port each run: its verdicts stay cached under one name
+    assert JudgeSettings.resolve({"judge_backend": "vllm"}).endpoint == LOCAL_VLLM_ENDPOINT

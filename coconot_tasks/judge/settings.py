@@ -17,6 +17,10 @@ from typing import Any, ClassVar
 DEFAULT_JUDGE_MODEL = "gpt-4.1-mini-2025-04-14"
 #: The judge endpoint when no base URL is set.
 OPENAI_BASE_URL = "https://api.openai.com/v1"
+#: The endpoint recorded for the ``vllm`` backend: the server the plugin starts listens on a
+#: new port each time, so the cache key and the records name it by this stable identity (the
+#: judge id pins the model, its revision and structured outputs).
+LOCAL_VLLM_ENDPOINT = "vllm serve (local, started by coconot-tasks)"
 BACKENDS = ("openai", "heuristic", "vllm")
 SECRET_KEYS = ("judge_api_key", "api_key", "openai_api_key")
 
@@ -215,7 +219,12 @@ class JudgeSettings:
 
     @property
     def endpoint(self) -> str:
-        """The judge's base URL without credentials (OpenAI's when none is set): safe to record."""
+        """The judge's base URL without credentials (OpenAI's when none is set): safe to record.
+
+        For the ``vllm`` backend: :data:`LOCAL_VLLM_ENDPOINT`.
+        """
+        if self.backend == "vllm":
+            return LOCAL_VLLM_ENDPOINT
         return (redact_url(self.base_url) or OPENAI_BASE_URL).rstrip("/")
 
     def public(self) -> dict[str, Any]:

@@ -83,6 +83,7 @@ class VllmBackend:
 
     def __init__(self, settings: JudgeSettings) -> None:
         self.settings = settings
+        self.endpoint: str | None = settings.endpoint  # stable across server restarts and ports
         self.inner: OpenAIBackend | None = None
         self.down: str | None = None
         try:
