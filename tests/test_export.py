@@ -16,11 +16,11 @@ import pytest
 from coconot_tasks.benchmark.dataset import HUB_REVISION, DataError
 from coconot_tasks.tools import export as td
 from coconot_tasks.tools.cli import main
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, needs_shared
 
 PREF = SHARED_DATA / "coconot_pref.jsonl"
 
-needs_pref = pytest.mark.skipif(not PREF.is_file(), reason=f"offline CoCoNot data not found at {SHARED_DATA}")
+needs_pref = needs_shared(PREF, "offline CoCoNot preference data")
 
 SFT_ROWS: list[dict[str, str]] = [
     {"id": "s1", "category": "Incomplete requests", "subcategory": "false presuppositions",

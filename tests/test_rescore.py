@@ -37,7 +37,7 @@ from coconot_tasks.results.results_json import aggregate_task
 from coconot_tasks.results.saved_runs import find_results_files, load_run, samples_files, task_info
 from coconot_tasks.tools.agreement import LABELS, cohen_kappa
 from coconot_tasks.tools.cli import main
-from tests.conftest import JUDGE_KEY, SHARED_DATA
+from tests.conftest import JUDGE_KEY, SHARED_DATA, require_shared
 from tests.lm_eval_runner import lm_eval_command, run_lm_eval
 from utils.fake_openai import FAKE_JUDGE, FAKE_JUDGE_B, FakeOpenAI, FaultPlan, judge_decision, model_response
 
@@ -229,8 +229,7 @@ def files_hold(root: Path, secret: str) -> list[Path]:
 @pytest.fixture(scope="module")
 def _tiny_run_built(tmp_path_factory: pytest.TempPathFactory) -> SavedRun:
     """Built once per module (about 90 judge calls); tests get a copy."""
-    if not (SHARED_DATA / "coconot_eval.jsonl").is_file():
-        pytest.skip(f"offline CoCoNot data not found at {SHARED_DATA}")
+    require_shared(SHARED_DATA / "coconot_eval.jsonl", "offline CoCoNot data")
     root = tmp_path_factory.mktemp("tiny-run")
     with pytest.MonkeyPatch.context() as patch, FakeOpenAI(judge_key=JUDGE_KEY) as server:
         patch.setenv("COCONOT_DATA_DIR", str(SHARED_DATA))
@@ -675,8 +674,7 @@ def _clean_env(**extra: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def lm_eval_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LmEvalRun]:
     """One real ``lm_eval`` run of both sets in both conditions (fake model, fake-judge), for the module."""
-    if not (SHARED_DATA / "coconot_eval.jsonl").is_file():
-        pytest.skip(f"offline CoCoNot data not found at {SHARED_DATA}")
+    require_shared(SHARED_DATA / "coconot_eval.jsonl", "offline CoCoNot data")
     root = tmp_path_factory.mktemp("lm-eval-run")
     with FakeOpenAI(judge_key=JUDGE_KEY) as server:
         env = _clean_env(
