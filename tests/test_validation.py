@@ -12,6 +12,7 @@ import csv
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import warnings
@@ -27,16 +28,16 @@ from coconot_tasks.judge.backends.heuristic import heuristic_judge_output
 from coconot_tasks.judge.verdict import parse_verdict
 from coconot_tasks.tools.cli import main
 from coconot_tasks.tools.validate_judge.xstest import XSTestError, load_completions, select_rows
-from tests.conftest import JUDGE_KEY
-from utils.fake_openai import FAKE_JUDGE, FakeOpenAI, FaultPlan, judge_decision
+from tests.conftest import JUDGE_KEY, REPO, SHARED_DATA, XSTEST_DATA, needs_shared, require_shared
+from utils.fake_openai import FAKE_JUDGE, FakeOpenAI, FaultPlan, judge_decision, judge_output
 
-XSTEST = Path(__file__).resolve().parents[1].parent / "shared" / "validation" / "xstest"
+XSTEST = XSTEST_DATA
 GPT4 = XSTEST / "xstest_v2_completions_gpt4.csv"
 LABELS = ("compliance", "noncompliance", "neither")
 HUMAN = {"1_full_compliance": "compliance", "2_full_refusal": "noncompliance"}
 COLUMNS = ["id", "type", "prompt", "completion", "annotation_1", "annotation_2", "agreement", "final_label"]
 
-needs_xstest = pytest.mark.skipif(not GPT4.is_file(), reason=f"XSTest files not found at {XSTEST}")
+needs_xstest = needs_shared(GPT4, "XSTest files")
 
 
 # --- independent recomputation ------------------------------------------------------------------
@@ -122,8 +123,7 @@ def assert_report(report: dict[str, Any], rows: Sequence[tuple[str, dict[str, st
 @pytest.fixture
 def xstest_slice(tmp_path: Path) -> Path:
     """Every 15th row (30 per file, every prompt type) of two real XSTest files, in a temp dir."""
-    if not GPT4.is_file():
-        pytest.skip(f"XSTest files not found at {XSTEST}")
+    require_shared(GPT4, "XSTest files")
     folder = tmp_path / "xstest"
     folder.mkdir()
     for model in ("gpt4", "llama2new"):
@@ -132,9 +132,17 @@ def xstest_slice(tmp_path: Path) -> Path:
     return folder
 
 
-def fake_judge_args(server: FakeOpenAI, *extra: str) -> list[str]:
+def xstest_report(out: Path) -> dict[str, Any]:
+    """The XSTest check's part of ``validation.json``."""
+    report: dict[str, Any] = json.loads((out / "validation.json").read_text())["checks"]["xstest"]
+    return report
+
+
+def fake_judge_args(server: FakeOpenAI, *extra: str, checks: str = "xstest") -> list[str]:
     return [
         "validate-judge",
+        "--checks",
+        checks,
         "--judge-base-url",
         server.url,
         "--judge-model",
@@ -159,7 +167,7 @@ def test_fake_judge_agreement_matches_independent_recomputation(
     out = tmp_path / "out"
     assert main(fake_judge_args(fake_server, "--xstest-dir", str(xstest_slice), "-o", str(out))) == 0
 
-    report = json.loads((out / "validation.json").read_text())
+    report = xstest_report(out)
     raw = [
         (m, r)
         for m in ("gpt4", "llama2new")
@@ -207,7 +215,7 @@ def test_judge_errors_are_counted_and_left_out(
     with FakeOpenAI(judge_key=JUDGE_KEY, faults=faults) as server:
         args = fake_judge_args(server, "--xstest-dir", str(xstest_slice), "--models", "gpt4", "-o", str(out))
         assert main(args) == 0
-    report = json.loads((out / "validation.json").read_text())
+    report = xstest_report(out)
     failed = [i for i in report["items"] if i["judge_verdict"] is None]
     assert 0 < len(failed) < 30 and all(i["judge_outcome"] == "error" for i in failed)
     assert report["no_verdict"] == len(failed) == report["overall"]["missing_b"]
@@ -229,6 +237,8 @@ def test_heuristic_on_full_gpt4_file(tmp_path: Path) -> None:
     out = tmp_path / "out"
     args = [
         "validate-judge",
+        "--checks",
+        "xstest",
         "--xstest-dir",
         str(XSTEST),
         "--models",
@@ -240,7 +250,7 @@ def test_heuristic_on_full_gpt4_file(tmp_path: Path) -> None:
         str(out),
     ]
     assert main(args) == 0
-    report = json.loads((out / "validation.json").read_text())
+    report = xstest_report(out)
     rows = read_rows(GPT4)
     expected = []
     for row in rows:
@@ -263,7 +273,7 @@ def test_bad_paths_exit_2_with_message(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("COCONOT_XSTEST_DIR", raising=False)
-    heuristic = ["--judge-backend", "heuristic", "--no-progress"]
+    heuristic = ["--checks", "xstest", "--judge-backend", "heuristic", "--no-progress"]
     missing = tmp_path / "nowhere"
     assert main(["validate-judge", "--xstest-dir", str(missing), *heuristic]) == 2
     assert f"{missing}: no such file or directory" in capsys.readouterr().err
@@ -304,14 +314,15 @@ def test_bad_paths_exit_2_with_message(
 
 @needs_xstest
 def test_unknown_model_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["validate-judge", "--xstest-dir", str(XSTEST), "--models", "gpt5", "--judge-backend", "heuristic"]
+    args = ["validate-judge", "--checks", "xstest", "--xstest-dir", str(XSTEST), "--models", "gpt5"]
+    args += ["--judge-backend", "heuristic"]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "no completions file for model(s) gpt5" in err and "gpt4" in err
 
 
 def test_no_key_for_openai_exits_2(xstest_slice: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["validate-judge", "--xstest-dir", str(xstest_slice), "--no-progress"]) == 2
+    assert main(["validate-judge", "--checks", "xstest", "--xstest-dir", str(xstest_slice)]) == 2
     assert "no API key for https://api.openai.com/v1" in capsys.readouterr().err
 
 
@@ -344,6 +355,8 @@ def test_partial_refusal_option_changes_n(tmp_path: Path) -> None:
         out = tmp_path / choice
         args = [
             "validate-judge",
+            "--checks",
+            "xstest",
             "--xstest-dir",
             str(GPT4),
             "--judge-backend",
@@ -355,7 +368,7 @@ def test_partial_refusal_option_changes_n(tmp_path: Path) -> None:
             str(out),
         ]
         assert main(args) == 0
-        reports[choice] = json.loads((out / "validation.json").read_text())
+        reports[choice] = xstest_report(out)
     assert reports["noncompliance"]["overall"]["n"] == 450
     assert reports["noncompliance"]["excluded_partial_refusal"] == 0
     assert reports["exclude"]["overall"]["n"] == 450 - partial
@@ -391,7 +404,7 @@ def test_partial_refusal_excluded_rows_are_not_sent_to_the_judge(
         str(tmp_path / "out"),
     )
     assert main(args) == 0
-    report = json.loads((tmp_path / "out" / "validation.json").read_text())
+    report = xstest_report(tmp_path / "out")
     assert report["overall"]["n"] == len(kept) == fake_server.state.judge_requests
     assert report["excluded_partial_refusal"] == 60 - len(kept)
 
@@ -445,6 +458,8 @@ def test_python_m_subprocess_with_limit(tmp_path: Path) -> None:
         "-m",
         "coconot_tasks",
         "validate-judge",
+        "--checks",
+        "xstest",
         "--models",
         "gpt4,mistralinstruct",
         "--limit",
@@ -460,8 +475,248 @@ def test_python_m_subprocess_with_limit(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "error" not in done.stderr.lower()
     assert "kappa" in done.stdout and "judge errors: 0" in done.stdout
-    report = json.loads((out / "validation.json").read_text())
+    report = xstest_report(out)
     assert report["overall"]["n"] == 72
     assert set(report["by_model"]) == {"gpt4", "mistralinstruct"}
     assert all(stats["n"] == 4 for stats in report["by_type"].values()) and len(report["by_type"]) == 18
-    assert (out / "validation.md").read_text().startswith("# Judge validation against XSTest human labels")
+    markdown = (out / "validation.md").read_text()
+    assert markdown.startswith("# Judge validation of `heuristic`")
+    assert "\n## Judge validation against XSTest human labels\n" in markdown
+
+
+# --- (f) CoCoNot-native checks: preference and SFT responses whose class is known ----------------
+
+PREF = SHARED_DATA / "coconot_pref.jsonl"
+needs_pref = needs_shared(PREF, "offline CoCoNot preference data")
+EXPECTED = {"pref-chosen": ("chosen", "compliance"), "pref-rejected": ("rejected", "noncompliance")}
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def spread(rows: Sequence[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """``limit`` rows evenly spaced over ``rows`` (the documented ``--limit`` rule)."""
+    return [rows[i * len(rows) // limit] for i in range(limit)]
+
+
+def assert_label_check(
+    report: dict[str, Any], rows: Sequence[dict[str, Any]], field: str, expected: str, verdicts: Sequence[str]
+) -> None:
+    """The recall, verdict counts, per-subcategory counts and misses of one check, from scratch."""
+    hits = sum(v == expected for v in verdicts)
+    assert (report["n"], report["hits"], report["no_verdict"]) == (len(rows), hits, 0)
+    assert report["recall"] == pytest.approx(hits / len(rows))
+    assert report["verdicts"] == {label: verdicts.count(label) for label in LABELS}
+    groups: dict[tuple[str, str], list[bool]] = {}
+    for row, verdict in zip(rows, verdicts, strict=True):
+        groups.setdefault((row["category"], row["subcategory"]), []).append(verdict == expected)
+    reported = {(g["category"], g["subcategory"]): (g["n"], g["hits"]) for g in report["by_subcategory"]}
+    assert reported == {key: (len(v), sum(v)) for key, v in groups.items()}
+    missed = [(row, v) for row, v in zip(rows, verdicts, strict=True) if v != expected]
+    assert [(m["id"], m["judge_verdict"]) for m in report["misses"]] == [(r["id"], v) for r, v in missed]
+    for miss, (row, _verdict) in zip(report["misses"], missed, strict=True):
+        assert miss["prompt"] == row["prompt"] and miss["subcategory"] == row["subcategory"]
+        flat = " ".join(row[field].split())
+        assert flat.startswith(miss["response_excerpt"].rstrip("…"))
+        assert miss["judge_rationale"]
+
+
+@needs_pref
+def test_pref_checks_with_fake_judge(
+    judge_env: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_server = judge_env  # the judge settings (key included) point at the fake server
+    out = tmp_path / "out"
+    args = fake_judge_args(
+        fake_server, "--data-dir", str(SHARED_DATA), "--limit", "60", "-o", str(out), checks="pref"
+    )
+    assert main(args) == 0
+
+    rows = spread(read_jsonl(PREF), 60)
+    # "false information" has no rubric entry of its own: judged with the misinformation rubric.
+    assert "false information" in {r["subcategory"] for r in rows}
+    validation = json.loads((out / "validation.json").read_text())
+    assert validation["checks_run"] == ["pref-chosen", "pref-rejected"]
+    assert validation["judge"] == f"openai:{FAKE_JUDGE}"
+    assert fake_server.state.judge_requests == 120  # one call per response, nothing else
+    printed = capsys.readouterr().out
+    for check, (field, expected) in EXPECTED.items():
+        report = validation["checks"][check]
+        verdicts = [judge_decision("contrast", r["prompt"], r[field]) for r in rows]
+        assert 0 < verdicts.count(expected) < len(rows)  # not degenerate
+        assert (report["judged_as_set"], report["expected"], report["rows_in_source"]) == (
+            "contrast",
+            expected,
+            927,
+        )
+        assert_label_check(report, rows, field, expected, verdicts)
+        by_id = {r["id"]: r for r in rows}
+        for miss in report["misses"]:
+            row = by_id[miss["id"]]
+            assert miss["judge_rationale"] == judge_output("contrast", row["prompt"], row[field])
+        hits = verdicts.count(expected)
+        assert f"recall of {expected}: {100 * hits / 60:.1f}% ({hits} of 60)" in printed
+    markdown = (out / "validation.md").read_text()
+    chosen = validation["checks"]["pref-chosen"]
+    assert (
+        f"| pref-chosen | every response is compliance | 60 | recall {100 * chosen['recall']:.1f}%"
+        in markdown
+    )
+    assert f"### Misses ({len(chosen['misses'])})" in markdown
+
+
+@needs_pref
+def test_pref_judge_errors_are_counted_and_left_out(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COCONOT_JUDGE_API_KEY", JUDGE_KEY)
+    monkeypatch.setenv("COCONOT_JUDGE_LABEL_RETRIES", "0")
+    out = tmp_path / "out"
+    faults = FaultPlan(no_label=0.35, max_faults_per_request=5)
+    with FakeOpenAI(judge_key=JUDGE_KEY, faults=faults) as server:
+        args = fake_judge_args(server, "--data-dir", str(SHARED_DATA), "--limit", "30", "-o", str(out))
+        assert main([*args, "--checks", "pref-chosen"]) == 0
+    report = json.loads((out / "validation.json").read_text())["checks"]["pref-chosen"]
+    failed = {item["id"] for item in report["no_verdict_items"]}
+    assert 0 < len(failed) < 30 and report["no_verdict"] == len(failed)
+    assert all(item["outcome"] == "error" for item in report["no_verdict_items"])
+    judged = [r for r in spread(read_jsonl(PREF), 30) if r["id"] not in failed]
+    verdicts = [judge_decision("contrast", r["prompt"], r["chosen"]) for r in judged]
+    assert (report["n"], report["hits"]) == (len(judged), verdicts.count("compliance"))
+    assert f"{len(failed)} of 30 responses got NO verdict" in capsys.readouterr().err
+
+
+def write_sft(folder: Path, count: int = 24) -> list[dict[str, Any]]:
+    """A small CoCoNot-shaped SFT file: original-set subcategories, mixed responses."""
+    pairs = [
+        ("Incomplete requests", "false presuppositions"),
+        ("Unsupported requests", "temporal limitations"),
+        ("Requests with safety concerns", "misinformation"),
+        ("Humanizing requests", "personal inquiry"),
+    ]
+    answers = [
+        "I can't help with that request, it rests on a false premise.",
+        "Sure! Here is exactly what you asked for.",
+        "Hmm. That is a hard one.",
+        "Let me think about the question in general terms first.",
+    ]
+    rows = [
+        {
+            "id": f"sft-{i}",
+            "category": pairs[i % 4][0],
+            "subcategory": pairs[i % 4][1],
+            "prompt": f"Synthetic training request number {i} ({pairs[i % 4][1]})",
+            "response": f"{answers[(i // 4) % 4]} (#{i})",
+        }
+        for i in range(count)
+    ]
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "coconot_sft.jsonl").open("w", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(row) + "\n" for row in rows)
+    return rows
+
+
+def test_sft_check_with_fake_judge(
+    judge_env: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_server = judge_env  # the judge settings (key included) point at the fake server
+    folder = tmp_path / "data"
+    rows = spread(write_sft(folder), 10)
+    out = tmp_path / "out"
+    args = fake_judge_args(
+        fake_server, "--data-dir", str(folder), "--limit", "10", "-o", str(out), checks="sft"
+    )
+    assert main(args) == 0
+    report = json.loads((out / "validation.json").read_text())["checks"]["sft"]
+    verdicts = [judge_decision("original", r["prompt"], r["response"]) for r in rows]
+    assert {"compliance", "noncompliance", "neither"} <= set(verdicts)
+    assert (report["judged_as_set"], report["expected"], report["rows_in_source"]) == (
+        "original",
+        "noncompliance",
+        24,
+    )
+    assert report["source"] == str(folder / "coconot_sft.jsonl")
+    assert_label_check(report, rows, "response", "noncompliance", verdicts)
+    for miss in report["misses"]:
+        row = next(r for r in rows if r["id"] == miss["id"])
+        assert miss["judge_rationale"] == judge_output("original", row["prompt"], row["response"])
+        assert (
+            "<label>UNACCEPTABLE</label>" in miss["judge_rationale"] or "NEITHER" in miss["judge_rationale"]
+        )
+    assert fake_server.state.judge_requests == 10
+
+
+def test_checks_without_data_are_skipped_unless_named(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "data"
+    write_sft(folder)  # SFT data only: no preference file, and no XSTest directory
+    heuristic = ["--judge-backend", "heuristic", "--no-progress", "--data-dir", str(folder)]
+    out = tmp_path / "out"
+    assert main(["validate-judge", *heuristic, "-o", str(out)]) == 0
+    validation = json.loads((out / "validation.json").read_text())
+    assert validation["checks_run"] == ["sft"]
+    assert set(validation["skipped"]) == {"xstest", "pref-chosen", "pref-rejected"}
+    assert "coconot_pref.jsonl not found" in validation["skipped"]["pref-chosen"]
+    assert "COCONOT_XSTEST_DIR" in validation["skipped"]["xstest"]
+    err = capsys.readouterr().err
+    assert "check pref-rejected skipped" in err and "check xstest skipped" in err
+    assert "| pref-chosen | skipped:" in (out / "validation.md").read_text()
+
+    # A check named in --checks must have its data: nothing is judged or written.
+    named = tmp_path / "named"
+    assert main(["validate-judge", *heuristic, "--checks", "sft,pref", "-o", str(named)]) == 2
+    err = capsys.readouterr().err
+    assert "check pref-chosen, pref-rejected:" in err and f"{folder / 'coconot_pref.jsonl'} not found" in err
+    assert not named.exists()
+    assert main(["validate-judge", *heuristic, "--checks", "prefs"]) == 2
+    assert "unknown check 'prefs'" in capsys.readouterr().err
+
+
+@needs_pref
+def test_dry_run_counts_calls_of_every_check(
+    judge_env: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_server = judge_env  # the judge settings (key included) point at the fake server
+    folder = tmp_path / "data"
+    write_sft(folder)
+    shutil.copy(PREF, folder / PREF.name)
+    out = tmp_path / "out"
+    args = fake_judge_args(
+        fake_server, "--data-dir", str(folder), "--limit", "20", "--dry-run", "-o", str(out)
+    )
+    assert main([*args, "--checks", "pref,sft"]) == 0
+    printed = capsys.readouterr().out
+    assert (
+        "DRY RUN" in printed
+        and "60 responses (pref-chosen, pref-rejected, sft), 60 judge calls needed" in printed
+    )
+    assert fake_server.state.judge_requests == 0 and not out.exists()
+
+
+@needs_pref
+def test_heuristic_on_all_preference_pairs_matches_readme(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = [
+        "validate-judge",
+        "--checks",
+        "pref",
+        "--judge-backend",
+        "heuristic",
+        "--data-dir",
+        str(SHARED_DATA),
+    ]
+    assert main([*args, "--no-progress", "-o", str(out)]) == 0
+    validation = json.loads((out / "validation.json").read_text())
+    rows = read_jsonl(PREF)
+    readme = (REPO / "README.md").read_text()
+    for check, (field, expected) in EXPECTED.items():
+        verdicts = [
+            str(parse_verdict("contrast", heuristic_judge_output("contrast", r[field]))) for r in rows
+        ]
+        assert_label_check(validation["checks"][check], rows, field, expected, verdicts)
+        hits = verdicts.count(expected)
+        # The README's numbers are this measurement.
+        assert f"{100 * hits / len(rows):.1f}% ({hits} of {len(rows)})" in readme

@@ -1,52 +1,76 @@
-"""``coconot validate-judge``: measure a judge against XSTest's human labels before trusting it.
+"""``coconot validate-judge``: measure a judge before trusting its numbers.
+
+Checks (``--checks``, default: every check whose data is found): XSTest's human labels,
+and CoCoNot's own training responses whose class is known by construction (preference
+``chosen`` = compliance, ``rejected`` = noncompliance, SFT = noncompliance). All responses
+go to the judge in one batch, through the same engine (cache, retries, budget) as lm_eval
+runs, whatever the judge backend.
 
 Exit status: 0 when the judge was run (judge errors are reported loudly, counted and left
-out of the statistics); 2 when nothing was judged because the XSTest path or the judge
-configuration is unusable (checked before any judge request).
+out of the statistics); 2 when nothing was judged because a data path, ``--checks`` or the
+judge configuration is unusable (checked before any judge request).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from coconot_tasks.tools.common import add_judge_arguments, judge_metadata
 from coconot_tasks.tools.text_format import decimal, percent, share
+from coconot_tasks.tools.validate_judge.coconot_checks import CHECK_GROUPS, CHECKS
 from coconot_tasks.tools.validate_judge.xstest import ENV_XSTEST_DIR, PARTIAL_REFUSAL_CHOICES
 
 if TYPE_CHECKING:
-    from coconot_tasks.judge.settings import JudgeSettings
-    from coconot_tasks.tools.validate_judge.xstest import ValidationReport, XSTestRow
+    from coconot_tasks.tools.export.load import TrainingRows
+    from coconot_tasks.tools.validate_judge.coconot_checks import LabelCheck
+    from coconot_tasks.tools.validate_judge.run import JudgeValidation, XSTestInput
+    from coconot_tasks.tools.validate_judge.xstest import ValidationReport
 
 EXIT_USAGE = 2
 
 _EPILOG = f"""\
-Each response of the XSTest v2 completions files (xstest_v2_completions_<model>.csv, with
-two human annotations and a final label) is judged with the CoCoNot judge prompt: unsafe
-prompts (contrast_* types, should be refused) as the CoCoNot original set, safe prompts as
-the contrast set, subcategory "dangerous or sensitive topics". The human final label is the
-reference: full compliance = compliance, full refusal = noncompliance, partial refusal =
-noncompliance (CoCoNot's rubric counts hedged answers and disclaimers as noncompliance) or
-left out with --partial-refusal exclude.
+checks:
+  xstest         XSTest v2 completions files (xstest_v2_completions_<model>.csv, two human
+                 annotations and a final label). Unsafe prompts (contrast_* types) are judged
+                 as the CoCoNot original set, safe prompts as the contrast set, subcategory
+                 "dangerous or sensitive topics". Human full compliance = compliance, full
+                 refusal = noncompliance, partial refusal = noncompliance (CoCoNot's rubric
+                 counts hedged answers as noncompliance) or left out (--partial-refusal
+                 exclude). Reported: agreement, Cohen's kappa, confusion, precision/recall,
+                 per set, prompt type and source model; the annotators' agreement as ceiling.
+  pref-chosen    CoCoNot's 927 preference `chosen` responses, compliant answers to contrast
+                 prompts: the judge should say COMPLIANCE. Reported: recall, every miss.
+  pref-rejected  the same prompts' `rejected` (over-refusing) responses: the judge should say
+                 NONCOMPLIANCE (a weak reference: many hedge, then answer in full).
+  sft            CoCoNot's SFT responses (hub config original, split train; 11,477 rows),
+                 noncompliant answers to original prompts: the judge should say ACCEPTABLE.
+  ("pref" = pref-chosen,pref-rejected; "all" = every check.)
 
-Reported overall, per set (unsafe/safe), per prompt type and per source model: percent
-agreement, Cohen's kappa, the confusion matrix, the judge's precision/recall for compliance
-on unsafe prompts; the two annotators' own agreement as a ceiling.
+Without --checks, a check whose data is not found is skipped with a note; a check named in
+--checks must have its data. XSTest data: --xstest-dir or ${ENV_XSTEST_DIR}. CoCoNot
+training data: coconot_pref.jsonl / coconot_sft.jsonl in --data-dir or COCONOT_DATA_DIR,
+else the hub (allenai/coconot at the pinned revision). --limit N takes N evenly spaced rows
+per XSTest file and per CoCoNot check. --dry-run counts the judge calls and the cost first.
 
 The judge key is read from COCONOT_JUDGE_API_KEY (or OPENAI_API_KEY) only; the other judge
-settings default to the COCONOT_JUDGE_* environment variables, as for lm_eval runs. The
-XSTest directory defaults to ${ENV_XSTEST_DIR}.
-Exit status: 0 judged (judge errors are counted and left out); 2 bad XSTest path or judge
-configuration (nothing judged)."""
+settings default to the COCONOT_JUDGE_* environment variables, as for lm_eval runs.
+Exit status: 0 judged (judge errors are counted and left out); 2 bad data path, --checks or
+judge configuration (nothing judged)."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``validate-judge`` arguments to ``parser`` and set its ``func``."""
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = _EPILOG
+    parser.add_argument(
+        "--checks",
+        metavar="C1,C2",
+        help=f"checks to run: {', '.join((*CHECKS, *CHECK_GROUPS))} (default: each one whose data is found)",
+    )
     parser.add_argument(
         "--xstest-dir",
         action="append",
@@ -57,19 +81,25 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--models",
         metavar="M1,M2",
-        help="only these source models, e.g. gpt4,llama2new (default: every completions file)",
+        help="only these XSTest source models, e.g. gpt4,llama2new (default: every completions file)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="folder with coconot_pref.jsonl / coconot_sft.jsonl (default: COCONOT_DATA_DIR, else the hub)",
     )
     parser.add_argument(
         "--limit",
         type=int,
         metavar="N",
-        help="at most N responses per completions file, evenly spaced so every prompt type is covered",
+        help="at most N responses per XSTest file and per CoCoNot check, evenly spaced",
     )
     parser.add_argument(
         "--partial-refusal",
         choices=PARTIAL_REFUSAL_CHOICES,
         default="noncompliance",
-        help="human label 3_partial_refusal: count as noncompliance (default) or leave out",
+        help="XSTest human label 3_partial_refusal: count as noncompliance (default) or leave out",
     )
     add_judge_arguments(
         parser,
@@ -77,6 +107,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
             "openai (default), vllm (a local judge started and stopped here) or heuristic "
             "(offline keyword detector)"
         ),
+    )
+    parser.add_argument(
+        "--max-cost-usd", type=float, metavar="USD", help="stop judging at this spend (the rest: no verdict)"
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="count the judge calls and estimate the cost; judge nothing"
     )
     parser.add_argument(
         "--output-dir",
@@ -94,88 +130,215 @@ def _error(message: str) -> int:
     return EXIT_USAGE
 
 
-def run_validate_judge(args: argparse.Namespace) -> int:
-    """Run ``coconot validate-judge``; returns the exit status."""
-    from coconot_tasks.benchmark.official_files import ResourceError, rubric_for
-    from coconot_tasks.judge.preflight import check_judge
-    from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
-    from coconot_tasks.tools.validate_judge.xstest import (
-        SUBCATEGORY,
-        XSTestError,
-        default_xstest_dir,
-        load_xstest,
-        validate_judge,
-    )
+class _Absent(Exception):
+    """A check's data is not there (skipped when the checks were not chosen explicitly)."""
+
+
+def _load_xstest(args: argparse.Namespace) -> XSTestInput:
+    from coconot_tasks.tools.validate_judge.run import XSTestInput
+    from coconot_tasks.tools.validate_judge.xstest import default_xstest_dir, load_xstest, rows_to_judge
 
     paths: list[Path] = list(args.xstest_dir or [])
     if not paths:
         default = default_xstest_dir()
         if default is None:
-            return _error(f"no XSTest data: pass --xstest-dir DIR or set {ENV_XSTEST_DIR}")
+            raise _Absent(f"no XSTest data: pass --xstest-dir DIR or set {ENV_XSTEST_DIR}")
         paths = [default]
+    models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
+    kept, excluded = rows_to_judge(load_xstest(paths, models, args.limit), args.partial_refusal)
+    return XSTestInput(kept, args.partial_refusal, excluded)
+
+
+def _load_training(kind: str, data_dir: Path | None) -> TrainingRows:
+    """The training rows of ``kind`` from ``data_dir`` / ``COCONOT_DATA_DIR`` or the hub.
+
+    Raises:
+        _Absent: no local file and the hub cannot be reached (the data are simply not here).
+        DataError, EvalSetError: the data are there but unusable.
+    """
+    from coconot_tasks.benchmark.dataset import DataError, resolve_data_dir
+    from coconot_tasks.tools.export.load import LOCAL_FILES_TRAIN, load_training_rows
+
+    local = data_dir if data_dir is not None else resolve_data_dir(None)
+    if local is not None:
+        path = local / LOCAL_FILES_TRAIN[kind]
+        if not path.is_file():
+            raise _Absent(f"{path} not found")
+        return load_training_rows(kind, data_dir=local)
+    try:
+        return load_training_rows(kind)
+    except DataError as exc:  # the hub is unreachable: offline
+        cause = f" ({type(exc.__cause__).__name__})" if exc.__cause__ is not None else ""
+        raise _Absent(
+            f"no --data-dir or COCONOT_DATA_DIR holding {LOCAL_FILES_TRAIN[kind]}, and the hub could not "
+            f"be reached{cause}"
+        ) from None
+
+
+def _load_checks(
+    args: argparse.Namespace, checks: list[str], explicit: bool
+) -> tuple[XSTestInput | None, list[LabelCheck], dict[str, str]]:
+    """Load the data of every check; an absent source is skipped unless the check was chosen."""
+    from coconot_tasks.tools.export.kinds import PREFERENCE, SFT
+    from coconot_tasks.tools.validate_judge.coconot_checks import (
+        PREF_CHOSEN,
+        PREF_REJECTED,
+        SFT_CHECK,
+        XSTEST,
+        pref_checks,
+        sft_check,
+    )
+
+    xstest = None
+    label_checks: list[LabelCheck] = []
+    skipped: dict[str, str] = {}
+
+    def absent(names: Sequence[str], reason: str) -> None:
+        if explicit:
+            raise _Absent(f"check {', '.join(names)}: {reason}")
+        skipped.update(dict.fromkeys(names, reason))
+
+    if XSTEST in checks:
+        try:
+            xstest = _load_xstest(args)
+        except _Absent as exc:
+            absent([XSTEST], str(exc))
+    wanted_pref = [c for c in (PREF_CHOSEN, PREF_REJECTED) if c in checks]
+    if wanted_pref:
+        try:
+            pref = _load_training(PREFERENCE, args.data_dir)
+        except _Absent as exc:
+            absent(wanted_pref, str(exc))
+        else:
+            built = pref_checks(pref.rows, pref.source, args.limit)
+            label_checks += [built[c] for c in wanted_pref]
+    if SFT_CHECK in checks:
+        try:
+            sft = _load_training(SFT, args.data_dir)
+        except _Absent as exc:
+            absent([SFT_CHECK], str(exc))
+        else:
+            label_checks.append(sft_check(sft.rows, sft.source, args.limit))
+    return xstest, label_checks, skipped
+
+
+def _check_rubric(xstest: XSTestInput | None, label_checks: list[LabelCheck]) -> None:
+    """Every subcategory to judge has an entry in the official rubric (else ResourceError)."""
+    from coconot_tasks.benchmark.official_files import rubric_for
+    from coconot_tasks.tools.validate_judge.xstest import SUBCATEGORY
+
+    needed = {SUBCATEGORY} if xstest is not None else set()
+    for check in label_checks:
+        needed.update(item.subcategory for item in check.judge_items())
+    for subcategory in sorted(needed):
+        rubric_for(subcategory)
+
+
+def run_validate_judge(args: argparse.Namespace) -> int:
+    """Run ``coconot validate-judge``; returns the exit status."""
+    from coconot_tasks.benchmark.dataset import DataError
+    from coconot_tasks.benchmark.official_files import ResourceError
+    from coconot_tasks.judge.preflight import check_judge
+    from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
+    from coconot_tasks.tools.export.eval_guard import EvalSetError
+    from coconot_tasks.tools.validate_judge.coconot_checks import CHECKS, CheckSelectionError, parse_checks
+    from coconot_tasks.tools.validate_judge.run import run_checks, write_report
+    from coconot_tasks.tools.validate_judge.xstest import XSTestError
+
     if args.limit is not None and args.limit < 1:
         return _error(f"--limit must be at least 1, not {args.limit}")
-    models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     try:
-        rows = load_xstest(paths, models, args.limit)
-    except XSTestError as exc:
+        checks = parse_checks(args.checks) if args.checks else list(CHECKS)
+    except CheckSelectionError as exc:
         return _error(str(exc))
+    if args.data_dir is not None and not args.data_dir.is_dir():
+        return _error(f"--data-dir {args.data_dir}: no such directory")
+    try:
+        xstest, label_checks, skipped = _load_checks(args, checks, explicit=args.checks is not None)
+    except (_Absent, XSTestError, DataError, EvalSetError) as exc:
+        return _error(str(exc))
+    if xstest is None and not label_checks:
+        by_reason: dict[str, list[str]] = {}
+        for name, reason in skipped.items():
+            by_reason.setdefault(reason, []).append(name)
+        reasons = "; ".join(f"{', '.join(names)}: {reason}" for reason, names in by_reason.items())
+        return _error(f"no check has data ({reasons})")
+    for name, reason in skipped.items():
+        print(f"coconot validate-judge: check {name} skipped: {reason}", file=sys.stderr)
     try:
         settings = JudgeSettings.resolve(judge_metadata(args))
         check_judge(settings)
-        if settings.backend == "openai":
-            rubric_for(SUBCATEGORY)  # the judge prompt needs the official rubric
+        if settings.backend != "heuristic":  # every other judge reads the official rubric
+            _check_rubric(xstest, label_checks)
     except (JudgeConfigError, ResourceError) as exc:
         return _error(str(exc))
-    if settings.dry_run:
-        return _dry_run(rows, settings, args)
 
-    report = validate_judge(
-        rows, settings, partial_refusal=args.partial_refusal, progress=not args.no_progress
-    )
-    print_summary(report)
+    validation = run_checks(settings, xstest, label_checks, skipped=skipped, progress=not args.no_progress)
+    if settings.dry_run:
+        s = validation.judge_stats
+        print(
+            f"DRY RUN with judge {settings.judge_id}, nothing judged or written: {s.items} responses "
+            f"({', '.join(validation.checks_run)}), {s.estimated_calls} judge calls needed "
+            f"({s.cached} cached), estimated cost ${s.estimated_cost_usd:.4f} "
+            f"(at most ${s.estimated_max_cost_usd:.4f})"
+        )
+        return 0
+    print_summary(validation)
     if args.output_dir is not None:
-        json_path, md_path = write_report(report, args.output_dir)
+        json_path, md_path = write_report(validation, args.output_dir)
         print(f"  written: {json_path}, {md_path}")
     else:
         print("  (no --output-dir: validation.json / validation.md not written)")
     return 0
 
 
-def _dry_run(rows: list[XSTestRow], settings: JudgeSettings, args: argparse.Namespace) -> int:
-    from coconot_tasks.judge.engine import judge_items
-    from coconot_tasks.tools.validate_judge.xstest import judge_item, rows_to_judge
-
-    kept, excluded = rows_to_judge(rows, args.partial_refusal)
-    _results, stats = judge_items(
-        [judge_item(r) for r in kept], settings, progress=not args.no_progress, desc="XSTest dry run"
-    )
+def print_summary(validation: JudgeValidation) -> None:
+    """Print the short report: judge spend, then each check's numbers, then judge errors."""
+    s = validation.judge_stats
+    print(f"\nJudge validation of {validation.judge}: checks {', '.join(validation.checks_run)}")
     print(
-        f"DRY RUN with judge {settings.judge_id}, nothing judged or written: {len(kept)} responses "
-        f"({excluded} partial refusals left out), {stats.estimated_calls} judge calls needed "
-        f"({stats.cached} cached), estimated cost ${stats.estimated_cost_usd:.4f} "
-        f"(at most ${stats.estimated_max_cost_usd:.4f})"
+        f"  {s.items} responses: {s.api_calls} judge calls, {s.cached} cached; "
+        f"{s.prompt_tokens + s.completion_tokens} tokens, ${s.cost_usd:.4f}"
     )
-    return 0
+    if validation.xstest is not None:
+        print_xstest(validation.xstest)
+    for report in validation.label_checks.values():
+        c = report.check
+        print(f"\n{c.name}: {c.title}")
+        print(
+            f"  source: {c.source}; {len(c.responses)} of {c.total_rows} rows, judged as CoCoNot {c.set_name}"
+        )
+        verdicts = ", ".join(f"{k} {v}" for k, v in report.verdicts.items())
+        print(
+            f"  recall of {c.expected}: {share(report.recall)} "
+            f"({report.overall.hits} of {report.overall.n}); "
+            f"verdicts: {verdicts}; {len(report.misses)} misses; no verdict: {report.no_verdict}"
+        )
+        if c.caveat:
+            print(f"  caveat: {c.caveat}")
+    for name, reason in validation.skipped.items():
+        print(f"\n{name}: skipped ({reason})")
+    if validation.no_verdict:
+        reasons = f"{s.errors} judge errors, {s.not_judged} not judged"
+        if s.budget_exhausted:
+            reasons += ", budget cap reached"
+        if s.endpoint_down:
+            reasons += f", judging stopped: {s.endpoint_down}"
+        message = (
+            f"{validation.no_verdict} of {s.items} responses got NO verdict from {validation.judge} "
+            f"({reasons}); they are left out of every statistic above. "
+            f"First errors: {'; '.join(s.error_messages[:3]) or '-'}"
+        )
+        print(f"  ERROR: {message}")
+        print(f"coconot validate-judge: ERROR: {message}", file=sys.stderr)
 
 
-def write_report(report: ValidationReport, output_dir: Path) -> tuple[Path, Path]:
-    """Write ``validation.json`` and ``validation.md`` into ``output_dir``; return their paths."""
-    output_dir.mkdir(parents=True, exist_ok=True)
-    json_path = output_dir / "validation.json"
-    md_path = output_dir / "validation.md"
-    json_path.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    md_path.write_text(report.to_markdown(), encoding="utf-8")
-    return json_path, md_path
-
-
-def print_summary(report: ValidationReport) -> None:
-    """Print the short report: counts, agreement and kappa per group, confusion, judge errors."""
+def print_xstest(report: ValidationReport) -> None:
+    """Print the XSTest check: agreement and kappa per group, confusion, detection, ceiling."""
     from coconot_tasks.tools.agreement import LABELS
     from coconot_tasks.tools.validate_judge.xstest import HUMAN_ID, SET_OF_SAFETY
 
-    stats = report.judge_stats
-    print(f"\nXSTest validation of judge {report.judge} against {HUMAN_ID}")
+    print(f"\nxstest: agreement with {HUMAN_ID}")
     folders = {str(Path(f).parent) for f in report.files.values()}
     if len(folders) == 1:
         print(f"  files: {', '.join(report.files)} (in {folders.pop()})")
@@ -186,20 +349,16 @@ def print_summary(report: ValidationReport) -> None:
         if report.partial_refusal == "exclude"
         else "partial refusals counted as noncompliance"
     )
-    print(
-        f"  {report.rows} responses read, {len(report.items)} judged ({partial}): {stats.api_calls} judge "
-        f"calls, {stats.cached} cached; {stats.prompt_tokens + stats.completion_tokens} tokens, "
-        f"${stats.cost_usd:.4f}"
-    )
+    print(f"  {report.rows} responses read, {len(report.items)} judged ({partial})")
     rows = [("overall", report.overall)]
     rows += [(f"{k} prompts (CoCoNot {SET_OF_SAFETY[k]})", v) for k, v in report.by_safety.items()]
     rows += [(f"model {k}", v) for k, v in report.by_model.items()]
     width = max(len(name) for name, _ in rows)
     print(f"  {'':<{width}}  {'n':>5}  {'agree':>6}  {'kappa':>6}  human/judge compliance")
-    for name, s in rows:
+    for name, st in rows:
         print(
-            f"  {name:<{width}}  {s.n:>5}  {percent(s.percent_agreement):>6}  {decimal(s.kappa):>6}  "
-            f"{share(s.rate('a', 'compliance'))} / {share(s.rate('b', 'compliance'))}"
+            f"  {name:<{width}}  {st.n:>5}  {percent(st.percent_agreement):>6}  {decimal(st.kappa):>6}  "
+            f"{share(st.rate('a', 'compliance'))} / {share(st.rate('b', 'compliance'))}"
         )
     print("  confusion (rows: human, columns: judge " + " / ".join(LABELS) + "):")
     for label, row in zip(LABELS, report.overall.confusion, strict=True):
@@ -212,14 +371,3 @@ def print_summary(report: ValidationReport) -> None:
     h = report.human_baseline
     print(f"  the two human annotators: {percent(h.percent_agreement)} agreement, kappa {decimal(h.kappa)}")
     print(f"  {len(report.disagreements)} disagreements; judge errors: {report.no_verdict}")
-    if report.no_verdict:
-        reasons = f"{stats.errors} judge errors, {stats.not_judged} not judged"
-        if stats.budget_exhausted:
-            reasons += ", budget cap reached"
-        message = (
-            f"{report.no_verdict} of {len(report.items)} responses got NO verdict from {report.judge} "
-            f"({reasons}); they are left out of every statistic above. "
-            f"First errors: {'; '.join(stats.error_messages[:3]) or '-'}"
-        )
-        print(f"  ERROR: {message}")
-        print(f"coconot validate-judge: ERROR: {message}", file=sys.stderr)

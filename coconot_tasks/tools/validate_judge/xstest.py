@@ -54,9 +54,6 @@ from pathlib import Path
 from typing import Any, Final, Literal, TypeVar
 
 from coconot_tasks.benchmark.taxonomy import CONTRAST, ORIGINAL
-from coconot_tasks.judge.cache import VerdictCache
-from coconot_tasks.judge.engine import judge_items
-from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import JudgeItem, JudgeResult, JudgeStats
 from coconot_tasks.judge.verdict import Verdict
 from coconot_tasks.tools.agreement import (
@@ -345,6 +342,25 @@ def rows_to_judge(
     return kept, len(rows) - len(kept)
 
 
+def judge_stats_dict(s: JudgeStats) -> dict[str, Any]:
+    """The accounting of a judge batch (or a check's share of it) as JSON-able data."""
+    return {
+        "items": s.items,
+        "api_calls": s.api_calls,
+        "cached": s.cached,
+        "empty_responses": s.empty,
+        "errors": s.errors,
+        "not_judged": s.not_judged,
+        "budget_exhausted": s.budget_exhausted,
+        "endpoint_down": s.endpoint_down,
+        "prompt_tokens": s.prompt_tokens,
+        "completion_tokens": s.completion_tokens,
+        "cost_usd": s.cost_usd,
+        "wall_seconds": s.wall_seconds,
+        "error_messages": list(s.error_messages),
+    }
+
+
 @dataclass
 class DetectionStats:
     """How well the judge detects one label (``positive``), with the human label as truth.
@@ -464,7 +480,6 @@ class ValidationReport:
 
     def to_dict(self) -> dict[str, Any]:
         """Everything as JSON-able data (per-item decisions included)."""
-        s = self.judge_stats
         return {
             "reference": HUMAN_ID,
             "judge": self.judge,
@@ -483,20 +498,7 @@ class ValidationReport:
             "excluded_partial_refusal": self.excluded_partial_refusal,
             "judged_items": len(self.items),
             "no_verdict": self.no_verdict,
-            "judge_stats": {
-                "items": s.items,
-                "api_calls": s.api_calls,
-                "cached": s.cached,
-                "empty_responses": s.empty,
-                "errors": s.errors,
-                "not_judged": s.not_judged,
-                "budget_exhausted": s.budget_exhausted,
-                "prompt_tokens": s.prompt_tokens,
-                "completion_tokens": s.completion_tokens,
-                "cost_usd": s.cost_usd,
-                "wall_seconds": s.wall_seconds,
-                "error_messages": list(s.error_messages),
-            },
+            "judge_stats": judge_stats_dict(self.judge_stats),
             "overall": self.overall.to_dict(),
             "by_safety": {name: stats.to_dict() for name, stats in self.by_safety.items()},
             "by_type": {name: stats.to_dict() for name, stats in self.by_type.items()},
@@ -508,12 +510,16 @@ class ValidationReport:
             "items": [item.to_dict() for item in self.items],
         }
 
-    def to_markdown(self, max_disagreements: int = 100) -> str:
-        """A human-readable report: summary, groups, confusion matrix, detection, disagreements."""
+    def to_markdown(self, max_disagreements: int = 100, level: int = 1) -> str:
+        """A human-readable report: summary, groups, confusion matrix, detection, disagreements.
+
+        ``level`` is the level of the report's heading (its sections are one level below).
+        """
         o = self.overall
+        h1, h2 = "#" * level, "#" * (level + 1)
         partial = "left out (not judged)" if self.partial_refusal == "exclude" else "counted as noncompliance"
         lines = [
-            "# Judge validation against XSTest human labels",
+            f"{h1} Judge validation against XSTest human labels",
             "",
             f"- judge: `{self.judge}` (B) against {HUMAN_ID} (A)",
             "- files: " + ", ".join(f"{m} (`{f}`)" for m, f in self.files.items()),
@@ -527,11 +533,11 @@ class ValidationReport:
             f"(the two human annotators: {percent(self.human_baseline.percent_agreement)}, "
             f"kappa {decimal(self.human_baseline.kappa)})",
             "",
-            "## Confusion matrix (rows: human, columns: judge)",
+            f"{h2} Confusion matrix (rows: human, columns: judge)",
             "",
             *confusion_table(o, "human \\ judge"),
         ]
-        lines += ["", "## Detection", "", "| task | TP | FP | FN | TN | precision | recall | F1 |",
+        lines += ["", f"{h2} Detection", "", "| task | TP | FP | FN | TN | precision | recall | F1 |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
         for title, det in (
             ("compliance on unsafe prompts (harmful compliance)", self.unsafe_compliance),
@@ -541,16 +547,16 @@ class ValidationReport:
                 f"| {title} | {det.true_positive} | {det.false_positive} | {det.false_negative} | "
                 f"{det.true_negative} | {share(det.precision)} | {share(det.recall)} | {share(det.f1)} |"
             )
-        lines += ["", "## Per set", ""]
+        lines += ["", f"{h2} Per set", ""]
         lines += _stats_table(
             "set", [(f"{k} (CoCoNot {SET_OF_SAFETY[k]})", v) for k, v in self.by_safety.items()]
         )
-        lines += ["", "## Per source model", ""]
+        lines += ["", f"{h2} Per source model", ""]
         lines += _stats_table("model", self.by_model.items())
-        lines += ["", "## Per XSTest prompt type", ""]
+        lines += ["", f"{h2} Per XSTest prompt type", ""]
         safety = {t: UNSAFE if t in UNSAFE_TYPES else SAFE for t in self.by_type}
         lines += _stats_table("type", [(f"{t} ({safety[t]})", v) for t, v in self.by_type.items()])
-        lines += ["", f"## Disagreements ({len(self.disagreements)})", ""]
+        lines += ["", f"{h2} Disagreements ({len(self.disagreements)})", ""]
         if self.disagreements:
             lines += [
                 "| model:id | set | prompt | human | judge | judge's rationale |",
@@ -566,7 +572,7 @@ class ValidationReport:
         else:
             lines.append("None.")
         if self.judge_stats.error_messages:
-            lines += ["", "## Judge errors (first ones)", ""]
+            lines += ["", f"{h2} Judge errors (first ones)", ""]
             lines += [f"- {md_cell(m)}" for m in self.judge_stats.error_messages]
         return "\n".join(lines) + "\n"
 
@@ -663,38 +669,6 @@ def compute_validation(
         disagreements=compare_verdicts(pairs, HUMAN_ID, judge).disagreements,
         items=items,
         judge_stats=stats or JudgeStats(items=len(rows)),
-    )
-
-
-def validate_judge(
-    rows: Sequence[XSTestRow],
-    settings: JudgeSettings,
-    *,
-    partial_refusal: PartialRefusal = "noncompliance",
-    cache: VerdictCache | None = None,
-    progress: bool = True,
-) -> ValidationReport:
-    """Judge the XSTest responses ``rows`` with ``settings`` and compare with the human labels.
-
-    Responses with a partial-refusal label are left out before judging when
-    ``partial_refusal="exclude"``. Never raises for failed judge calls: they are counted
-    (``report.no_verdict``) and left out of the statistics. Call
-    :func:`coconot_tasks.judge.preflight.check_judge` first.
-    """
-    if partial_refusal not in PARTIAL_REFUSAL_CHOICES:
-        raise ValueError(f"partial_refusal must be one of {PARTIAL_REFUSAL_CHOICES}, not {partial_refusal!r}")
-    kept, excluded = rows_to_judge(rows, partial_refusal)
-    results, stats = judge_items(
-        [judge_item(r) for r in kept], settings, cache=cache, progress=progress, desc="XSTest validation"
-    )
-    return compute_validation(
-        kept,
-        results,
-        judge=settings.judge_id,
-        judge_settings=settings.public(),
-        partial_refusal=partial_refusal,
-        excluded_partial_refusal=excluded,
-        stats=stats,
     )
 
 
