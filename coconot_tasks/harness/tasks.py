@@ -22,6 +22,7 @@ from coconot_tasks.benchmark.dataset import load_dataset_dict
 from coconot_tasks.benchmark.names import RATE_AGGREGATION, SUM_AGGREGATION, metric_names
 from coconot_tasks.benchmark.official_files import Rubric, load_rubric, load_system_prompt, rubric_entry
 from coconot_tasks.harness import exit_status
+from coconot_tasks.harness.checks import warn_if_chat_template_missing
 from coconot_tasks.harness.run_log import install_log_filter, logger, report_batch, report_run_total
 from coconot_tasks.judge import local_server
 from coconot_tasks.judge.engine import judge_items
@@ -70,6 +71,7 @@ _CHECKED: set[JudgeSettings] = set()
 def dataset(*, task: str, set_name: str, system_prompt: bool = False, **metadata: Any) -> Any:
     """``custom_dataset`` of every CoCoNot task; ``task``, ``set_name`` and ``system_prompt`` come
     from the task's ``dataset_kwargs``, everything else from ``--metadata``."""
+    warn_if_chat_template_missing(task)
     settings = JudgeSettings.resolve(metadata)
     data_dir = metadata.get("data_dir")
     if _predict_only_requested():
