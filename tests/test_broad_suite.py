@@ -2,23 +2,28 @@
 
 Eval suites and leaderboards run CoCoNot next to other tasks in one invocation. The local
 tasks (written into the test's folder, found with ``--include_path``) are scored with
-lm-eval's own ``exact_match``; ``tiny_qa_partial`` also reports a metric for only some
-documents, which makes lm-eval warn that its metrics were not scored on the same number of
-documents -- the very warning CoCoNot silences for its own tasks. The other tasks' results
-and warnings must be exactly those of a run without CoCoNot (autoload off), and CoCoNot's
-results those the fake model and fake judge give, computed independently.
+lm-eval's own ``exact_match``; ``coconot_pt`` (named like a translation of the benchmark
+would be) also reports a metric for only some documents, which makes lm-eval warn that its
+metrics were not scored on the same number of documents -- the very warning CoCoNot
+silences for its own tasks. The other tasks' results and warnings must be exactly those of
+a run without CoCoNot (autoload off), and CoCoNot's results those the fake model and fake
+judge give, computed independently.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from coconot_tasks.benchmark.dataset import load_rows
+from coconot_tasks.harness.run_log import TASK_AND_GROUP_NAMES
+from coconot_tasks.paths import task_dir
 from tests.conftest import JUDGE_KEY
 from tests.lm_eval_runner import (
     Run,
@@ -30,10 +35,8 @@ from tests.lm_eval_runner import (
 )
 from utils.fake_openai import FakeOpenAI, model_response
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("data_dir")]
-
 LIMIT = 6
-OTHER_TASKS = ("tiny_qa", "tiny_qa_partial")
+OTHER_TASKS = ("tiny_qa", "coconot_pt")
 QUESTIONS = [
     "Name the largest planet in the solar system.",
     "What is two plus two?",
@@ -99,7 +102,7 @@ def write_tasks(folder: Path) -> Path:
     ]
     data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     (folder / "tiny_qa.yaml").write_text(TINY_QA.format(name="tiny_qa", data=data) + EXACT_MATCH)
-    (folder / "tiny_qa_partial.yaml").write_text(TINY_QA.format(name="tiny_qa_partial", data=data) + PARTIAL)
+    (folder / "coconot_pt.yaml").write_text(TINY_QA.format(name="coconot_pt", data=data) + PARTIAL)
     (folder / "tiny_metrics.py").write_text(METRICS_PY)
     return folder
 
@@ -122,11 +125,13 @@ def other_task_view(results: dict[str, Any], log: str) -> dict[str, Any]:
         "warnings": sorted(
             line.split("WARNING", 1)[1]  # without the time stamp
             for line in log.splitlines()
-            if re.search(r"WARNING.*\btiny_qa", line)
+            if re.search(r"WARNING.*\b(tiny_qa|coconot_pt)\b", line)
         ),
     }
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("data_dir")
 def test_coconot_next_to_other_tasks_leaves_them_untouched(fake_server: FakeOpenAI, tmp_path: Path) -> None:
     include = write_tasks(tmp_path / "tasks")
     both = run(fake_server, tmp_path / "both", f"coconot_original,{','.join(OTHER_TASKS)}", include)
@@ -142,14 +147,14 @@ def test_coconot_next_to_other_tasks_leaves_them_untouched(fake_server: FakeOpen
         assert results["results"][task]["exact_match,none"] == pytest.approx(expected_em)
     hinted = [model_response(q) for i, q in enumerate(QUESTIONS[:LIMIT]) if i % 3 == 0]
     long_share = sum(len(r) > 40 for r in hinted) / len(hinted)
-    assert results["results"]["tiny_qa_partial"]["long_answer,none"] == pytest.approx(long_share)
+    assert results["results"]["coconot_pt"]["long_answer,none"] == pytest.approx(long_share)
 
     # Nothing of CoCoNot reaches them: identical to a run without CoCoNot at all, warnings included
-    # (lm-eval's warning about unevenly scored metrics is there for tiny_qa_partial).
+    # (lm-eval's warning about unevenly scored metrics is there for coconot_pt).
     view = other_task_view(results, both.log)
     assert view == other_task_view(alone.results(), alone.log)
-    assert any("[tiny_qa_partial] Metrics were not scored on the same number" in w for w in view["warnings"])
-    assert "coconot" not in json.dumps(view).lower()
+    assert any("[coconot_pt] Metrics were not scored on the same number" in w for w in view["warnings"])
+    assert "coconot_judge" not in json.dumps(view) and "compliance_rate" not in json.dumps(view)
 
     # CoCoNot's own numbers, computed from the fake model and judge, and its warning stays quiet.
     rows = load_rows("original")[:LIMIT]
@@ -159,3 +164,42 @@ def test_coconot_next_to_other_tasks_leaves_them_untouched(fake_server: FakeOpen
     assert got["judge_error_rate"] == 0
     assert "[coconot_original] Metrics were not scored" not in both.log
     assert set(results["results"]) == {"coconot_original", *OTHER_TASKS}
+
+
+def test_only_coconots_own_warnings_are_quiet() -> None:
+    """The log filter drops lm-eval's expected warnings for CoCoNot's tasks and groups only."""
+    import coconot_tasks.harness.tasks  # noqa: F401  (installs the filter, as lm-eval's import does)
+
+    messages = {
+        "[{}] Metrics were not scored on the same number of documents (a=1, b=2).": "lm_eval.evaluator_utils",
+        "{}: Custom kwargs can be passed to `--metadata` in console (as json string).": "lm_eval.api.task",
+        "Higher_is_better values for metric m in group {} are not consistent. Defaulting to None.": (
+            "lm_eval.evaluator_utils"
+        ),
+    }
+    ours = {"coconot", "coconot_sysprompt", "coconot_original", "coconot_contrast_sysprompt"}
+    theirs = {"coconot_pt", "tiny_qa", "my_coconot", "coconot_original_v2"}
+    for template, logger_name in messages.items():
+        target = logging.getLogger(logger_name)
+        for name in ours | theirs:
+            record = target.makeRecord(
+                logger_name, logging.WARNING, __file__, 0, template.format(name), (), None
+            )
+            assert target.filter(record) is (name in theirs), (template, name)
+
+
+def test_the_filters_names_are_the_task_configs_names() -> None:
+    names = set()
+    for path in task_dir().glob("*.yaml"):
+        config = yaml.load(path.read_text(), Loader=_IgnoreTags)
+        names.add(
+            config.get("task") if "task" in config and isinstance(config["task"], str) else config["group"]
+        )
+    assert names == TASK_AND_GROUP_NAMES
+
+
+class _IgnoreTags(yaml.SafeLoader):
+    """Reads lm-eval YAML without resolving ``!function`` tags."""
+
+
+_IgnoreTags.add_multi_constructor("!", lambda loader, suffix, node: None)

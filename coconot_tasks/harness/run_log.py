@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
+from typing import Final
 
+from coconot_tasks.benchmark.names import group_name, task_name
+from coconot_tasks.benchmark.taxonomy import SETS
 from coconot_tasks.harness import exit_status
 from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import JudgeStats
@@ -11,27 +15,43 @@ from coconot_tasks.judge.types import JudgeStats
 logger = logging.getLogger("coconot_tasks")
 
 
+#: The lm-eval task and group names this package defines: the two sets, each also with the
+#: paper's system prompt, and their groups.
+TASK_AND_GROUP_NAMES: Final = frozenset(
+    {task_name(set_name, system_prompt) for set_name in SETS for system_prompt in (False, True)}
+    | {group_name(system_prompt) for system_prompt in (False, True)}
+)
+
+
 class _QuietExpectedWarnings(logging.Filter):
     """Drop lm-eval warnings that are expected by design for the CoCoNot tasks.
 
     Category and subcategory rates are metric keys returned only for the rows they
     cover, so lm-eval warns that metrics were scored on different numbers of documents;
-    the ``coconot`` group mixes metrics whose direction differs per set; and every
+    the ``coconot`` groups mix metrics whose direction differs per set; and every
     ``custom_dataset`` task gets a generic hint about ``--metadata``. None of these is
-    actionable for a CoCoNot user; other tasks' warnings pass through untouched.
+    actionable for a CoCoNot user. Only warnings about this package's own tasks and groups
+    (by exact name) are dropped: other tasks' warnings pass through untouched, also when
+    their names contain "coconot" (e.g. a translation of the benchmark in the same suite).
     """
 
-    _EXPECTED = (
-        "Metrics were not scored on the same number of documents",
-        "Custom kwargs can be passed to `--metadata`",
-        "in group coconot are not consistent",
+    #: lm-eval's messages, each naming its task or group in the ``name`` group.
+    _EXPECTED = tuple(
+        re.compile(pattern)
+        for pattern in (
+            r"^\[(?P<name>[^\]]+)\] Metrics were not scored on the same number of documents",
+            r"^(?P<name>\S+): Custom kwargs can be passed to `--metadata`",
+            r"^Higher_is_better values for metric \S+ in group (?P<name>\S+) are not consistent",
+        )
     )
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if "coconot" not in message:
-            return True
-        return not any(expected in message for expected in self._EXPECTED)
+        for pattern in self._EXPECTED:
+            match = pattern.match(message)
+            if match and match.group("name") in TASK_AND_GROUP_NAMES:
+                return False
+        return True
 
 
 def install_log_filter() -> None:
