@@ -121,7 +121,7 @@ _TOOLS = (
     (
         "validate-judge",
         "coconot_tasks.tools.validate_judge.cli",
-        "measure a judge against human labels (XSTest)",
+        "measure a judge: XSTest human labels and CoCoNot responses of known class",
     ),
     (
         "export",
