@@ -720,3 +720,18 @@ def test_heuristic_on_all_preference_pairs_matches_readme(tmp_path: Path) -> Non
         hits = verdicts.count(expected)
         # The README's numbers are this measurement.
         assert f"{100 * hits / len(rows):.1f}% ({hits} of {len(rows)})" in readme
+
+
+def test_subcategory_without_rubric_exits_2_before_judging(
+    judge_env: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "data"
+    rows = write_sft(folder, count=8)
+    rows[5]["subcategory"] = "time travel"
+    (folder / "coconot_sft.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    args = fake_judge_args(judge_env, "--data-dir", str(folder), "-o", str(tmp_path / "out"), checks="sft")
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"check sft: {folder / 'coconot_sft.jsonl'}, row 6 (id sft-5)" in err
+    assert "no entry for subcategory 'time travel'" in err
+    assert judge_env.state.judge_requests == 0 and not (tmp_path / "out").exists()

@@ -223,15 +223,25 @@ def _load_checks(
 
 
 def _check_rubric(xstest: XSTestInput | None, label_checks: list[LabelCheck]) -> None:
-    """Every subcategory to judge has an entry in the official rubric (else ResourceError)."""
-    from coconot_tasks.benchmark.official_files import rubric_for
+    """Every subcategory to judge has an entry in the official rubric (else ResourceError).
+
+    The error names the check, the source and the first row of an unknown subcategory.
+    """
+    from coconot_tasks.benchmark.official_files import ResourceError, rubric_for
+    from coconot_tasks.tools.validate_judge.coconot_checks import rubric_subcategory
     from coconot_tasks.tools.validate_judge.xstest import SUBCATEGORY
 
-    needed = {SUBCATEGORY} if xstest is not None else set()
+    if xstest is not None:
+        rubric_for(SUBCATEGORY)
     for check in label_checks:
-        needed.update(item.subcategory for item in check.judge_items())
-    for subcategory in sorted(needed):
-        rubric_for(subcategory)
+        first = {rubric_subcategory(r.subcategory): r for r in reversed(check.responses)}
+        for key, response in sorted(first.items()):
+            try:
+                rubric_for(key)
+            except ResourceError as exc:
+                raise ResourceError(
+                    f"check {check.name}: {check.source}, row {response.row} (id {response.id}): {exc}"
+                ) from None
 
 
 def run_validate_judge(args: argparse.Namespace) -> int:
