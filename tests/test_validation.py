@@ -735,3 +735,20 @@ def test_subcategory_without_rubric_exits_2_before_judging(
     assert f"check sft: {folder / 'coconot_sft.jsonl'}, row 6 (id sft-5)" in err
     assert "no entry for subcategory 'time travel'" in err
     assert judge_env.state.judge_requests == 0 and not (tmp_path / "out").exists()
+
+
+def test_rubric_is_found_in_the_data_dir(
+    fake_server: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    require_shared(SHARED_DATA / "refusal_evaluation_rubric.json", "the official rubric")
+    monkeypatch.setenv("COCONOT_JUDGE_API_KEY", JUDGE_KEY)  # and no COCONOT_DATA_DIR / RUBRIC_PATH
+    folder = tmp_path / "data"
+    rows = write_sft(folder, count=4)
+    shutil.copy(SHARED_DATA / "refusal_evaluation_rubric.json", folder)
+    args = fake_judge_args(fake_server, "--data-dir", str(folder), "-o", str(tmp_path / "out"), checks="sft")
+    assert main(args) == 0
+    report = json.loads((tmp_path / "out" / "validation.json").read_text())["checks"]["sft"]
+    assert report["n"] == 4 == fake_server.state.judge_requests
+    assert report["hits"] == sum(
+        judge_decision("original", r["prompt"], r["response"]) == "noncompliance" for r in rows
+    )

@@ -25,6 +25,7 @@ from coconot_tasks.tools.validate_judge.coconot_checks import CHECK_GROUPS, CHEC
 from coconot_tasks.tools.validate_judge.xstest import ENV_XSTEST_DIR, PARTIAL_REFUSAL_CHOICES
 
 if TYPE_CHECKING:
+    from coconot_tasks.benchmark.official_files import Rubric
     from coconot_tasks.tools.export.load import TrainingRows
     from coconot_tasks.tools.validate_judge.coconot_checks import LabelCheck
     from coconot_tasks.tools.validate_judge.run import JudgeValidation, XSTestInput
@@ -222,26 +223,28 @@ def _load_checks(
     return xstest, label_checks, skipped
 
 
-def _check_rubric(xstest: XSTestInput | None, label_checks: list[LabelCheck]) -> None:
-    """Every subcategory to judge has an entry in the official rubric (else ResourceError).
+def _load_rubric(data_dir: Path | None, xstest: XSTestInput | None, label_checks: list[LabelCheck]) -> Rubric:
+    """The official rubric, with an entry for every subcategory to judge (else ResourceError).
 
     The error names the check, the source and the first row of an unknown subcategory.
     """
-    from coconot_tasks.benchmark.official_files import ResourceError, rubric_for
+    from coconot_tasks.benchmark.official_files import ResourceError, load_rubric, rubric_entry
     from coconot_tasks.tools.validate_judge.coconot_checks import rubric_subcategory
     from coconot_tasks.tools.validate_judge.xstest import SUBCATEGORY
 
+    rubric = load_rubric(data_dir)
     if xstest is not None:
-        rubric_for(SUBCATEGORY)
+        rubric_entry(rubric, SUBCATEGORY)
     for check in label_checks:
         first = {rubric_subcategory(r.subcategory): r for r in reversed(check.responses)}
         for key, response in sorted(first.items()):
             try:
-                rubric_for(key)
+                rubric_entry(rubric, key)
             except ResourceError as exc:
                 raise ResourceError(
                     f"check {check.name}: {check.source}, row {response.row} (id {response.id}): {exc}"
                 ) from None
+    return rubric
 
 
 def run_validate_judge(args: argparse.Namespace) -> int:
@@ -278,12 +281,15 @@ def run_validate_judge(args: argparse.Namespace) -> int:
     try:
         settings = JudgeSettings.resolve(judge_metadata(args))
         check_judge(settings)
-        if settings.backend != "heuristic":  # every other judge reads the official rubric
-            _check_rubric(xstest, label_checks)
+        # Every judge but the offline heuristic reads the official rubric.
+        rubric = (
+            _load_rubric(args.data_dir, xstest, label_checks) if settings.backend != "heuristic" else None
+        )
     except (JudgeConfigError, ResourceError) as exc:
         return _error(str(exc))
 
-    validation = run_checks(settings, xstest, label_checks, skipped=skipped, progress=not args.no_progress)
+    progress = not args.no_progress
+    validation = run_checks(settings, xstest, label_checks, rubric=rubric, skipped=skipped, progress=progress)
     if settings.dry_run:
         s = validation.judge_stats
         print(

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from coconot_tasks.benchmark.official_files import Rubric
 from coconot_tasks.judge.cache import VerdictCache
 from coconot_tasks.judge.engine import judge_items
 from coconot_tasks.judge.settings import JudgeSettings
@@ -140,14 +141,16 @@ def run_checks(
     xstest: XSTestInput | None,
     label_checks: Sequence[LabelCheck],
     *,
+    rubric: Rubric | None = None,
     skipped: dict[str, str] | None = None,
     cache: VerdictCache | None = None,
     progress: bool = True,
 ) -> JudgeValidation:
     """Judge every response of ``xstest`` and ``label_checks`` in one batch; score each check.
 
-    Never raises for failed judge calls: they are counted per check and left out of its
-    statistics. Call :func:`coconot_tasks.judge.preflight.check_judge` first.
+    ``rubric``: the official rubric (default: loaded from its default places). Never raises
+    for failed judge calls: they are counted per check and left out of its statistics. Call
+    :func:`coconot_tasks.judge.preflight.check_judge` first.
     """
     items: list[JudgeItem] = [judge_item(r) for r in xstest.rows] if xstest is not None else []
     spans: list[tuple[LabelCheck, int, int]] = []
@@ -155,7 +158,9 @@ def run_checks(
         start = len(items)
         items += check.judge_items()
         spans.append((check, start, len(items)))
-    results, stats = judge_items(items, settings, cache=cache, progress=progress, desc="judge validation")
+    results, stats = judge_items(
+        items, settings, rubric=rubric, cache=cache, progress=progress, desc="judge validation"
+    )
     xstest_report = None
     if xstest is not None:
         share_of_xstest = results[: len(xstest.rows)]
