@@ -13,7 +13,7 @@ import pytest
 from coconot_tasks.benchmark import dataset as data
 from coconot_tasks.benchmark import official_files as resources
 from coconot_tasks.benchmark.dataset import DataError
-from tests.conftest import JUDGE_KEY, SHARED_DATA
+from tests.conftest import JUDGE_KEY, SHARED_DATA, require_shared
 from tests.lm_eval_runner import judge_environment, lm_eval_command, run_lm_eval, task_metrics
 from utils.fake_openai import FakeOpenAI
 
@@ -277,8 +277,7 @@ def test_the_one_safety_row_labelled_incomprehensible_is_valid(tmp_path: Path) -
 
 
 def _official_lines(set_name: str) -> list[str]:
-    if not (SHARED_DATA / data.LOCAL_FILES[set_name]).is_file():
-        pytest.skip(f"offline CoCoNot data not found at {SHARED_DATA}")
+    require_shared(SHARED_DATA / data.LOCAL_FILES[set_name], "offline CoCoNot data")
     text = (SHARED_DATA / data.LOCAL_FILES[set_name]).read_text(encoding="utf-8")
     return [line for line in text.splitlines() if line.strip()]
 

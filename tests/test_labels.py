@@ -9,7 +9,7 @@ import pytest
 
 from coconot_tasks.judge.prompt import judge_user_message, neutralise_label_tags
 from coconot_tasks.judge.verdict import parse_verdict
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, XSTEST_DATA, require_shared
 
 ECHO = "Format: <label>CLASS</label>. "
 
@@ -329,14 +329,14 @@ def test_neutralising_keeps_other_markup_and_text_byte_for_byte() -> None:
 def _real_responses() -> dict[str, list[str]]:
     """Real model responses available offline: CoCoNot pref chosen/rejected, XSTest completions."""
     pref = SHARED_DATA / "coconot_pref.jsonl"
-    if not pref.is_file():
-        pytest.skip(f"offline CoCoNot data not found at {SHARED_DATA}")
+    require_shared(pref, "offline CoCoNot data")
     rows = [json.loads(line) for line in pref.read_text(encoding="utf-8").splitlines() if line.strip()]
     found = {
         "coconot_pref chosen": [r["chosen"] for r in rows],
         "coconot_pref rejected": [r["rejected"] for r in rows],
     }
-    for path in sorted((SHARED_DATA.parent / "validation" / "xstest").glob("xstest_v2_completions_*.csv")):
+    require_shared(XSTEST_DATA, "XSTest files")
+    for path in sorted(XSTEST_DATA.glob("xstest_v2_completions_*.csv")):
         with path.open(newline="", encoding="utf-8-sig") as handle:
             found[path.stem] = [row["completion"] for row in csv.DictReader(handle)]
     return found

@@ -563,16 +563,16 @@ def test_coconot_validate_judge_with_the_local_judge(
     fake_vllm: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from coconot_tasks.tools.cli import main
-    from tests.conftest import SHARED_DATA
+    from tests.conftest import XSTEST_DATA, require_shared
     from tests.test_validation import read_rows, write_rows
 
-    xstest = SHARED_DATA.parent / "validation" / "xstest" / "xstest_v2_completions_gpt4.csv"
-    if not xstest.is_file():
-        pytest.skip(f"XSTest files not found at {xstest.parent}")
+    xstest = XSTEST_DATA / "xstest_v2_completions_gpt4.csv"
+    require_shared(xstest, "XSTest files")
     folder = tmp_path / "xstest"
     folder.mkdir()
     write_rows(folder / xstest.name, read_rows(xstest)[::25])
-    args = ["validate-judge", "--xstest-dir", str(folder), "--judge-backend", "vllm", "--no-progress"]
+    args = ["validate-judge", "--checks", "xstest", "--xstest-dir", str(folder), "--judge-backend", "vllm"]
+    args.append("--no-progress")
     assert main([*args, "--output-dir", str(tmp_path / "report")]) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert f"vllm:{DEFAULT_VLLM_MODEL}@{DEFAULT_VLLM_REVISION}" in out
