@@ -1,11 +1,46 @@
-"""The judge options shared by the CLI commands that run a judge (``rescore``, ``validate-judge``)."""
+"""What the `coconot` commands share: exit statuses, error lines, judge options, the no-verdict summary."""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
 from coconot_tasks.judge.settings import BACKENDS, DEFAULT_JUDGE_MODEL
+
+if TYPE_CHECKING:
+    from coconot_tasks.judge.types import JudgeStats
+
+#: Nothing was done: bad input or judge settings (checked before any judge request).
+EXIT_USAGE = 2
+#: The output was written, but some responses got no verdict from the judge.
+EXIT_JUDGE_ERRORS = 3
+
+
+def cli_error(command: str, message: str) -> int:
+    """Print ``coconot COMMAND: error: MESSAGE`` to stderr; return :data:`EXIT_USAGE`."""
+    print(f"coconot {command}: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def report_no_verdict(
+    command: str, judge: str, no_verdict: int, stats: JudgeStats, consequence: str, subject: str = ""
+) -> None:
+    """Say loudly (stdout and stderr) how many responses got no verdict, why, and the first errors.
+
+    ``subject`` (e.g. the model) prefixes the stderr line.
+    """
+    reasons = f"{stats.errors} judge errors, {stats.not_judged} not judged"
+    if stats.budget_exhausted:
+        reasons += ", budget cap reached"
+    if stats.endpoint_down:
+        reasons += f", judging stopped: {stats.endpoint_down}"
+    message = (
+        f"{no_verdict} of {stats.items} responses got NO verdict from {judge} ({reasons}); {consequence} "
+        f"First errors: {'; '.join(stats.error_messages[:3]) or '-'}"
+    )
+    print(f"  ERROR: {message}")
+    print(f"coconot {command}: ERROR: {f'{subject}: ' if subject else ''}{message}", file=sys.stderr)
 
 
 def add_judge_arguments(parser: argparse.ArgumentParser, *, backend_help: str) -> None:

@@ -8,9 +8,9 @@ without ``--overwrite``, or an evaluation set as the source).
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
+from coconot_tasks.tools.common import cli_error
 from coconot_tasks.tools.export import (
     ALL_FORMATS,
     DEFAULT_FORMAT,
@@ -24,8 +24,6 @@ from coconot_tasks.tools.export import (
     VALIDATION,
     ExportResult,
 )
-
-EXIT_USAGE = 2
 
 _EPILOG = f"""\
 kinds and formats:
@@ -135,8 +133,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _error(message: str) -> int:
-    print(f"coconot export: error: {message}", file=sys.stderr)
-    return EXIT_USAGE
+    return cli_error("export", message)
 
 
 def run_export(args: argparse.Namespace) -> int:

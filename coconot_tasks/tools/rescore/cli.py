@@ -14,7 +14,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from coconot_tasks.tools.common import add_judge_arguments, judge_metadata
+from coconot_tasks.tools.common import (
+    EXIT_JUDGE_ERRORS,
+    add_judge_arguments,
+    cli_error,
+    judge_metadata,
+    report_no_verdict,
+)
 from coconot_tasks.tools.text_format import decimal, percent, share
 
 if TYPE_CHECKING:
@@ -22,8 +28,6 @@ if TYPE_CHECKING:
     from coconot_tasks.results.saved_runs import Run
     from coconot_tasks.tools.rescore.rescore import RescoreSummary
 
-EXIT_USAGE = 2
-EXIT_JUDGE_ERRORS = 3
 
 _EPILOG = """\
 The judge key is read from COCONOT_JUDGE_API_KEY (or OPENAI_API_KEY) only; the other judge
@@ -76,8 +80,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _error(message: str) -> int:
-    print(f"coconot rescore: error: {message}", file=sys.stderr)
-    return EXIT_USAGE
+    return cli_error("rescore", message)
 
 
 def run_rescore(args: argparse.Namespace) -> int:
@@ -179,13 +182,5 @@ def print_summary(summary: RescoreSummary) -> None:
         f"samples files, {summary.agreement_json.name}, {summary.agreement_md.name}"
     )
     if summary.no_verdict:
-        reasons = f"{stats.errors} judge errors, {stats.not_judged} not judged"
-        if stats.budget_exhausted:
-            reasons += ", budget cap reached"
-        message = (
-            f"{summary.no_verdict} of {stats.items} responses got NO verdict from {summary.judge} "
-            f"({reasons}); they count in judge_error_rate and are left out of compliance_rate. "
-            f"First errors: {'; '.join(stats.error_messages[:3]) or '-'}"
-        )
-        print(f"  ERROR: {message}")
-        print(f"coconot rescore: ERROR: {summary.model}: {message}", file=sys.stderr)
+        consequence = "they count in judge_error_rate and are left out of compliance_rate."
+        report_no_verdict("rescore", summary.judge, summary.no_verdict, stats, consequence, summary.model)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from coconot_tasks.tools.common import add_judge_arguments, judge_metadata
+from coconot_tasks.tools.common import add_judge_arguments, cli_error, judge_metadata, report_no_verdict
 from coconot_tasks.tools.text_format import decimal, percent, share
 from coconot_tasks.tools.validate_judge.coconot_checks import CHECK_GROUPS, CHECKS
 from coconot_tasks.tools.validate_judge.xstest import ENV_XSTEST_DIR, PARTIAL_REFUSAL_CHOICES
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from coconot_tasks.tools.validate_judge.run import JudgeValidation, XSTestInput
     from coconot_tasks.tools.validate_judge.xstest import ValidationReport
 
-EXIT_USAGE = 2
 
 _EPILOG = f"""\
 checks:
@@ -127,8 +126,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _error(message: str) -> int:
-    print(f"coconot validate-judge: error: {message}", file=sys.stderr)
-    return EXIT_USAGE
+    return cli_error("validate-judge", message)
 
 
 class _Absent(Exception):
@@ -335,18 +333,8 @@ def print_summary(validation: JudgeValidation) -> None:
     for name, reason in validation.skipped.items():
         print(f"\n{name}: skipped ({reason})")
     if validation.no_verdict:
-        reasons = f"{s.errors} judge errors, {s.not_judged} not judged"
-        if s.budget_exhausted:
-            reasons += ", budget cap reached"
-        if s.endpoint_down:
-            reasons += f", judging stopped: {s.endpoint_down}"
-        message = (
-            f"{validation.no_verdict} of {s.items} responses got NO verdict from {validation.judge} "
-            f"({reasons}); they are left out of every statistic above. "
-            f"First errors: {'; '.join(s.error_messages[:3]) or '-'}"
-        )
-        print(f"  ERROR: {message}")
-        print(f"coconot validate-judge: ERROR: {message}", file=sys.stderr)
+        consequence = "they are left out of every statistic above."
+        report_no_verdict("validate-judge", validation.judge, validation.no_verdict, s, consequence)
 
 
 def print_xstest(report: ValidationReport) -> None:
