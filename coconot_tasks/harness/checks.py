@@ -24,23 +24,33 @@ logger = logging.getLogger("coconot_tasks")
 _WARNED: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
-def simple_evaluate_arguments() -> Mapping[str, Any] | None:
-    """The local variables of the running ``lm_eval.evaluator.simple_evaluate`` call, if any."""
-    try:
-        from lm_eval import evaluator
+def running_call_locals(*functions: Any) -> Mapping[str, Any] | None:
+    """The local variables of the innermost running call of one of ``functions``, if any.
 
-        target = inspect.unwrap(evaluator.simple_evaluate).__code__
-    except (ImportError, AttributeError):
+    lm-eval hands the hooks a YAML task can name neither the task, nor the model, nor the
+    run's options; the frames of lm-eval's own functions on the call stack are the one
+    place to read them.
+    """
+    try:
+        targets = {inspect.unwrap(function).__code__ for function in functions}
+    except AttributeError:
         return None
     frame = inspect.currentframe()
     try:
         while frame is not None:
-            if frame.f_code is target:
+            if frame.f_code in targets:
                 return dict(frame.f_locals)
             frame = frame.f_back
         return None
     finally:
         del frame  # no reference cycle through the frame
+
+
+def simple_evaluate_arguments() -> Mapping[str, Any] | None:
+    """The local variables of the running ``lm_eval.evaluator.simple_evaluate`` call, if any."""
+    from lm_eval import evaluator
+
+    return running_call_locals(evaluator.simple_evaluate)
 
 
 def model_chat_template(lm: Any) -> str | None:

@@ -9,9 +9,8 @@
 
 from __future__ import annotations
 
-import inspect
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -22,7 +21,7 @@ from coconot_tasks.benchmark.dataset import load_dataset_dict
 from coconot_tasks.benchmark.names import RATE_AGGREGATION, SUM_AGGREGATION, metric_names
 from coconot_tasks.benchmark.official_files import Rubric, load_rubric, load_system_prompt, rubric_entry
 from coconot_tasks.harness import exit_status
-from coconot_tasks.harness.checks import warn_if_chat_template_missing
+from coconot_tasks.harness.checks import running_call_locals, warn_if_chat_template_missing
 from coconot_tasks.harness.run_log import install_log_filter, logger, report_batch, report_run_total
 from coconot_tasks.judge import local_server
 from coconot_tasks.judge.engine import judge_items
@@ -202,32 +201,18 @@ def _predict_only_requested() -> bool:
 
 def _metrics_bypassed() -> bool:
     """True when lm-eval replaced the task's metrics by ``bypass`` (``--predict_only``)."""
-    from lm_eval.api.task import Task
+    from lm_eval.api.task import ConfigurableTask, Task
 
-    task = _from_callers(lambda names: names.get("self"), Task)
-    return task is not None and "bypass" in getattr(task, "_metric_fn_list", {})
+    apply_filters = running_call_locals(Task.apply_filters, ConfigurableTask.apply_filters) or {}
+    return "bypass" in getattr(apply_filters.get("self"), "_metric_fn_list", {})
 
 
 def _world_size() -> int:
     """The number of ranks lm-eval shards the documents over (1 unless data-parallel)."""
-    size = _from_callers(lambda names: names.get("WORLD_SIZE"), int)
+    from lm_eval import evaluator
+
+    size = (running_call_locals(evaluator.evaluate) or {}).get("WORLD_SIZE")
     return size if isinstance(size, int) and size > 1 else 1
-
-
-def _from_callers(pick: Callable[[dict[str, Any]], Any], kind: type) -> Any:
-    """The first value of type ``kind`` that ``pick`` finds in the locals of a calling frame.
-
-    lm-eval calls filters from its task's ``apply_filters`` and ``process_results`` from
-    ``evaluate``, and passes neither the task nor the run's world size: the calling frames
-    are the only place to ask whether metrics are bypassed and how many ranks there are.
-    """
-    frame = inspect.currentframe()
-    while frame is not None:
-        value = pick(frame.f_locals)
-        if isinstance(value, kind):
-            return value
-        frame = frame.f_back
-    return None
 
 
 def _share_of_budget(settings: JudgeSettings, world_size: int) -> JudgeSettings:
