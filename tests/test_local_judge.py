@@ -130,11 +130,11 @@ def test_a_local_model_directory_needs_no_revision(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("judge_gpu_memory_utilization", "0", r"must be in \(0, 1\]"),
-        ("judge_gpu_memory_utilization", "1.5", r"must be in \(0, 1\]"),
-        ("judge_tensor_parallel_size", "0", "at least 1"),
-        ("judge_max_model_len", "100", "at least 512"),
-        ("judge_server_timeout", "0", "must be positive"),
+        ("judge_gpu_memory_utilization", "0", "must be greater than 0 and at most 1"),
+        ("judge_gpu_memory_utilization", "1.5", "must be greater than 0 and at most 1"),
+        ("judge_tensor_parallel_size", "0", "must be from 1 to 256"),
+        ("judge_max_model_len", "100", "must be from 512 to"),
+        ("judge_server_timeout", "0", "must be greater than 0"),
         ("judge_structured_outputs", "maybe", "not a valid boolean"),
     ],
 )

@@ -1,12 +1,23 @@
-"""JudgeSettings.resolve: --metadata > environment > defaults; secrets from the env only."""
+"""JudgeSettings.resolve: --metadata > environment > defaults; secrets from the env only;
+unknown settings and out-of-range numbers refused; credentials redacted wherever written."""
 
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
-from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
+from coconot_tasks.judge.preflight import check_judge
+from coconot_tasks.judge.settings import (
+    BOUNDS,
+    JudgeConfigError,
+    JudgeSettings,
+    looks_secret,
+    redact_url,
+)
+from coconot_tasks.tools.cli import main as coconot_main
 
 KEY = "sk-test-SECRET-9a8b7c6d"
 OTHER_KEY = "sk-openai-OTHER-1234"
@@ -97,9 +108,13 @@ def test_base_url_falls_back_to_openai_base_url(monkeypatch: pytest.MonkeyPatch)
         (
             {"judge_timeout": "soon"},
             {"COCONOT_JUDGE_TIMEOUT": "5"},
-            "--metadata judge_timeout='soon' is not a valid number",
+            "--metadata judge_timeout='soon' is not a valid finite number",
         ),
-        ({}, {"COCONOT_JUDGE_MAX_COST_USD": "$3"}, "COCONOT_JUDGE_MAX_COST_USD='$3' is not a valid number"),
+        (
+            {},
+            {"COCONOT_JUDGE_MAX_COST_USD": "$3"},
+            "COCONOT_JUDGE_MAX_COST_USD='$3' is not a valid finite number",
+        ),
         ({"judge_max_retries": "2.5"}, {}, "--metadata judge_max_retries='2.5' is not a valid integer"),
         ({}, {"COCONOT_JUDGE_CACHE": "flase"}, "COCONOT_JUDGE_CACHE='flase' is not a valid boolean"),
     ],
@@ -140,29 +155,6 @@ def test_heuristic_backend_is_accepted() -> None:
     assert settings.judge_id == "heuristic"
 
 
-@pytest.mark.parametrize("value", ["0", "-3", 0])
-def test_concurrency_below_one_is_rejected(value: object, monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(JudgeConfigError, match="at least 1"):
-        JudgeSettings.resolve({"judge_concurrency": value})
-    monkeypatch.setenv("COCONOT_JUDGE_CONCURRENCY", str(value))
-    with pytest.raises(JudgeConfigError, match="at least 1"):
-        JudgeSettings.resolve()
-
-
-def test_concurrency_of_one_is_fine() -> None:
-    assert JudgeSettings.resolve({"judge_concurrency": "1"}).concurrency == 1
-
-
-@pytest.mark.parametrize("secret", ["judge_api_key", "api_key", "openai_api_key"])
-def test_key_in_metadata_is_rejected_with_env_var_hint(secret: str) -> None:
-    with pytest.raises(JudgeConfigError) as info:
-        JudgeSettings.resolve({secret: KEY})
-    message = str(info.value)
-    assert secret in message
-    assert "COCONOT_JUDGE_API_KEY" in message
-    assert KEY not in message  # the error itself must not echo the secret
-
-
 def test_coconot_key_beats_openai_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", OTHER_KEY)
     assert JudgeSettings.resolve().api_key == OTHER_KEY
@@ -194,9 +186,287 @@ def test_settings_with_different_keys_compare_equal(monkeypatch: pytest.MonkeyPa
     assert JudgeSettings.resolve() == first
 
 
+# --- credentials -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "COCONOT_JUDGE_API_KEY", "judge_api_key", "api_key", "openai_api_key", "judge_token", "judge_key",
+        "api-key", "apiKey", "judgeApiKey", "JUDGE-SECRET", "judge_password", "auth", "auth_token",
+        "access_token", "hf_token", "Authorization", "bearer", "judge.credentials",
+    ],
+)  # fmt: skip
+def test_credential_looking_metadata_keys_are_refused_without_echoing_the_value(name: str) -> None:
+    assert looks_secret(name)
+    with pytest.raises(JudgeConfigError) as info:
+        JudgeSettings.resolve({name: KEY})
+    message = str(info.value)
+    assert f"{name}=..." in message
+    assert "COCONOT_JUDGE_API_KEY" in message and "results JSON" in message
+    assert KEY not in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "add_bos_token", "think_end_token", "prefix_token_id", "custom_prefix_token_id", "max_tokens",
+        "judge_max_tokens", "tokenizer", "tokenized_requests", "max_gen_toks", "judge_model", "pretrained",
+        "base_url", "data_dir", "monkey", "keyboard_layout",
+    ],
+)  # fmt: skip
+def test_model_args_that_lm_eval_merges_into_metadata_are_not_credentials(name: str) -> None:
+    # lm-eval merges --model_args into every task's metadata: a model's token settings must pass.
+    assert not looks_secret(name)
+    JudgeSettings.resolve({name: 7})
+
+
+def test_empty_credential_keys_are_harmless() -> None:
+    JudgeSettings.resolve({"auth_token": None, "hf_token": ""})
+
+
+@pytest.mark.parametrize(
+    ("key", "url", "shown"),
+    [
+        ("judge_base_url", "https://judgeuser:PW-SECRET@judge.example/v1", "https://***@judge.example/v1"),
+        ("base_url", "http://PW-SECRET@127.0.0.1:1/v1/chat/completions", "http://***@127.0.0.1:1/v1/chat/"),
+        ("judge_base_url", "https://judge.example/v1?api-key=PW-SECRET&x=1", "?api-key=***&x=1"),
+    ],
+    ids=["judge-userinfo", "model-userinfo", "query-key"],
+)
+def test_urls_with_credentials_in_metadata_are_refused(key: str, url: str, shown: str) -> None:
+    # lm-eval writes --metadata and --model_args verbatim into the results JSON: nothing can
+    # redact them there.
+    with pytest.raises(JudgeConfigError) as info:
+        JudgeSettings.resolve({key: url})
+    message = str(info.value)
+    assert shown in message and "COCONOT_JUDGE_API_KEY" in message
+    assert "PW-SECRET" not in message and "judgeuser" not in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://judgeuser:PW-SECRET@judge.example/v1", "https://judge.example/v1?api-key=PW-SECRET"],
+    ids=["userinfo", "query-key"],
+)
+@pytest.mark.parametrize("variable", ["COCONOT_JUDGE_BASE_URL", "OPENAI_BASE_URL"])
+def test_credentials_in_the_judge_url_are_refused_from_the_environment_too(
+    url: str, variable: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The OpenAI client cannot use them (its aiohttp transport refuses user info next to the
+    # key's Authorization header; it appends /chat/completions after a query string).
+    monkeypatch.setenv(variable, url)
+    with pytest.raises(JudgeConfigError) as info:
+        JudgeSettings.resolve()
+    message = str(info.value)
+    assert message.startswith(f"{variable}='https://") and "cannot use a base URL with credentials" in message
+    assert "COCONOT_JUDGE_API_KEY" in message
+    assert "PW-SECRET" not in message and "judgeuser" not in message
+
+
+def test_a_base_url_with_a_query_is_refused() -> None:
+    with pytest.raises(JudgeConfigError, match="cannot use a base URL with a query string"):
+        JudgeSettings.resolve({"judge_base_url": "https://judge.example/v1?api-version=2024-06-01"})
+
+
+def test_settings_built_directly_never_show_url_credentials() -> None:
+    settings = JudgeSettings(base_url="https://judgeuser:PW-SECRET@judge.example:8443/v1", api_key=KEY)
+    assert settings.public()["base_url"] == "https://***@judge.example:8443/v1"
+    for text in (json.dumps(settings.public()), repr(settings), str(settings), settings.judge_id):
+        assert "PW-SECRET" not in text and "judgeuser" not in text and KEY not in text
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/v1",
+        "https://h/v1?a=1&b=%20x&c=",
+        "https://h/v1/?q=a+b#frag",
+        "http://[::1]:9/v1",
+    ],
+)
+def test_redact_url_leaves_urls_without_credentials_byte_identical(url: str) -> None:
+    assert redact_url(url) == url
+
+
+def test_preflight_errors_show_the_endpoint_without_its_credentials() -> None:
+    settings = JudgeSettings(base_url="http://judgeuser:PW-SECRET@127.0.0.1:9/v1", api_key=KEY)
+    with pytest.raises(JudgeConfigError) as info:
+        check_judge(settings)
+    message = str(info.value)
+    assert "http://***@127.0.0.1:9/v1 is unreachable" in message
+    assert "PW-SECRET" not in message and "judgeuser" not in message
+
+
+def test_check_judge_command_refuses_url_credentials_in_one_redacted_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COCONOT_JUDGE_BASE_URL", "http://judgeuser:PW-SECRET@127.0.0.1:9/v1")
+    assert coconot_main(["check-judge"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("error: COCONOT_JUDGE_BASE_URL='http://***@127.0.0.1:9/v1'")
+    assert captured.err.count("\n") == 1
+    assert "PW-SECRET" not in captured.out + captured.err
+
+
+# --- unknown settings ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "hint"),
+    [
+        ("judge_modle", "judge_model"),
+        ("judgemodel", "judge_model"),
+        ("JUDGE_MODEL", "judge_model"),
+        ("judge-timeout", "judge_timeout"),
+        ("judeg_model", "judge_model"),
+        ("coconot_judge_concurrency", "judge_concurrency"),
+        ("judge_max_retry", "judge_max_retries"),
+    ],
+)
+def test_unknown_judge_metadata_keys_are_refused_with_a_hint(key: str, hint: str) -> None:
+    with pytest.raises(JudgeConfigError) as info:
+        JudgeSettings.resolve({key: "gpt-4o"})
+    assert f"--metadata {key} is not a CoCoNot judge setting; did you mean {hint}?" in str(info.value)
+
+
+def test_an_unknown_judge_key_without_a_close_match_still_fails() -> None:
+    with pytest.raises(JudgeConfigError, match="judge_colour is not a CoCoNot judge setting"):
+        JudgeSettings.resolve({"judge_colour": "blue"})
+
+
 def test_unrelated_metadata_is_ignored() -> None:
-    settings = JudgeSettings.resolve({"data_dir": "/x", "version": 1.0, "judge_model": "gpt-4"})
-    assert settings.model == "gpt-4"
+    metadata = {
+        "data_dir": "/x",
+        "version": 1.0,
+        "config_source": "/t.yaml",
+        "model": "m",
+        "judge_model": "gpt-4",
+    }
+    assert JudgeSettings.resolve(metadata).model == "gpt-4"
+
+
+def test_the_settings_record_key_is_reserved() -> None:
+    JudgeSettings.resolve({"judge_settings": {}})  # what the task YAML declares
+    with pytest.raises(JudgeConfigError, match="records the judge's effective settings"):
+        JudgeSettings.resolve({"judge_settings": "gpt-4o"})
+
+
+@pytest.mark.parametrize(
+    ("variable", "hint"),
+    [
+        ("COCONOT_JUDGE_MODLE", "COCONOT_JUDGE_MODEL"),
+        ("COCONOT_JUDGE_APIKEY", "COCONOT_JUDGE_API_KEY"),
+        ("COCONOT_JUDGE_TIME_OUT", "COCONOT_JUDGE_TIMEOUT"),
+    ],
+)
+def test_unknown_judge_environment_variables_are_refused_with_a_hint(
+    variable: str, hint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(variable, KEY)
+    with pytest.raises(JudgeConfigError) as info:
+        JudgeSettings.resolve()
+    message = str(info.value)
+    assert f"environment variable {variable} is not a CoCoNot judge setting; did you mean {hint}?" in message
+    assert KEY not in message
+    monkeypatch.setenv(variable, "")  # set but empty: as if unset
+    JudgeSettings.resolve()
+
+
+# --- ranges ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("judge_timeout", 0, "greater than 0 and at most 3600 seconds per request"),
+        ("judge_timeout", "-1", "greater than 0"),
+        ("judge_timeout", 86400, "at most 3600"),
+        ("judge_concurrency", 0, "from 1 to 1024 requests in flight"),
+        ("judge_concurrency", 100000, "from 1 to 1024"),
+        ("judge_max_retries", -1, "from 0 to 20 retries per request"),
+        ("judge_max_retries", 21, "from 0 to 20"),
+        ("judge_label_retries", -1, "from 0 to 10"),
+        ("judge_max_tokens", 0, "from 1 to 32768"),
+        ("judge_max_error_rate", -0.1, "from 0 to 1"),
+        ("judge_max_error_rate", 1.5, "from 0 to 1"),
+        ("judge_max_cost_usd", 0, "greater than 0 USD"),
+        ("judge_price_input", -1, "at least 0 USD per 1M tokens"),
+        ("judge_price_output", "-0.5", "at least 0"),
+    ],
+)
+def test_numbers_out_of_range_are_refused(key: str, value: object, expected: str) -> None:
+    with pytest.raises(JudgeConfigError) as info:
+        JudgeSettings.resolve({key: value})
+    message = str(info.value)
+    assert message.startswith(f"--metadata {key}={value!r} is out of range: it must be ")
+    assert expected in message
+
+
+def test_ranges_name_the_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COCONOT_JUDGE_TIMEOUT", "0")
+    with pytest.raises(JudgeConfigError, match=r"COCONOT_JUDGE_TIMEOUT='0' is out of range"):
+        JudgeSettings.resolve()
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "field", "expected"),
+    [
+        ("judge_timeout", 3600, "timeout", 3600.0),
+        ("judge_timeout", "0.5", "timeout", 0.5),
+        ("judge_concurrency", 1, "concurrency", 1),
+        ("judge_concurrency", 1024, "concurrency", 1024),
+        ("judge_concurrency", 4.0, "concurrency", 4),
+        ("judge_max_retries", 0, "max_retries", 0),
+        ("judge_label_retries", 0, "label_retries", 0),
+        ("judge_max_tokens", 32768, "max_tokens", 32768),
+        ("judge_max_error_rate", 0, "max_error_rate", 0.0),
+        ("judge_max_error_rate", 1, "max_error_rate", 1.0),
+        ("judge_price_input", 0, "price_input", 0.0),
+    ],
+)
+def test_numbers_on_the_bounds_are_accepted(key: str, value: object, field: str, expected: object) -> None:
+    assert getattr(JudgeSettings.resolve({key: value}), field) == expected
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "kind"),
+    [
+        ("judge_concurrency", 2.5, "integer"),  # lm-eval parses --metadata judge_concurrency=2.5 to a float
+        ("judge_concurrency", "2.5", "integer"),
+        ("judge_concurrency", True, "integer"),
+        ("judge_timeout", "inf", "finite number"),
+        ("judge_max_cost_usd", float("nan"), "finite number"),
+        ("judge_timeout", False, "finite number"),
+    ],
+)
+def test_numbers_are_never_truncated_or_infinite(key: str, value: object, kind: str) -> None:
+    with pytest.raises(JudgeConfigError, match=f"is not a valid {kind}"):
+        JudgeSettings.resolve({key: value})
+
+
+def test_every_numeric_setting_has_bounds_documented_in_the_readme() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    rows: dict[str, str] = {}
+    for line in readme.splitlines():
+        if line.startswith("| `judge_"):
+            rows.setdefault(line.split("|")[1].strip(), line)  # the main table's row comes first
+    for name, (meta_key, env_var, kind) in JudgeSettings._SOURCES.items():
+        row = next((line for cell, line in rows.items() if f"`{meta_key}`" in cell), None)
+        assert row is not None, f"{meta_key} is missing from the README's judge configuration table"
+        assert env_var.rsplit("_", 1)[-1] in row
+        if kind in (int, float):
+            assert name in BOUNDS, f"{meta_key} has no bounds"
+            low, high = BOUNDS[name].low, BOUNDS[name].high
+            documented = [rf"\b{re.escape(str(bound))}\b" for bound in (low, high) if bound is not None]
+            assert all(re.search(pattern, row) for pattern in documented), row
+
+
+@pytest.mark.parametrize("url", ["localhost:8000/v1", "ftp://h/v1", "http:///v1"])
+def test_a_base_url_must_be_http(url: str) -> None:
+    with pytest.raises(JudgeConfigError, match="is not an http\\(s\\) URL"):
+        JudgeSettings.resolve({"judge_base_url": url})
 
 
 def test_endpoint_is_the_base_url_without_credentials_or_a_stable_local_name() -> None:

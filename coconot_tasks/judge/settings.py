@@ -1,11 +1,19 @@
 """Judge configuration: ``--metadata`` first, then environment variables, then defaults.
 
 Secrets (API keys) are read from the environment only and never stored in a field that
-is logged, cached or written to results (:meth:`JudgeSettings.public` omits them).
+is logged, cached or written to results (:meth:`JudgeSettings.public` omits them and
+redacts credentials in the endpoint URL). lm-eval writes ``--metadata`` (and
+``--model_args``, which it merges into it) verbatim into the results JSON, so
+:meth:`JudgeSettings.resolve` refuses credential-looking keys and URLs with credentials
+there, unknown ``judge_*`` keys and ``COCONOT_JUDGE_*`` variables, and numbers outside
+:data:`BOUNDS`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -22,7 +30,11 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 #: judge id pins the model, its revision and structured outputs).
 LOCAL_VLLM_ENDPOINT = "vllm serve (local, started by coconot-tasks)"
 BACKENDS = ("openai", "heuristic", "vllm")
-SECRET_KEYS = ("judge_api_key", "api_key", "openai_api_key")
+#: The judge's key: read from the environment only (falls back to ``OPENAI_API_KEY``).
+ENV_API_KEY = "COCONOT_JUDGE_API_KEY"
+#: The ``--metadata`` key under which the task config records the judge's effective settings
+#: (the YAML declares it empty; the ``custom_dataset`` hook fills it in).
+SETTINGS_RECORD_KEY = "judge_settings"
 
 
 def redact_url(url: str | None) -> str | None:
@@ -40,9 +52,11 @@ def redact_url(url: str | None) -> str | None:
     if "@" in netloc:
         netloc = "***@" + netloc.rsplit("@", 1)[1]
     query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if any(looks_secret(k) for k, _ in pairs):
         query = urlencode([(k, "***" if looks_secret(k) else v) for k, v in pairs], safe="*")
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url  # nothing to hide: unchanged, byte for byte
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
@@ -50,7 +64,6 @@ _SECRET_WORDS = frozenset(
     [
         "key",
         "apikey",
-        "token",
         "accesstoken",
         "secret",
         "password",
@@ -67,10 +80,29 @@ _SECRET_WORDS = frozenset(
 )
 
 
+#: Words that make "token" a language-model token (``add_bos_token``, ``think_end_token``,
+#: ``prefix_token_id``: lm-eval model arguments, which it merges into ``--metadata``).
+_LM_TOKEN_WORDS = frozenset(
+    ["bos", "eos", "pad", "unk", "sep", "cls", "mask", "end", "start", "stop", "prefix", "suffix", "think"]
+    + ["image", "audio", "special", "id", "ids", "max", "min", "num"]
+)
+
+
+def _words(name: str) -> list[str]:
+    """``name`` split into lower-case words at any separator and at camelCase humps."""
+    return [w for w in re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()) if w]
+
+
 def looks_secret(name: str) -> bool:
-    """True if a setting or parameter name looks like it holds a credential (any case or separator)."""
-    words = [w for w in re.split(r"[^a-z0-9]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()) if w]
-    return any(word in _SECRET_WORDS for word in words)
+    """True if a setting or parameter name looks like it holds a credential (any case or separator).
+
+    ``judge_token``, ``apiKey``, ``COCONOT_JUDGE_API_KEY``, ``auth_token``: yes;
+    ``add_bos_token``, ``max_tokens``: no (language-model tokens).
+    """
+    words = _words(name)
+    if any(word in _SECRET_WORDS for word in words):
+        return True
+    return "token" in words and not _LM_TOKEN_WORDS.intersection(words)
 
 
 class JudgeConfigError(ValueError):
@@ -93,11 +125,86 @@ def _as_bool(value: Any) -> bool:
     raise ValueError(f"not a boolean: {value!r}")
 
 
+def _as_int(value: Any) -> int:
+    """An integer: ``2``, ``"2"`` or ``2.0``; ``2.5``, ``"2.5"`` and booleans are errors (never truncated)."""
+    if isinstance(value, bool):
+        raise ValueError(f"not an integer: {value!r}")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"not an integer: {value!r}")
+        return int(value)
+    if isinstance(value, int):
+        return value
+    return int(str(value).strip())
+
+
+def _as_float(value: Any) -> float:
+    """A finite number; booleans, ``nan`` and ``inf`` are errors."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a number: {value!r}")
+    number = float(value if isinstance(value, (int, float)) else str(value).strip())
+    if not math.isfinite(number):
+        raise ValueError(f"not a finite number: {value!r}")
+    return number
+
+
+#: How each type named in ``JudgeSettings._SOURCES`` is parsed: ``int`` and ``float`` strictly
+#: (lm-eval's ``--metadata`` parsing already turns ``2.5`` into a float, which ``int()`` would truncate).
+_PARSERS: dict[Callable[[Any], Any], Callable[[Any], Any]] = {int: _as_int, float: _as_float}
+
 _KINDS: dict[Callable[[Any], Any], str] = {
     int: "integer",
-    float: "number",
+    float: "finite number",
     str: "string",
     _as_bool: "boolean (true/false, yes/no, on/off or 1/0)",
+}
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The allowed range of a numeric setting: ``low`` (exclusive if ``low_open``) up to ``high``."""
+
+    low: float
+    high: float | None = None
+    low_open: bool = False
+    unit: str = ""
+
+    def __contains__(self, value: float) -> bool:
+        above = value > self.low if self.low_open else value >= self.low
+        return above and (self.high is None or value <= self.high)
+
+    def describe(self) -> str:
+        """E.g. ``from 1 to 1024``, ``greater than 0 and at most 3600 seconds``, ``at least 0``."""
+        low, high = _number(self.low), _number(self.high)
+        if self.high is None:
+            text = f"greater than {low}" if self.low_open else f"at least {low}"
+        elif self.low_open:
+            text = f"greater than {low} and at most {high}"
+        else:
+            text = f"from {low} to {high}"
+        return f"{text} {self.unit}".rstrip()
+
+
+def _number(value: float | None) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+#: Bounds of every numeric setting (field name -> bounds); the README's settings table lists them.
+BOUNDS: dict[str, Bounds] = {
+    "concurrency": Bounds(1, 1024, unit="requests in flight"),
+    "max_retries": Bounds(0, 20, unit="retries per request"),
+    "timeout": Bounds(0, 3600, low_open=True, unit="seconds per request"),
+    "label_retries": Bounds(0, 10, unit="re-asks"),
+    "max_tokens": Bounds(1, 32768, unit="tokens"),
+    "max_cost_usd": Bounds(0, low_open=True, unit="USD"),
+    "price_input": Bounds(0, unit="USD per 1M tokens"),
+    "price_output": Bounds(0, unit="USD per 1M tokens"),
+    "max_error_rate": Bounds(0, 1, unit="(a fraction of the items)"),
+    # the local judge (judge_backend=vllm)
+    "gpu_memory_utilization": Bounds(0, 1, low_open=True, unit="(a fraction of each GPU's total memory)"),
+    "tensor_parallel_size": Bounds(1, 256, unit="GPUs per judge server"),
+    "max_model_len": Bounds(512, 1048576, unit="tokens (a judge prompt is ~1-2k)"),
+    "server_timeout": Bounds(0, 86400, low_open=True, unit="seconds to wait for the judge server"),
 }
 
 
@@ -123,7 +230,7 @@ class JudgeSettings:
     price_output: float | None = None
     max_error_rate: float | None = None
     # --- Local judge (judge_backend=vllm): the vLLM server the plugin starts and stops. ---
-    # See coconot_tasks/judge/local_server.py; bounds are checked in _check_vllm_fields.
+    # See coconot_tasks/judge/local_server.py; bounds in BOUNDS, the revision in _check_vllm_fields.
     vllm_revision: str | None = None
     gpu_memory_utilization: float = 0.9
     tensor_parallel_size: int = 1
@@ -134,7 +241,7 @@ class JudgeSettings:
     # --- end of the local judge block ---
     api_key: str | None = field(default=None, repr=False, compare=False)
 
-    # name -> (metadata key, environment variable, converter)
+    # name -> (metadata key, environment variable, type: int, float, str or _as_bool; see _PARSERS)
     _SOURCES: ClassVar[dict[str, tuple[str, str, Callable[[Any], Any]]]] = {
         "backend": ("judge_backend", "COCONOT_JUDGE_BACKEND", str),
         "model": ("judge_model", "COCONOT_JUDGE_MODEL", str),
@@ -170,17 +277,17 @@ class JudgeSettings:
         """Build settings from lm-eval ``--metadata`` and the environment.
 
         Raises:
-            JudgeConfigError: a secret was passed through metadata, or a value is invalid.
+            JudgeConfigError: a credential was passed through metadata, a ``judge_*`` key or
+                ``COCONOT_JUDGE_*`` variable is unknown, or a value is invalid or out of range.
         """
         metadata = dict(metadata or {})
-        for secret in SECRET_KEYS:
-            if secret in metadata:
-                raise JudgeConfigError(
-                    f"--metadata {secret}=... would be written into the results JSON. Pass the key "
-                    "through the environment instead: COCONOT_JUDGE_API_KEY (or OPENAI_API_KEY)."
-                )
+        _refuse_credentials(metadata)
+        meta_keys = {meta_key for meta_key, _, _ in cls._SOURCES.values()}
+        _refuse_unknown_metadata(metadata, meta_keys)
+        _refuse_unknown_environment({env_var for _, env_var, _ in cls._SOURCES.values()} | {ENV_API_KEY})
         values: dict[str, Any] = {}
-        for name, (meta_key, env_var, convert) in cls._SOURCES.items():
+        origins: dict[str, str] = {}
+        for name, (meta_key, env_var, kind) in cls._SOURCES.items():
             raw = metadata.get(meta_key)
             origin = f"--metadata {meta_key}"
             if raw is None or raw == "":
@@ -189,10 +296,14 @@ class JudgeSettings:
             if raw is None or raw == "":
                 continue
             try:
-                values[name] = convert(raw)
+                values[name] = _PARSERS.get(kind, kind)(raw)
             except (TypeError, ValueError):
-                kind = _KINDS.get(convert, "value")
-                raise JudgeConfigError(f"{origin}={raw!r} is not a valid {kind}") from None
+                kind_name = _KINDS.get(kind, "value")
+                raise JudgeConfigError(f"{origin}={raw!r} is not a valid {kind_name}") from None
+            bounds = BOUNDS.get(name)
+            if bounds is not None and values[name] not in bounds:
+                raise JudgeConfigError(f"{origin}={raw!r} is out of range: it must be {bounds.describe()}")
+            origins[name] = origin
         if values.get("backend") == "vllm":
             values = _vllm_defaults(values)
         settings = cls(**values)
@@ -201,12 +312,12 @@ class JudgeSettings:
                 f"judge backend {settings.backend!r} is unknown; choose one of {', '.join(BACKENDS)} "
                 "(--metadata judge_backend=... or COCONOT_JUDGE_BACKEND)"
             )
-        if settings.concurrency < 1:
-            raise JudgeConfigError("judge concurrency must be at least 1 (COCONOT_JUDGE_CONCURRENCY)")
         _check_vllm_fields(settings)
-        key = os.environ.get("COCONOT_JUDGE_API_KEY") or os.environ.get("OPENAI_API_KEY") or None
+        key = os.environ.get(ENV_API_KEY) or os.environ.get("OPENAI_API_KEY") or None
         base = settings.base_url or os.environ.get("OPENAI_BASE_URL") or None
-        return cls(**{**_public_fields(settings), "base_url": base, "api_key": key})
+        if base is not None:
+            _check_base_url(base, origins.get("base_url", "OPENAI_BASE_URL"))
+        return dataclasses.replace(settings, base_url=base, api_key=key)
 
     @property
     def judge_id(self) -> str:
@@ -227,13 +338,103 @@ class JudgeSettings:
             return LOCAL_VLLM_ENDPOINT
         return (redact_url(self.base_url) or OPENAI_BASE_URL).rstrip("/")
 
+    def __repr__(self) -> str:
+        values = ", ".join(f"{name}={value!r}" for name, value in self.public().items())
+        return f"{type(self).__name__}({values})"
+
     def public(self) -> dict[str, Any]:
-        """The settings without secrets: safe to log and to write into results."""
-        return _public_fields(self)
+        """The settings without secrets (no key, credentials in the URL redacted): safe to log and write."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "api_key"}
+        values["base_url"] = redact_url(self.base_url)
+        return values
 
 
-def _public_fields(settings: JudgeSettings) -> dict[str, Any]:
-    return {f.name: getattr(settings, f.name) for f in fields(settings) if f.name != "api_key"}
+def _refuse_credentials(metadata: Mapping[str, Any]) -> None:
+    """Refuse credential-looking keys, and URLs carrying credentials, in ``metadata``.
+
+    lm-eval writes ``--metadata`` and ``--model_args`` (which it merges into the metadata of
+    every task) verbatim into the results JSON, where nothing can redact them.
+    """
+    where = "lm-eval writes --metadata and --model_args into the results JSON"
+    for name, value in metadata.items():
+        if value in (None, "") or name == SETTINGS_RECORD_KEY:
+            continue
+        if looks_secret(name):
+            raise JudgeConfigError(
+                f"--metadata/--model_args {name}=... looks like a credential, and {where}. Pass keys "
+                f"through the environment: {ENV_API_KEY} for the judge (lm-eval's API models read "
+                "OPENAI_API_KEY)."
+            )
+        if isinstance(value, str) and "://" in value and redact_url(value) != value:
+            raise JudgeConfigError(
+                f"--metadata/--model_args {name}={redact_url(value)} carries credentials in the URL, and "
+                f"{where}. Give the URL without them and pass keys through the environment: {ENV_API_KEY} "
+                "for the judge."
+            )
+
+
+def _normalised(name: str) -> str:
+    return "_".join(_words(name))
+
+
+def _refuse_unknown_metadata(metadata: Mapping[str, Any], known: set[str]) -> None:
+    """Refuse ``judge_*`` keys (any case or separator, or ``coconot_*``) that are no setting."""
+    record = metadata.get(SETTINGS_RECORD_KEY)
+    if record is not None and not isinstance(record, dict):
+        raise JudgeConfigError(
+            f"--metadata {SETTINGS_RECORD_KEY} is where CoCoNot records the judge's effective settings; "
+            "set the individual judge_* keys instead"
+        )
+    for name in metadata:
+        if name in known or name == SETTINGS_RECORD_KEY:
+            continue
+        normalised = _normalised(name)
+        near_miss = difflib.get_close_matches(normalised, known, cutoff=0.85)
+        if normalised.startswith(("judge", "coconot")) or near_miss:
+            raise JudgeConfigError(
+                f"--metadata {name} is not a CoCoNot judge setting{_did_you_mean(normalised, known)} "
+                "(see the judge configuration table in the README)"
+            )
+
+
+def _refuse_unknown_environment(known: set[str]) -> None:
+    """Refuse set ``COCONOT_JUDGE_*`` environment variables that are no setting (typos)."""
+    for name, value in os.environ.items():
+        if name.startswith("COCONOT_JUDGE_") and name not in known and value:
+            raise JudgeConfigError(
+                f"environment variable {name} is not a CoCoNot judge setting{_did_you_mean(name, known)} "
+                "(see the judge configuration table in the README)"
+            )
+
+
+def _did_you_mean(name: str, known: set[str]) -> str:
+    """``; did you mean X?`` for the closest known name, or nothing."""
+    match = difflib.get_close_matches(name.removeprefix("coconot_"), sorted(known), n=1, cutoff=0.6)
+    return f"; did you mean {match[0]}?" if match else ""
+
+
+def _check_base_url(url: str, origin: str) -> None:
+    """An ``http(s)`` base URL without user info or query: the OpenAI client can use neither.
+
+    Credentials in a URL never work for the judge: the SDK's aiohttp transport refuses user
+    info next to the key's ``Authorization`` header, the httpx one replaces the key with
+    them, and the SDK appends ``/chat/completions`` after any query string.
+    """
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    shown = redact_url(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise JudgeConfigError(
+            f"{origin}={shown!r} is not an http(s) URL; give the endpoint's base URL, e.g. "
+            "http://localhost:8000/v1"
+        )
+    if "@" in parts.netloc or parts.query:
+        raise JudgeConfigError(
+            f"{origin}={shown!r}: the judge's OpenAI client cannot use a base URL with "
+            f"{'credentials' if shown != url else 'a query string'} in it; give the plain endpoint "
+            f"(e.g. https://host/v1) and the key in {ENV_API_KEY}"
+        )
 
 
 # --- Local judge (judge_backend=vllm) ---------------------------------------------------------
@@ -260,18 +461,7 @@ def _vllm_defaults(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_vllm_fields(settings: JudgeSettings) -> None:
-    """Bounds of the local-judge settings, and a pinned revision for a hub model."""
-    if not 0.0 < settings.gpu_memory_utilization <= 1.0:
-        raise JudgeConfigError(
-            f"judge_gpu_memory_utilization={settings.gpu_memory_utilization} must be in (0, 1]: the "
-            "fraction of each GPU's total memory the judge server may claim"
-        )
-    if settings.tensor_parallel_size < 1:
-        raise JudgeConfigError("judge_tensor_parallel_size must be at least 1 (GPUs per judge server)")
-    if settings.max_model_len is not None and settings.max_model_len < 512:
-        raise JudgeConfigError("judge_max_model_len must be at least 512 tokens (a judge prompt is ~1-2k)")
-    if settings.server_timeout <= 0:
-        raise JudgeConfigError("judge_server_timeout must be positive (seconds to wait for the judge server)")
+    """A pinned revision for a hub model (the numbers are checked against :data:`BOUNDS`)."""
     if settings.backend != "vllm":
         return
     from pathlib import Path
