@@ -1,10 +1,15 @@
 """JudgeSettings.resolve: --metadata > environment > defaults; secrets from the env only;
-unknown settings and out-of-range numbers refused; credentials redacted wherever written."""
+unknown settings and out-of-range numbers refused; credentials redacted wherever written.
+
+The slow tests at the end run the real ``lm_eval`` and ``coconot`` command lines.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +23,9 @@ from coconot_tasks.judge.settings import (
     redact_url,
 )
 from coconot_tasks.tools.cli import main as coconot_main
+from tests.conftest import JUDGE_KEY
+from tests.lm_eval_runner import judge_environment, lm_eval_command, run_lm_eval
+from utils.fake_openai import FakeOpenAI
 
 KEY = "sk-test-SECRET-9a8b7c6d"
 OTHER_KEY = "sk-openai-OTHER-1234"
@@ -477,3 +485,97 @@ def test_endpoint_is_the_base_url_without_credentials_or_a_stable_local_name() -
     assert proxy.endpoint == "http://judge.local:8000/v1"
     # the managed local server gets a new port each run: its verdicts stay cached under one name
     assert JudgeSettings.resolve({"judge_backend": "vllm"}).endpoint == LOCAL_VLLM_ENDPOINT
+
+
+# --- through the command lines ---------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("data_dir")
+@pytest.mark.parametrize(
+    ("metadata", "env", "expected"),
+    [
+        ('{"judge_modle": "gpt-4o"}', {}, "--metadata judge_modle is not a CoCoNot judge setting; did you "
+         "mean judge_model?"),
+        ('{"judge_timeout": 0}', {}, "--metadata judge_timeout=0 is out of range: it must be greater than 0"),
+        ('{"judge_concurrency": 2.5}', {}, "--metadata judge_concurrency=2.5 is not a valid integer"),
+        (f'{{"COCONOT_JUDGE_API_KEY": "{JUDGE_KEY}"}}', {}, "COCONOT_JUDGE_API_KEY=... looks like a "
+         "credential"),
+        ('{"judge_base_url": "http://judgeuser:PW-SECRET@127.0.0.1:1/v1"}', {}, "http://***@127.0.0.1:1/v1 "
+         "carries"),
+        ("{}", {"COCONOT_JUDGE_BASE_URL": "http://judgeuser:PW-SECRET@127.0.0.1:1/v1"},
+         "COCONOT_JUDGE_BASE_URL='http://***@127.0.0.1:1/v1': the judge's OpenAI client cannot use"),
+        ("{}", {"COCONOT_JUDGE_MODLE": "gpt-4o"}, "did you mean COCONOT_JUDGE_MODEL?"),
+        ('{"data_dir": "/nonexistent"}', {}, "data directory /nonexistent does not exist"),
+    ],
+    ids=["typo", "timeout-0", "concurrency-2.5", "key-as-metadata", "url-credentials", "env-url-credentials",
+         "env-typo", "data-dir"],
+)  # fmt: skip
+def test_lm_eval_configuration_errors_are_one_line_before_generation(
+    fake_server: FakeOpenAI, tmp_path: Path, metadata: str, env: dict[str, str], expected: str
+) -> None:
+    out = tmp_path / "out"
+    cmd = lm_eval_command(fake_server.url, out, "coconot_original", "--limit", "2", "--metadata", metadata)
+    run = run_lm_eval(cmd, judge_environment(fake_server.url, JUDGE_KEY, **env), out)
+    assert run.returncode == 1
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and expected in errors[0], run.log[-3000:]
+    assert "Traceback" not in run.log
+    assert JUDGE_KEY not in run.log and "PW-SECRET" not in run.log
+    assert fake_server.state.model_requests == 0
+    assert not list(out.rglob("results_*.json"))
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("data_dir")
+def test_results_record_the_effective_judge_settings_set_only_by_the_environment(
+    fake_server: FakeOpenAI, tmp_path: Path
+) -> None:
+    # every judge setting from the environment: no --metadata at all
+    env = judge_environment(
+        fake_server.url, JUDGE_KEY, COCONOT_JUDGE_CONCURRENCY="3", COCONOT_JUDGE_TIMEOUT="42",
+        COCONOT_JUDGE_MAX_ERROR_RATE="0.5",
+    )  # fmt: skip
+    out = tmp_path / "out"
+    run = run_lm_eval(lm_eval_command(fake_server.url, out, "coconot_original", "--limit", "4"), env, out)
+    assert run.returncode == 0, run.log[-4000:]
+    assert fake_server.state.judge_answers > 0
+
+    record = run.results()["configs"]["coconot_original"]["metadata"]["judge_settings"]
+    expected = {
+        **JudgeSettings().public(),
+        "model": "fake-judge",
+        "base_url": fake_server.url,
+        "concurrency": 3,
+        "timeout": 42.0,
+        "max_error_rate": 0.5,
+    }
+    assert {name: record[name] for name in expected} == expected
+    assert (record["backend"], record["temperature"], record["max_tokens"], record["top_p"]) == (
+        "openai", 0.0, 256, 1.0,
+    )  # fmt: skip
+    assert "api_key" not in record
+
+    # a rescore records its own judge, and keeps the source run's record as provenance
+    rescored = tmp_path / "rescored"
+    rescore = subprocess.run(
+        [str(Path(sys.executable).with_name("coconot")), "rescore", str(out), "--output-dir", str(rescored),
+         "--no-progress", "--judge-concurrency", "5"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert rescore.returncode == 0, rescore.stderr[-3000:]
+    results = json.loads(next(rescored.rglob("results_*.json")).read_text())
+    assert results["configs"]["coconot_original"]["metadata"]["judge_settings"] == {
+        **record,
+        "concurrency": 5,
+    }
+    assert (
+        results["config"]["rescore"]["source_judge_metadata"]["coconot_original"]["judge_settings"] == record
+    )
+
+    # the key is in no log and no file: results, samples, the verdict cache
+    assert JUDGE_KEY not in run.log + rescore.stdout + rescore.stderr
+    written = [path for path in tmp_path.rglob("*") if path.is_file()]
+    assert {".json", ".jsonl", ".sqlite3"} <= {path.suffix for path in written}
+    for path in written:
+        assert JUDGE_KEY.encode() not in path.read_bytes(), path

@@ -12,14 +12,21 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from types import TracebackType
 from typing import Any
 
 from lm_eval.api.filter import Filter
 from lm_eval.api.registry import AGGREGATION_REGISTRY, register_aggregation
 
-from coconot_tasks.benchmark.dataset import load_dataset_dict
+from coconot_tasks.benchmark.dataset import DataError, load_dataset_dict
 from coconot_tasks.benchmark.names import RATE_AGGREGATION, SUM_AGGREGATION, metric_names
-from coconot_tasks.benchmark.official_files import Rubric, load_rubric, load_system_prompt, rubric_entry
+from coconot_tasks.benchmark.official_files import (
+    ResourceError,
+    Rubric,
+    load_rubric,
+    load_system_prompt,
+    rubric_entry,
+)
 from coconot_tasks.harness import exit_status
 from coconot_tasks.harness.checks import running_call_locals, warn_if_chat_template_missing
 from coconot_tasks.harness.run_log import install_log_filter, logger, report_batch, report_run_total
@@ -27,7 +34,7 @@ from coconot_tasks.judge import local_server
 from coconot_tasks.judge.engine import judge_items
 from coconot_tasks.judge.preflight import check_judge
 from coconot_tasks.judge.provenance import PROVENANCE_KEY, judge_provenance
-from coconot_tasks.judge.settings import JudgeSettings
+from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
 from coconot_tasks.judge.types import (
     JUDGE_VERDICT_OUTCOMES,
     OUTCOME_EMPTY,
@@ -67,9 +74,42 @@ _TASK_JUDGES: dict[str, TaskJudge] = {}
 _CHECKED: set[JudgeSettings] = set()
 
 
+#: Errors whose message says what to fix: shown as one line, without a traceback.
+CONFIG_ERRORS = (JudgeConfigError, DataError, ResourceError)
+
+
 def dataset(*, task: str, set_name: str, system_prompt: bool = False, **metadata: Any) -> Any:
     """``custom_dataset`` of every CoCoNot task; ``task``, ``set_name`` and ``system_prompt`` come
     from the task's ``dataset_kwargs``, everything else from ``--metadata``."""
+    try:
+        return _load(task, set_name, system_prompt, metadata)
+    except CONFIG_ERRORS:
+        _show_config_errors_in_one_line()
+        raise
+
+
+def _show_config_errors_in_one_line() -> None:
+    """Make the interpreter print an uncaught :data:`CONFIG_ERRORS` as ``error: <message>``.
+
+    lm-eval lets exceptions from ``custom_dataset`` reach the interpreter, which prints a
+    45-line traceback around the one line that matters. Callers of lm-eval's Python API
+    still get the exception; other exceptions keep their traceback.
+    """
+    previous = sys.excepthook
+    if getattr(previous, "coconot_one_line", False):
+        return
+
+    def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        if isinstance(exc, CONFIG_ERRORS):
+            print(f"error: {exc}", file=sys.stderr)
+        else:
+            previous(kind, exc, tb)
+
+    hook.coconot_one_line = True  # type: ignore[attr-defined]
+    sys.excepthook = hook
+
+
+def _load(task: str, set_name: str, system_prompt: bool, metadata: dict[str, Any]) -> Any:
     warn_if_chat_template_missing(task)
     settings = JudgeSettings.resolve(metadata)
     data_dir = metadata.get("data_dir")

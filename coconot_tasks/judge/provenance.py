@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from coconot_tasks.judge.settings import JudgeSettings
+from coconot_tasks.judge.settings import SETTINGS_RECORD_KEY, JudgeSettings
 
-#: The key of the judge record in a task config's ``metadata`` (the YAML declares it empty).
-PROVENANCE_KEY = "judge_settings"
+#: The key of the judge record in a task config's ``metadata`` (the YAML declares it empty;
+#: the settings reserve it, so ``--metadata`` cannot set it).
+PROVENANCE_KEY = SETTINGS_RECORD_KEY
 
 
 def judge_provenance(
