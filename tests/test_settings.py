@@ -230,6 +230,14 @@ def test_model_args_that_lm_eval_merges_into_metadata_are_not_credentials(name: 
     JudgeSettings.resolve({name: 7})
 
 
+def test_credentials_nested_in_metadata_values_are_refused() -> None:
+    # e.g. --model_args '{"header": {"Authorization": ...}}' for lm-eval's API models
+    with pytest.raises(JudgeConfigError) as info:
+        JudgeSettings.resolve({"header": {"Authorization": f"Bearer {KEY}"}})
+    assert "header.Authorization=... looks like a credential" in str(info.value)
+    assert KEY not in str(info.value)
+
+
 def test_empty_credential_keys_are_harmless() -> None:
     JudgeSettings.resolve({"auth_token": None, "hf_token": ""})
 

@@ -349,23 +349,26 @@ class JudgeSettings:
         return values
 
 
-def _refuse_credentials(metadata: Mapping[str, Any]) -> None:
-    """Refuse credential-looking keys, and URLs carrying credentials, in ``metadata``.
+def _refuse_credentials(metadata: Mapping[str, Any], prefix: str = "") -> None:
+    """Refuse credential-looking keys (nested ones too), and URLs carrying credentials, in ``metadata``.
 
     lm-eval writes ``--metadata`` and ``--model_args`` (which it merges into the metadata of
     every task) verbatim into the results JSON, where nothing can redact them.
     """
     where = "lm-eval writes --metadata and --model_args into the results JSON"
-    for name, value in metadata.items():
+    for key, value in metadata.items():
+        name = f"{prefix}{key}"
         if value in (None, "") or name == SETTINGS_RECORD_KEY:
             continue
-        if looks_secret(name):
+        if looks_secret(str(key)):
             raise JudgeConfigError(
                 f"--metadata/--model_args {name}=... looks like a credential, and {where}. Pass keys "
                 f"through the environment: {ENV_API_KEY} for the judge (lm-eval's API models read "
                 "OPENAI_API_KEY)."
             )
-        if isinstance(value, str) and "://" in value and redact_url(value) != value:
+        if isinstance(value, Mapping):
+            _refuse_credentials(value, f"{name}.")
+        elif isinstance(value, str) and "://" in value and redact_url(value) != value:
             raise JudgeConfigError(
                 f"--metadata/--model_args {name}={redact_url(value)} carries credentials in the URL, and "
                 f"{where}. Give the URL without them and pass keys through the environment: {ENV_API_KEY} "
