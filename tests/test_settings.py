@@ -238,8 +238,8 @@ def test_credentials_nested_in_metadata_values_are_refused() -> None:
     assert KEY not in str(info.value)
 
 
-def test_empty_credential_keys_are_harmless() -> None:
-    JudgeSettings.resolve({"auth_token": None, "hf_token": ""})
+def test_credential_keys_without_a_secret_value_are_harmless() -> None:
+    JudgeSettings.resolve({"auth_token": None, "hf_token": "", "use_auth_token": True, "api_key_index": 2})
 
 
 @pytest.mark.parametrize(

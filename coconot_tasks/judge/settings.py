@@ -358,17 +358,17 @@ def _refuse_credentials(metadata: Mapping[str, Any], prefix: str = "") -> None:
     where = "lm-eval writes --metadata and --model_args into the results JSON"
     for key, value in metadata.items():
         name = f"{prefix}{key}"
-        if value in (None, "") or name == SETTINGS_RECORD_KEY:
-            continue
+        if isinstance(value, Mapping) and name != SETTINGS_RECORD_KEY:
+            _refuse_credentials(value, f"{name}.")
+        if not isinstance(value, str) or not value:
+            continue  # numbers and booleans (use_auth_token=True) hold no credential
         if looks_secret(str(key)):
             raise JudgeConfigError(
                 f"--metadata/--model_args {name}=... looks like a credential, and {where}. Pass keys "
                 f"through the environment: {ENV_API_KEY} for the judge (lm-eval's API models read "
                 "OPENAI_API_KEY)."
             )
-        if isinstance(value, Mapping):
-            _refuse_credentials(value, f"{name}.")
-        elif isinstance(value, str) and "://" in value and redact_url(value) != value:
+        if "://" in value and redact_url(value) != value:
             raise JudgeConfigError(
                 f"--metadata/--model_args {name}={redact_url(value)} carries credentials in the URL, and "
                 f"{where}. Give the URL without them and pass keys through the environment: {ENV_API_KEY} "
