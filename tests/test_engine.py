@@ -58,13 +58,13 @@ def test_verdicts_are_the_judges_and_a_rerun_is_free(fake_server: FakeOpenAI, se
     empties = sum(1 for i in items if not i.response)
     assert empties > 0  # the fake model answers some prompts with nothing
     assert [r.outcome for r in results].count("empty_response") == empties
-    assert fake_server.state.judge_answers == len(items) - empties == stats.api_calls
+    assert fake_server.state.judge_answers == len(items) - empties == stats.requests
     assert stats.errors == 0 and stats.prompt_tokens > 0 and stats.completion_tokens > 0
     assert all("<label>" in r.output for r in results if r.outcome == "judged")
 
     again, stats2 = judge_items(items, _settings(fake_server), progress=False)
     assert [r.verdict for r in again] == [r.verdict for r in results]
-    assert stats2.api_calls == 0 and stats2.cached == len(items) - empties
+    assert stats2.requests == 0 and stats2.cached == len(items) - empties
     assert fake_server.state.judge_answers == len(items) - empties
 
 
@@ -195,8 +195,8 @@ def test_invalid_bodies_are_retried_and_every_request_is_counted(fake_server: Fa
     assert [r.verdict for r in results] == [_expected(i) for i in items]
     assert stats.errors == 0 and fake_server.state.faults["invalid_body"] > 0
     # judge_calls (per item) and the batch count every request the server saw, retries included
-    assert sum(r.attempts for r in results) == stats.api_calls == fake_server.state.judge_requests
-    assert stats.api_calls > len(items)
+    assert sum(r.attempts for r in results) == stats.requests == fake_server.state.judge_requests
+    assert stats.requests > len(items)
 
 
 @pytest.mark.usefixtures("keyed")

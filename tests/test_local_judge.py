@@ -378,7 +378,7 @@ def _judge_sample(share: float, structured: bool, monkeypatch: pytest.MonkeyPatc
     settings = _settings(judge_structured_outputs=str(structured), judge_cache="false")
     _results, stats = judge_items(items, settings, progress=False)
     local_server.stop_all()
-    return stats.items, stats.errors, stats.api_calls - stats.retried
+    return stats.items, stats.errors, stats.requests - stats.retried
 
 
 @pytest.mark.usefixtures("data_dir")

@@ -47,7 +47,7 @@ class DataError(ValueError):
     """The data set is missing or a row does not have CoCoNot's schema."""
 
 
-def validate_rows(
+def check_rows(
     rows: Iterable[Mapping[str, Any]],
     source: str,
     numbers: Sequence[int] | None = None,
@@ -135,7 +135,7 @@ def read_jsonl(path: Path, set_name: str | None = None) -> list[dict[str, Any]]:
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     rows, numbers = parse_jsonl(path)
-    return validate_rows(rows, str(path), numbers, set_name=set_name)
+    return check_rows(rows, str(path), numbers, set_name=set_name)
 
 
 def parse_jsonl(path: Path) -> tuple[list[Any], list[int]]:
@@ -200,7 +200,7 @@ def _load_rows(
         f"Point {ENV_DATA_DIR} (or --metadata data_dir=...) at a directory with {LOCAL_FILES[set_name]}."
     )
     hub, source = load_hub_split(set_name, "test", revision, offline)
-    return validate_rows(hub, source, set_name=set_name), source
+    return check_rows(hub, source, set_name=set_name), source
 
 
 def load_hub_split(config: str, split: str, revision: str | None, offline_hint: str) -> tuple[list[Any], str]:

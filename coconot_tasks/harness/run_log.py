@@ -70,7 +70,7 @@ _RUN_TOTAL = {"tasks": 0, "calls": 0, "prompt_tokens": 0, "completion_tokens": 0
 def report_run_total(stats: JudgeStats) -> None:
     """Log the running total; after the last CoCoNot task it is the whole run's judge spend."""
     _RUN_TOTAL["tasks"] += 1
-    _RUN_TOTAL["calls"] += stats.api_calls
+    _RUN_TOTAL["calls"] += stats.requests
     _RUN_TOTAL["prompt_tokens"] += stats.prompt_tokens
     _RUN_TOTAL["completion_tokens"] += stats.completion_tokens
     _RUN_TOTAL["cost_usd"] += stats.cost_usd
@@ -89,7 +89,7 @@ def report_batch(set_name: str, settings: JudgeSettings, stats: JudgeStats) -> N
         "CoCoNot %s judged by %s: %d items, %d judge calls (%d cached, %d empty responses), "
         "%d judge errors, %d not judged; %d prompt + %d completion tokens, $%.4f; %.2f s (%.2f s CPU), "
         "%.1f calls/s, concurrency peak %d (limit %d..%d, %d throttled, %d retried)",
-        set_name, settings.judge_id, stats.items, stats.api_calls, stats.cached, stats.empty,
+        set_name, settings.judge_id, stats.items, stats.requests, stats.cached, stats.empty,
         stats.errors, stats.not_judged, stats.prompt_tokens, stats.completion_tokens, stats.cost_usd,
         stats.wall_seconds, stats.cpu_seconds, stats.calls_per_second, stats.peak_in_flight,
         int(stats.lowest_concurrency), settings.concurrency, stats.throttled, stats.retried,

@@ -193,7 +193,7 @@ class _Engine:
             if self.breaker.open:
                 raise NoVerdict(OUTCOME_NOT_JUDGED, f"not judged: {self.breaker.reason}")
             spend.requests += 1
-            self.stats.api_calls += 1
+            self.stats.requests += 1
             answer = await self.backend.complete(item, messages, self.decoding)
         except openai.RateLimitError:
             self.stats.throttled += 1
@@ -275,9 +275,9 @@ class _Engine:
                 if bar.n % 8 == 0 or bar.n == len(items):
                     elapsed = max(time.perf_counter() - started, 1e-9)
                     bar.set_postfix(
-                        calls=self.stats.api_calls,
+                        calls=self.stats.requests,
                         errors=errors,
-                        rate=f"{self.stats.api_calls / elapsed:.1f}/s",
+                        rate=f"{self.stats.requests / elapsed:.1f}/s",
                         tokens=self.stats.prompt_tokens + self.stats.completion_tokens,
                         limit=int(self.limiter.limit),
                         refresh=False,

@@ -75,7 +75,7 @@ class JudgeStats:
     """Accounting for one :func:`judge_items` call."""
 
     items: int = 0
-    api_calls: int = 0  # requests sent (retries included)
+    requests: int = 0  # requests sent (retries included)
     cached: int = 0
     empty: int = 0
     errors: int = 0
@@ -111,7 +111,7 @@ class JudgeStats:
     @property
     def calls_per_second(self) -> float:
         """Observed judge request rate over the wall time of the batch."""
-        return self.api_calls / self.wall_seconds if self.wall_seconds > 0 else 0.0
+        return self.requests / self.wall_seconds if self.wall_seconds > 0 else 0.0
 
     def count_outcome(self, result: JudgeResult, *, keep_error: bool = True) -> None:
         """Count ``result`` in ``cached``, ``empty``, ``not_judged`` or ``errors`` by its outcome.

@@ -17,10 +17,10 @@ from coconot_tasks.benchmark.dataset import (
     ENV_DATA_DIR,
     HUB_REPO,
     DataError,
+    check_rows,
     load_hub_split,
     parse_jsonl,
     resolve_data_dir,
-    validate_rows,
 )
 from coconot_tasks.tools.export.eval_guard import (
     EvalCheck,
@@ -85,7 +85,7 @@ def _check_extra_fields(
                 raise DataError(f"{source}, row {number}: field {name!r} {problem}{hint}")
 
 
-def validate_training_rows(
+def check_training_rows(
     kind: str,
     rows: Sequence[Mapping[str, Any]],
     source: str,
@@ -102,7 +102,7 @@ def validate_training_rows(
         DataError: naming ``source``, the row and the problem.
     """
     check_kind(kind)
-    checked = validate_rows(rows, source, numbers)
+    checked = check_rows(rows, source, numbers)
     eval_check = check_not_eval(checked, source, eval_files)
     _check_extra_fields(kind, checked, source, numbers)
     return TrainingRows(kind, checked, source, eval_check)
@@ -118,7 +118,7 @@ def read_training_file(kind: str, path: Path, eval_files: Sequence[Path] = ()) -
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     rows, numbers = _parse_rows(path)
-    return validate_training_rows(kind, rows, str(path), numbers, eval_files)
+    return check_training_rows(kind, rows, str(path), numbers, eval_files)
 
 
 def _refuse_eval_file_name(kind: str, path: Path) -> None:
@@ -139,7 +139,7 @@ def _load_from_hub(kind: str, revision: str | None) -> TrainingRows:
     offline = f"Use --data-dir DIR (or {ENV_DATA_DIR}) with {LOCAL_FILES_TRAIN[kind]}, or --source FILE."
     hub, source_name = load_hub_split(config, split, revision, offline)
     # The hub's train splits are not evaluation rows (no local evaluation files to compare with here).
-    return validate_training_rows(kind, hub, source_name)
+    return check_training_rows(kind, hub, source_name)
 
 
 def load_training_rows(

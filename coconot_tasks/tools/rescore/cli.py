@@ -156,7 +156,7 @@ def print_summary(summary: RescoreSummary) -> None:
     print(f"\n{summary.model}: rescored {summary.source}")
     print(f"  judge: {old} (old) -> {summary.judge} (new)")
     print(
-        f"  {stats.items} responses: {stats.api_calls} judge calls, {stats.cached} cached, {stats.empty} "
+        f"  {stats.items} responses: {stats.requests} judge calls, {stats.cached} cached, {stats.empty} "
         f"empty (no call needed), {summary.no_verdict} without verdict; "
         f"{stats.prompt_tokens + stats.completion_tokens} tokens, ${stats.cost_usd:.4f}"
     )

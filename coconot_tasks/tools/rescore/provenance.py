@@ -75,7 +75,7 @@ def rescore_provenance(run: Run, settings: JudgeSettings, stats: JudgeStats) -> 
         "judge_settings": judge_provenance(settings, stats.served_models),
         "judge_stats": {
             "items": stats.items,
-            "api_calls": stats.api_calls,
+            "requests": stats.requests,
             "cached": stats.cached,
             "empty": stats.empty,
             "errors": stats.errors,

@@ -311,7 +311,7 @@ def print_summary(validation: JudgeValidation) -> None:
     s = validation.judge_stats
     print(f"\nJudge validation of {validation.judge}: checks {', '.join(validation.checks_run)}")
     print(
-        f"  {s.items} responses: {s.api_calls} judge calls, {s.cached} cached; "
+        f"  {s.items} responses: {s.requests} judge calls, {s.cached} cached; "
         f"{s.prompt_tokens + s.completion_tokens} tokens, ${s.cost_usd:.4f}"
     )
     if validation.xstest is not None:

@@ -229,7 +229,7 @@ def stats_of_results(results: Sequence[JudgeResult]) -> JudgeStats:
     stats = JudgeStats(items=len(results))
     for result in results:
         stats.count_outcome(result)
-        stats.api_calls += result.attempts
+        stats.requests += result.attempts
         stats.prompt_tokens += result.prompt_tokens
         stats.completion_tokens += result.completion_tokens
         stats.cost_usd += result.cost_usd

@@ -346,7 +346,7 @@ def judge_stats_dict(s: JudgeStats) -> dict[str, Any]:
     """The accounting of a judge batch (or a check's share of it) as JSON-able data."""
     return {
         "items": s.items,
-        "api_calls": s.api_calls,
+        "requests": s.requests,
         "cached": s.cached,
         "empty_responses": s.empty,
         "errors": s.errors,
