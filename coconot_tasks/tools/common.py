@@ -67,6 +67,17 @@ def add_judge_arguments(parser: argparse.ArgumentParser, *, backend_help: str) -
     )
 
 
+def add_spend_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--max-cost-usd``, ``--dry-run`` and ``--no-progress``."""
+    parser.add_argument(
+        "--max-cost-usd", type=float, metavar="USD", help="stop judging at this spend (the rest: no verdict)"
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="count the judge calls and estimate the cost; judge nothing"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
 def judge_metadata(args: argparse.Namespace) -> dict[str, Any]:
     """The ``--metadata``-style judge settings given on the command line (unset flags left out).
 

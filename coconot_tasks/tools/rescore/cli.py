@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from coconot_tasks.tools.common import (
     EXIT_JUDGE_ERRORS,
     add_judge_arguments,
+    add_spend_arguments,
     cli_error,
     judge_metadata,
     report_no_verdict,
@@ -67,15 +68,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-cache", action="store_true", help="ask the judge again even for cached verdicts"
     )
-    parser.add_argument(
-        "--max-cost-usd", type=float, metavar="X", help="stop sending judge requests beyond $X"
-    )
-    parser.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="count the judge calls needed and their estimated cost; judge and write nothing",
-    )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_spend_arguments(parser)
     parser.set_defaults(func=run_rescore)
 
 

@@ -19,7 +19,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from coconot_tasks.tools.common import add_judge_arguments, cli_error, judge_metadata, report_no_verdict
+from coconot_tasks.tools.common import (
+    add_judge_arguments,
+    add_spend_arguments,
+    cli_error,
+    judge_metadata,
+    report_no_verdict,
+)
 from coconot_tasks.tools.text_format import decimal, percent, share
 from coconot_tasks.tools.validate_judge.coconot_checks import CHECK_GROUPS, CHECKS
 from coconot_tasks.tools.validate_judge.xstest import ENV_XSTEST_DIR, PARTIAL_REFUSAL_CHOICES
@@ -108,12 +114,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
             "(offline keyword detector)"
         ),
     )
-    parser.add_argument(
-        "--max-cost-usd", type=float, metavar="USD", help="stop judging at this spend (the rest: no verdict)"
-    )
-    parser.add_argument(
-        "--dry-run", action="store_true", help="count the judge calls and estimate the cost; judge nothing"
-    )
+    add_spend_arguments(parser)
     parser.add_argument(
         "--output-dir",
         "-o",
@@ -121,7 +122,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="write validation.json and validation.md here (default: print the summary only)",
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run_validate_judge)
 
 
