@@ -170,6 +170,18 @@ class ServerState:
             }
 
 
+class _Server(ThreadingHTTPServer):
+    """A threaded server whose listen backlog takes a whole burst of concurrent connections.
+
+    The backlog is set when the socket starts listening (in the constructor), so it must be a
+    class attribute: with the default of 5, a burst of 128 connections overflows it and the
+    kernel drops SYNs, which clients only retry after a second or more.
+    """
+
+    daemon_threads = True
+    request_queue_size = 1024
+
+
 class FakeOpenAI:
     """The server; use as a context manager: ``with FakeOpenAI() as server: server.url``."""
 
@@ -202,9 +214,7 @@ class FakeOpenAI:
         #: serving an alias with a dated snapshot); unlisted names are reported as requested.
         self.served_as = dict(served_as or {})
         self.state = ServerState()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
-        self._server.daemon_threads = True
-        self._server.request_queue_size = 1024
+        self._server = _Server(("127.0.0.1", port), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     @property
