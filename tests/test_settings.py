@@ -286,6 +286,27 @@ def test_a_base_url_with_a_query_is_refused() -> None:
         JudgeSettings.resolve({"judge_base_url": "https://judge.example/v1?api-version=2024-06-01"})
 
 
+@pytest.mark.parametrize("route", ["/chat/completions", "/completions", "/models", "/chat/completions/"])
+def test_a_base_url_naming_a_route_is_refused_with_the_root_to_use(route: str) -> None:
+    with pytest.raises(
+        JudgeConfigError, match=f"names the {route.rstrip('/')} route; give the API's base URL"
+    ):
+        JudgeSettings.resolve({"judge_base_url": f"http://localhost:8000/v1{route}"})
+
+
+def test_a_base_url_without_the_api_prefix_is_named_as_such_not_as_an_unknown_model(
+    fake_server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COCONOT_JUDGE_API_KEY", JUDGE_KEY)
+    root = fake_server.url.removesuffix("/v1")
+    with pytest.raises(JudgeConfigError, match="no OpenAI API at that URL .* usually ending in /v1"):
+        check_judge(JudgeSettings.resolve({"judge_base_url": root, "judge_model": "fake-judge"}))
+    with pytest.raises(JudgeConfigError, match="does not know model 'no-such-model'"):
+        check_judge(
+            JudgeSettings.resolve({"judge_base_url": fake_server.url, "judge_model": "no-such-model"})
+        )
+
+
 def test_settings_built_directly_never_show_url_credentials() -> None:
     settings = JudgeSettings(base_url="https://judgeuser:PW-SECRET@judge.example:8443/v1", api_key=KEY)
     assert settings.public()["base_url"] == "https://***@judge.example:8443/v1"

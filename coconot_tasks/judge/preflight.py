@@ -101,7 +101,13 @@ def check_judge(
             f"CoCoNot judge at {where}: permission denied for model {settings.model!r} "
             f"(HTTP {exc.status_code})."
         ) from None
-    except openai.NotFoundError:
+    except openai.NotFoundError as exc:
+        if settings.model not in str(exc):  # a 404 for the route itself, not for the model
+            raise JudgeConfigError(
+                f"CoCoNot judge at {where}: no OpenAI API at that URL (HTTP 404 for the model and the chat "
+                "routes). The base URL must be the API root, usually ending in /v1 (e.g. "
+                "http://localhost:8000/v1); set COCONOT_JUDGE_BASE_URL or --metadata judge_base_url=..."
+            ) from None
         raise JudgeConfigError(
             f"CoCoNot judge at {where} does not know model {settings.model!r}. Set COCONOT_JUDGE_MODEL "
             "or --metadata judge_model=... to a model the endpoint serves."

@@ -432,6 +432,15 @@ def _check_base_url(url: str, origin: str) -> None:
             f"{origin}={shown!r} is not an http(s) URL; give the endpoint's base URL, e.g. "
             "http://localhost:8000/v1"
         )
+    route = next(
+        (r for r in ("/chat/completions", "/completions", "/models") if parts.path.rstrip("/").endswith(r)),
+        None,
+    )
+    if route:
+        raise JudgeConfigError(
+            f"{origin}={shown!r} names the {route} route; give the API's base URL instead (the part "
+            f"before {route}, e.g. https://host/v1): the client appends the routes itself"
+        )
     if "@" in parts.netloc or parts.query:
         raise JudgeConfigError(
             f"{origin}={shown!r}: the judge's OpenAI client cannot use a base URL with "
