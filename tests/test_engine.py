@@ -165,6 +165,9 @@ def test_dry_run_estimates_without_calling(fake_server: FakeOpenAI) -> None:
     assert stats.estimated_calls == non_empty
     assert 0 < stats.estimated_cost_usd < stats.estimated_max_cost_usd
     assert all(r.verdict is None for r in results if r.outcome != "empty_response")
+    # nothing was judged, so the empty responses get no verdict either (no rate over them alone)
+    assert len(items) > non_empty and {r.outcome for r in results} == {"not_judged"}
+    assert stats.empty == 0 and stats.not_judged == len(items)
 
 
 @pytest.mark.usefixtures("keyed")

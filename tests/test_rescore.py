@@ -392,20 +392,21 @@ def test_judge_errors_are_counted_loudly_and_exit_3(
     code = main(["rescore", str(tiny_run.output_path), "-o", str(tmp_path / "out"), "--no-progress"])
     assert code == 3
     total = sum(len(lines) for lines in tiny_run.lines.values())
-    judged = sum(1 for _t, _s, _d, response in tiny_run.responses() if response.strip())
+    empty = sum(1 for _t, _s, _d, response in tiny_run.responses() if not response.strip())
+    assert 0 < empty < total
     assert unlabelled_judge.state.judge_requests == distinct_requests(tiny_run)
     captured = capsys.readouterr()
-    assert f"ERROR: org/tiny-model: {judged} of {total} responses got NO verdict" in captured.err
+    # the judge gave no verdict at all, so the empty responses get none either
+    assert f"ERROR: org/tiny-model: {total} of {total} responses got NO verdict" in captured.err
     assert "no recognisable label" in captured.err
     assert "exit status 3" in captured.err
     results, where = rescored(tmp_path / "out")  # written all the same
-    lines = tiny_run.lines["coconot_original"]
-    non_empty = sum(1 for line in lines if line["resps"][0][0].strip())
     values = results["results"]["coconot_original"]
-    assert values[f"judge_error_rate,{FILTER}"] == pytest.approx(non_empty / len(lines))
-    assert values[f"compliance_rate,{FILTER}"] == 0.0  # only the empty responses have a verdict
+    assert values[f"judge_error_rate,{FILTER}"] == 1.0
+    # no compliance rate over the empty responses alone
+    assert not [key for key in values if key.startswith(("compliance_rate", "coconot_score"))]
     report = json.loads((where / "agreement.json").read_text())
-    assert report["overall"]["excluded"] == report["overall"]["missing_b"] == judged
+    assert report["overall"]["excluded"] == report["overall"]["missing_b"] == total
 
 
 def test_a_tolerated_error_rate_exits_0(

@@ -36,12 +36,9 @@ from coconot_tasks.judge.preflight import check_judge
 from coconot_tasks.judge.provenance import PROVENANCE_KEY, judge_provenance
 from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
 from coconot_tasks.judge.types import (
-    JUDGE_VERDICT_OUTCOMES,
-    OUTCOME_EMPTY,
     OUTCOME_NOT_JUDGED,
     JudgeItem,
     JudgeResult,
-    JudgeStats,
 )
 from coconot_tasks.metric import rate_mean, sample_metrics, total, with_every_key
 
@@ -185,7 +182,6 @@ class CoconotJudgeFilter(Filter):
         finally:
             if judge.settings.backend == "vllm":
                 local_server.release(judge.settings)  # the last CoCoNot task frees the judge's GPU now
-        results = _without_unjudged_rates(results, stats)
         report_batch(self.task, settings, stats)
         report_run_total(stats)
         if judge.record is not None:
@@ -216,21 +212,6 @@ def _unjudged(item: JudgeItem, reason: str) -> JudgeResult:
         subcategory=item.subcategory,
         error=reason,
     )
-
-
-def _without_unjudged_rates(results: list[JudgeResult], stats: JudgeStats) -> list[JudgeResult]:
-    """When the judge gave no verdict at all (dry run, budget, endpoint down), empty responses
-    get none either: a rate over them alone would look like a real result."""
-    judged = sum(result.outcome in JUDGE_VERDICT_OUTCOMES for result in results)
-    if judged or stats.errors + stats.not_judged == 0:
-        return results
-    reason = "not judged: the judge gave no verdict in this batch"
-    return [
-        replace(result, verdict=None, outcome=OUTCOME_NOT_JUDGED, error=reason)
-        if result.outcome == OUTCOME_EMPTY
-        else result
-        for result in results
-    ]
 
 
 def _predict_only_requested() -> bool:

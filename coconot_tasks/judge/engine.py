@@ -19,7 +19,7 @@ import asyncio
 import concurrent.futures
 import time
 from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from coconot_tasks.benchmark.official_files import Rubric, load_rubric, rubric_entry
@@ -31,6 +31,8 @@ from coconot_tasks.judge.prompt import PROMPT_VERSION, judge_messages
 from coconot_tasks.judge.retry import CircuitBreaker, retrying
 from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import (
+    JUDGE_VERDICT_OUTCOMES,
+    NO_VERDICT_OUTCOMES,
     OUTCOME_CACHED,
     OUTCOME_EMPTY,
     OUTCOME_ERROR,
@@ -362,6 +364,23 @@ def judge_items(
             cache.close()
     stats.wall_seconds = time.perf_counter() - started
     stats.cpu_seconds = time.process_time() - cpu_started
+    results = _without_rates_over_nothing(results)
     for result in results:
         stats.count_outcome(result)
     return results, stats
+
+
+def _without_rates_over_nothing(results: list[JudgeResult]) -> list[JudgeResult]:
+    """When the judge gave no verdict at all (dry run, budget cap, endpoint down), the empty
+    responses get none either: a rate over them alone would look like a real result."""
+    from_judge = sum(result.outcome in JUDGE_VERDICT_OUTCOMES for result in results)
+    missing = sum(result.outcome in NO_VERDICT_OUTCOMES for result in results)
+    if from_judge or not missing:
+        return results
+    reason = "not judged: the judge gave no verdict in this batch"
+    return [
+        replace(result, verdict=None, outcome=OUTCOME_NOT_JUDGED, error=reason)
+        if result.outcome == OUTCOME_EMPTY
+        else result
+        for result in results
+    ]
