@@ -1,14 +1,12 @@
 """lm-eval's results JSON, recomputed from per-sample metrics: what lm-eval would have written.
 
-Mirrors lm-eval 0.4.13:
+The numbers come from lm-eval 0.4.13 itself, not from a copy of its code:
 
-- a task's block (:func:`task_block`, :func:`aggregate_task`): each metric aggregated
-  with the aggregation the task names (``mean`` by default, the package's sum for judge
-  accounting) and the stderr lm-eval pairs with it;
-- a group's block (:func:`aggregate_groups`): its metrics aggregated over its leaf tasks
-  like ``lm_eval.api.group.Group.aggregate``, following the group's YAML
-  (:func:`group_definitions`; for the CoCoNot groups the unweighted mean of
-  ``coconot_score`` with lm-eval's stderr of that mean);
+- a task's block (:func:`task_block`, :func:`aggregate_task`): lm-eval's per-task
+  aggregation (``lm_eval.evaluator_utils._compute_task_aggregations``) with the
+  aggregation each metric of the task names;
+- a group's block (:func:`aggregate_groups`): ``lm_eval.api.group.Group.aggregate`` of the
+  group as lm-eval's own task index reads its YAML, over the run's leaf tasks;
 - the document around them (:func:`build_results`): the original results file's keys
   (``configs``, ``versions``, ``n-shot``, ``higher_is_better``, ``n-samples``, ...)
   restricted to the recomputed tasks and groups.
@@ -20,13 +18,16 @@ bit for bit. ``original`` is always a results JSON as lm-eval wrote it (a parsed
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
-import yaml
+from lm_eval.api.group import Group
+from lm_eval.api.task import Task
+from lm_eval.config.group import AggMetricConfig
 
 from coconot_tasks.benchmark.names import (
     FILTER_NAME,
@@ -40,16 +41,11 @@ from coconot_tasks.metric import rate_mean, total
 from coconot_tasks.paths import task_dir
 from coconot_tasks.results.saved_runs import RunError, task_info
 
-#: lm-eval's filter name of the CoCoNot tasks (part of every metric key).
 #: lm-eval's default number of bootstrap iterations (``0`` turns every stderr into "N/A").
 DEFAULT_BOOTSTRAP_ITERS = 100000
 
-#: One entry of a group's ``aggregate_metric_list``: (metric, its filters or ``None`` for
-#: every filter found, ``weight_by_size``).
-GroupMetric = tuple[str, tuple[str, ...] | None, bool]
-
 #: Used for a CoCoNot group of the run whose YAML is not found (renamed or removed since).
-_DEFAULT_GROUP_METRICS: tuple[GroupMetric, ...] = ((SCORE_NAME, (FILTER_NAME,), False),)
+_DEFAULT_GROUP_METRICS = (AggMetricConfig(SCORE_NAME, [FILTER_NAME], "mean", weight_by_size=False),)
 
 
 # --- tasks -------------------------------------------------------------------------------------
@@ -59,35 +55,51 @@ def aggregate_task(
     raw_metrics: Mapping[tuple[str, str], Sequence[float]],
     aggregations: Mapping[str, str],
     bootstrap_iters: int = DEFAULT_BOOTSTRAP_ITERS,
+    task: str = "coconot",
 ) -> dict[str, Any]:
     """A task's ``sample_len`` and ``"<metric>,<filter>"`` / ``"<metric>_stderr,<filter>"`` values.
 
-    Mirrors ``lm_eval.evaluator_utils._compute_task_aggregations``: lm-eval's registered
-    aggregation of each metric (``mean`` when the task names none), and the stderr
-    lm-eval pairs with it (:func:`lm_eval.api.metrics.stderr_for_metric`: ``mean_stderr``
-    for means, "N/A" for the accounting sums and for a single value). ``raw_metrics``
-    maps ``(metric, filter)`` to the per-sample values, which must be in document order
-    (float sums depend on the order).
+    lm-eval's own per-task aggregation, given each metric's aggregation by name
+    (``aggregations``; ``mean`` when none is named) and the stderr lm-eval pairs with it.
+    ``raw_metrics`` maps ``(metric, filter)`` to the per-sample values, which must be in
+    document order (float sums depend on the order).
     """
-    from lm_eval.api.metrics import mean, stderr_for_metric
-    from lm_eval.api.registry import get_aggregation
+    from lm_eval.evaluator_utils import _compute_task_aggregations
 
-    values: dict[str, Any] = {}
-    sample_len = 0
-    for (metric, filter_key), items in raw_metrics.items():
-        name = aggregations.get(metric, "mean")
-        ours: dict[str, Callable[..., float]] = {SUM_AGGREGATION: total, RATE_AGGREGATION: rate_mean}
-        fn: Callable[..., float] = ours.get(name) or get_aggregation(name) or mean
-        key = f"{metric},{filter_key}"
-        values[key] = fn(list(items))
-        sample_len = max(sample_len, len(items))
-        stderr_fn = (
-            stderr_for_metric(metric=fn, bootstrap_iters=bootstrap_iters) if bootstrap_iters > 0 else None
-        )
-        values[f"{metric}_stderr,{filter_key}"] = (
-            stderr_fn(list(items)) if stderr_fn and len(items) > 1 else "N/A"
-        )
+    values, sample_len = _compute_task_aggregations(
+        _SavedTask(task, aggregations),
+        {key: list(items) for key, items in raw_metrics.items()},
+        bootstrap_iters,
+    )
     return {"sample_len": sample_len, **values}
+
+
+class _SavedTask(Task):
+    """A task of a saved run as lm-eval's aggregation code reads one: its name (``Group.aggregate``)
+    and its metrics' aggregation functions (``_compute_task_aggregations``). Nothing is evaluated
+    again, so lm-eval's evaluation methods are left out."""
+
+    has_training_docs = has_validation_docs = has_test_docs = None
+    doc_to_text = doc_to_target = construct_requests = process_results = higher_is_better = None
+
+    def __init__(self, name: str, aggregations: Mapping[str, str] | None = None) -> None:  # no data to load
+        self._name = name
+        self._aggregations = dict(aggregations or {})
+
+    @property
+    def task_name(self) -> str:
+        return self._name
+
+    def aggregation(self) -> dict[str, Callable[..., float]]:
+        """The function of each metric: the package's own, else lm-eval's registered one, else ``mean``."""
+        from lm_eval.api.metrics import mean
+        from lm_eval.api.registry import get_aggregation
+
+        ours: dict[str, Callable[..., float]] = {SUM_AGGREGATION: total, RATE_AGGREGATION: rate_mean}
+        return {
+            metric: ours.get(name) or get_aggregation(name) or mean
+            for metric, name in self._aggregations.items()
+        }
 
 
 def task_block(
@@ -98,11 +110,11 @@ def task_block(
     The aggregations and the number of bootstrap iterations are those ``original`` was
     computed with (see :func:`task_aggregations` and :func:`bootstrap_iters`).
     """
-    return {
-        "name": task,
-        "alias": task_alias(original, task),
-        **aggregate_task(raw_metrics, task_aggregations(original, task), bootstrap_iters(original)),
-    }
+    with _quiet_expected_lm_eval_warnings():
+        block = aggregate_task(
+            raw_metrics, task_aggregations(original, task), bootstrap_iters(original), task
+        )
+    return {"name": task, "alias": task_alias(original, task), **block}
 
 
 def task_aggregations(original: Mapping[str, Any], task: str) -> dict[str, str]:
@@ -142,124 +154,60 @@ def effective_samples(original: Mapping[str, Any], task: str) -> int | None:
 # --- groups ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class GroupDefinition:
-    """A group's aggregation, from its YAML (``aggregate_metric_list``)."""
+@cache
+def _group_configs() -> dict[str, dict[str, Any]]:
+    """The group YAMLs of the package's task directory, as lm-eval's own task index reads them."""
+    from lm_eval.tasks import TaskManager
 
-    name: str
-    metrics: tuple[GroupMetric, ...]
-
-
-class _TolerantLoader(yaml.SafeLoader):
-    """A safe YAML loader that reads lm-eval tags (``!function ...``) as plain strings."""
-
-
-_TolerantLoader.add_multi_constructor(
-    "!",
-    lambda loader, suffix, node: loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode) else None,
-)
-
-
-def group_definitions(directory: Path | None = None) -> dict[str, GroupDefinition]:
-    """The groups defined in the package's task YAML files (those with an ``aggregate_metric_list``)."""
-    definitions: dict[str, GroupDefinition] = {}
-    for path in sorted((directory or task_dir()).glob("*.yaml")):
-        try:
-            config = yaml.load(path.read_text(encoding="utf-8"), Loader=_TolerantLoader)
-        except yaml.YAMLError:
-            continue
-        if not isinstance(config, dict) or "group" not in config:
-            continue
-        metrics: list[GroupMetric] = []
-        for entry in config.get("aggregate_metric_list") or []:
-            filters = entry.get("filter_list")
-            if isinstance(filters, str):
-                filters = [filters]
-            metrics.append(
-                (
-                    str(entry["metric"]),
-                    tuple(str(f) for f in filters) if filters else None,
-                    bool(entry.get("weight_by_size", True)),
-                )
-            )
-        definitions[str(config["group"])] = GroupDefinition(str(config["group"]), tuple(metrics))
-    return definitions
+    index = TaskManager(include_path=str(task_dir()), include_defaults=False).task_index
+    return {name: dict(entry.cfg) for name, entry in index.items() if entry.cfg and "group" in entry.cfg}
 
 
 def aggregate_groups(
     original: Mapping[str, Any], task_metrics: Mapping[str, Mapping[str, Any]]
 ) -> dict[str, dict[str, Any]]:
-    """The groups of ``original``, recomputed from ``task_metrics``.
+    """The groups of ``original``, recomputed from ``task_metrics`` by lm-eval's ``Group.aggregate``.
 
-    As ``lm_eval.api.group.Group.aggregate`` computes them. Only groups whose leaf tasks
-    all have an entry in ``task_metrics`` are kept.
+    Each group has the run's members (``group_subtasks``) and the aggregation of its YAML.
+    Only groups whose leaf tasks all have an entry in ``task_metrics`` are kept.
     """
-    from lm_eval.api.metrics import aggregate_subtask_metrics, pooled_sample_stderr, unweighted_mean_stderr
-
     subtasks: dict[str, list[str]] = original.get("group_subtasks") or {}
-    definitions = group_definitions()
     old = original.get("results") or {}
-    groups: dict[str, dict[str, Any]] = {}
-    for group in subtasks:
-        leaves = _leaves(group, subtasks)
-        if not leaves or any(leaf not in task_metrics for leaf in leaves):
-            continue
-        definition = definitions.get(group)
-        metrics = definition.metrics if definition is not None else _DEFAULT_GROUP_METRICS
-        values: dict[str, Any] = {
-            "alias": (old.get(group) or {}).get("alias") or group,
-            "name": group,
-            "sample_len": sum(int(task_metrics[leaf].get("sample_len", 0)) for leaf in leaves),
-        }
-        sample_count: dict[str, int] = {}
-        for metric, filters, weight_by_size in metrics:
-            for filter_name in filters or _discover_filters(metric, leaves, task_metrics):
-                key, stderr_key = f"{metric},{filter_name}", f"{metric}_stderr,{filter_name}"
-                present = [task_metrics[leaf] for leaf in leaves if key in task_metrics[leaf]]
-                if not present:
-                    continue
-                scores = [m[key] for m in present]
-                sizes = [int(m.get("sample_len", 0)) for m in present]
-                stderrs = [m[stderr_key] for m in present if m.get(stderr_key) is not None]
-                values[key] = aggregate_subtask_metrics(scores, sizes, weight_by_size)
-                sample_count[key] = sum(sizes)
-                if len(stderrs) == len(scores) and "N/A" not in stderrs:
-                    stderr = (
-                        pooled_sample_stderr(stderrs, sizes)
-                        if weight_by_size
-                        else unweighted_mean_stderr(stderrs)
-                    )
-                    values[stderr_key] = float(stderr)
-                else:
-                    values[stderr_key] = "N/A"
-        if sample_count:
-            values["sample_count"] = sample_count
-        groups[group] = values
-    return groups
+    groups = {name: _group(name, str((old.get(name) or {}).get("alias") or name)) for name in subtasks}
+    for name, children in subtasks.items():
+        for child in children:
+            groups[name].add(groups.get(child) or _SavedTask(child))
+    aggregated: dict[str, dict[str, Any]] = {}
+    for name, group in groups.items():
+        leaves = [task.task_name for task in group.get_all_tasks()]
+        if leaves and all(leaf in task_metrics for leaf in leaves):
+            aggregated[name] = dict(group.aggregate(dict(task_metrics)))
+    return aggregated
 
 
-def _leaves(group: str, subtasks: Mapping[str, list[str]], seen: frozenset[str] = frozenset()) -> list[str]:
-    """The leaf tasks below ``group`` (subgroups expanded, cycles cut)."""
-    leaves: list[str] = []
-    for child in subtasks.get(group, []):
-        if child in subtasks and child not in seen:
-            leaves.extend(_leaves(child, subtasks, seen | {group}))
-        elif child not in subtasks:
-            leaves.append(child)
-    return leaves
+def _group(name: str, alias: str) -> Group:
+    """An empty lm-eval group ``name`` with its YAML's aggregation (the default one if it has no YAML)."""
+    config = _group_configs().get(name)
+    group = (
+        Group.from_config(config)
+        if config
+        else Group(name, aggregate_metric_list=list(_DEFAULT_GROUP_METRICS))
+    )
+    group.alias = alias  # as the original run showed it
+    return group
 
 
-def _discover_filters(
-    metric: str, leaves: list[str], task_metrics: Mapping[str, Mapping[str, Any]]
-) -> list[str]:
-    """The filters under which any of ``leaves`` reports ``metric`` (for an entry without ``filter_list``)."""
-    found = {
-        key[len(metric) + 1 :]
-        for leaf in leaves
-        for key in task_metrics[leaf]
-        if key.startswith(f"{metric},") and "_stderr" not in key
-    }
-    return sorted(found)
+@contextmanager
+def _quiet_expected_lm_eval_warnings() -> Iterator[None]:
+    """Silence lm-eval's warning that a task's metrics cover different numbers of documents: the
+    category and subcategory rates do so by design (see the README)."""
+    target = logging.getLogger("lm_eval.evaluator_utils")
+    previous = target.disabled
+    target.disabled = True
+    try:
+        yield
+    finally:
+        target.disabled = previous
 
 
 # --- the document ------------------------------------------------------------------------------
