@@ -27,7 +27,7 @@ from sklearn.metrics import cohen_kappa_score
 from coconot_tasks.judge.backends.heuristic import heuristic_judge_output
 from coconot_tasks.judge.verdict import parse_verdict
 from coconot_tasks.tools.cli import main
-from coconot_tasks.tools.validate_judge.xstest import XSTestError, load_completions, select_rows
+from coconot_tasks.tools.validate_judge.xstest import XSTestError, evenly_spaced, load_completions
 from tests.conftest import JUDGE_KEY, REPO, SHARED_DATA, XSTEST_DATA, needs_shared, require_shared
 from utils.fake_openai import FAKE_JUDGE, FakeOpenAI, FaultPlan, judge_decision, judge_output
 
@@ -430,9 +430,9 @@ def test_loading_maps_types_to_sets() -> None:
 
 def test_select_rows_spreads_over_the_file() -> None:
     rows = list(range(450))
-    assert select_rows(rows, None) == rows
-    assert select_rows(rows, 1000) == rows
-    picked = select_rows(rows, 18)
+    assert evenly_spaced(rows, None) == rows
+    assert evenly_spaced(rows, 1000) == rows
+    picked = evenly_spaced(rows, 18)
     assert picked == [25 * i for i in range(18)]  # one per block of 25 = one per XSTest type
 
 

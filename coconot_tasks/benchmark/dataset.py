@@ -166,13 +166,19 @@ def parse_jsonl(path: Path) -> tuple[list[Any], list[int]]:
     return rows, numbers
 
 
-def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path | None:
-    """Return the local data directory chosen by argument or ``COCONOT_DATA_DIR``, if any."""
+def resolve_data_dir(
+    data_dir: str | os.PathLike[str] | None = None, *, must_exist: bool = True
+) -> Path | None:
+    """Return the local data directory chosen by argument or ``COCONOT_DATA_DIR``, if any.
+
+    The one place that reads ``COCONOT_DATA_DIR``. With ``must_exist`` a directory that does
+    not exist is an error; without it, it is returned as it is.
+    """
     chosen = data_dir or os.environ.get(ENV_DATA_DIR)
     if not chosen:
         return None
     path = Path(chosen).expanduser()
-    if not path.is_dir():
+    if must_exist and not path.is_dir():
         raise DataError(f"data directory {path} does not exist (from data_dir / {ENV_DATA_DIR})")
     return path
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from coconot_tasks.benchmark.dataset import ENV_DATA_DIR
+from coconot_tasks.benchmark.dataset import ENV_DATA_DIR, resolve_data_dir
 from coconot_tasks.paths import cache_dir
 
 SOURCE_REPO = "allenai/noncompliance"
@@ -97,8 +97,8 @@ def resource_bytes(resource: Resource, data_dir: str | os.PathLike[str] | None =
         if not path.is_file():
             raise ResourceError(f"{resource.env_var}={explicit}: no such file")
         return _verified(resource, path.read_bytes(), str(path))
-    folder = data_dir or os.environ.get(ENV_DATA_DIR)
-    if folder and (Path(folder) / resource.name).is_file():
+    folder = resolve_data_dir(data_dir, must_exist=False)
+    if folder and (folder / resource.name).is_file():
         path = Path(folder) / resource.name
         return _verified(resource, path.read_bytes(), str(path))
     cached = cache_dir() / "resources" / SOURCE_COMMIT / resource.name

@@ -2,7 +2,7 @@
 
 lm-eval 0.4.13 has no plugin discovery for external tasks. The wheel therefore ships a
 one-line ``coconot_tasks_autoload.pth`` that calls :func:`install` at interpreter start.
-:func:`install` only appends a tiny finder to ``sys.meta_path`` (no lm-eval import, no
+:func:`install` only puts a tiny finder first in ``sys.meta_path`` (no lm-eval import, no
 I/O); when -- and only when -- some code imports ``lm_eval.tasks.manager``, the finder
 lets the real module load and then wraps ``TaskManager.__init__`` so that the CoCoNot
 task directory is part of every task index.

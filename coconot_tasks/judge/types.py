@@ -94,7 +94,6 @@ class JudgeStats:
     lowest_concurrency: float = 0.0
     wall_seconds: float = 0.0
     cpu_seconds: float = 0.0
-    errors_so_far: int = 0  # live count for the progress bar
     error_messages: list[str] = field(default_factory=list)
     #: Verdicts per model id the endpoint reported (judged and cached ones).
     served_models: Counter[str] = field(default_factory=Counter)

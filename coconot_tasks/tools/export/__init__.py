@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from coconot_tasks.benchmark.dataset import ENV_DATA_DIR
+from coconot_tasks.benchmark.dataset import resolve_data_dir
 from coconot_tasks.tools.export.eval_guard import EvalCheck, EvalSetError, eval_file_name_reason
 from coconot_tasks.tools.export.formats import (
     ALL_FORMATS,
@@ -145,7 +145,7 @@ def export(
     check_limit(limit)
     out = Path(output).expanduser()
     paths = output_paths(out, fmt, validation=val_fraction is not None)
-    local_dir = data_dir or os.environ.get(ENV_DATA_DIR)
+    local_dir = resolve_data_dir(data_dir, must_exist=False)
     input_file = (
         source if source is not None else (Path(local_dir) / LOCAL_FILES_TRAIN[kind] if local_dir else None)
     )

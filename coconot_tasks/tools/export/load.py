@@ -165,8 +165,7 @@ def load_training_rows(
     explicit_dir = Path(data_dir).expanduser() if data_dir else None
     if explicit_dir is not None and not explicit_dir.is_dir():
         raise DataError(f"data directory {explicit_dir} does not exist")
-    env_value = os.environ.get(ENV_DATA_DIR)
-    env_dir = Path(env_value).expanduser() if env_value else None
+    env_dir = resolve_data_dir(None, must_exist=False)
     if source is not None:
         path = Path(source).expanduser()
         _refuse_eval_file_name(kind, path)

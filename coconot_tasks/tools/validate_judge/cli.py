@@ -253,7 +253,7 @@ def run_validate_judge(args: argparse.Namespace) -> int:
     from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
     from coconot_tasks.tools.export.eval_guard import EvalSetError
     from coconot_tasks.tools.validate_judge.coconot_checks import CHECKS, CheckSelectionError, parse_checks
-    from coconot_tasks.tools.validate_judge.run import run_checks, write_report
+    from coconot_tasks.tools.validate_judge.run import run_checks, write_validation_report
     from coconot_tasks.tools.validate_judge.xstest import XSTestError
 
     if args.limit is not None and args.limit < 1:
@@ -299,7 +299,7 @@ def run_validate_judge(args: argparse.Namespace) -> int:
         return 0
     print_summary(validation)
     if args.output_dir is not None:
-        json_path, md_path = write_report(validation, args.output_dir)
+        json_path, md_path = write_validation_report(validation, args.output_dir)
         print(f"  written: {json_path}, {md_path}")
     else:
         print("  (no --output-dir: validation.json / validation.md not written)")

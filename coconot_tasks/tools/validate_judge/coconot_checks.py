@@ -40,7 +40,7 @@ from coconot_tasks.benchmark.taxonomy import CONTRAST, ORIGINAL
 from coconot_tasks.judge.types import JudgeItem, JudgeResult, JudgeStats
 from coconot_tasks.judge.verdict import Verdict
 from coconot_tasks.tools.text_format import excerpt, md_cell, md_row, share
-from coconot_tasks.tools.validate_judge.xstest import judge_stats_dict, select_rows
+from coconot_tasks.tools.validate_judge.xstest import evenly_spaced, judge_stats_dict
 
 XSTEST: Final = "xstest"
 PREF_CHOSEN: Final = "pref-chosen"
@@ -152,7 +152,7 @@ def pref_checks(
     rows: Sequence[Mapping[str, Any]], source: str, limit: int | None = None
 ) -> dict[str, LabelCheck]:
     """The ``pref-chosen`` and ``pref-rejected`` checks of the preference rows (same rows in both)."""
-    indices = select_rows(range(len(rows)), limit)
+    indices = evenly_spaced(range(len(rows)), limit)
     common = {"set_name": CONTRAST, "source": source, "total_rows": len(rows)}
     return {
         PREF_CHOSEN: LabelCheck(
@@ -185,7 +185,7 @@ def sft_check(rows: Sequence[Mapping[str, Any]], source: str, limit: int | None 
         expected="noncompliance",
         source=source,
         total_rows=len(rows),
-        responses=_responses(rows, "response", select_rows(range(len(rows)), limit)),
+        responses=_responses(rows, "response", evenly_spaced(range(len(rows)), limit)),
     )
 
 

@@ -184,7 +184,7 @@ def run_checks(
     )
 
 
-def write_report(validation: JudgeValidation, output_dir: Path) -> tuple[Path, Path]:
+def write_validation_report(validation: JudgeValidation, output_dir: Path) -> tuple[Path, Path]:
     """Write ``validation.json`` and ``validation.md`` into ``output_dir``; return their paths."""
     output_dir.mkdir(parents=True, exist_ok=True)
     json_path = output_dir / "validation.json"

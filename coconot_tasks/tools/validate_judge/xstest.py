@@ -285,7 +285,7 @@ def _check_row(
     )
 
 
-def select_rows(rows: Sequence[T], limit: int | None) -> list[T]:
+def evenly_spaced(rows: Sequence[T], limit: int | None) -> list[T]:
     """At most ``limit`` rows, evenly spaced over ``rows`` (all rows when ``limit`` is ``None``).
 
     XSTest files are ordered by prompt type in blocks of 25, so the first N rows would cover
@@ -303,11 +303,11 @@ def load_xstest(
 ) -> list[XSTestRow]:
     """Load the completions files under ``paths`` (see :func:`find_completion_files`).
 
-    ``limit`` keeps at most that many rows *per file* (see :func:`select_rows`).
+    ``limit`` keeps at most that many rows *per file* (see :func:`evenly_spaced`).
     """
     rows: list[XSTestRow] = []
     for file in find_completion_files(paths, models):
-        rows.extend(select_rows(load_completions(file), limit))
+        rows.extend(evenly_spaced(load_completions(file), limit))
     return rows
 
 
