@@ -238,8 +238,13 @@ def report_html(report: Report, title: str, per_row: int = 3, footer: str = "") 
         body.append(table_html(table))
         if table.anchor in renderers:
             body.append(renderers[table.anchor]())
+    return page_html(title, body, footer)
+
+
+def page_html(title: str, body: list[str], footer: str = "") -> str:
+    """A self-contained page (the report's CSS, no script) around the HTML fragments ``body``."""
     if footer:
-        body.append(f"<footer>{esc(footer)}</footer>")
+        body = [*body, f"<footer>{esc(footer)}</footer>"]
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
