@@ -119,6 +119,11 @@ _TOOLS = (
     ("rescore", "coconot_tasks.tools.rescore.cli", "re-judge saved lm-eval samples without regenerating"),
     ("report", "coconot_tasks.tools.report.cli", "tables, plots and paired comparisons of CoCoNot runs"),
     (
+        "compare-judges",
+        "coconot_tasks.tools.compare_judges.cli",
+        "how much switching judges moves the numbers",
+    ),
+    (
         "validate-judge",
         "coconot_tasks.tools.validate_judge.cli",
         "measure a judge: XSTest human labels and CoCoNot responses of known class",

@@ -20,6 +20,7 @@ from typing import Any
 from coconot_tasks.results.saved_runs import Run
 from coconot_tasks.tools.report.numbers import (
     Comparison,
+    MixedJudgesError,
     RateCell,
     Report,
     ReportError,
@@ -33,6 +34,7 @@ DEFAULT_TITLE = "CoCoNot report"
 
 __all__ = [
     "DEFAULT_TITLE",
+    "MixedJudgesError",
     "Comparison",
     "RateCell",
     "Report",
@@ -59,6 +61,7 @@ def _row_dict(row: ReportRow) -> dict[str, Any]:
         "results_file": str(row.run.results_path),
         "tasks": row.tasks,
         "judges": row.judges,
+        "judge": [record.to_dict() for record in row.judge_records],
         "samples_logged": {s: len(v) for s, v in row.samples.items()},
         "judge_errors": {s: len(row.judge_errors(s)) for s in row.samples},
         "coconot_score": {"value": row.score, "source": row.score_source},
@@ -103,6 +106,11 @@ def report_dict(report: Report, title: str = DEFAULT_TITLE) -> dict[str, Any]:
             "direction": {"original": "lower is better", "contrast": "higher is better"},
             "difference": "compared - reference, paired on (set, CoCoNot row id); p = exact McNemar",
         },
+        "judges": {
+            "mixed": report.judges.mixed,
+            "notice": report.judge_notice,
+            "runs": {name: [r.to_dict() for r in records] for name, records in report.judges.judges.items()},
+        },
         "baseline": report.baseline,
         "rows": [_row_dict(row) for row in report.rows],
         "comparisons": [_comparison_dict(c) for c in report.comparisons],
@@ -116,15 +124,18 @@ def write_report(
     title: str = DEFAULT_TITLE,
     baseline: str | None = None,
     examples: int = 3,
+    allow_mixed_judges: bool = False,
 ) -> dict[str, Path]:
     """Write ``report.md``, ``report.html`` and ``report.json`` into ``output_dir``.
 
-    Returns the written paths by format. Raises :class:`ReportError` for inconsistent runs.
+    Returns the written paths by format. Raises :class:`ReportError` for inconsistent runs
+    and (before writing anything) :class:`MixedJudgesError` for runs scored by different
+    judges unless ``allow_mixed_judges``; with it, every format carries the notice.
     """
     from coconot_tasks.tools.report.html import report_html
     from coconot_tasks.tools.report.tables import report_markdown
 
-    report = build_report(runs, baseline=baseline)
+    report = build_report(runs, baseline=baseline, allow_mixed_judges=allow_mixed_judges)
     output_dir.mkdir(parents=True, exist_ok=True)
     from coconot_tasks import __version__
 

@@ -41,6 +41,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="failed responses shown per subcategory and model in the HTML (default: 3)",
     )
+    parser.add_argument(
+        "--allow-mixed-judges",
+        action="store_true",
+        help="report runs scored by different judges (default: refuse); every format then says so",
+    )
     parser.set_defaults(func=run_report)
 
 
@@ -65,6 +70,7 @@ def run_report(args: argparse.Namespace) -> int:
             title=args.title or DEFAULT_TITLE,
             baseline=args.baseline,
             examples=args.examples,
+            allow_mixed_judges=args.allow_mixed_judges,
         )
     except (RunError, ReportError) as exc:
         print(f"error: {exc}", file=sys.stderr)

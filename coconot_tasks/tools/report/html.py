@@ -57,6 +57,7 @@ td.path { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 1
 img.chart { max-width: 100%; height: auto; display: block; margin: 10px 0; border: 1px solid var(--line);
             border-radius: 6px; }
 .warning { background: #fff4e5; border: 1px solid #f0c36d; border-radius: 6px; padding: 8px 12px; }
+.warning.judges { background: #fdecea; border-color: #e3928a; font-size: 15px; }
 details { margin: 6px 0; }
 details > summary { cursor: pointer; }
 details.subcat { border: 1px solid var(--line); border-radius: 6px; padding: 6px 10px; background: #fff; }
@@ -218,6 +219,8 @@ def report_html(report: Report, title: str, per_row: int = 3, footer: str = "") 
         "should comply with).</p>",
         '<nav class="toc">' + "".join(f'<a href="#{esc(a)}">{esc(t)}</a>' for a, t in toc) + "</nav>",
     ]
+    if report.judge_notice:
+        body.append(f'<p class="warning judges"><strong>{esc(report.judge_notice)}</strong></p>')
     body.extend(f'<p class="warning">{esc(w)}</p>' for w in report.warnings)
     renderers: dict[str, Callable[[], str]] = {
         "main": lambda: _charts(report, None),
@@ -235,8 +238,13 @@ def report_html(report: Report, title: str, per_row: int = 3, footer: str = "") 
         body.append(table_html(table))
         if table.anchor in renderers:
             body.append(renderers[table.anchor]())
+    return page_html(title, body, footer)
+
+
+def page_html(title: str, body: list[str], footer: str = "") -> str:
+    """A self-contained page (the report's CSS, no script) around the HTML fragments ``body``."""
     if footer:
-        body.append(f"<footer>{esc(footer)}</footer>")
+        body = [*body, f"<footer>{esc(footer)}</footer>"]
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'

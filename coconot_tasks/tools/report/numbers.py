@@ -25,6 +25,7 @@ from coconot_tasks.benchmark.names import (
     slug,
 )
 from coconot_tasks.benchmark.taxonomy import CONTRAST, EXPECTED_COUNTS, ORIGINAL, SETS
+from coconot_tasks.results.judges import JudgeMix, JudgeRecord, describe_judges, judge_mix, run_judges
 from coconot_tasks.results.saved_runs import Run, Sample
 from coconot_tasks.tools.report.stats import PairedDifference, paired_difference, wilson
 
@@ -42,6 +43,10 @@ FAILURE_VERDICT = {ORIGINAL: "compliance", CONTRAST: "noncompliance"}
 
 class ReportError(ValueError):
     """The runs cannot be reported (inconsistent files, unknown baseline, ...)."""
+
+
+class MixedJudgesError(ReportError):
+    """The runs were scored by different judges and mixing them was not allowed."""
 
 
 def arrow(set_name: str) -> str:
@@ -214,6 +219,11 @@ class ReportRow:
         found = {s.result.judge for samples in self.samples.values() for s in samples if s.result is not None}
         return sorted(j for j in found if j)
 
+    @property
+    def judge_records(self) -> list[JudgeRecord]:
+        """The judges that scored this row's tasks (see :mod:`coconot_tasks.results.judges`)."""
+        return run_judges(self.run, self.tasks.values())
+
     def judge_errors(self, set_name: str) -> list[Sample]:
         """Samples of ``set_name`` without a verdict."""
         return [s for s in self.samples.get(set_name, []) if not has_verdict(s)]
@@ -253,6 +263,13 @@ class Report:
     baseline: str | None
     comparisons: list[Comparison]
     warnings: list[str] = field(default_factory=list)
+    judges: JudgeMix = field(default_factory=lambda: JudgeMix({}))
+
+    @property
+    def judge_notice(self) -> str | None:
+        """The notice shown on top of every format when the runs were scored by different judges."""
+        notice = self.judges.notice
+        return f"Different judges: {notice}." if notice else None
 
     def scopes_of(
         self, set_name: str, levels: Sequence[str] = ("set", "category", "subcategory")
@@ -410,10 +427,10 @@ def compare(reference: ReportRow, compared: ReportRow, kind: str, warnings: list
         scope: paired_difference(values)
         for scope, values in sorted(pairs.items(), key=lambda i: i[0].sort_key())
     }
-    if results and reference.judges != compared.judges:
+    if results and judge_mix({"a": reference.run, "b": compared.run}).mixed:
         warnings.append(
             f"{compared.label} vs {reference.label}: judged by different judges "
-            f"({', '.join(compared.judges) or 'unknown'} vs {', '.join(reference.judges) or 'unknown'}); "
+            f"({describe_judges(compared.judge_records)} vs {describe_judges(reference.judge_records)}); "
             "differences mix model and judge effects"
         )
     return Comparison(kind=kind, reference=reference, compared=compared, results=results, unmatched=unmatched)
@@ -452,19 +469,32 @@ def _resolve_baseline(rows: list[ReportRow], baseline: str | None) -> str | None
     raise ReportError(f"--baseline {baseline!r} is not one of the reported models: {known}")
 
 
-def build_report(runs: Sequence[Run], baseline: str | None = None) -> Report:
+def build_report(
+    runs: Sequence[Run], baseline: str | None = None, allow_mixed_judges: bool = False
+) -> Report:
     """Compute every number of the report from loaded runs.
 
     Args:
         runs: the runs, in the order their rows are shown.
         baseline: the model the others are compared with (default: the first run's model).
+        allow_mixed_judges: report runs scored by different judges (with a notice) instead of
+            raising :class:`MixedJudgesError`.
 
     Raises:
         ReportError: when a results JSON and its samples disagree, or ``baseline`` is unknown.
+        MixedJudgesError: the runs were scored by different judges (see
+            :mod:`coconot_tasks.results.judges`) and ``allow_mixed_judges`` is false.
     """
     rows = rows_of(runs)
+    mix = judge_mix({row.model: row.run for row in rows})
+    if mix.mixed and not allow_mixed_judges:
+        raise MixedJudgesError(
+            f"{mix.notice}; pass --allow-mixed-judges to write the report anyway (with this notice)"
+        )
     warnings: list[str] = []
     base = _resolve_baseline(rows, baseline)
     scopes = sorted({scope for row in rows for scope in row.cells}, key=Scope.sort_key)
     comparisons = _comparisons(rows, base, warnings)
-    return Report(rows=rows, scopes=scopes, baseline=base, comparisons=comparisons, warnings=warnings)
+    return Report(
+        rows=rows, scopes=scopes, baseline=base, comparisons=comparisons, warnings=warnings, judges=mix
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from coconot_tasks.benchmark.taxonomy import CONTRAST, ORIGINAL, SETS
+from coconot_tasks.results.judges import describe_judges
 from coconot_tasks.tools.report.numbers import (
     SET_TITLES,
     Comparison,
@@ -244,7 +245,7 @@ def runs_table(report: Report) -> Table:
             [
                 Cell(row.label),
                 Cell(str(row.run.results_path), path=True),
-                Cell(", ".join(row.judges) or "unknown"),
+                Cell(describe_judges(row.judge_records)),
                 *counts,
                 Cell(DASH if limit is None else str(limit)),
                 Cell(_spend_text(spend)),
@@ -340,6 +341,8 @@ def report_markdown(report: Report, title: str) -> str:
         "Original set ↓ (should not comply), contrast set ↑ (should comply)."
     )
     parts.append("")
+    if report.judge_notice:
+        parts.extend([f"> **{report.judge_notice}**", ""])
     if report.warnings:
         parts.extend(f"> warning: {w}" for w in report.warnings)
         parts.append("")

@@ -1,0 +1,199 @@
+"""The numbers of ``coconot compare-judges``: every judge's verdicts on the same saved responses.
+
+Every response (one logged sample of one run) is judged by each judge through the one
+engine (:func:`~coconot_tasks.judge.dedup.judge_unique`: cache, retries, budget, progress).
+A response without a verdict from a judge (judge error, budget cap) is left out of that
+judge's rate and counted; a pairwise statistic uses the responses where both judges have
+a verdict. Rates get a 95% Wilson interval, differences from the first judge a paired 95%
+interval (:mod:`coconot_tasks.tools.report.stats`), agreement Cohen's kappa
+(:mod:`coconot_tasks.tools.agreement`). Scopes are the report's: set, category, subcategory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from coconot_tasks.benchmark.names import slug
+from coconot_tasks.judge.dedup import judge_unique
+from coconot_tasks.judge.types import JudgeItem, JudgeResult, JudgeStats
+from coconot_tasks.results.saved_runs import Run, Sample
+from coconot_tasks.tools.agreement import AgreementStats, VerdictPair
+from coconot_tasks.tools.compare_judges.specs import JudgeSpec
+from coconot_tasks.tools.report.numbers import Scope, sample_scopes
+from coconot_tasks.tools.report.stats import PairedDifference, paired_difference, wilson
+
+
+@dataclass(frozen=True)
+class Response:
+    """One saved response to judge: its run (by name) and its sample."""
+
+    run: str
+    sample: Sample
+
+    @property
+    def item(self) -> JudgeItem:
+        """The judge request, as the lm-eval filter builds it."""
+        s = self.sample
+        return JudgeItem(s.task.set_name, s.prompt, s.response, s.subcategory, s.category, s.doc_id)
+
+
+def select_responses(
+    runs: Sequence[Run], *, limit: int | None = None, set_name: str | None = None, category: str | None = None
+) -> list[Response]:
+    """The logged responses of ``runs``: the first ``limit`` per task, of one set and one category.
+
+    ``category`` matches a category's name or its metric slug (``safety``), case-insensitively.
+    """
+    wanted = slug(category.strip()) if category else None
+    names = _run_names(runs)
+    chosen: list[Response] = []
+    for run, name in zip(runs, names, strict=True):
+        for info in run.tasks:
+            if set_name and info.set_name != set_name:
+                continue
+            samples = [
+                s
+                for s in run.samples.get(info.task, [])
+                if wanted is None or wanted in (slug(s.category), s.category.lower())
+            ]
+            chosen += [Response(name, s) for s in samples[:limit]]
+    return chosen
+
+
+def _run_names(runs: Sequence[Run]) -> list[str]:
+    names = [run.model for run in runs]
+    return [
+        name if names.count(name) == 1 else f"{name} ({run.results_path})"
+        for name, run in zip(names, runs, strict=True)
+    ]
+
+
+def judge_all(
+    specs: Sequence[JudgeSpec],
+    responses: Sequence[Response],
+    *,
+    max_cost_usd: float | None = None,
+    progress: bool = True,
+) -> tuple[list[list[JudgeResult | None]], list[JudgeStats | None]]:
+    """Each judge's result per response (``saved``: the run's own verdict) and its stats.
+
+    ``max_cost_usd`` caps all judges together: each judge gets what the judges before it
+    left over (a dry run's estimates count as spent, so it shows what the cap would allow).
+    """
+    items = [r.item for r in responses]
+    verdicts: list[list[JudgeResult | None]] = []
+    stats: list[JudgeStats | None] = []
+    spent = 0.0
+    for spec in specs:
+        if spec.settings is None:
+            verdicts.append([r.sample.result for r in responses])
+            stats.append(None)
+            continue
+        settings = spec.settings
+        if max_cost_usd is not None:
+            # JudgeSettings refuses a cap of 0: a tiny positive one stops before the first call
+            settings = replace(settings, max_cost_usd=max(max_cost_usd - spent, 1e-12))
+        results, judge_stats = judge_unique(
+            items, settings, progress=progress, desc=f"CoCoNot judge {spec.name}"
+        )
+        spent += judge_stats.estimated_cost_usd if settings.dry_run else judge_stats.cost_usd
+        verdicts.append(list(results))
+        stats.append(judge_stats)
+    return verdicts, stats
+
+
+def verdict_of(result: JudgeResult | None) -> str | None:
+    """The verdict, or ``None`` when the judge gave none (errors, budget cap, unreadable)."""
+    return str(result.verdict) if result is not None and result.ok else None
+
+
+@dataclass
+class JudgeRate:
+    """One judge's compliance rate over one scope."""
+
+    k: int = 0  # responses judged compliance
+    n: int = 0  # responses with a verdict
+    no_verdict: int = 0
+
+    @property
+    def rate(self) -> float | None:
+        """``k / n`` (``None`` without verdicts)."""
+        return self.k / self.n if self.n else None
+
+    @property
+    def ci(self) -> tuple[float, float] | None:
+        """The 95% Wilson interval of the rate (``None`` without verdicts)."""
+        return wilson(self.k, self.n) if self.n else None
+
+
+@dataclass
+class ScopeNumbers:
+    """Everything computed for one scope."""
+
+    scope: Scope
+    rates: list[JudgeRate]
+    differences: list[PairedDifference | None]  # judge j vs the first judge (None for the first)
+    agreement: dict[tuple[int, int], AgreementStats] = field(default_factory=dict)  # i < j
+
+
+@dataclass
+class JudgeComparison:
+    """The judges, the responses, every verdict and the numbers per scope."""
+
+    judges: list[JudgeSpec]
+    responses: list[Response]
+    results: list[list[JudgeResult | None]]  # per judge, per response
+    stats: list[JudgeStats | None]
+    scopes: list[ScopeNumbers]
+
+    def verdicts(self, index: int) -> list[str | None]:
+        """Judge ``index``'s verdict per response."""
+        return [verdict_of(r) for r in self.results[index]]
+
+    def disagreements(self) -> list[int]:
+        """Responses where at least two judges gave different verdicts."""
+        columns = [self.verdicts(j) for j in range(len(self.judges))]
+        return [i for i in range(len(self.responses)) if len({c[i] for c in columns} - {None}) > 1]
+
+
+def compare_judges(
+    judges: Sequence[JudgeSpec],
+    responses: Sequence[Response],
+    results: Sequence[Sequence[JudgeResult | None]],
+    stats: Sequence[JudgeStats | None],
+) -> JudgeComparison:
+    """The numbers of every scope (set, category, subcategory) from each judge's results."""
+    verdicts = [[verdict_of(r) for r in column] for column in results]
+    members: dict[Scope, list[int]] = {}
+    for index, response in enumerate(responses):
+        for scope in sample_scopes(response.sample):
+            members.setdefault(scope, []).append(index)
+    scopes = []
+    pairs = [(i, j) for i in range(len(judges)) for j in range(i + 1, len(judges))]
+    for scope in sorted(members, key=Scope.sort_key):
+        indices = members[scope]
+        rates = []
+        for column in verdicts:
+            rate = JudgeRate()
+            for i in indices:
+                if column[i] is None:
+                    rate.no_verdict += 1
+                else:
+                    rate.n += 1
+                    rate.k += column[i] == "compliance"
+            rates.append(rate)
+        differences: list[PairedDifference | None] = [None]
+        for column in verdicts[1:]:
+            both = [i for i in indices if verdicts[0][i] is not None and column[i] is not None]
+            differences.append(
+                paired_difference((verdicts[0][i] == "compliance", column[i] == "compliance") for i in both)
+            )
+        agreement = {}
+        for a, b in pairs:
+            stats_ab = AgreementStats()
+            for i in indices:
+                stats_ab.add(VerdictPair(scope.set_name, "", "", "", verdicts[a][i], verdicts[b][i]))
+            agreement[(a, b)] = stats_ab
+        scopes.append(ScopeNumbers(scope, rates, differences, agreement))
+    return JudgeComparison(list(judges), list(responses), [list(c) for c in results], list(stats), scopes)

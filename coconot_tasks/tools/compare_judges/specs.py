@@ -1,0 +1,87 @@
+"""Judge specs of ``coconot compare-judges --judge SPEC``.
+
+=====================================  ==============================================================
+``saved``                              the verdicts already in the run(s) (no judge call)
+``heuristic``                          the offline keyword detector (smoke test, not the metric)
+``openai:MODEL``                       an OpenAI-compatible chat model at the configured endpoint
+                                       (``COCONOT_JUDGE_BASE_URL`` / ``OPENAI_BASE_URL``, else OpenAI)
+``openai:MODEL@BASE_URL``              the same at ``BASE_URL`` (e.g. ``http://127.0.0.1:8000/v1``)
+``vllm:MODEL@REVISION``                the managed local vLLM judge at a pinned Hugging Face commit
+=====================================  ==============================================================
+
+Each spec becomes judge settings through :meth:`JudgeSettings.resolve`, so it is validated
+as everywhere else; the settings a spec does not name come from the ``COCONOT_JUDGE_*``
+environment, and API keys from the environment only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
+
+SAVED = "saved"
+SPEC_HELP = "saved, heuristic, openai:MODEL[@BASE_URL] or vllm:MODEL@REVISION"
+
+
+@dataclass(frozen=True)
+class JudgeSpec:
+    """One judge to compare: its name in the outputs and its settings (``None``: saved verdicts)."""
+
+    text: str
+    name: str
+    settings: JudgeSettings | None
+
+
+def spec_metadata(text: str) -> dict[str, Any] | None:
+    """The ``--metadata``-style judge keys a spec names (``None`` for ``saved``)."""
+    kind, colon, rest = text.strip().partition(":")
+    if text.strip() == SAVED:
+        return None
+    if text.strip() == "heuristic":
+        return {"judge_backend": "heuristic"}
+    model, at, where = rest.partition("@")
+    if colon and kind == "openai" and model:
+        return {"judge_backend": "openai", "judge_model": model, **({"judge_base_url": where} if at else {})}
+    if colon and kind == "vllm" and model:
+        return {
+            "judge_backend": "vllm",
+            "judge_model": model,
+            **({"judge_vllm_revision": where} if at else {}),
+        }
+    raise JudgeConfigError(f"--judge {text!r} is not a judge spec; use {SPEC_HELP}")
+
+
+def parse_specs(texts: list[str], shared: Mapping[str, Any]) -> list[JudgeSpec]:
+    """Resolve ``texts`` with the ``shared`` judge settings (concurrency, cache, dry run).
+
+    Names are the judge ids (``openai:gpt-6-luna``), with ``@endpoint`` added where two
+    judges would otherwise share one.
+
+    Raises:
+        JudgeConfigError: a spec is malformed, repeated, or its settings are invalid.
+    """
+    if len(texts) < 2:
+        raise JudgeConfigError(f"give at least two --judge options ({SPEC_HELP})")
+    resolved: list[tuple[str, JudgeSettings | None]] = []
+    for text in texts:
+        metadata = spec_metadata(text)
+        try:
+            settings = None if metadata is None else JudgeSettings.resolve({**shared, **metadata})
+        except JudgeConfigError as exc:
+            raise JudgeConfigError(f"--judge {text}: {exc}") from None
+        resolved.append((text, settings))
+    ids = [SAVED if s is None else s.judge_id for _t, s in resolved]
+    specs = []
+    for (text, settings), judge_id in zip(resolved, ids, strict=True):
+        name = judge_id
+        if settings is not None and ids.count(judge_id) > 1:
+            name = f"{judge_id}@{settings.endpoint}"
+        specs.append(JudgeSpec(text, name, settings))
+    names = [s.name for s in specs]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise JudgeConfigError(f"--judge names the same judge twice: {', '.join(repeated)}")
+    return specs
