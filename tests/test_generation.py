@@ -197,3 +197,11 @@ def test_the_filter_reads_whether_the_template_opened_the_reasoning(
     assert opened.outcome == "no_answer" and opened.verdict is None
     assert plain.outcome == "judged" and plain.verdict is not None
     assert "1 of 2 responses have NO answer" in caplog.text
+
+
+def test_reasoning_end_is_no_judge_setting_and_is_accepted_next_to_them() -> None:
+    from coconot_tasks.judge.settings import JudgeSettings
+
+    metadata = {"reasoning_end": "<|channel|>final<|message|>", "think_end_token": "</think>"}
+    assert JudgeSettings.resolve({**metadata, "judge_backend": "heuristic"}).backend == "heuristic"
+    assert AnswerRules.from_metadata(metadata).end == "<|channel|>final<|message|>"
