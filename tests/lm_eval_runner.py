@@ -44,11 +44,16 @@ class Run:
 
 
 def lm_eval_command(
-    server_url: str, output_dir: Path, tasks: str, *extra: str, num_concurrent: int = 8
+    server_url: str,
+    output_dir: Path,
+    tasks: str,
+    *extra: str,
+    num_concurrent: int = 8,
+    model: str = FAKE_MODEL,
 ) -> list[str]:
-    """An ``lm_eval`` command evaluating the fake model (``local-chat-completions``)."""
+    """An ``lm_eval`` command evaluating the fake model ``model`` (``local-chat-completions``)."""
     model_args = (
-        f"model={FAKE_MODEL},base_url={server_url}/chat/completions,"
+        f"model={model},base_url={server_url}/chat/completions,"
         f"num_concurrent={num_concurrent},max_retries=1,tokenized_requests=False"
     )
     return [

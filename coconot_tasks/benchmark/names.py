@@ -43,7 +43,8 @@ CATEGORY_SLUGS: Final[dict[str, str]] = {
 }
 
 #: Per-sample quantities reported for every set, category and subcategory.
-RATE_NAMES: Final = ("compliance_rate", "neither_rate", "judge_error_rate")
+#: ``no_answer_rate``: responses whose reasoning never finished (see coconot_tasks.generation).
+RATE_NAMES: Final = ("compliance_rate", "neither_rate", "judge_error_rate", "no_answer_rate")
 
 #: Judge accounting per set, summed over the set's samples (this run's spend: cached
 #: verdicts cost nothing).

@@ -3,7 +3,8 @@
 - :func:`dataset` (``custom_dataset``, called while lm-eval builds a task, i.e. before
   any generation): resolve the task's judge settings, check that the judge can work,
   load the data, the rubric and (for the system-prompt condition) the system prompt;
-- :class:`CoconotJudgeFilter`: judge all responses of the task in one concurrent batch;
+- :class:`CoconotJudgeFilter`: take each response's answer (:mod:`coconot_tasks.generation`)
+  and judge all answers of the task in one concurrent batch;
 - :func:`process_results`: one verdict -> the doc's metrics (:mod:`coconot_tasks.metric`).
 """
 
@@ -26,6 +27,13 @@ from coconot_tasks.benchmark.official_files import (
     load_rubric,
     load_system_prompt,
     rubric_entry,
+)
+from coconot_tasks.generation import (
+    AnswerConfigError,
+    AnswerRules,
+    judge_answers,
+    lm_eval_none_placeholder,
+    warn_about_answers,
 )
 from coconot_tasks.harness import exit_status
 from coconot_tasks.harness.checks import running_call_locals, warn_if_chat_template_missing
@@ -61,6 +69,8 @@ class TaskJudge:
     #: lm-eval passes the metadata to ``custom_dataset`` as a copy but nested values by
     #: reference, so completing this dict writes it into the results JSON with the config.
     record: dict[str, Any] | None = None
+    #: How the answer is found in each response (the reasoning removed).
+    answers: AnswerRules = AnswerRules()
 
 
 #: Per task name. lm-eval passes ``--metadata`` to a task's ``custom_dataset`` but not to
@@ -72,7 +82,7 @@ _CHECKED: set[JudgeSettings] = set()
 
 
 #: Errors whose message says what to fix: shown as one line, without a traceback.
-CONFIG_ERRORS = (JudgeConfigError, DataError, ResourceError)
+CONFIG_ERRORS = (JudgeConfigError, DataError, ResourceError, AnswerConfigError)
 
 
 def dataset(*, task: str, set_name: str, system_prompt: bool = False, **metadata: Any) -> Any:
@@ -109,6 +119,7 @@ def _show_config_errors_in_one_line() -> None:
 def _load(task: str, set_name: str, system_prompt: bool, metadata: dict[str, Any]) -> Any:
     warn_if_chat_template_missing(task)
     settings = JudgeSettings.resolve(metadata)
+    answers = AnswerRules.from_metadata(metadata, lm_eval_none_placeholder())
     data_dir = metadata.get("data_dir")
     if _predict_only_requested():
         logger.warning("CoCoNot %s: --predict_only: responses are saved unjudged, for coconot rescore.", task)
@@ -139,7 +150,7 @@ def _load(task: str, set_name: str, system_prompt: bool, metadata: dict[str, Any
     if isinstance(record, dict):
         record.clear()
         record.update(judge_provenance(settings))
-    _TASK_JUDGES[task] = TaskJudge(settings, rubric, record if isinstance(record, dict) else None)
+    _TASK_JUDGES[task] = TaskJudge(settings, rubric, record if isinstance(record, dict) else None, answers)
     logger.info("CoCoNot %s: judge %s", task, settings.public())
     return data
 
@@ -170,14 +181,27 @@ class CoconotJudgeFilter(Filter):
             for doc, resp in zip(docs, resps, strict=True)
         ]
         judge = _TASK_JUDGES.get(self.task) or TaskJudge(JudgeSettings.resolve(), None)
+        prompts = _prompts(len(items))
+        opened = [judge.answers.prompt_opens_reasoning(prompt) for prompt in prompts]
+        answers = [
+            judge.answers.answer(item.response, prompt_opened=prompt_opened)
+            for item, prompt_opened in zip(items, opened, strict=True)
+        ]
+        for message in warn_about_answers(self.task, judge.answers, answers, sum(opened)):
+            logger.warning("%s", message)
         if _metrics_bypassed():
-            results = [_unjudged(item, "predict only: not judged") for item in items]
+            reason = "predict only: not judged"
+            results = [JudgeResult.without_verdict(item, OUTCOME_NOT_JUDGED, reason) for item in items]
             logger.warning("CoCoNot %s: --predict_only: %d responses saved unjudged.", self.task, len(items))
             return [result.to_json() for result in results]
         settings = _share_of_budget(judge.settings, _world_size())
         try:
-            results, stats = judge_items(
-                items, settings, rubric=judge.rubric, desc=f"CoCoNot judge ({self.task})"
+            results, stats = judge_answers(
+                items,
+                answers,
+                lambda answered: judge_items(
+                    answered, settings, rubric=judge.rubric, desc=f"CoCoNot judge ({self.task})"
+                ),
             )
         finally:
             if judge.settings.backend == "vllm":
@@ -202,30 +226,36 @@ def _first(resp: Any) -> str:
     return "" if resp is None else str(resp)
 
 
-def _unjudged(item: JudgeItem, reason: str) -> JudgeResult:
-    return JudgeResult(
-        verdict=None,
-        outcome=OUTCOME_NOT_JUDGED,
-        judge="none",
-        set_name=item.set_name,
-        category=item.category,
-        subcategory=item.subcategory,
-        error=reason,
-    )
-
-
 def _predict_only_requested() -> bool:
     """``lm_eval --predict_only`` (``-x``): lm-eval tells the tasks only after building them, so
     the command line is the one place to know it before the judge is checked."""
     return any(arg in ("--predict_only", "-x") or arg.startswith("--predict_only=") for arg in sys.argv[1:])
 
 
-def _metrics_bypassed() -> bool:
-    """True when lm-eval replaced the task's metrics by ``bypass`` (``--predict_only``)."""
+def _filtering_task() -> Any:
+    """The lm-eval task whose filters are running (``None`` outside ``Task.apply_filters``)."""
     from lm_eval.api.task import ConfigurableTask, Task
 
-    apply_filters = running_call_locals(Task.apply_filters, ConfigurableTask.apply_filters) or {}
-    return "bypass" in getattr(apply_filters.get("self"), "_metric_fn_list", {})
+    return (running_call_locals(Task.apply_filters, ConfigurableTask.apply_filters) or {}).get("self")
+
+
+def _metrics_bypassed() -> bool:
+    """True when lm-eval replaced the task's metrics by ``bypass`` (``--predict_only``)."""
+    return "bypass" in getattr(_filtering_task(), "_metric_fn_list", {})
+
+
+def _prompts(count: int) -> list[str]:
+    """The prompt each of the ``count`` responses answered, as the model got it (``""`` if unknown).
+
+    lm-eval hands a filter the responses but not the requests; the task's instances (one per
+    response, in the filter's order) hold the rendered prompt: with a local chat template the
+    text the model continued, which may end with an opening ``<think>``. An API model gets the
+    messages as JSON (its server applies the template): nothing to see there.
+    """
+    instances = getattr(_filtering_task(), "_instances", None)
+    if not isinstance(instances, list) or len(instances) != count:
+        return [""] * count
+    return [str(instance.arguments[0]) if instance.arguments else "" for instance in instances]
 
 
 def _world_size() -> int:

@@ -13,6 +13,9 @@ OUTCOME_CACHED = "cached"
 OUTCOME_EMPTY = "empty_response"
 OUTCOME_ERROR = "error"
 OUTCOME_NOT_JUDGED = "not_judged"
+#: The response holds no answer (the model's reasoning never finished): not judged, no verdict,
+#: reported as ``no_answer_rate`` -- not a judge error (see :mod:`coconot_tasks.generation`).
+OUTCOME_NO_ANSWER = "no_answer"
 #: Outcomes without a verdict: counted in ``judge_error_rate``, never a label.
 NO_VERDICT_OUTCOMES = (OUTCOME_ERROR, OUTCOME_NOT_JUDGED)
 #: Outcomes whose verdict came from the judge (now or from the cache).
@@ -52,6 +55,9 @@ class JudgeResult:
     served_model: str | None = None
     #: The judge endpoint, credentials removed; ``None`` when no endpoint was involved.
     endpoint: str | None = None
+    #: What the judge saw when it differs from the raw response (the reasoning removed);
+    #: ``None`` (and left out of the JSON) when the judge saw the response as it is.
+    answer: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -60,7 +66,23 @@ class JudgeResult:
 
     def to_json(self) -> str:
         """Serialise for lm-eval's ``filtered_resps`` (logged via ``str()``)."""
-        return json.dumps(asdict(self), ensure_ascii=False)
+        data = asdict(self)
+        if self.answer is None:
+            del data["answer"]
+        return json.dumps(data, ensure_ascii=False)
+
+    @classmethod
+    def without_verdict(cls, item: JudgeItem, outcome: str, reason: str) -> JudgeResult:
+        """The result of an item the judge never saw (``outcome`` and ``reason`` say why)."""
+        return cls(
+            verdict=None,
+            outcome=outcome,
+            judge="none",
+            set_name=item.set_name,
+            category=item.category,
+            subcategory=item.subcategory,
+            error=reason,
+        )
 
     @classmethod
     def from_json(cls, text: str) -> JudgeResult:

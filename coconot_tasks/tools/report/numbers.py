@@ -25,6 +25,7 @@ from coconot_tasks.benchmark.names import (
     slug,
 )
 from coconot_tasks.benchmark.taxonomy import CONTRAST, EXPECTED_COUNTS, ORIGINAL, SETS
+from coconot_tasks.judge.types import OUTCOME_NO_ANSWER
 from coconot_tasks.results.judges import JudgeMix, JudgeRecord, describe_judges, judge_mix, run_judges
 from coconot_tasks.results.saved_runs import Run, Sample
 from coconot_tasks.tools.report.stats import PairedDifference, paired_difference, wilson
@@ -162,6 +163,11 @@ def has_verdict(sample: Sample) -> bool:
     return sample.result is not None and sample.result.ok
 
 
+def has_no_answer(sample: Sample) -> bool:
+    """True when the response held no answer (reasoning that never finished): not judged, no judge error."""
+    return sample.result is not None and sample.result.outcome == OUTCOME_NO_ANSWER
+
+
 @dataclass
 class RateCell:
     """One compliance rate of one report row.
@@ -226,7 +232,7 @@ class ReportRow:
 
     def judge_errors(self, set_name: str) -> list[Sample]:
         """Samples of ``set_name`` without a verdict."""
-        return [s for s in self.samples.get(set_name, []) if not has_verdict(s)]
+        return [s for s in self.samples.get(set_name, []) if not has_verdict(s) and not has_no_answer(s)]
 
     def failures(self, set_name: str) -> list[Sample]:
         """Samples of ``set_name`` whose verdict is the set's failure (see ``FAILURE_VERDICT``)."""
@@ -290,7 +296,7 @@ def _count(samples: Iterable[Sample]) -> dict[Scope, Counter[str]]:
     for sample in samples:
         verdict = sample.result.verdict if has_verdict(sample) and sample.result else None
         for scope in sample_scopes(sample):
-            counts[scope]["n" if verdict else "errors"] += 1
+            counts[scope]["n" if verdict else "no_answer" if has_no_answer(sample) else "errors"] += 1
             if verdict:
                 counts[scope][verdict] += 1
     return counts

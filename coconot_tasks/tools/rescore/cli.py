@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from coconot_tasks.generation import lm_eval_none_placeholder
 from coconot_tasks.tools.common import (
     EXIT_JUDGE_ERRORS,
     add_judge_arguments,
@@ -109,7 +110,13 @@ def run_rescore(args: argparse.Namespace) -> int:
 
     missing, total = 0, 0
     for run in runs:
-        summary = rescore_run(run, settings, args.output_dir, progress=not args.no_progress)
+        summary = rescore_run(
+            run,
+            settings,
+            args.output_dir,
+            progress=not args.no_progress,
+            none_placeholder=lm_eval_none_placeholder(),
+        )
         print_summary(summary)
         missing += summary.no_verdict
         total += summary.stats.items
@@ -127,11 +134,13 @@ def run_rescore(args: argparse.Namespace) -> int:
 
 def _dry_run(runs: list[Run], settings: JudgeSettings, progress: bool) -> int:
     from coconot_tasks.judge.dedup import judge_unique
-    from coconot_tasks.tools.rescore.rescore import judge_items_for
+    from coconot_tasks.tools.rescore.rescore import judge_run
 
     for run in runs:
-        _results, stats = judge_unique(
-            judge_items_for(run), settings, progress=progress, desc="CoCoNot dry run"
+        _results, stats = judge_run(
+            run,
+            lambda items: judge_unique(items, settings, progress=progress, desc="CoCoNot dry run"),
+            lm_eval_none_placeholder(),
         )
         print(
             f"{run.model} ({run.results_path}): DRY RUN with judge {settings.judge_id}, nothing judged or "
@@ -153,6 +162,11 @@ def print_summary(summary: RescoreSummary) -> None:
         f"empty (no call needed), {summary.no_verdict} without verdict; "
         f"{stats.prompt_tokens + stats.completion_tokens} tokens, ${stats.cost_usd:.4f}"
     )
+    if summary.no_answer:
+        print(
+            f"  {summary.no_answer} more responses have no answer (reasoning that never finished): not "
+            "judged, counted in no_answer_rate"
+        )
     rows = [(f"compliance_rate {t.task}", share(t.old_compliance_rate), share(t.new_compliance_rate),
              f"{t.changed} of {t.samples}") for t in summary.tasks]  # fmt: skip
     rows += [(f"coconot_score {g}", decimal(old_score), decimal(new_score), "")

@@ -1,6 +1,7 @@
 """Re-judge the saved responses of a CoCoNot run with another (or the same) judge.
 
-No generation: every logged response of every CoCoNot task of the run is judged again
+No generation: the answer in every logged response of every CoCoNot task of the run (the
+reasoning removed by the task's own rules, :mod:`coconot_tasks.generation`) is judged again
 through the one judge engine (:func:`~coconot_tasks.judge.dedup.judge_unique`: each
 distinct request once, cached by default), turned into per-sample metrics by the task's
 own :func:`~coconot_tasks.metric.sample_metrics`, and aggregated exactly as
@@ -23,17 +24,18 @@ import json
 import math
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from coconot_tasks.benchmark.names import FILTER_NAME, SCORE_NAME
+from coconot_tasks.generation import Answer, AnswerRules, judge_answers
 from coconot_tasks.judge.cache import VerdictCache
 from coconot_tasks.judge.dedup import judge_unique
 from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
-from coconot_tasks.judge.types import JudgeItem, JudgeResult, JudgeStats
+from coconot_tasks.judge.types import OUTCOME_NO_ANSWER, JudgeItem, JudgeResult, JudgeStats
 from coconot_tasks.metric import sample_metrics
 from coconot_tasks.results.results_json import (
     aggregate_groups,
@@ -61,6 +63,7 @@ class TaskRescore:
     new_score: float | None
     changed: int  # samples whose verdict changed (both sides with a verdict)
     no_verdict: int  # samples the new judge gave no verdict (errors, budget cap)
+    no_answer: int = 0  # samples without an answer: not judged (reasoning that never finished)
 
 
 @dataclass
@@ -86,6 +89,11 @@ class RescoreSummary:
     def no_verdict(self) -> int:
         """Samples the new judge gave no verdict (judge errors plus items not judged)."""
         return self.stats.errors + self.stats.not_judged
+
+    @property
+    def no_answer(self) -> int:
+        """Samples without an answer (reasoning that never finished): not judged, not judge errors."""
+        return sum(task.no_answer for task in self.tasks)
 
 
 def target_dir(run: Run, output_dir: Path) -> Path:
@@ -144,6 +152,32 @@ def judge_items_for(run: Run) -> list[JudgeItem]:
     return [_item(sample) for info in run.tasks for sample in run.samples.get(info.task, [])]
 
 
+def answers_for(run: Run, none_placeholder: str = "") -> list[Answer]:
+    """The answer in each response of :func:`judge_items_for` ``(run)``, found as the task found it.
+
+    The rules come from the task's metadata saved in the results (``reasoning_end``, lm-eval's
+    ``think_end_token``); whether the prompt opened the reasoning, from the logged prompt.
+    ``none_placeholder`` is lm-eval's ``LMEVAL_MODEL_NONE_ANSWER_PLACEHOLDER`` of the run.
+    """
+    answers: list[Answer] = []
+    for info in run.tasks:
+        config = (run.results.get("configs") or {}).get(info.task) or {}
+        rules = AnswerRules.from_metadata(config.get("metadata") or {}, none_placeholder)
+        for sample in run.samples.get(info.task, []):
+            opened = rules.prompt_opens_reasoning(_logged_prompt(sample))
+            answers.append(rules.answer(sample.response, prompt_opened=opened))
+    return answers
+
+
+def judge_run(
+    run: Run,
+    judge: Callable[[list[JudgeItem]], tuple[list[JudgeResult], JudgeStats]],
+    none_placeholder: str = "",
+) -> tuple[list[JudgeResult], JudgeStats]:
+    """Judge the answers of every CoCoNot response of ``run`` with ``judge`` (see :func:`judge_answers`)."""
+    return judge_answers(judge_items_for(run), answers_for(run, none_placeholder), judge)
+
+
 def rescore_run(
     run: Run,
     settings: JudgeSettings,
@@ -152,6 +186,7 @@ def rescore_run(
     cache: VerdictCache | None = None,
     progress: bool = True,
     date_id: str | None = None,
+    none_placeholder: str = "",
 ) -> RescoreSummary:
     """Re-judge every CoCoNot response of ``run`` with ``settings`` and write the rescored run.
 
@@ -159,6 +194,8 @@ def rescore_run(
     first); failed judge calls never raise, they become samples without a verdict,
     counted in ``judge_error_rate`` and in :attr:`RescoreSummary.no_verdict`. ``date_id``
     is the date stamp of the files written (default: now, as lm-eval stamps them).
+    ``none_placeholder``: lm-eval's ``LMEVAL_MODEL_NONE_ANSWER_PLACEHOLDER`` of the run (a
+    response equal to it has no answer).
 
     Raises:
         RunError: the run cannot be rescored (see :func:`check_rescorable`); nothing is judged.
@@ -170,8 +207,12 @@ def rescore_run(
         )
     check_rescorable(run, output_dir)
     started = time.time()
-    results, stats = judge_unique(
-        judge_items_for(run), settings, cache=cache, progress=progress, desc=f"CoCoNot rescore ({run.model})"
+    results, stats = judge_run(
+        run,
+        lambda items: judge_unique(
+            items, settings, cache=cache, progress=progress, desc=f"CoCoNot rescore ({run.model})"
+        ),
+        none_placeholder,
     )
     new_results = _split_by_task(run, results)
 
@@ -245,6 +286,14 @@ def _item(sample: Sample) -> JudgeItem:
         category=sample.category,
         doc_id=sample.doc_id,
     )
+
+
+def _logged_prompt(sample: Sample) -> str:
+    """The prompt lm-eval logged for ``sample`` (``arguments.gen_args_0.arg_0``; ``""`` if absent)."""
+    arguments = sample.raw.get("arguments")
+    first = arguments.get("gen_args_0") if isinstance(arguments, dict) else None
+    prompt = first.get("arg_0") if isinstance(first, dict) else None
+    return prompt if isinstance(prompt, str) else ""
 
 
 def _split_by_task(run: Run, results: Sequence[JudgeResult]) -> dict[str, list[JudgeResult]]:
@@ -366,5 +415,6 @@ def _task_summary(
         old_score=run.metric(info.task, SCORE_NAME),
         new_score=_metric(metrics, SCORE_NAME),
         changed=changed,
-        no_verdict=sum(1 for result in new if not result.ok),
+        no_verdict=sum(1 for result in new if not result.ok and result.outcome != OUTCOME_NO_ANSWER),
+        no_answer=sum(1 for result in new if result.outcome == OUTCOME_NO_ANSWER),
     )
