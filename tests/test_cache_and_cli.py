@@ -450,8 +450,8 @@ def test_pricing_known_model() -> None:
 def test_pricing_knows_the_default_judge_snapshot() -> None:
     from coconot_tasks.judge.settings import DEFAULT_JUDGE_MODEL
 
-    assert pricing.price_per_million(DEFAULT_JUDGE_MODEL) == (0.40, 1.60)
-    assert pricing.price_per_million(DEFAULT_JUDGE_MODEL) == pricing.price_per_million("gpt-4.1-mini")
+    assert pricing.price_per_million(DEFAULT_JUDGE_MODEL) == (0.10, 0.50)
+    assert pricing.price_per_million("gpt-6.1-terra") == (1.00, 5.00)
 
 
 def test_pricing_unknown_model_costs_nothing_unless_priced() -> None:

@@ -19,6 +19,7 @@ import pytest
 
 from coconot_tasks.benchmark.dataset import load_rows
 from coconot_tasks.benchmark.official_files import rubric_for
+from coconot_tasks.judge.backends import request_shape
 from coconot_tasks.judge.cache import (
     SCHEMA_VERSION,
     CachedOutput,
@@ -27,7 +28,7 @@ from coconot_tasks.judge.cache import (
     filesystem_type,
     network_filesystem,
 )
-from coconot_tasks.judge.engine import JudgeItem, decoding_params, judge_items
+from coconot_tasks.judge.engine import JudgeItem, judge_items
 from coconot_tasks.judge.preflight import check_cache
 from coconot_tasks.judge.prompt import PROMPT_VERSION, judge_messages
 from coconot_tasks.judge.settings import JudgeSettings
@@ -196,7 +197,7 @@ def test_old_schema_rows_are_migrated_but_never_served(
     rows = []
     for item in items:
         messages = judge_messages(item.set_name, item.prompt, item.response, rubric_for(item.subcategory))
-        key = old_request_key(settings.judge_id, PROMPT_VERSION, messages, decoding_params(settings))
+        key = old_request_key(settings.judge_id, PROMPT_VERSION, messages, request_shape(settings).params)
         rows.append((key, settings.judge_id, "stale <label>NEITHER</label>"))
     path = isolated_env / "judge_cache.sqlite3"
     make_old_cache(path, rows)

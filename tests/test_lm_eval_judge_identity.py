@@ -12,7 +12,7 @@ import pytest
 
 from coconot_tasks.benchmark.dataset import load_rows
 from coconot_tasks.benchmark.official_files import rubric_for
-from coconot_tasks.judge.engine import decoding_params
+from coconot_tasks.judge.backends import request_shape
 from coconot_tasks.judge.prompt import PROMPT_VERSION, judge_messages
 from coconot_tasks.judge.settings import DEFAULT_JUDGE_MODEL, JudgeSettings
 from tests.conftest import JUDGE_KEY
@@ -139,7 +139,7 @@ def test_a_cache_file_of_the_old_schema_is_migrated_and_never_mixed_in(
         response = model_response(str(row["prompt"]))
         rubric = rubric_for(str(row["subcategory"]))
         messages = judge_messages("original", str(row["prompt"]), response, rubric)
-        key = old_request_key(settings.judge_id, PROMPT_VERSION, messages, decoding_params(settings))
+        key = old_request_key(settings.judge_id, PROMPT_VERSION, messages, request_shape(settings).params)
         stale.append((key, settings.judge_id, "stale verdict <label>NEITHER</label>"))
     path = isolated_env / "judge_cache.sqlite3"
     make_old_cache(path, stale)

@@ -43,7 +43,7 @@ def test_a_model_counts_as_retired_only_from_its_shutdown_date() -> None:
     assert retired_model("gpt-3.5-turbo", datetime.date(2026, 10, 23)) is not None
 
 
-@pytest.mark.parametrize("name", [DEFAULT_JUDGE_MODEL, "gpt-4.1-mini", "gpt-4o", "my-local-llama"])
+@pytest.mark.parametrize("name", [DEFAULT_JUDGE_MODEL, "gpt-6.1-sol", "gpt-6.1-terra", "my-local-llama"])
 def test_current_models_are_not_retired(name: str) -> None:
     assert retired_model(name, AFTER) is None
 

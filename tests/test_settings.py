@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from coconot_tasks.judge.backends import request_shape
 from coconot_tasks.judge.preflight import check_judge
 from coconot_tasks.judge.settings import (
     BOUNDS,
@@ -31,17 +32,17 @@ KEY = "sk-test-SECRET-9a8b7c6d"
 OTHER_KEY = "sk-openai-OTHER-1234"
 
 
-def test_defaults_are_the_papers_decoding_with_a_judge_that_exists() -> None:
+def test_defaults_are_a_judge_without_a_shutdown_date_asked_like_the_paper_where_it_can_be() -> None:
     settings = JudgeSettings.resolve()
     assert settings.backend == "openai"
-    # the paper's gpt-3.5-turbo was shut down; OpenAI's substitute, pinned as a dated snapshot
-    assert settings.model == "gpt-4.1-mini-2025-04-14"
-    assert settings.temperature == 0.0
-    assert settings.max_tokens == 256
-    assert settings.top_p == 1.0
+    # the paper's gpt-3.5-turbo and its successors retire; OpenAI's named replacement
+    assert settings.model == "gpt-6-luna"
+    assert request_shape(settings).params == {
+        "max_completion_tokens": 256, "reasoning_effort": "none", "temperature": 0.0,
+    }  # fmt: skip
     assert settings.api_key is None
     assert settings.base_url is None
-    assert settings.judge_id == "openai:gpt-4.1-mini-2025-04-14"
+    assert settings.judge_id == "openai:gpt-6-luna"
     assert settings.endpoint == "https://api.openai.com/v1"
 
 
@@ -580,9 +581,10 @@ def test_results_record_the_effective_judge_settings_set_only_by_the_environment
         "max_error_rate": 0.5,
     }
     assert {name: record[name] for name in expected} == expected
-    assert (record["backend"], record["temperature"], record["max_tokens"], record["top_p"]) == (
-        "openai", 0.0, 256, 1.0,
-    )  # fmt: skip
+    assert record["backend"] == "openai" and record["paper_request"] is True
+    assert record["request"] == {
+        "temperature": 0.0, "max_tokens": 256, "top_p": 1.0, "frequency_penalty": 0, "presence_penalty": 0,
+    }  # fmt: skip
     assert "api_key" not in record
 
     # a rescore records its own judge, and keeps the source run's record as provenance
@@ -594,8 +596,10 @@ def test_results_record_the_effective_judge_settings_set_only_by_the_environment
     )  # fmt: skip
     assert rescore.returncode == 0, rescore.stderr[-3000:]
     results = json.loads(next(rescored.rglob("results_*.json")).read_text())
+    # the endpoint's shutdown date is recorded by lm_eval runs (rescore does not read it yet)
+    assert record["shutdown_date"] is None
     assert results["configs"]["coconot_original"]["metadata"]["judge_settings"] == {
-        **record,
+        **{name: value for name, value in record.items() if name != "shutdown_date"},
         "concurrency": 5,
     }
     assert (

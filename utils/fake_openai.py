@@ -15,6 +15,17 @@ CoCoNot numbers independently of the code under test. Faults (429 with ``Retry-A
 request content and attempt, never beyond ``max_faults_per_request`` attempts of the
 same request, so a client that retries always gets an answer.
 
+Reasoning judges: for reasoning-family names (``gpt-5*``, ``gpt-6*``, ``o1``, ``o3``, ...) the
+fake behaves like OpenAI's reasoning models (:func:`reasoning_efforts`): HTTP 400 with OpenAI's
+bodies for ``max_tokens``, for a temperature other than 1 unless ``reasoning_effort`` is
+``"none"``, and for an effort the model does not accept; with an effort other than ``"none"``
+every answer first spends :data:`REASONING_TOKENS` reasoning tokens of ``max_completion_tokens``
+(a smaller budget returns empty content with ``finish_reason: "length"``). A request with the
+judge system message whose user message is no judge prompt (the preflight's "ping") is a check
+request: validated the same way, counted apart, answered "pong". ``shutdown_dates`` sets the
+``shutdown_date`` that ``/v1/models`` and ``/v1/models/{id}`` report per model (omitted for other
+models, as vLLM does); ``models_route=False`` makes ``/v1/models/{id}`` answer 404.
+
 Run standalone: ``python utils/fake_openai.py --port 8000 --latency 0.2``.
 """
 
@@ -41,12 +52,60 @@ FAKE_REASONER_OPEN = "fake-reasoner-open"
 FAKE_JUDGE = "fake-judge"
 FAKE_JUDGE_B = "fake-judge-b"
 #: The package's default judge model (served here so a default run works against the fake).
-DEFAULT_JUDGE = "gpt-4.1-mini-2025-04-14"
+DEFAULT_JUDGE = "gpt-6-luna"
+#: Another reasoning judge (accepts neither reasoning_effort "none" nor "minimal").
+SOL_JUDGE = "gpt-6.1-sol"
+#: Reasoning tokens a reasoning judge spends per answer when its effort is not "none".
+REASONING_TOKENS = 300
 
 _CLASSES = {
     "original": {"noncompliance": "ACCEPTABLE", "compliance": "UNACCEPTABLE", "neither": "NEITHER"},
     "contrast": {"noncompliance": "NONCOMPLIANCE", "compliance": "COMPLIANCE", "neither": "NEITHER"},
 }
+
+
+def reasoning_efforts(model: str) -> tuple[str, ...] | None:
+    """The ``reasoning_effort`` values ``model`` accepts, or ``None`` for a classic chat model."""
+    name = model.rsplit("/", 1)[-1].lower()
+    if name.startswith(("gpt-6-luna", "gpt-6.1-terra")):
+        return ("none", "low", "medium", "high", "xhigh")
+    if name.startswith("gpt-5"):
+        return ("minimal", "low", "medium", "high")
+    if name.startswith("gpt-6") or re.match(r"o\d+(?:-|$)", name):
+        return ("low", "medium", "high")
+    return None
+
+
+def reasoning_rejection(body: dict[str, Any]) -> dict[str, Any] | None:
+    """OpenAI's 400 error object for a request a reasoning model refuses, or ``None``."""
+    efforts = reasoning_efforts(str(body.get("model", "")))
+    if efforts is None:
+        return None
+    if "max_tokens" in body:
+        message = (
+            "Unsupported parameter: 'max_tokens' is not supported with this model. "
+            "Use 'max_completion_tokens' instead."
+        )
+        return _invalid(message, "max_tokens", "unsupported_parameter")
+    effort = body.get("reasoning_effort", "medium")
+    if effort not in efforts:
+        allowed = ", ".join(repr(e) for e in efforts)
+        message = (
+            f"Unsupported value: 'reasoning_effort' does not support {effort!r} with this model. "
+            f"Supported values are: {allowed}."
+        )
+        return _invalid(message, "reasoning_effort", "unsupported_value")
+    if "temperature" in body and body["temperature"] != 1 and effort != "none":
+        message = (
+            f"Unsupported value: 'temperature' does not support {body['temperature']} with this model. "
+            "Only the default (1) value is supported."
+        )
+        return _invalid(message, "temperature", "unsupported_value")
+    return None
+
+
+def _invalid(message: str, param: str, code: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}}
 
 
 def _bucket(text: str, salt: str = "", modulo: int = 100) -> int:
@@ -175,6 +234,8 @@ class ServerState:
     judge_answers: int = 0  # judge requests answered with a label
     model_requests: int = 0
     model_lookups: int = 0  # GET /v1/models/{name} (the judge's preflight check)
+    check_requests: int = 0  # the preflight's "ping" with the judge system message
+    rejected: Counter[str] = field(default_factory=Counter)  # HTTP 400s by refused parameter
     in_flight: int = 0
     max_in_flight: int = 0
     faults: Counter[str] = field(default_factory=Counter)
@@ -196,6 +257,8 @@ class ServerState:
                 "max_in_flight": self.max_in_flight,
                 "faults": dict(self.faults),
                 "auth_failures": self.auth_failures,
+                "check_requests": self.check_requests,
+                "rejected": dict(self.rejected),
                 "first_judge_at": self.first_judge_at,
                 "last_judge_at": self.last_judge_at,
                 "distinct_judged": len(self.judged),
@@ -233,9 +296,12 @@ class FakeOpenAI:
             FAKE_REASONER,
             FAKE_REASONER_OPEN,
             DEFAULT_JUDGE,
+            SOL_JUDGE,
             "gpt-3.5-turbo",
         ),
         served_as: dict[str, str] | None = None,
+        shutdown_dates: dict[str, str | None] | None = None,
+        models_route: bool = True,
         port: int = 0,
     ) -> None:
         self.judge_key = judge_key
@@ -247,6 +313,9 @@ class FakeOpenAI:
         #: requested judge model -> the model id the judge's answers report (like a proxy
         #: serving an alias with a dated snapshot); unlisted names are reported as requested.
         self.served_as = dict(served_as or {})
+        #: model -> the ``shutdown_date`` reported for it on /v1/models (omitted for unlisted models)
+        self.shutdown_dates = dict(shutdown_dates or {})
+        self.models_route = models_route
         self.state = ServerState()
         self._server = _Server(("127.0.0.1", port), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
@@ -319,7 +388,7 @@ class FakeOpenAI:
                 path = self.path.split("?")[0].rstrip("/")
                 if path == "/v1/models":
                     if self._authorised(server.judge_key):
-                        data = [{"id": m, "object": "model", "owned_by": "fake"} for m in server.known_models]
+                        data = [self._model_entry(m) for m in server.known_models]
                         self._send(200, {"object": "list", "data": data})
                     return
                 if path.startswith("/v1/models/"):
@@ -328,8 +397,10 @@ class FakeOpenAI:
                     if not self._authorised(server.judge_key):
                         return
                     name = path[len("/v1/models/") :]
-                    if name in server.known_models:
-                        self._send(200, {"id": name, "object": "model", "owned_by": "fake"})
+                    if not server.models_route:
+                        self._error(404, "not found")
+                    elif name in server.known_models:
+                        self._send(200, self._model_entry(name))
                     else:
                         self._error(404, f"The model `{name}` does not exist")
                     return
@@ -340,6 +411,22 @@ class FakeOpenAI:
                     self._send(200, server.state.snapshot())
                     return
                 self._error(404, "not found")
+
+            def _model_entry(self, name: str) -> dict[str, Any]:
+                entry: dict[str, Any] = {"id": name, "object": "model", "owned_by": "fake"}
+                if name in server.shutdown_dates:
+                    entry["shutdown_date"] = server.shutdown_dates[name]
+                return entry
+
+            def _rejected(self, body: dict[str, Any]) -> bool:
+                """Answer 400 as OpenAI does if a reasoning model refuses this request."""
+                error = reasoning_rejection(body)
+                if error is None:
+                    return False
+                with server.state.lock:
+                    server.state.rejected[error["error"]["param"]] += 1
+                self._send(400, error)
+                return True
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -378,7 +465,15 @@ class FakeOpenAI:
                     self._error(404, f"The model `{model}` does not exist")
                     return
                 user = next((_text(m) for m in messages if m.get("role") == "user"), "")
-                set_name, question, response = parse_judge_prompt(user)
+                if self._rejected(body):
+                    return
+                try:
+                    set_name, question, response = parse_judge_prompt(user)
+                except ValueError:  # the preflight's check request
+                    with server.state.lock:
+                        server.state.check_requests += 1
+                    self._completion(model, "pong")
+                    return
                 key = hashlib.sha256(user.encode()).hexdigest()
                 state = server.state
                 with state.lock:
@@ -426,12 +521,28 @@ class FakeOpenAI:
                             state.judged[key] += 1
                         state.last_judge_at = time.time()
                     served = server.served_as.get(model, model)
-                    self._completion(served, output, prompt_tokens=len(user) // 4)
+                    self._completion(served, output, prompt_tokens=len(user) // 4, request=body)
                 finally:
                     with state.lock:
                         state.in_flight -= 1
 
-            def _completion(self, model: str, content: str, prompt_tokens: int = 10) -> None:
+            def _completion(
+                self, model: str, content: str, prompt_tokens: int = 10, request: dict[str, Any] | None = None
+            ) -> None:
+                request = request or {}
+                completion_tokens, reasoning, finish = max(1, len(content) // 4), 0, "stop"
+                if reasoning_efforts(str(request.get("model", ""))) is not None:
+                    if request.get("reasoning_effort", "medium") != "none":
+                        reasoning = REASONING_TOKENS
+                    budget = int(request.get("max_completion_tokens") or 1_000_000)
+                    if reasoning + completion_tokens > budget:  # spent the budget reasoning
+                        content, reasoning, completion_tokens, finish = (
+                            "",
+                            min(reasoning, budget),
+                            0,
+                            "length",
+                        )
+                    completion_tokens += reasoning
                 self._send(
                     200,
                     {
@@ -443,13 +554,14 @@ class FakeOpenAI:
                             {
                                 "index": 0,
                                 "message": {"role": "assistant", "content": content},
-                                "finish_reason": "stop",
+                                "finish_reason": finish,
                             }
                         ],
                         "usage": {
                             "prompt_tokens": prompt_tokens,
-                            "completion_tokens": max(1, len(content) // 4),
-                            "total_tokens": prompt_tokens + max(1, len(content) // 4),
+                            "completion_tokens": completion_tokens,
+                            "total_tokens": prompt_tokens + completion_tokens,
+                            "completion_tokens_details": {"reasoning_tokens": reasoning},
                         },
                     },
                 )

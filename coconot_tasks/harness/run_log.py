@@ -9,6 +9,7 @@ from typing import Final
 from coconot_tasks.benchmark.names import group_name, task_name
 from coconot_tasks.benchmark.taxonomy import SETS
 from coconot_tasks.harness import exit_status
+from coconot_tasks.judge.backends import request_shape
 from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import JudgeStats
 
@@ -116,9 +117,9 @@ def report_batch(set_name: str, settings: JudgeSettings, stats: JudgeStats) -> N
     if settings.dry_run:
         logger.warning(
             "CoCoNot %s DRY RUN (nothing sent to the judge): %d judge calls needed, estimated cost "
-            "$%.4f (at most $%.4f if every verdict used max_tokens=%d); %d already cached.",
+            "$%.4f (at most $%.4f if every verdict used all %d completion tokens); %d already cached.",
             set_name, stats.estimated_calls, stats.estimated_cost_usd, stats.estimated_max_cost_usd,
-            settings.max_tokens, stats.cached,
+            request_shape(settings).max_completion_tokens, stats.cached,
         )  # fmt: skip
     if stats.budget_exhausted:
         logger.error(

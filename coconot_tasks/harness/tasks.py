@@ -40,7 +40,7 @@ from coconot_tasks.harness.checks import running_call_locals, warn_if_chat_templ
 from coconot_tasks.harness.run_log import install_log_filter, logger, report_batch, report_run_total
 from coconot_tasks.judge import local_server
 from coconot_tasks.judge.engine import judge_items
-from coconot_tasks.judge.preflight import check_judge
+from coconot_tasks.judge.preflight import JudgeFacts, check_judge
 from coconot_tasks.judge.provenance import PROVENANCE_KEY, judge_provenance
 from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
 from coconot_tasks.judge.types import (
@@ -77,8 +77,8 @@ class TaskJudge:
 #: its filter, so the judge resolved (and checked) with the data waits here for the filter.
 _TASK_JUDGES: dict[str, TaskJudge] = {}
 
-#: Judge settings already checked in this process (the check runs once per judge).
-_CHECKED: set[JudgeSettings] = set()
+#: Judge settings already checked in this process, with what the check learned (once per judge).
+_CHECKED: dict[JudgeSettings, JudgeFacts] = {}
 
 
 #: Errors whose message says what to fix: shown as one line, without a traceback.
@@ -127,8 +127,8 @@ def _load(task: str, set_name: str, system_prompt: bool, metadata: dict[str, Any
         if settings.backend == "vllm":
             local_server.reserve(settings)  # this task will judge: the server stays up until it has
         if settings not in _CHECKED:
-            check_judge(settings)  # for judge_backend=vllm: starts the local server
-            _CHECKED.add(settings)
+            # for judge_backend=vllm: starts the local server
+            _CHECKED[settings] = check_judge(settings)
     data = load_dataset_dict(
         set_name,
         data_dir=data_dir,
@@ -150,6 +150,8 @@ def _load(task: str, set_name: str, system_prompt: bool, metadata: dict[str, Any
     if isinstance(record, dict):
         record.clear()
         record.update(judge_provenance(settings))
+        shutdown = _CHECKED[settings].shutdown_date if settings in _CHECKED else None
+        record["shutdown_date"] = shutdown.isoformat() if shutdown else None
     _TASK_JUDGES[task] = TaskJudge(settings, rubric, record if isinstance(record, dict) else None, answers)
     logger.info("CoCoNot %s: judge %s", task, settings.public())
     return data

@@ -23,7 +23,14 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from coconot_tasks.benchmark.official_files import Rubric, load_rubric, rubric_entry
-from coconot_tasks.judge.backends import Completion, JudgeBackend, make_backend
+from coconot_tasks.judge.backends import (
+    Completion,
+    JudgeBackend,
+    JudgeOutOfTokens,
+    JudgeRequestRejected,
+    make_backend,
+    request_shape,
+)
 from coconot_tasks.judge.cache import CachedOutput, CacheError, VerdictCache, request_key
 from coconot_tasks.judge.limiter import AdaptiveLimiter
 from coconot_tasks.judge.pricing import cost_usd, price_per_million
@@ -53,17 +60,6 @@ TYPICAL_COMPLETION_TOKENS = 80
 #: The circuit breaker opens after this many failed requests in a row (at least; twice
 #: the concurrency when that is more, so one wave of in-flight failures is not enough).
 BREAKER_MIN_FAILURES = 20
-
-
-def decoding_params(settings: JudgeSettings) -> dict[str, Any]:
-    """The paper's judge decoding parameters (part of the cache key)."""
-    return {
-        "temperature": settings.temperature,
-        "max_tokens": settings.max_tokens,
-        "top_p": settings.top_p,
-        "frequency_penalty": 0,
-        "presence_penalty": 0,
-    }
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -112,7 +108,9 @@ class _Engine:
         self.backend = backend
         self.cache = cache
         self.stats = stats
-        self.decoding = decoding_params(settings)
+        # The backend decides the request shape by model family (part of the cache key).
+        self.shape = request_shape(settings)
+        self.decoding = self.shape.params
         self.limiter = AdaptiveLimiter(settings.concurrency)
         self.breaker = CircuitBreaker(max(BREAKER_MIN_FAILURES, 2 * settings.concurrency))
         self.prices = price_per_million(settings.model, settings.price_input, settings.price_output)
@@ -175,6 +173,12 @@ class _Engine:
                     answer = await self._send(item, messages, spend)
         except openai.OpenAIError as exc:
             raise NoVerdict(OUTCOME_ERROR, describe_error(exc)) from None
+        except JudgeRequestRejected as exc:  # every request would be refused: stop the batch
+            self.stats.config_error = self.stats.config_error or str(exc)
+            raise NoVerdict(OUTCOME_ERROR, str(exc)) from None
+        except JudgeOutOfTokens as exc:  # the same request would run out again: no re-ask
+            self.stats.reasoning_out_of_tokens += 1
+            raise NoVerdict(OUTCOME_ERROR, str(exc)) from None
         finally:
             self.reserved_usd -= reserved
         cost = cost_usd(self.prices, answer.prompt_tokens, answer.completion_tokens)
@@ -194,6 +198,8 @@ class _Engine:
         try:
             if self.breaker.open:
                 raise NoVerdict(OUTCOME_NOT_JUDGED, f"not judged: {self.breaker.reason}")
+            if self.stats.config_error:
+                raise NoVerdict(OUTCOME_NOT_JUDGED, f"not judged: {self.stats.config_error}")
             spend.requests += 1
             self.stats.requests += 1
             answer = await self.backend.complete(item, messages, self.decoding)
@@ -214,7 +220,8 @@ class _Engine:
         prompt_tokens = estimate_tokens(messages)
         self.stats.estimated_calls += 1
         self.stats.estimated_cost_usd += cost_usd(self.prices, prompt_tokens, TYPICAL_COMPLETION_TOKENS)
-        self.stats.estimated_max_cost_usd += cost_usd(self.prices, prompt_tokens, self.settings.max_tokens)
+        worst = cost_usd(self.prices, prompt_tokens, self.shape.max_completion_tokens)
+        self.stats.estimated_max_cost_usd += worst
         return NoVerdict(OUTCOME_NOT_JUDGED, "dry run: not judged")
 
     def _reserve(self, messages: list[dict[str, str]]) -> float:
@@ -222,7 +229,7 @@ class _Engine:
         cap = self.settings.max_cost_usd
         if cap is None:
             return 0.0
-        worst = cost_usd(self.prices, estimate_tokens(messages), self.settings.max_tokens)
+        worst = cost_usd(self.prices, estimate_tokens(messages), self.shape.max_completion_tokens)
         if self.stats.cost_usd + self.reserved_usd + worst > cap:
             self.stats.budget_exhausted = True
             raise NoVerdict(OUTCOME_NOT_JUDGED, f"budget cap of ${cap} reached: not judged")

@@ -20,12 +20,17 @@ PRICES_PER_MILLION: Final[dict[str, tuple[float, float]]] = {
     "gpt-4o-mini": (0.15, 0.60),
     "gpt-4.1": (2.00, 8.00),
     "gpt-4.1-mini": (0.40, 1.60),
-    # The default judge, a dated snapshot: priced like the alias (listed explicitly, since
+    # The previous default judge, a dated snapshot: priced like the alias (listed explicitly, since
     # some snapshots are priced differently from their alias, e.g. gpt-4o-2024-05-13).
     # Source: OpenAI's price list (https://platform.openai.com/docs/pricing) and the GPT-4.1
     # launch post of 2025-04-14 (https://openai.com/index/gpt-4-1/): $0.40 input, $1.60 output.
     "gpt-4.1-mini-2025-04-14": (0.40, 1.60),
     "gpt-4.1-nano": (0.10, 0.40),
+    # The default judge and its larger sibling (reasoning models; reasoning tokens are billed as
+    # output). Source: OpenAI's price list (https://platform.openai.com/docs/pricing), checked
+    # 2026-12-04: gpt-6-luna $0.10 input, $0.50 output; gpt-6.1-terra $1.00 input, $5.00 output.
+    "gpt-6-luna": (0.10, 0.50),
+    "gpt-6.1-terra": (1.00, 5.00),
 }
 
 

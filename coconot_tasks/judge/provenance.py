@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from coconot_tasks.judge.backends import request_shape
 from coconot_tasks.judge.settings import SETTINGS_RECORD_KEY, JudgeSettings
 
 #: The key of the judge record in a task config's ``metadata`` (the YAML declares it empty;
@@ -23,12 +24,17 @@ def judge_provenance(
     settings: JudgeSettings, served_models: Mapping[str, int] | None = None
 ) -> dict[str, Any]:
     """The record of ``settings``' judge: its public settings plus ``judge``, ``endpoint`` and
-    ``served_models`` (verdicts per model id the endpoint reported)."""
+    ``served_models`` (verdicts per model id the endpoint reported), ``request`` (the decoding
+    parameters sent with every judge request, without messages) and ``paper_request`` (true when
+    they are exactly the paper's)."""
     remote = settings.backend != "heuristic"
+    shape = request_shape(settings)
     return {
         **settings.public(),
         "base_url": settings.endpoint if remote and settings.base_url else None,
         "judge": settings.judge_id,
         "endpoint": settings.endpoint if remote else None,
         "served_models": dict(sorted((served_models or {}).items())),
+        "request": dict(shape.params),
+        "paper_request": shape.paper,
     }

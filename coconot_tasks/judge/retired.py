@@ -1,9 +1,13 @@
-"""OpenAI models that have been shut down: asking api.openai.com for one fails before generation.
+"""OpenAI models that have been (or will be) shut down: asking api.openai.com for one fails before generation.
 
 The table holds only what OpenAI's deprecations page documents
 (https://platform.openai.com/docs/deprecations), one row per model name, each with the
-announcement it comes from. A model is treated as retired from its shutdown date on, so a
-row may also be added ahead of a scheduled shutdown.
+announcement it comes from. A model is treated as retired from its shutdown date on; before
+that day a scheduled shutdown is a warning naming the date and the days left. Names match
+with or without a gateway's provider prefix (``openai/gpt-4o``).
+
+The table is the fallback for endpoints that report no dates: the preflight also reads the
+``shutdown_date`` the endpoint reports for the model (:func:`check_reported_shutdown`).
 
 Against another base URL a retired name is allowed with a warning: a local server or proxy
 may serve anything under any name (the served model id is recorded with every verdict).
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
 
+from coconot_tasks.judge.backends.openai_api import base_model_name
 from coconot_tasks.judge.settings import DEFAULT_JUDGE_MODEL, JudgeConfigError, JudgeSettings
 
 logger = logging.getLogger("coconot_tasks")
@@ -42,6 +47,13 @@ _APRIL_2026 = f"{DEPRECATIONS_PAGE}, announcement of 2026-04-22"
 _NOV_2023 = f"{DEPRECATIONS_PAGE}, announcement of 2023-11-06 (shutdown later moved to 2024-09-13)"
 _JUNE_2023 = f"{DEPRECATIONS_PAGE}, announcement of 2023-06-13 (shutdown later moved to 2024-09-13)"
 _INSTRUCT = f"{DEPRECATIONS_PAGE}, gpt-3.5-turbo-instruct entry (shutdown 2026-09-28)"
+_JUNE_2026 = f"{DEPRECATIONS_PAGE}, announcement of 2026-06-11 (OpenAI's emails say 2026-12-10)"
+_OCT_2026 = f"{DEPRECATIONS_PAGE}, announcement of 2026-10-14"
+_OCT_23_2026 = datetime.date(2026, 10, 23)
+_DEC_11_2026 = datetime.date(2026, 12, 11)
+_JAN_14_2027 = datetime.date(2027, 1, 14)
+#: Announced 2026-06-11: the gpt-5 family and o3, each with the substitute named for it.
+_GPT5_SUBSTITUTES = {"gpt-5": "gpt-6.1-sol", "gpt-5-mini": "gpt-6.1-terra", "gpt-5-nano": "gpt-6-luna"}
 
 RETIRED_MODELS: Final[tuple[RetiredModel, ...]] = (
     # 2026-04-22: the paper's judge and the official README's alternative, shut down 2026-10-23.
@@ -49,6 +61,32 @@ RETIRED_MODELS: Final[tuple[RetiredModel, ...]] = (
     RetiredModel("gpt-3.5-turbo-0125", datetime.date(2026, 10, 23), "gpt-4.1-mini", _APRIL_2026),
     RetiredModel("gpt-4", datetime.date(2026, 10, 23), None, _APRIL_2026),
     RetiredModel("gpt-4-0613", datetime.date(2026, 10, 23), None, _APRIL_2026),
+    *(
+        RetiredModel(name, _OCT_23_2026, None, _APRIL_2026)
+        for name in ("gpt-4-turbo", "gpt-4.1-nano", "gpt-4o-2024-05-13", "o1", "o3-mini", "o4-mini")
+    ),
+    # 2026-06-11: the gpt-5 family and o3, shutting down 2026-12-11 (the earlier of the two dates).
+    *(
+        RetiredModel(name, _DEC_11_2026, substitute, _JUNE_2026)
+        for base, substitute in _GPT5_SUBSTITUTES.items()
+        for name in (base, f"{base}-2025-08-07")
+    ),
+    RetiredModel("o3", _DEC_11_2026, "gpt-6.1-sol", _JUNE_2026),
+    # 2026-10-14: gpt-4o and gpt-4.1 snapshots (and their aliases), shutting down 2027-01-14.
+    *(
+        RetiredModel(name, _JAN_14_2027, "gpt-6-luna", _OCT_2026)
+        for name in (
+            "gpt-4o-2024-08-06",
+            "gpt-4o-2024-11-20",
+            "gpt-4o-mini-2024-07-18",
+            "gpt-4.1-2025-04-14",
+            "gpt-4.1-mini-2025-04-14",
+            "gpt-4o",
+            "gpt-4o-mini",
+            "gpt-4.1",
+            "gpt-4.1-mini",
+        )
+    ),  # fmt: skip
     RetiredModel("gpt-3.5-turbo-instruct", datetime.date(2026, 9, 28), None, _INSTRUCT),
     # Older gpt-3.5-turbo snapshots, shut down 2024-09-13.
     RetiredModel("gpt-3.5-turbo-0301", datetime.date(2024, 9, 13), None, _JUNE_2023),
@@ -59,13 +97,26 @@ RETIRED_MODELS: Final[tuple[RetiredModel, ...]] = (
 _BY_NAME: Final[dict[str, RetiredModel]] = {row.name: row for row in RETIRED_MODELS}
 
 
+#: A shutdown date reported by the endpoint is a warning this many days ahead.
+WARN_DAYS = 90
+
+
+def utc_today() -> datetime.date:
+    """Today in UTC (the date shutdowns are announced in)."""
+    return datetime.datetime.now(datetime.timezone.utc).date()
+
+
+def scheduled_shutdown(name: str) -> RetiredModel | None:
+    """The table's row for ``name`` (any case, with or without a provider prefix), past or future."""
+    return _BY_NAME.get(base_model_name(name))
+
+
 def retired_model(name: str, today: datetime.date | None = None) -> RetiredModel | None:
     """The table's row for ``name`` if OpenAI has shut it down by ``today`` (default: today, UTC)."""
-    row = _BY_NAME.get(name.strip().lower())
+    row = scheduled_shutdown(name)
     if row is None:
         return None
-    today = today or datetime.datetime.now(datetime.timezone.utc).date()
-    return row if today >= row.shutdown else None
+    return row if (today or utc_today()) >= row.shutdown else None
 
 
 def is_openai_api(endpoint: str) -> bool:
@@ -91,8 +142,17 @@ def check_not_retired(settings: JudgeSettings, today: datetime.date | None = Non
     """
     if settings.backend != "openai":
         return
-    row = retired_model(settings.model, today)
+    today = today or utc_today()
+    row = scheduled_shutdown(settings.model)
     if row is None:
+        return
+    if today < row.shutdown:
+        substitute = f"; OpenAI names {row.substitute} as the substitute" if row.substitute else ""
+        logger.warning(
+            "CoCoNot judge: OpenAI shuts down %r on %s (%d days left%s; %s). Numbers from another judge "
+            "are not comparable: pick the judge for a series of runs now (--metadata judge_model=...).",
+            row.name, row.shutdown.isoformat(), (row.shutdown - today).days, substitute, row.source,
+        )  # fmt: skip
         return
     endpoint = settings.endpoint
     if is_openai_api(endpoint):
@@ -106,3 +166,37 @@ def check_not_retired(settings: JudgeSettings, today: datetime.date | None = Non
         "(the model id it reports is recorded with every verdict).",
         describe_retirement(row), settings.model, endpoint,
     )  # fmt: skip
+
+
+def check_reported_shutdown(
+    settings: JudgeSettings, reported: str | None, today: datetime.date | None = None
+) -> datetime.date | None:
+    """Act on the ``shutdown_date`` the endpoint reports for the judge model; return it as a date.
+
+    Past (or today): :class:`JudgeConfigError` naming the date. Within :data:`WARN_DAYS` days: a
+    warning naming the date and the days left. ``None`` (no date announced, or an endpoint that
+    reports none): silence. A value that is not a date is ignored with a warning.
+    """
+    if not reported:
+        return None
+    try:
+        date = datetime.date.fromisoformat(str(reported)[:10])
+    except ValueError:
+        logger.warning("CoCoNot judge: ignoring the shutdown_date %r reported (not a date)", reported)
+        return None
+    today = today or utc_today()
+    where = f"{settings.endpoint} reports that judge model {settings.model!r}"
+    if today >= date:
+        raise JudgeConfigError(
+            f"CoCoNot judge: {where} was shut down on {date.isoformat()} (its shutdown_date). Set "
+            f"--metadata judge_model=... or COCONOT_JUDGE_MODEL to a model the endpoint still serves "
+            f"(default: {DEFAULT_JUDGE_MODEL})."
+        )
+    days = (date - today).days
+    if days <= WARN_DAYS:
+        logger.warning(
+            "CoCoNot judge: %s shuts down on %s (%d days left). Numbers from another judge are not "
+            "comparable: pick the judge for a series of runs now (--metadata judge_model=...).",
+            where, date.isoformat(), days,
+        )  # fmt: skip
+    return date

@@ -20,9 +20,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
-#: OpenAI's named substitute for the paper's (shut down) gpt-3.5-turbo, pinned as a dated
-#: snapshot: an alias may silently move to another model, a snapshot only retires with notice.
-DEFAULT_JUDGE_MODEL = "gpt-4.1-mini-2025-04-14"
+#: OpenAI's named replacement for the retiring gpt-4o / gpt-4.1 judges (the paper's gpt-3.5-turbo
+#: was shut down on 2026-10-23): a reasoning model, asked with ``reasoning_effort: "none"`` and
+#: temperature 0 (see :mod:`coconot_tasks.judge.backends.openai_api`). The model id the endpoint
+#: reports is recorded with every verdict.
+DEFAULT_JUDGE_MODEL = "gpt-6-luna"
 #: The judge endpoint when no base URL is set.
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 #: The endpoint recorded for the ``vllm`` backend: the server the plugin starts listens on a
@@ -138,6 +140,19 @@ def _as_int(value: Any) -> int:
     return int(str(value).strip())
 
 
+#: The values ``judge_reasoning_effort`` accepts (the OpenAI API's ``reasoning_effort`` values;
+#: which of them a model accepts is the endpoint's business).
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
+
+
+def _as_effort(value: Any) -> str:
+    """One of :data:`REASONING_EFFORTS` (any case)."""
+    text = str(value).strip().lower()
+    if text not in REASONING_EFFORTS:
+        raise ValueError(f"not a reasoning effort: {value!r}")
+    return text
+
+
 def _as_float(value: Any) -> float:
     """A finite number; booleans, ``nan`` and ``inf`` are errors."""
     if isinstance(value, bool):
@@ -157,6 +172,7 @@ _KINDS: dict[Callable[[Any], Any], str] = {
     float: "finite number",
     str: "string",
     _as_bool: "boolean (true/false, yes/no, on/off or 1/0)",
+    _as_effort: f"reasoning effort: use one of {', '.join(REASONING_EFFORTS)}",
 }
 
 
@@ -220,7 +236,10 @@ class JudgeSettings:
     timeout: float = 60.0
     label_retries: int = 2
     temperature: float = 0.0
-    max_tokens: int = 256
+    #: ``None``: the judge family's default (the paper's 256, or a larger budget for reasoning).
+    max_tokens: int | None = None
+    #: ``None``: the lowest effort the judge model accepts (reasoning judges only).
+    reasoning_effort: str | None = None
     top_p: float = 1.0
     cache: bool = True
     preflight: bool = True
@@ -251,6 +270,7 @@ class JudgeSettings:
         "timeout": ("judge_timeout", "COCONOT_JUDGE_TIMEOUT", float),
         "label_retries": ("judge_label_retries", "COCONOT_JUDGE_LABEL_RETRIES", int),
         "max_tokens": ("judge_max_tokens", "COCONOT_JUDGE_MAX_TOKENS", int),
+        "reasoning_effort": ("judge_reasoning_effort", "COCONOT_JUDGE_REASONING_EFFORT", _as_effort),
         "cache": ("judge_cache", "COCONOT_JUDGE_CACHE", _as_bool),
         "preflight": ("judge_preflight", "COCONOT_JUDGE_PREFLIGHT", _as_bool),
         "max_cost_usd": ("judge_max_cost_usd", "COCONOT_JUDGE_MAX_COST_USD", float),
@@ -321,7 +341,7 @@ class JudgeSettings:
 
     @property
     def judge_id(self) -> str:
-        """A short human-readable name of the judge, e.g. ``openai:gpt-4.1-mini-2025-04-14``."""
+        """A short human-readable name of the judge, e.g. ``openai:gpt-6-luna``."""
         if self.backend == "vllm":
             # Structured outputs change the judge's answers: a different judge for the cache key.
             pinned = f"{self.model}@{self.vllm_revision}" if self.vllm_revision else self.model

@@ -112,6 +112,11 @@ class JudgeStats:
     estimated_max_cost_usd: float = 0.0
     budget_exhausted: bool = False
     endpoint_down: str | None = None  # why the circuit breaker stopped judging
+    #: Why judging stopped on a configuration error: the endpoint refused a parameter of the
+    #: request (names the parameter and the setting to change); the rest was not judged.
+    config_error: str | None = None
+    #: Answers of a reasoning judge that spent the whole completion budget reasoning (judge errors).
+    reasoning_out_of_tokens: int = 0
     peak_in_flight: int = 0
     lowest_concurrency: float = 0.0
     wall_seconds: float = 0.0

@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("tasks-dir", help="print the task directory").set_defaults(func=_cmd_tasks_dir)
     cache = sub.add_parser("cache", help="inspect or clear the judge verdict cache")
     cache.add_argument("cache_action", choices=["stats", "clear"], nargs="?", default="stats")
-    cache.add_argument("--judge", help="with 'clear': only this judge, e.g. openai:gpt-4.1-mini-2025-04-14")
+    cache.add_argument("--judge", help="with 'clear': only this judge, e.g. openai:gpt-6-luna")
     cache.add_argument(
         "--legacy",
         action="store_true",

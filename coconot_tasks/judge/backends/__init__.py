@@ -5,7 +5,10 @@ A backend turns the official judge messages for one item into the judge's answer
 adaptive limit, the circuit breaker and accounting -- is the engine's
 (:mod:`coconot_tasks.judge.engine`), identical for every backend. Failures are raised as
 the OpenAI protocol's typed errors (``openai.APIStatusError``, ``openai.APIConnectionError``,
-:class:`InvalidResponseError`), which :mod:`coconot_tasks.judge.retry` classifies.
+:class:`InvalidResponseError`), which :mod:`coconot_tasks.judge.retry` classifies, or as
+this package's own :class:`JudgeRequestRejected` and :class:`JudgeOutOfTokens`, which the engine
+never retries or re-asks. Each backend owns its provider's knowledge: the request shape
+(:func:`request_shape`) and the reading of its error bodies.
 """
 
 from __future__ import annotations
@@ -28,6 +31,43 @@ class Completion:
     completion_tokens: int = 0
     #: The model id the endpoint reported (the response's ``model`` field), if any.
     served_model: str | None = None
+
+
+class JudgeRequestRejected(Exception):
+    """The endpoint refused a parameter of the judge request: a configuration error.
+
+    Every other request of the batch would be refused the same way, so the engine stops the
+    batch. The message names the parameter and the setting to change.
+    """
+
+
+class JudgeOutOfTokens(Exception):
+    """A reasoning judge spent its whole completion budget reasoning and wrote no answer.
+
+    A judge error for this item (never a label, not re-asked: the same request would run out
+    again); the message says which setting to change.
+    """
+
+
+@dataclass(frozen=True)
+class RequestShape:
+    """What every judge request of a backend carries besides the messages."""
+
+    #: The decoding parameters sent (part of the cache key, recorded in the results).
+    params: dict[str, Any]
+    #: The most completion tokens one answer may cost (budget cap and dry-run estimates).
+    max_completion_tokens: int
+    #: True when ``params`` are exactly the paper's judge request.
+    paper: bool
+
+
+def request_shape(settings: JudgeSettings) -> RequestShape:
+    """The request shape of ``settings``' backend: the backend module decides, by model name."""
+    if settings.backend == "heuristic":
+        return RequestShape({}, 0, paper=False)  # no request at all: not the paper's metric
+    from coconot_tasks.judge.backends.openai_api import openai_request_shape
+
+    return openai_request_shape(settings)  # the vllm backend speaks the same protocol
 
 
 class JudgeBackend(Protocol):
