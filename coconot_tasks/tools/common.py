@@ -13,8 +13,6 @@ if TYPE_CHECKING:
 
 #: Nothing was done: bad input or judge settings (checked before any judge request).
 EXIT_USAGE = 2
-#: The output was written, but some responses got no verdict from the judge.
-EXIT_JUDGE_ERRORS = 3
 
 
 def cli_error(command: str, message: str) -> int:

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from coconot_tasks.exit_codes import EXIT_JUDGE_ERRORS
 from coconot_tasks.tools.common import (
-    EXIT_JUDGE_ERRORS,
     add_judge_arguments,
     add_spend_arguments,
     cli_error,
