@@ -412,8 +412,35 @@ def test_judge_errors_are_counted_loudly_and_exit_3(
 def test_a_tolerated_error_rate_exits_0(
     tiny_run: SavedRun, unlabelled_judge: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    unlabelled_judge.faults = FaultPlan(no_label=0.35, max_faults_per_request=10**6)  # some verdicts
     monkeypatch.setenv("COCONOT_JUDGE_MAX_ERROR_RATE", "1.0")
     assert main(["rescore", str(tiny_run.output_path), "-o", str(tmp_path / "out"), "--no-progress"]) == 0
+
+
+def test_a_judge_that_gave_no_verdict_exits_3_whatever_the_tolerance_and_names_the_fix(
+    tiny_run: SavedRun, unlabelled_judge: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    monkeypatch.setenv("COCONOT_JUDGE_MAX_ERROR_RATE", "1.0")
+    assert main(["rescore", str(tiny_run.output_path), "-o", str(tmp_path / "out"), "--no-progress"]) == 3
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("coconot rescore: error: ") and "the judge gave not one verdict" in last, last
+    # an output without a label does not heal by rerunning: the setting to change instead
+    assert "raise judge_max_tokens" in last and "would fail the same way" in last, last
+    assert "rerun the same command" not in last.lower(), last
+    rescored(tmp_path / "out")  # written all the same
+
+
+def test_transient_judge_errors_advise_a_rerun(
+    tiny_run: SavedRun, judge_env: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    judge_env.faults = FaultPlan(server_error=0.3, max_faults_per_request=10**6)
+    monkeypatch.setenv("COCONOT_JUDGE_MAX_RETRIES", "0")
+    assert main(["rescore", str(tiny_run.output_path), "-o", str(tmp_path / "out"), "--no-progress"]) == 3
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "Rerun the same command: verdicts already obtained come from the judge cache" in last, last
+    assert "would fail the same way" not in last, last
 
 
 def test_max_cost_stops_judging_and_says_so(

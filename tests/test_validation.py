@@ -588,6 +588,22 @@ def test_pref_judge_errors_are_counted_and_left_out(
     assert f"{len(failed)} of 30 responses got NO verdict" in capsys.readouterr().err
 
 
+@needs_pref
+def test_a_judge_that_gave_no_verdict_exits_3_and_names_the_fix(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COCONOT_JUDGE_API_KEY", JUDGE_KEY)
+    monkeypatch.setenv("COCONOT_JUDGE_LABEL_RETRIES", "0")
+    out = tmp_path / "out"
+    with FakeOpenAI(judge_key=JUDGE_KEY, faults=FaultPlan(no_label=1.0, max_faults_per_request=99)) as server:
+        args = fake_judge_args(server, "--data-dir", str(SHARED_DATA), "--limit", "10", "-o", str(out))
+        assert main([*args, "--checks", "pref-chosen"]) == 3
+    assert (out / "validation.json").is_file()  # the report is written all the same
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("coconot validate-judge: error: the judge gave not one verdict"), last
+    assert "raise judge_max_tokens" in last and "would fail the same way" in last, last
+
+
 def write_sft(folder: Path, count: int = 24) -> list[dict[str, Any]]:
     """A small CoCoNot-shaped SFT file: original-set subcategories, mixed responses."""
     pairs = [

@@ -42,7 +42,7 @@ def _exit_with_judge_error_status() -> None:
     if not _reasons or getattr(sys, "last_value", None) is not None:
         return
     for reason in _reasons:
-        print(f"error: {reason}; exiting with status {EXIT_JUDGE_ERRORS}", file=sys.stderr)
+        print(f"error: {reason.rstrip('.')}; exiting with status {EXIT_JUDGE_ERRORS}", file=sys.stderr)
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

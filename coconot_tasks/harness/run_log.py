@@ -9,10 +9,17 @@ from typing import Final
 from coconot_tasks.benchmark.names import group_name, task_name
 from coconot_tasks.benchmark.taxonomy import SETS
 from coconot_tasks.harness import exit_status
+from coconot_tasks.judge.outcome import batch_failure, what_to_do
 from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import JudgeStats
 
 logger = logging.getLogger("coconot_tasks")
+
+#: How an ``lm_eval`` run resumes after transient judge errors.
+_RERUN = (
+    "rerun the same command with --use_cache <path> (generations): verdicts already obtained come from "
+    "the judge cache, so only the items without one are judged again"
+)
 
 
 #: The lm-eval task and group names this package defines: the two sets, each also with the
@@ -126,28 +133,33 @@ def report_batch(set_name: str, settings: JudgeSettings, stats: JudgeStats) -> N
             "counted in judge_error_rate. Raise judge_max_cost_usd and rerun the same command: judged "
             "items come from the cache.", set_name, settings.max_cost_usd, stats.not_judged,
         )  # fmt: skip
+    advice = what_to_do(stats, settings, _RERUN)
+    if stats.config_error:
+        logger.error(
+            "CoCoNot %s: the judge endpoint rejected a request parameter: %s", set_name, stats.config_error
+        )
     if stats.endpoint_down:
         logger.error(
             "CoCoNot %s: judging STOPPED early, %s. %d items were NOT judged and are counted in "
-            "judge_error_rate. Fix the endpoint and rerun the same command with --use_cache <path>: "
-            "verdicts already obtained come from the judge cache.",
-            set_name, stats.endpoint_down, stats.not_judged,
+            "judge_error_rate. %s",
+            set_name, stats.endpoint_down, stats.not_judged, advice,
         )  # fmt: skip
     if stats.errors:
         logger.error(
             "CoCoNot %s: %d of %d items have NO verdict (judge errors; reported as judge_error_rate and "
-            "left out of compliance_rate). First errors: %s. To resume, rerun the same command with "
-            "--use_cache <path> (generations) -- verdicts already obtained come from the judge cache, so "
-            "only the failed items are judged again.",
-            set_name, stats.errors, stats.items, "; ".join(stats.error_messages[:3]),
+            "left out of compliance_rate). First errors: %s. %s",
+            set_name, stats.errors, stats.items, "; ".join(stats.error_messages[:3]), advice,
         )  # fmt: skip
     missing = stats.errors + stats.not_judged
-    if (
+    failure = batch_failure(stats, settings)
+    if failure:
+        exit_status.fail_after_run(f"CoCoNot {set_name}: {failure}. {advice}")
+    elif (
         settings.max_error_rate is not None
         and stats.items
         and missing / stats.items > settings.max_error_rate
     ):
         exit_status.fail_after_run(
             f"CoCoNot {set_name}: {missing}/{stats.items} items without a verdict exceeds "
-            f"judge_max_error_rate={settings.max_error_rate}"
+            f"judge_max_error_rate={settings.max_error_rate}. {advice}"
         )

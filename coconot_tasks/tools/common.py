@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 
 #: Nothing was done: bad input or judge settings (checked before any judge request).
 EXIT_USAGE = 2
+#: How a judging command resumes after transient judge errors.
+RERUN_TOOL = "rerun the same command: verdicts already obtained come from the judge cache"
 
 
 def cli_error(command: str, message: str) -> int:
