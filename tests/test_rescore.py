@@ -642,6 +642,11 @@ def test_heuristic_judge_needs_no_key_or_server(tiny_run: SavedRun, tmp_path: Pa
     assert main([*args, "--no-progress"]) == 0
     results, where = rescored(tmp_path / "h")
     assert results["config"]["rescore"]["judge"] == "heuristic"
+    # the heuristic judge has no model or endpoint: its record names none
+    for record in (results["config"]["rescore"]["judge_settings"], *(
+            config["metadata"]["judge_settings"] for config in results["configs"].values())):  # fmt: skip
+        assert record["backend"] == "heuristic" and not {"model", "endpoint", "vllm_revision"} & set(record)
+    assert not [config for config in results["configs"].values() if "judge_model" in config["metadata"]]
     report = json.loads((where / "agreement.json").read_text())
     assert report["judge_b"] == "heuristic" and report["overall"]["n"] > 0
 
