@@ -152,8 +152,10 @@ def test_missing_key_fails_before_any_generation(fake_server: FakeOpenAI, tmp_pa
         ('{"judge_model": "no-such-model"}', JUDGE_KEY, "does not know model 'no-such-model'"),
         ("{}", "sk-wrong", "rejected the API key"),
         ('{"judge_base_url": "http://127.0.0.1:9/v1"}', JUDGE_KEY, "is unreachable"),
+        # a budget cap on a judge without a known price could never be enforced
+        ('{"judge_max_cost_usd": 1}', JUDGE_KEY, "needs the price of judge model 'fake-judge'"),
     ],
-    ids=["unknown-model", "wrong-key", "unreachable"],
+    ids=["unknown-model", "wrong-key", "unreachable", "unpriced-budget"],
 )
 def test_misconfigured_judge_fails_before_any_generation(
     fake_server: FakeOpenAI, tmp_path: Path, metadata: str, key: str, message: str

@@ -637,6 +637,29 @@ def test_dry_run_counts_calls_and_writes_nothing(
     assert f"{distinct_requests(tiny_run)} judge calls needed" in capsys.readouterr().out
 
 
+def test_a_budget_cap_on_an_unpriced_judge_is_refused_before_judging(
+    tiny_run: SavedRun, judge_env: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["rescore", str(tiny_run.output_path), "-o", str(tmp_path / "out"), "--max-cost-usd", "1"]
+    assert main(args) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "needs the price of judge model 'fake-judge'" in line and "judge_price_input" in line, line
+    assert judge_env.state.judge_requests == 0 and not (tmp_path / "out").exists()
+
+
+def test_an_unpriced_judge_reports_its_cost_as_unknown(
+    tiny_run: SavedRun, judge_env: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert main(["rescore", str(tiny_run.output_path), "-o", str(out), "--no-progress", "--dry-run"]) == 0
+    assert "estimated cost unknown" in capsys.readouterr().out
+    assert main(["rescore", str(tiny_run.output_path), "-o", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "cost unknown" in printed and "$0.0000" not in printed
+    results, _ = rescored(out)
+    assert results["config"]["rescore"]["judge_settings"]["price_known"] is False
+
+
 def test_heuristic_judge_needs_no_key_or_server(tiny_run: SavedRun, tmp_path: Path) -> None:
     args = ["rescore", str(tiny_run.output_path), "-o", str(tmp_path / "h"), "--judge-backend", "heuristic"]
     assert main([*args, "--no-progress"]) == 0

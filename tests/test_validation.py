@@ -604,6 +604,24 @@ def test_a_judge_that_gave_no_verdict_exits_3_and_names_the_fix(
     assert "raise judge_max_tokens" in last and "would fail the same way" in last, last
 
 
+@needs_pref
+def test_the_report_names_the_model_that_served_the_verdicts(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COCONOT_JUDGE_API_KEY", JUDGE_KEY)
+    out = tmp_path / "out"
+    with FakeOpenAI(judge_key=JUDGE_KEY, served_as={FAKE_JUDGE: "fake-judge-2026-01-01"}) as server:
+        args = fake_judge_args(server, "--data-dir", str(SHARED_DATA), "--limit", "6", "-o", str(out))
+        assert main([*args, "--checks", "pref-chosen"]) == 0
+    assert (
+        "Judge validation of openai:fake-judge (served by fake-judge-2026-01-01 (6))"
+        in capsys.readouterr().out
+    )
+    assert "Verdicts served by: fake-judge-2026-01-01 (6)" in (out / "validation.md").read_text()
+    report = json.loads((out / "validation.json").read_text())
+    assert report["judge_settings"]["served_models"] == {"fake-judge-2026-01-01": 6}
+
+
 def write_sft(folder: Path, count: int = 24) -> list[dict[str, Any]]:
     """A small CoCoNot-shaped SFT file: original-set subcategories, mixed responses."""
     pairs = [

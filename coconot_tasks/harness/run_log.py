@@ -10,6 +10,8 @@ from coconot_tasks.benchmark.names import group_name, task_name
 from coconot_tasks.benchmark.taxonomy import SETS
 from coconot_tasks.harness import exit_status
 from coconot_tasks.judge.outcome import batch_failure, what_to_do
+from coconot_tasks.judge.pricing import format_cost, prices_known
+from coconot_tasks.judge.provenance import served_by
 from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import JudgeStats
 
@@ -71,12 +73,16 @@ def install_log_filter() -> None:
 
 #: Judge spend of this process so far, over all CoCoNot tasks (sets and conditions). lm-eval
 #: builds a new filter for every task, so a run-wide total can only live in the process.
-_RUN_TOTAL = {"tasks": 0, "calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
+#: ``price_known`` turns 0 once a task's judge had no known price (the total is then unknown).
+_RUN_TOTAL = {
+    "tasks": 0, "calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0, "price_known": 1
+}  # fmt: skip
 
 
-def report_run_total(stats: JudgeStats) -> None:
+def report_run_total(stats: JudgeStats, settings: JudgeSettings) -> None:
     """Log the running total; after the last CoCoNot task it is the whole run's judge spend."""
     _RUN_TOTAL["tasks"] += 1
+    _RUN_TOTAL["price_known"] = int(_RUN_TOTAL["price_known"] and prices_known(settings))
     _RUN_TOTAL["calls"] += stats.requests
     _RUN_TOTAL["prompt_tokens"] += stats.prompt_tokens
     _RUN_TOTAL["completion_tokens"] += stats.completion_tokens
@@ -84,28 +90,31 @@ def report_run_total(stats: JudgeStats) -> None:
     if _RUN_TOTAL["tasks"] > 1:
         logger.warning(
             "CoCoNot judge total over the %d CoCoNot tasks judged so far: %d judge calls, %d prompt + %d "
-            "completion tokens, $%.4f",
+            "completion tokens, cost %s",
             _RUN_TOTAL["tasks"], _RUN_TOTAL["calls"], _RUN_TOTAL["prompt_tokens"],
-            _RUN_TOTAL["completion_tokens"], _RUN_TOTAL["cost_usd"],
+            _RUN_TOTAL["completion_tokens"],
+            format_cost(_RUN_TOTAL["cost_usd"], bool(_RUN_TOTAL["price_known"])),
         )  # fmt: skip
 
 
 def report_batch(set_name: str, settings: JudgeSettings, stats: JudgeStats) -> None:
     """Log the batch's accounting; say loudly what has no verdict and how to resume."""
+    priced = prices_known(settings)
     logger.warning(
         "CoCoNot %s judged by %s: %d items, %d judge calls (%d cached, %d empty responses), "
-        "%d judge errors, %d not judged; %d prompt + %d completion tokens, $%.4f; %.2f s (%.2f s CPU), "
+        "%d judge errors, %d not judged; %d prompt + %d completion tokens, cost %s; %.2f s (%.2f s CPU), "
         "%.1f calls/s, concurrency peak %d (limit %d..%d, %d throttled, %d retried)",
         set_name, settings.judge_id, stats.items, stats.requests, stats.cached, stats.empty,
-        stats.errors, stats.not_judged, stats.prompt_tokens, stats.completion_tokens, stats.cost_usd,
-        stats.wall_seconds, stats.cpu_seconds, stats.calls_per_second, stats.peak_in_flight,
+        stats.errors, stats.not_judged, stats.prompt_tokens, stats.completion_tokens,
+        format_cost(stats.cost_usd, priced), stats.wall_seconds, stats.cpu_seconds, stats.calls_per_second,
+        stats.peak_in_flight,
         int(stats.lowest_concurrency), settings.concurrency, stats.throttled, stats.retried,
     )  # fmt: skip
     if stats.served_models:
         logger.warning(
             "CoCoNot %s: verdicts from %s served by %s",
             set_name, settings.endpoint,
-            ", ".join(f"{model} ({count})" for model, count in sorted(stats.served_models.items())),
+            served_by(stats.served_models),
         )  # fmt: skip
     unexpected = stats.unexpected_served_models(settings.model)
     if unexpected:
@@ -123,8 +132,9 @@ def report_batch(set_name: str, settings: JudgeSettings, stats: JudgeStats) -> N
     if settings.dry_run:
         logger.warning(
             "CoCoNot %s DRY RUN (nothing sent to the judge): %d judge calls needed, estimated cost "
-            "$%.4f (at most $%.4f if every verdict used max_tokens=%d); %d already cached.",
-            set_name, stats.estimated_calls, stats.estimated_cost_usd, stats.estimated_max_cost_usd,
+            "%s (at most %s if every verdict used max_tokens=%d); %d already cached.",
+            set_name, stats.estimated_calls, format_cost(stats.estimated_cost_usd, priced),
+            format_cost(stats.estimated_max_cost_usd, priced),
             settings.max_tokens, stats.cached,
         )  # fmt: skip
     if stats.budget_exhausted:

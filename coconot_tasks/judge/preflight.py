@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from coconot_tasks.judge.cache import VerdictCache, network_filesystem
+from coconot_tasks.judge.pricing import check_budget_priced
 from coconot_tasks.judge.retired import check_not_retired
 from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
 from coconot_tasks.paths import ENV_CACHE_DIR
@@ -40,7 +41,9 @@ def check_judge(
 ) -> None:
     """Raise :class:`JudgeConfigError` with what to set if the judge cannot work.
 
-    Free, local checks always run: a model OpenAI has shut down is refused on api.openai.com
+    Free, local checks always run: a budget cap needs the judge's price
+    (:func:`~coconot_tasks.judge.pricing.check_budget_priced`), a model OpenAI has shut down is
+    refused on api.openai.com
     (:func:`~coconot_tasks.judge.retired.check_not_retired`), and the verdict cache (when on)
     must be intact and writable (:func:`check_cache`). Then, unless ``preflight`` is off or
     this is a dry run: for the ``vllm`` backend, start the local judge server now (see
@@ -50,6 +53,7 @@ def check_judge(
     Uses ``GET /models/{model}`` (free); endpoints that do not serve that route are asked
     for a 1-token completion instead.
     """
+    check_budget_priced(settings)
     if settings.backend == "heuristic":
         return
     check_not_retired(settings)

@@ -3,8 +3,9 @@
 One dict, written into each CoCoNot task config's ``metadata`` under :data:`PROVENANCE_KEY`
 (lm-eval copies task configs into the results JSON) by an ``lm_eval`` run and by ``coconot
 rescore``: the effective settings (whatever their source), the requested judge, the endpoint
-it was asked at (credentials removed) and the model ids that endpoint reported for the
-verdicts.
+it was asked at (credentials removed), the model ids that endpoint reported for the
+verdicts, and ``price_known``: false when the judge model has no known price (its
+``judge_cost_usd`` is then 0 for lack of a price, not because judging was free).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from coconot_tasks.judge.pricing import prices_known
 from coconot_tasks.judge.settings import SETTINGS_RECORD_KEY, JudgeSettings
 
 #: The key of the judge record in a task config's ``metadata`` (the YAML declares it empty;
@@ -27,7 +29,8 @@ _VLLM_ONLY = frozenset(
 #: Settings of a judge model behind an endpoint: the offline heuristic judge has none of them.
 _MODEL_ONLY = frozenset(
     {"model", "base_url", "endpoint", "concurrency", "max_retries", "timeout", "label_retries", "temperature",
-     "max_tokens", "top_p", "cache", "preflight", "max_cost_usd", "price_input", "price_output"}
+     "max_tokens", "top_p", "cache", "preflight", "max_cost_usd", "price_input", "price_output",
+     "price_known"}
 )  # fmt: skip
 #: Record keys that do not apply to each backend (left out of its record).
 _NOT_APPLICABLE = {
@@ -56,4 +59,10 @@ def _judge_record(settings: JudgeSettings, served_models: Mapping[str, int] | No
         "judge": settings.judge_id,
         "endpoint": settings.endpoint if remote else None,
         "served_models": dict(sorted((served_models or {}).items())),
+        "price_known": prices_known(settings),
     }
+
+
+def served_by(served_models: Mapping[str, int]) -> str:
+    """The model ids an endpoint reported and their verdicts, e.g. ``a (30), b (2)`` (empty if none)."""
+    return ", ".join(f"{model} ({count})" for model, count in sorted(served_models.items()))

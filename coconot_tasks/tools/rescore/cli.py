@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from coconot_tasks.exit_codes import EXIT_JUDGE_ERRORS
+from coconot_tasks.judge.pricing import format_cost, prices_known
 from coconot_tasks.tools.common import (
     RERUN_TOOL,
     add_judge_arguments,
@@ -113,7 +114,7 @@ def run_rescore(args: argparse.Namespace) -> int:
     missing, total, failures, advice = 0, 0, [], ""
     for run in runs:
         summary = rescore_run(run, settings, args.output_dir, progress=not args.no_progress)
-        print_summary(summary)
+        print_summary(summary, prices_known(settings))
         missing += summary.no_verdict
         total += summary.stats.items
         failure = batch_failure(summary.stats, settings)
@@ -137,6 +138,7 @@ def _dry_run(runs: list[Run], settings: JudgeSettings, progress: bool) -> int:
     from coconot_tasks.judge.dedup import judge_unique
     from coconot_tasks.tools.rescore.rescore import judge_items_for
 
+    priced = prices_known(settings)
     for run in runs:
         _results, stats = judge_unique(
             judge_items_for(run), settings, progress=progress, desc="CoCoNot dry run"
@@ -144,14 +146,17 @@ def _dry_run(runs: list[Run], settings: JudgeSettings, progress: bool) -> int:
         print(
             f"{run.model} ({run.results_path}): DRY RUN with judge {settings.judge_id}, nothing judged or "
             f"written: {stats.items} responses, {stats.estimated_calls} judge calls needed ({stats.cached} "
-            f"cached, {stats.empty} empty responses), estimated cost ${stats.estimated_cost_usd:.4f} "
-            f"(at most ${stats.estimated_max_cost_usd:.4f})"
+            f"cached, {stats.empty} empty responses), estimated cost "
+            f"{format_cost(stats.estimated_cost_usd, priced)} "
+            f"(at most {format_cost(stats.estimated_max_cost_usd, priced)})"
         )
     return 0
 
 
-def print_summary(summary: RescoreSummary) -> None:
-    """Print the short per-run report: old vs new rates, agreement, where the files went, errors."""
+def print_summary(summary: RescoreSummary, priced: bool) -> None:
+    """Print the short per-run report: old vs new rates, agreement, where the files went, errors.
+
+    ``priced``: the judge's price is known (else the cost reads "unknown")."""
     stats = summary.stats
     old = ", ".join(summary.old_judges) or "unknown"
     print(f"\n{summary.model}: rescored {summary.source}")
@@ -159,7 +164,7 @@ def print_summary(summary: RescoreSummary) -> None:
     print(
         f"  {stats.items} responses: {stats.requests} judge calls, {stats.cached} cached, {stats.empty} "
         f"empty (no call needed), {summary.no_verdict} without verdict; "
-        f"{stats.prompt_tokens + stats.completion_tokens} tokens, ${stats.cost_usd:.4f}"
+        f"{stats.prompt_tokens + stats.completion_tokens} tokens, cost {format_cost(stats.cost_usd, priced)}"
     )
     rows = [(f"compliance_rate {t.task}", share(t.old_compliance_rate), share(t.new_compliance_rate),
              f"{t.changed} of {t.samples}") for t in summary.tasks]  # fmt: skip

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from coconot_tasks.exit_codes import EXIT_JUDGE_ERRORS
+from coconot_tasks.judge.pricing import format_cost, prices_known
+from coconot_tasks.judge.provenance import served_by
 from coconot_tasks.tools.common import (
     RERUN_TOOL,
     add_judge_arguments,
@@ -294,16 +296,17 @@ def run_validate_judge(args: argparse.Namespace) -> int:
 
     progress = not args.no_progress
     validation = run_checks(settings, xstest, label_checks, rubric=rubric, skipped=skipped, progress=progress)
+    priced = prices_known(settings)
     if settings.dry_run:
         s = validation.judge_stats
         print(
             f"DRY RUN with judge {settings.judge_id}, nothing judged or written: {s.items} responses "
             f"({', '.join(validation.checks_run)}), {s.estimated_calls} judge calls needed "
-            f"({s.cached} cached), estimated cost ${s.estimated_cost_usd:.4f} "
-            f"(at most ${s.estimated_max_cost_usd:.4f})"
+            f"({s.cached} cached), estimated cost {format_cost(s.estimated_cost_usd, priced)} "
+            f"(at most {format_cost(s.estimated_max_cost_usd, priced)})"
         )
         return 0
-    print_summary(validation)
+    print_summary(validation, priced)
     if args.output_dir is not None:
         json_path, md_path = write_report(validation, args.output_dir)
         print(f"  written: {json_path}, {md_path}")
@@ -320,13 +323,19 @@ def run_validate_judge(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_summary(validation: JudgeValidation) -> None:
-    """Print the short report: judge spend, then each check's numbers, then judge errors."""
+def print_summary(validation: JudgeValidation, priced: bool) -> None:
+    """Print the short report: judge spend, then each check's numbers, then judge errors.
+
+    ``priced``: the judge's price is known (else the cost reads "unknown")."""
     s = validation.judge_stats
-    print(f"\nJudge validation of {validation.judge}: checks {', '.join(validation.checks_run)}")
+    served = served_by(s.served_models)
+    print(
+        f"\nJudge validation of {validation.judge}{f' (served by {served})' if served else ''}: "
+        f"checks {', '.join(validation.checks_run)}"
+    )
     print(
         f"  {s.items} responses: {s.requests} judge calls, {s.cached} cached; "
-        f"{s.prompt_tokens + s.completion_tokens} tokens, ${s.cost_usd:.4f}"
+        f"{s.prompt_tokens + s.completion_tokens} tokens, cost {format_cost(s.cost_usd, priced)}"
     )
     if validation.xstest is not None:
         print_xstest(validation.xstest)
