@@ -539,6 +539,23 @@ def test_swapped_original_and_contrast_samples_files_are_refused(
     assert not (tmp_path / "out").exists()
 
 
+def test_a_samples_file_with_a_repeated_id_is_refused_even_when_the_count_matches(
+    tiny_run: SavedRun, judge_env: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = [dict(line) for line in tiny_run.lines["coconot_original"]]
+    lines[3] = dict(lines[2])  # line 3 repeated, line 4 lost: still as many lines as the results say
+    _write_samples(tiny_run, "coconot_original", lines)
+    code = main(["rescore", str(tiny_run.output_path), "-o", str(tmp_path / "out"), "--no-progress"])
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    path = tiny_run.results_path.parent / f"samples_coconot_original_{DATE}.jsonl"
+    assert line.startswith(
+        f"coconot rescore: error: {path}: id {lines[2]['doc']['id']!r} appears more than once"
+    )
+    assert f"lm-eval doc_id {tiny_run.lines['coconot_original'][3]['doc_id']} missing" in line, line
+    assert judge_env.state.judge_requests == 0 and not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("case", ["edited-prompt", "moved-subcategory", "unknown-id"])
 def test_samples_that_are_not_rows_of_their_set_are_refused(
     tiny_run: SavedRun, judge_env: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str
