@@ -14,8 +14,10 @@ import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import warnings
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -652,6 +654,39 @@ def test_dry_run_counts_calls_and_writes_nothing(
     assert judge_env.state.judge_requests == 0
     assert not (tmp_path / "out").exists()
     assert f"{distinct_requests(tiny_run)} judge calls needed" in capsys.readouterr().out
+
+
+def test_ctrl_c_while_judging_says_how_many_verdicts_were_kept_and_a_rerun_resumes(
+    tiny_run: SavedRun, tmp_path: Path, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeOpenAI(judge_key=JUDGE_KEY, latency=0.2) as server:
+        monkeypatch.setenv("COCONOT_JUDGE_BASE_URL", server.url)
+        monkeypatch.setenv("COCONOT_JUDGE_API_KEY", JUDGE_KEY)
+        monkeypatch.setenv("COCONOT_JUDGE_MODEL", FAKE_JUDGE)
+        args = [sys.executable, "-m", "coconot_tasks", "rescore", str(tiny_run.output_path), "-o",
+                str(tmp_path / "out"), "--no-progress", "--judge-concurrency", "2"]  # fmt: skip
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        while server.state.judge_answers < 4 and proc.poll() is None:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 130, err[-3000:]
+        assert "Traceback" not in err, err[-3000:]
+        [line] = [line for line in err.strip().splitlines() if "interrupted" in line]
+        cache = VerdictCache()
+        try:
+            kept = cache.stats()["per_judge"]["openai:fake-judge"]
+        finally:
+            cache.close()
+        assert line == (
+            f"coconot rescore: interrupted: {kept} new verdicts of openai:fake-judge were kept in the judge "
+            "cache; rerun the same command to resume (those are not asked again)"
+        )
+        assert 0 < kept < distinct_requests(tiny_run)
+        server.reset()
+        server.latency = 0.0
+        assert main(["rescore", str(tiny_run.output_path), "-o", str(tmp_path / "out"), "--no-progress"]) == 0
+        assert server.state.judge_requests == distinct_requests(tiny_run) - kept
 
 
 def test_a_budget_cap_on_an_unpriced_judge_is_refused_before_judging(

@@ -21,6 +21,7 @@ from coconot_tasks.tools.common import (
     add_judge_arguments,
     add_spend_arguments,
     cli_error,
+    interruption_reported,
     judge_metadata,
     report_no_verdict,
 )
@@ -113,7 +114,8 @@ def run_rescore(args: argparse.Namespace) -> int:
 
     missing, total, failures, advice = 0, 0, [], ""
     for run in runs:
-        summary = rescore_run(run, settings, args.output_dir, progress=not args.no_progress)
+        with interruption_reported("rescore", settings):
+            summary = rescore_run(run, settings, args.output_dir, progress=not args.no_progress)
         print_summary(summary, prices_known(settings))
         missing += summary.no_verdict
         total += summary.stats.items

@@ -28,6 +28,7 @@ from coconot_tasks.tools.common import (
     add_judge_arguments,
     add_spend_arguments,
     cli_error,
+    interruption_reported,
     judge_metadata,
     report_no_verdict,
 )
@@ -295,7 +296,10 @@ def run_validate_judge(args: argparse.Namespace) -> int:
         return _error(str(exc))
 
     progress = not args.no_progress
-    validation = run_checks(settings, xstest, label_checks, rubric=rubric, skipped=skipped, progress=progress)
+    with interruption_reported("validate-judge", settings):
+        validation = run_checks(
+            settings, xstest, label_checks, rubric=rubric, skipped=skipped, progress=progress
+        )
     priced = prices_known(settings)
     if settings.dry_run:
         s = validation.judge_stats
