@@ -187,6 +187,14 @@ def test_cli_cache_stats_and_clear(isolated_env: Path) -> None:
     assert cleared.stdout.strip() == f"removed 2 cached verdicts (judge openai:gpt-4) from {db}"
     assert json.loads(run_cli("cache").stdout)["per_judge"] == {"heuristic": 3}  # stats is the default
 
+    # a judge the cache does not hold: an error that names the judges it does hold
+    typo = run_cli("cache", "clear", "--judge", "openai:gpt4")
+    assert typo.returncode == 1 and typo.stdout == ""
+    assert (
+        "holds no verdicts of judge 'openai:gpt4'" in typo.stderr
+        and "Judges it holds: heuristic" in typo.stderr
+    )
+
     cleared_all = run_cli("cache", "clear")
     assert cleared_all.stdout.strip() == f"removed 3 cached verdicts (all judges) from {db}"
     assert json.loads(run_cli("cache", "stats").stdout)["entries"] == 0

@@ -152,8 +152,10 @@ def test_missing_key_fails_before_any_generation(fake_server: FakeOpenAI, tmp_pa
         ('{"judge_model": "no-such-model"}', JUDGE_KEY, "does not know model 'no-such-model'"),
         ("{}", "sk-wrong", "rejected the API key"),
         ('{"judge_base_url": "http://127.0.0.1:9/v1"}', JUDGE_KEY, "is unreachable"),
+        # a budget cap on a judge without a known price could never be enforced
+        ('{"judge_max_cost_usd": 1}', JUDGE_KEY, "needs the price of judge model 'fake-judge'"),
     ],
-    ids=["unknown-model", "wrong-key", "unreachable"],
+    ids=["unknown-model", "wrong-key", "unreachable", "unpriced-budget"],
 )
 def test_misconfigured_judge_fails_before_any_generation(
     fake_server: FakeOpenAI, tmp_path: Path, metadata: str, key: str, message: str
@@ -337,3 +339,34 @@ def test_lm_eval_validate_accepts_every_task_and_group() -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "All tasks found and valid" in proc.stdout + proc.stderr
+
+
+@pytest.mark.usefixtures("data_dir")
+@pytest.mark.parametrize(
+    ("faults", "key", "metadata", "says"),
+    [
+        # every answer lacks a label: no verdict at all, and a rerun would not help
+        (FaultPlan(no_label=1.0, max_faults_per_request=100), JUDGE_KEY, {"judge_label_retries": 0},
+         "answered without a <label>: raise judge_max_tokens"),
+        # the key is refused mid-run (preflight off): the breaker stops judging; the key is the fix
+        (FaultPlan(), "sk-wrong", {"judge_preflight": False, "judge_concurrency": 2},
+         "rejected the API key: set COCONOT_JUDGE_API_KEY"),
+        # HTTP 500 on every attempt: transient, so a rerun is the advice
+        (FaultPlan(server_error=1.0, max_faults_per_request=100), JUDGE_KEY,
+         {"judge_max_retries": 0, "judge_concurrency": 2}, "Rerun the same command with --use_cache"),
+    ],
+    ids=["no-label", "bad-key", "server-errors"],
+)  # fmt: skip
+def test_a_run_that_judged_nothing_exits_3_after_writing_results_and_says_what_to_fix(
+    tmp_path: Path, faults: FaultPlan, key: str, metadata: dict[str, object], says: str
+) -> None:
+    with FakeOpenAI(judge_key=JUDGE_KEY, faults=faults) as server:
+        run = _run(server, tmp_path / "out", "--metadata", json.dumps(metadata), key=key,
+                   tasks="coconot_original")  # fmt: skip
+    assert run.returncode == 3, run.log[-4000:]
+    assert task_metrics(run.results(), "coconot_original")["judge_error_rate"] > 0.8  # results written
+    [line] = [line for line in run.stderr.splitlines() if line.endswith("exiting with status 3")]
+    assert line.startswith("error: CoCoNot coconot_original: ") and says in line, line
+    permanent = "Rerun" not in says
+    assert ("would fail the same way" in line) is permanent, line
+    assert ("--use_cache" in line) is not permanent, line

@@ -93,7 +93,21 @@ def test_default_judge_is_the_snapshot_and_the_served_model_and_endpoint_are_rec
     assert provenance["endpoint"] == server.url
     assert provenance["served_models"] == {reported: len(judged)}
     assert provenance["model"] == DEFAULT_JUDGE_MODEL
+    # an openai judge's record holds no fields of the local vLLM server
+    assert not {"vllm_revision", "gpu_memory_utilization", "tensor_parallel_size"} & set(provenance)
     assert f"served by {reported}" in run.log
+
+
+def test_a_heuristic_run_records_no_judge_model_endpoint_or_server(tmp_path: Path) -> None:
+    with FakeOpenAI(judge_key=JUDGE_KEY) as server:
+        env = judge_environment(server.url, JUDGE_KEY, COCONOT_JUDGE_BACKEND="heuristic")
+        del env["COCONOT_JUDGE_MODEL"]
+        run = _run(server, tmp_path / "out", env=env)
+    assert run.returncode == 0, run.log[-4000:]
+    provenance = run.results()["configs"][TASK]["metadata"]["judge_settings"]
+    assert provenance["backend"] == "heuristic" and provenance["judge"] == "heuristic"
+    for key in ("model", "endpoint", "base_url", "max_tokens", "vllm_revision", "gpu_memory_utilization"):
+        assert key not in provenance, (key, provenance)
 
 
 def test_a_different_served_model_is_flagged(tmp_path: Path) -> None:

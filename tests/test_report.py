@@ -628,6 +628,15 @@ def test_bad_inputs_give_a_message_not_a_traceback(
     assert "no results_*.json" in capsys.readouterr().err
 
 
+def test_an_output_dir_below_a_file_gives_one_line(
+    two_runs: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a-file").write_text("x")
+    assert run_report(*two_runs, "-o", tmp_path / "a-file" / "report") == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"error: --output-dir {tmp_path / 'a-file' / 'report'}: ") and "another" in line
+
+
 def test_importing_the_package_does_not_import_matplotlib() -> None:
     code = (
         "import sys, coconot_tasks, coconot_tasks.tools.report, coconot_tasks.tools.report.cli;"

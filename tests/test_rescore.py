@@ -14,8 +14,10 @@ import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import warnings
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -412,8 +414,35 @@ def test_judge_errors_are_counted_loudly_and_exit_3(
 def test_a_tolerated_error_rate_exits_0(
     tiny_run: SavedRun, unlabelled_judge: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    unlabelled_judge.faults = FaultPlan(no_label=0.35, max_faults_per_request=10**6)  # some verdicts
     monkeypatch.setenv("COCONOT_JUDGE_MAX_ERROR_RATE", "1.0")
     assert main(["rescore", str(tiny_run.output_path), "-o", str(tmp_path / "out"), "--no-progress"]) == 0
+
+
+def test_a_judge_that_gave_no_verdict_exits_3_whatever_the_tolerance_and_names_the_fix(
+    tiny_run: SavedRun, unlabelled_judge: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    monkeypatch.setenv("COCONOT_JUDGE_MAX_ERROR_RATE", "1.0")
+    assert main(["rescore", str(tiny_run.output_path), "-o", str(tmp_path / "out"), "--no-progress"]) == 3
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("coconot rescore: error: ") and "the judge gave not one verdict" in last, last
+    # an output without a label does not heal by rerunning: the setting to change instead
+    assert "raise judge_max_tokens" in last and "would fail the same way" in last, last
+    assert "rerun the same command" not in last.lower(), last
+    rescored(tmp_path / "out")  # written all the same
+
+
+def test_transient_judge_errors_advise_a_rerun(
+    tiny_run: SavedRun, judge_env: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    judge_env.faults = FaultPlan(server_error=0.3, max_faults_per_request=10**6)
+    monkeypatch.setenv("COCONOT_JUDGE_MAX_RETRIES", "0")
+    assert main(["rescore", str(tiny_run.output_path), "-o", str(tmp_path / "out"), "--no-progress"]) == 3
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "Rerun the same command: verdicts already obtained come from the judge cache" in last, last
+    assert "would fail the same way" not in last, last
 
 
 def test_max_cost_stops_judging_and_says_so(
@@ -510,6 +539,23 @@ def test_swapped_original_and_contrast_samples_files_are_refused(
     )
     assert judge_env.state.judge_requests == 0
     assert not (tmp_path / "out").exists()
+
+
+def test_a_samples_file_with_a_repeated_id_is_refused_even_when_the_count_matches(
+    tiny_run: SavedRun, judge_env: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = [dict(line) for line in tiny_run.lines["coconot_original"]]
+    lines[3] = dict(lines[2])  # line 3 repeated, line 4 lost: still as many lines as the results say
+    _write_samples(tiny_run, "coconot_original", lines)
+    code = main(["rescore", str(tiny_run.output_path), "-o", str(tmp_path / "out"), "--no-progress"])
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    path = tiny_run.results_path.parent / f"samples_coconot_original_{DATE}.jsonl"
+    assert line.startswith(
+        f"coconot rescore: error: {path}: id {lines[2]['doc']['id']!r} appears more than once"
+    )
+    assert f"lm-eval doc_id {tiny_run.lines['coconot_original'][3]['doc_id']} missing" in line, line
+    assert judge_env.state.judge_requests == 0 and not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("case", ["edited-prompt", "moved-subcategory", "unknown-id"])
@@ -610,11 +656,72 @@ def test_dry_run_counts_calls_and_writes_nothing(
     assert f"{distinct_requests(tiny_run)} judge calls needed" in capsys.readouterr().out
 
 
+def test_ctrl_c_while_judging_says_how_many_verdicts_were_kept_and_a_rerun_resumes(
+    tiny_run: SavedRun, tmp_path: Path, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeOpenAI(judge_key=JUDGE_KEY, latency=0.2) as server:
+        monkeypatch.setenv("COCONOT_JUDGE_BASE_URL", server.url)
+        monkeypatch.setenv("COCONOT_JUDGE_API_KEY", JUDGE_KEY)
+        monkeypatch.setenv("COCONOT_JUDGE_MODEL", FAKE_JUDGE)
+        args = [sys.executable, "-m", "coconot_tasks", "rescore", str(tiny_run.output_path), "-o",
+                str(tmp_path / "out"), "--no-progress", "--judge-concurrency", "2"]  # fmt: skip
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        while server.state.judge_answers < 4 and proc.poll() is None:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 130, err[-3000:]
+        assert "Traceback" not in err, err[-3000:]
+        [line] = [line for line in err.strip().splitlines() if "interrupted" in line]
+        cache = VerdictCache()
+        try:
+            kept = cache.stats()["per_judge"]["openai:fake-judge"]
+        finally:
+            cache.close()
+        assert line == (
+            f"coconot rescore: interrupted: {kept} new verdicts of openai:fake-judge were kept in the judge "
+            "cache; rerun the same command to resume (those are not asked again)"
+        )
+        assert 0 < kept < distinct_requests(tiny_run)
+        server.reset()
+        server.latency = 0.0
+        assert main(["rescore", str(tiny_run.output_path), "-o", str(tmp_path / "out"), "--no-progress"]) == 0
+        assert server.state.judge_requests == distinct_requests(tiny_run) - kept
+
+
+def test_a_budget_cap_on_an_unpriced_judge_is_refused_before_judging(
+    tiny_run: SavedRun, judge_env: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["rescore", str(tiny_run.output_path), "-o", str(tmp_path / "out"), "--max-cost-usd", "1"]
+    assert main(args) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "needs the price of judge model 'fake-judge'" in line and "judge_price_input" in line, line
+    assert judge_env.state.judge_requests == 0 and not (tmp_path / "out").exists()
+
+
+def test_an_unpriced_judge_reports_its_cost_as_unknown(
+    tiny_run: SavedRun, judge_env: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert main(["rescore", str(tiny_run.output_path), "-o", str(out), "--no-progress", "--dry-run"]) == 0
+    assert "estimated cost unknown" in capsys.readouterr().out
+    assert main(["rescore", str(tiny_run.output_path), "-o", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "cost unknown" in printed and "$0.0000" not in printed
+    results, _ = rescored(out)
+    assert results["config"]["rescore"]["judge_settings"]["price_known"] is False
+
+
 def test_heuristic_judge_needs_no_key_or_server(tiny_run: SavedRun, tmp_path: Path) -> None:
     args = ["rescore", str(tiny_run.output_path), "-o", str(tmp_path / "h"), "--judge-backend", "heuristic"]
     assert main([*args, "--no-progress"]) == 0
     results, where = rescored(tmp_path / "h")
     assert results["config"]["rescore"]["judge"] == "heuristic"
+    # the heuristic judge has no model or endpoint: its record names none
+    for record in (results["config"]["rescore"]["judge_settings"], *(
+            config["metadata"]["judge_settings"] for config in results["configs"].values())):  # fmt: skip
+        assert record["backend"] == "heuristic" and not {"model", "endpoint", "vllm_revision"} & set(record)
+    assert not [config for config in results["configs"].values() if "judge_model" in config["metadata"]]
     report = json.loads((where / "agreement.json").read_text())
     assert report["judge_b"] == "heuristic" and report["overall"]["n"] > 0
 

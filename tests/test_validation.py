@@ -428,7 +428,7 @@ def test_loading_maps_types_to_sets() -> None:
         assert row.set_name == coconot_set(record)
 
 
-def test_select_rows_spreads_over_the_file() -> None:
+def test_evenly_spaced_rows_cover_the_file() -> None:
     rows = list(range(450))
     assert evenly_spaced(rows, None) == rows
     assert evenly_spaced(rows, 1000) == rows
@@ -586,6 +586,40 @@ def test_pref_judge_errors_are_counted_and_left_out(
     verdicts = [judge_decision("contrast", r["prompt"], r["chosen"]) for r in judged]
     assert (report["n"], report["hits"]) == (len(judged), verdicts.count("compliance"))
     assert f"{len(failed)} of 30 responses got NO verdict" in capsys.readouterr().err
+
+
+@needs_pref
+def test_a_judge_that_gave_no_verdict_exits_3_and_names_the_fix(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COCONOT_JUDGE_API_KEY", JUDGE_KEY)
+    monkeypatch.setenv("COCONOT_JUDGE_LABEL_RETRIES", "0")
+    out = tmp_path / "out"
+    with FakeOpenAI(judge_key=JUDGE_KEY, faults=FaultPlan(no_label=1.0, max_faults_per_request=99)) as server:
+        args = fake_judge_args(server, "--data-dir", str(SHARED_DATA), "--limit", "10", "-o", str(out))
+        assert main([*args, "--checks", "pref-chosen"]) == 3
+    assert (out / "validation.json").is_file()  # the report is written all the same
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("coconot validate-judge: error: the judge gave not one verdict"), last
+    assert "raise judge_max_tokens" in last and "would fail the same way" in last, last
+
+
+@needs_pref
+def test_the_report_names_the_model_that_served_the_verdicts(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COCONOT_JUDGE_API_KEY", JUDGE_KEY)
+    out = tmp_path / "out"
+    with FakeOpenAI(judge_key=JUDGE_KEY, served_as={FAKE_JUDGE: "fake-judge-2026-01-01"}) as server:
+        args = fake_judge_args(server, "--data-dir", str(SHARED_DATA), "--limit", "6", "-o", str(out))
+        assert main([*args, "--checks", "pref-chosen"]) == 0
+    assert (
+        "Judge validation of openai:fake-judge (served by fake-judge-2026-01-01 (6))"
+        in capsys.readouterr().out
+    )
+    assert "Verdicts served by: fake-judge-2026-01-01 (6)" in (out / "validation.md").read_text()
+    report = json.loads((out / "validation.json").read_text())
+    assert report["judge_settings"]["served_models"] == {"fake-judge-2026-01-01": 6}
 
 
 def write_sft(folder: Path, count: int = 24) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ import logging
 import os
 import sys
 
-EXIT_CODE_JUDGE_ERRORS = 3
+from coconot_tasks.exit_codes import EXIT_JUDGE_ERRORS
 
 _reasons: list[str] = []
 _registered = False
@@ -42,8 +42,8 @@ def _exit_with_judge_error_status() -> None:
     if not _reasons or getattr(sys, "last_value", None) is not None:
         return
     for reason in _reasons:
-        print(f"error: {reason}; exiting with status {EXIT_CODE_JUDGE_ERRORS}", file=sys.stderr)
+        print(f"error: {reason.rstrip('.')}; exiting with status {EXIT_JUDGE_ERRORS}", file=sys.stderr)
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(EXIT_CODE_JUDGE_ERRORS)
+    os._exit(EXIT_JUDGE_ERRORS)

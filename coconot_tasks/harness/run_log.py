@@ -10,10 +10,19 @@ from coconot_tasks.benchmark.names import group_name, task_name
 from coconot_tasks.benchmark.taxonomy import SETS
 from coconot_tasks.harness import exit_status
 from coconot_tasks.judge.backends import request_shape
+from coconot_tasks.judge.outcome import batch_failure, what_to_do
+from coconot_tasks.judge.pricing import format_cost, prices_known
+from coconot_tasks.judge.provenance import served_by
 from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import JudgeStats
 
 logger = logging.getLogger("coconot_tasks")
+
+#: How an ``lm_eval`` run resumes after transient judge errors.
+_RERUN = (
+    "rerun the same command with --use_cache <path> (generations): verdicts already obtained come from "
+    "the judge cache, so only the items without one are judged again"
+)
 
 
 #: The lm-eval task and group names this package defines: the two sets, each also with the
@@ -65,12 +74,16 @@ def install_log_filter() -> None:
 
 #: Judge spend of this process so far, over all CoCoNot tasks (sets and conditions). lm-eval
 #: builds a new filter for every task, so a run-wide total can only live in the process.
-_RUN_TOTAL = {"tasks": 0, "calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
+#: ``price_known`` turns 0 once a task's judge had no known price (the total is then unknown).
+_RUN_TOTAL = {
+    "tasks": 0, "calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0, "price_known": 1
+}  # fmt: skip
 
 
-def report_run_total(stats: JudgeStats) -> None:
+def report_run_total(stats: JudgeStats, settings: JudgeSettings) -> None:
     """Log the running total; after the last CoCoNot task it is the whole run's judge spend."""
     _RUN_TOTAL["tasks"] += 1
+    _RUN_TOTAL["price_known"] = int(_RUN_TOTAL["price_known"] and prices_known(settings))
     _RUN_TOTAL["calls"] += stats.requests
     _RUN_TOTAL["prompt_tokens"] += stats.prompt_tokens
     _RUN_TOTAL["completion_tokens"] += stats.completion_tokens
@@ -78,28 +91,31 @@ def report_run_total(stats: JudgeStats) -> None:
     if _RUN_TOTAL["tasks"] > 1:
         logger.warning(
             "CoCoNot judge total over the %d CoCoNot tasks judged so far: %d judge calls, %d prompt + %d "
-            "completion tokens, $%.4f",
+            "completion tokens, cost %s",
             _RUN_TOTAL["tasks"], _RUN_TOTAL["calls"], _RUN_TOTAL["prompt_tokens"],
-            _RUN_TOTAL["completion_tokens"], _RUN_TOTAL["cost_usd"],
+            _RUN_TOTAL["completion_tokens"],
+            format_cost(_RUN_TOTAL["cost_usd"], bool(_RUN_TOTAL["price_known"])),
         )  # fmt: skip
 
 
 def report_batch(set_name: str, settings: JudgeSettings, stats: JudgeStats) -> None:
     """Log the batch's accounting; say loudly what has no verdict and how to resume."""
+    priced = prices_known(settings)
     logger.warning(
         "CoCoNot %s judged by %s: %d items, %d judge calls (%d cached, %d empty responses), "
-        "%d judge errors, %d not judged; %d prompt + %d completion tokens, $%.4f; %.2f s (%.2f s CPU), "
+        "%d judge errors, %d not judged; %d prompt + %d completion tokens, cost %s; %.2f s (%.2f s CPU), "
         "%.1f calls/s, concurrency peak %d (limit %d..%d, %d throttled, %d retried)",
         set_name, settings.judge_id, stats.items, stats.requests, stats.cached, stats.empty,
-        stats.errors, stats.not_judged, stats.prompt_tokens, stats.completion_tokens, stats.cost_usd,
-        stats.wall_seconds, stats.cpu_seconds, stats.calls_per_second, stats.peak_in_flight,
+        stats.errors, stats.not_judged, stats.prompt_tokens, stats.completion_tokens,
+        format_cost(stats.cost_usd, priced), stats.wall_seconds, stats.cpu_seconds, stats.calls_per_second,
+        stats.peak_in_flight,
         int(stats.lowest_concurrency), settings.concurrency, stats.throttled, stats.retried,
     )  # fmt: skip
     if stats.served_models:
         logger.warning(
             "CoCoNot %s: verdicts from %s served by %s",
             set_name, settings.endpoint,
-            ", ".join(f"{model} ({count})" for model, count in sorted(stats.served_models.items())),
+            served_by(stats.served_models),
         )  # fmt: skip
     unexpected = stats.unexpected_served_models(settings.model)
     if unexpected:
@@ -117,8 +133,9 @@ def report_batch(set_name: str, settings: JudgeSettings, stats: JudgeStats) -> N
     if settings.dry_run:
         logger.warning(
             "CoCoNot %s DRY RUN (nothing sent to the judge): %d judge calls needed, estimated cost "
-            "$%.4f (at most $%.4f if every verdict used all %d completion tokens); %d already cached.",
-            set_name, stats.estimated_calls, stats.estimated_cost_usd, stats.estimated_max_cost_usd,
+            "%s (at most %s if every verdict used all %d completion tokens); %d already cached.",
+            set_name, stats.estimated_calls, format_cost(stats.estimated_cost_usd, priced),
+            format_cost(stats.estimated_max_cost_usd, priced),
             request_shape(settings).max_completion_tokens, stats.cached,
         )  # fmt: skip
     if stats.budget_exhausted:
@@ -127,28 +144,33 @@ def report_batch(set_name: str, settings: JudgeSettings, stats: JudgeStats) -> N
             "counted in judge_error_rate. Raise judge_max_cost_usd and rerun the same command: judged "
             "items come from the cache.", set_name, settings.max_cost_usd, stats.not_judged,
         )  # fmt: skip
+    advice = what_to_do(stats, settings, _RERUN)
+    if stats.config_error:
+        logger.error(
+            "CoCoNot %s: the judge endpoint rejected a request parameter: %s", set_name, stats.config_error
+        )
     if stats.endpoint_down:
         logger.error(
             "CoCoNot %s: judging STOPPED early, %s. %d items were NOT judged and are counted in "
-            "judge_error_rate. Fix the endpoint and rerun the same command with --use_cache <path>: "
-            "verdicts already obtained come from the judge cache.",
-            set_name, stats.endpoint_down, stats.not_judged,
+            "judge_error_rate. %s",
+            set_name, stats.endpoint_down, stats.not_judged, advice,
         )  # fmt: skip
     if stats.errors:
         logger.error(
             "CoCoNot %s: %d of %d items have NO verdict (judge errors; reported as judge_error_rate and "
-            "left out of compliance_rate). First errors: %s. To resume, rerun the same command with "
-            "--use_cache <path> (generations) -- verdicts already obtained come from the judge cache, so "
-            "only the failed items are judged again.",
-            set_name, stats.errors, stats.items, "; ".join(stats.error_messages[:3]),
+            "left out of compliance_rate). First errors: %s. %s",
+            set_name, stats.errors, stats.items, "; ".join(stats.error_messages[:3]), advice,
         )  # fmt: skip
     missing = stats.errors + stats.not_judged
-    if (
+    failure = batch_failure(stats, settings)
+    if failure:
+        exit_status.fail_after_run(f"CoCoNot {set_name}: {failure}. {advice}")
+    elif (
         settings.max_error_rate is not None
         and stats.items
         and missing / stats.items > settings.max_error_rate
     ):
         exit_status.fail_after_run(
             f"CoCoNot {set_name}: {missing}/{stats.items} items without a verdict exceeds "
-            f"judge_max_error_rate={settings.max_error_rate}"
+            f"judge_max_error_rate={settings.max_error_rate}. {advice}"
         )

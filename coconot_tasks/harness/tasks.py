@@ -209,7 +209,7 @@ class CoconotJudgeFilter(Filter):
             if judge.settings.backend == "vllm":
                 local_server.release(judge.settings)  # the last CoCoNot task frees the judge's GPU now
         report_batch(self.task, settings, stats)
-        report_run_total(stats)
+        report_run_total(stats, settings)
         if judge.record is not None:
             judge.record.update(judge_provenance(judge.settings, stats.served_models))
         return [result.to_json() for result in results]

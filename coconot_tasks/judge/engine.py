@@ -35,7 +35,7 @@ from coconot_tasks.judge.cache import CachedOutput, CacheError, VerdictCache, re
 from coconot_tasks.judge.limiter import AdaptiveLimiter
 from coconot_tasks.judge.pricing import cost_usd, price_per_million
 from coconot_tasks.judge.prompt import PROMPT_VERSION, judge_messages
-from coconot_tasks.judge.retry import CircuitBreaker, retrying
+from coconot_tasks.judge.retry import CircuitBreaker, is_retryable, retrying
 from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import (
     JUDGE_VERDICT_OUTCOMES,
@@ -150,9 +150,11 @@ class _Engine:
                         output=answer.text,
                         served_model=answer.served_model,
                     )
+            reason = f"no recognisable label in the judge output after {spend.requests} requests"
+            self.stats.note_permanent(reason)
             raise NoVerdict(
                 OUTCOME_ERROR,
-                f"no recognisable label in the judge output after {spend.requests} requests",
+                reason,
                 output=answer.text,
             )
         except NoVerdict as missing:
@@ -172,6 +174,8 @@ class _Engine:
                         self.stats.retried += 1
                     answer = await self._send(item, messages, spend)
         except openai.OpenAIError as exc:
+            if not is_retryable(exc):
+                self.stats.note_permanent(describe_error(exc), getattr(exc, "status_code", None))
             raise NoVerdict(OUTCOME_ERROR, describe_error(exc)) from None
         except JudgeRequestRejected as exc:  # every request would be refused: stop the batch
             self.stats.config_error = self.stats.config_error or str(exc)

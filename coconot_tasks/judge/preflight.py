@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from coconot_tasks.judge.cache import VerdictCache, network_filesystem
+from coconot_tasks.judge.pricing import check_budget_priced
 from coconot_tasks.judge.retired import check_not_retired, check_reported_shutdown
 from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
 from coconot_tasks.paths import ENV_CACHE_DIR
@@ -59,7 +60,9 @@ def check_judge(
 ) -> JudgeFacts:
     """Raise :class:`JudgeConfigError` with what to set if the judge cannot work; return what it learned.
 
-    Free, local checks always run: a model OpenAI has shut down is refused on api.openai.com
+    Free, local checks always run: a budget cap needs the judge's price
+    (:func:`~coconot_tasks.judge.pricing.check_budget_priced`), a model OpenAI has shut down is
+    refused on api.openai.com
     (:func:`~coconot_tasks.judge.retired.check_not_retired`), and the verdict cache (when on)
     must be intact and writable (:func:`check_cache`). Then, unless ``preflight`` is off or
     this is a dry run: for the ``vllm`` backend, start the local judge server now (see
@@ -73,6 +76,7 @@ def check_judge(
     the run will send: a refused parameter stops the run here, naming the parameter and the
     setting to change.
     """
+    check_budget_priced(settings)
     if settings.backend == "heuristic":
         return JudgeFacts()
     check_not_retired(settings, today)

@@ -1,13 +1,18 @@
 """Token prices of known OpenAI judge models, for cost estimates and the budget cap.
 
 USD per one million tokens (input, output), from OpenAI's public price list; prices
-change, so treat estimates as estimates. Unknown models (local endpoints) cost 0 unless
-``judge_price_input`` / ``judge_price_output`` (USD per 1M tokens) are given.
+change, so treat estimates as estimates. Unknown models (local endpoints) are counted as
+costing 0 unless ``judge_price_input`` / ``judge_price_output`` (USD per 1M tokens) are given,
+and every cost report then says "unknown" (:func:`format_cost`); a budget cap needs a price
+(:func:`check_budget_priced`).
 """
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from coconot_tasks.judge.settings import JudgeSettings
 
 PRICES_PER_MILLION: Final[dict[str, tuple[float, float]]] = {
     "gpt-3.5-turbo": (0.50, 1.50),
@@ -48,3 +53,36 @@ def cost_usd(prices: tuple[float, float] | None, prompt_tokens: int, completion_
     if prices is None:
         return 0.0
     return (prompt_tokens * prices[0] + completion_tokens * prices[1]) / 1_000_000
+
+
+def prices_known(settings: JudgeSettings) -> bool:
+    """True when the cost of ``settings``' judge can be computed (table or explicit prices).
+
+    The offline heuristic judge costs nothing, and says so.
+    """
+    if settings.backend == "heuristic":
+        return True
+    return price_per_million(settings.model, settings.price_input, settings.price_output) is not None
+
+
+def format_cost(usd: float, known: bool) -> str:
+    """``$0.0123``, or ``unknown`` when the judge's price is not known (never a made-up $0.00)."""
+    return f"${usd:.4f}" if known else "unknown (no price for this judge model)"
+
+
+def check_budget_priced(settings: JudgeSettings) -> None:
+    """Refuse a budget cap that could never be enforced: the judge's price is unknown.
+
+    Raises:
+        JudgeConfigError: naming the model and the settings that give it a price.
+    """
+    from coconot_tasks.judge.settings import JudgeConfigError
+
+    if settings.max_cost_usd is None or prices_known(settings):
+        return
+    raise JudgeConfigError(
+        f"CoCoNot judge: judge_max_cost_usd={settings.max_cost_usd:g} needs the price of judge model "
+        f"{settings.model!r}, which is not in the price table: set judge_price_input and judge_price_output "
+        "(USD per 1M tokens; COCONOT_JUDGE_PRICE_INPUT / COCONOT_JUDGE_PRICE_OUTPUT, or 0 for a free local "
+        "judge), or drop the cap."
+    )

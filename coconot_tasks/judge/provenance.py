@@ -3,8 +3,9 @@
 One dict, written into each CoCoNot task config's ``metadata`` under :data:`PROVENANCE_KEY`
 (lm-eval copies task configs into the results JSON) by an ``lm_eval`` run and by ``coconot
 rescore``: the effective settings (whatever their source), the requested judge, the endpoint
-it was asked at (credentials removed) and the model ids that endpoint reported for the
-verdicts.
+it was asked at (credentials removed), the model ids that endpoint reported for the
+verdicts, and ``price_known``: false when the judge model has no known price (its
+``judge_cost_usd`` is then 0 for lack of a price, not because judging was free).
 """
 
 from __future__ import annotations
@@ -13,11 +14,31 @@ from collections.abc import Mapping
 from typing import Any
 
 from coconot_tasks.judge.backends import request_shape
+from coconot_tasks.judge.pricing import prices_known
 from coconot_tasks.judge.settings import SETTINGS_RECORD_KEY, JudgeSettings
 
 #: The key of the judge record in a task config's ``metadata`` (the YAML declares it empty;
 #: the settings reserve it, so ``--metadata`` cannot set it).
 PROVENANCE_KEY = SETTINGS_RECORD_KEY
+
+
+#: Settings only the local judge server uses (``judge_backend=vllm``).
+_VLLM_ONLY = frozenset(
+    {"vllm_revision", "gpu_memory_utilization", "tensor_parallel_size", "max_model_len", "server_timeout",
+     "structured_outputs", "devices"}
+)  # fmt: skip
+#: Settings of a judge model behind an endpoint: the offline heuristic judge has none of them.
+_MODEL_ONLY = frozenset(
+    {"model", "base_url", "endpoint", "concurrency", "max_retries", "timeout", "label_retries", "temperature",
+     "max_tokens", "top_p", "cache", "preflight", "max_cost_usd", "price_input", "price_output",
+     "price_known"}
+)  # fmt: skip
+#: Record keys that do not apply to each backend (left out of its record).
+_NOT_APPLICABLE = {
+    "heuristic": _MODEL_ONLY | _VLLM_ONLY,
+    "openai": _VLLM_ONLY,
+    "vllm": frozenset({"base_url"}),  # the plugin starts the server: the endpoint says so
+}
 
 
 def judge_provenance(
@@ -26,7 +47,14 @@ def judge_provenance(
     """The record of ``settings``' judge: its public settings plus ``judge``, ``endpoint`` and
     ``served_models`` (verdicts per model id the endpoint reported), ``request`` (the decoding
     parameters sent with every judge request, without messages) and ``paper_request`` (true when
-    they are exactly the paper's)."""
+    they are exactly the paper's), without the keys that do not apply to its backend (a
+    heuristic judge has no model; only ``vllm`` has server fields)."""
+    record = _judge_record(settings, served_models)
+    left_out = _NOT_APPLICABLE.get(settings.backend, frozenset())
+    return {key: value for key, value in record.items() if key not in left_out}
+
+
+def _judge_record(settings: JudgeSettings, served_models: Mapping[str, int] | None) -> dict[str, Any]:
     remote = settings.backend != "heuristic"
     shape = request_shape(settings)
     return {
@@ -37,4 +65,10 @@ def judge_provenance(
         "served_models": dict(sorted((served_models or {}).items())),
         "request": dict(shape.params),
         "paper_request": shape.paper,
+        "price_known": prices_known(settings),
     }
+
+
+def served_by(served_models: Mapping[str, int]) -> str:
+    """The model ids an endpoint reported and their verdicts, e.g. ``a (30), b (2)`` (empty if none)."""
+    return ", ".join(f"{model} ({count})" for model, count in sorted(served_models.items()))

@@ -129,6 +129,20 @@ class JudgeStats:
     cache_read_failures: int = 0
     cache_write_failures: int = 0
     cache_problem: str | None = None
+    #: The first judge error a rerun would not heal (not a 408/409/429/5xx, timeout or connection
+    #: failure; an output without a label counts too) and its HTTP status (``None``: no HTTP error).
+    permanent_error: str | None = None
+    permanent_status: int | None = None
+
+    def note_permanent(self, description: str, status: int | None = None) -> None:
+        """Remember ``description`` as :attr:`permanent_error` unless one is already kept."""
+        if self.permanent_error is None:
+            self.permanent_error, self.permanent_status = description, status
+
+    @property
+    def judge_verdicts(self) -> int:
+        """Items with a verdict from the judge (judged now or cached; empty responses need none)."""
+        return self.items - self.errors - self.not_judged - self.empty
 
     def unexpected_served_models(self, requested: str) -> list[str]:
         """Served model ids that are neither ``requested`` nor one of its dated snapshots."""

@@ -30,6 +30,13 @@ def _cmd_cache(args: argparse.Namespace) -> int:
         return _cache_unusable(args, exc)
     try:
         if args.cache_action == "clear":
+            if args.judge and args.judge not in (held := sorted(cache.stats().get("per_judge") or {})):
+                print(
+                    f"error: the cache {cache.path} holds no verdicts of judge {args.judge!r}; nothing "
+                    f"removed. Judges it holds: {', '.join(held) or 'none'}",
+                    file=sys.stderr,
+                )
+                return 1
             removed = cache.clear(args.judge, legacy=args.legacy)
             scope = f"judge {args.judge}" if args.judge else "all judges"
             if args.legacy:
@@ -91,7 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("tasks-dir", help="print the task directory").set_defaults(func=_cmd_tasks_dir)
     cache = sub.add_parser("cache", help="inspect or clear the judge verdict cache")
     cache.add_argument("cache_action", choices=["stats", "clear"], nargs="?", default="stats")
-    cache.add_argument("--judge", help="with 'clear': only this judge, e.g. openai:gpt-6-luna")
+    cache.add_argument(
+        "--judge",
+        help="with 'clear': only this judge, e.g. openai:gpt-6-luna (a judge the cache does not hold: "
+        "exit status 1, naming the judges it holds)",
+    )
     cache.add_argument(
         "--legacy",
         action="store_true",

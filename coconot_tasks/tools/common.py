@@ -4,17 +4,58 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from coconot_tasks.judge.settings import BACKENDS, DEFAULT_JUDGE_MODEL
 
 if TYPE_CHECKING:
+    from coconot_tasks.judge.settings import JudgeSettings
     from coconot_tasks.judge.types import JudgeStats
 
 #: Nothing was done: bad input or judge settings (checked before any judge request).
 EXIT_USAGE = 2
-#: The output was written, but some responses got no verdict from the judge.
-EXIT_JUDGE_ERRORS = 3
+#: How a judging command resumes after transient judge errors.
+RERUN_TOOL = "rerun the same command: verdicts already obtained come from the judge cache"
+#: Ctrl-C: the status a shell reports for a process ended by SIGINT.
+EXIT_INTERRUPTED = 130
+
+
+@contextmanager
+def interruption_reported(command: str, settings: JudgeSettings) -> Iterator[None]:
+    """Turn Ctrl-C while judging into one line -- how many new verdicts the judge cache kept and
+    that a rerun resumes -- and exit status :data:`EXIT_INTERRUPTED` (instead of a traceback)."""
+    before = _cached_verdicts(settings)
+    try:
+        yield
+    except KeyboardInterrupt:
+        after = _cached_verdicts(settings)
+        if before is None or after is None:
+            kept = "no verdict was kept (the judge cache is off or unusable): a rerun judges everything again"
+        else:
+            kept = (
+                f"{after - before} new verdicts of {settings.judge_id} were kept in the judge cache; rerun "
+                "the same command to resume (those are not asked again)"
+            )
+        print(f"coconot {command}: interrupted: {kept}", file=sys.stderr)
+        raise SystemExit(EXIT_INTERRUPTED) from None
+
+
+def _cached_verdicts(settings: JudgeSettings) -> int | None:
+    """The verdicts of ``settings``' judge in the default cache (``None``: not cached)."""
+    from coconot_tasks.judge.cache import CacheError, VerdictCache
+
+    if not settings.cache or settings.backend == "heuristic":
+        return None
+    try:
+        cache = VerdictCache()
+    except CacheError:
+        return None
+    try:
+        return int(cache.stats().get("per_judge", {}).get(settings.judge_id, 0))
+    finally:
+        cache.close()
 
 
 def cli_error(command: str, message: str) -> int:

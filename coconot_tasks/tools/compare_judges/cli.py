@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from coconot_tasks.benchmark.taxonomy import SETS
-from coconot_tasks.tools.common import EXIT_JUDGE_ERRORS, add_spend_arguments, cli_error
+from coconot_tasks.exit_codes import EXIT_JUDGE_ERRORS
+from coconot_tasks.tools.common import add_spend_arguments, cli_error
 from coconot_tasks.tools.compare_judges.specs import SPEC_HELP
 
 _EPILOG = """\

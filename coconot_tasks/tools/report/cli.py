@@ -75,6 +75,10 @@ def run_report(args: argparse.Namespace) -> int:
     except (RunError, ReportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # e.g. --output-dir below a regular file, or not writable
+        print(f"error: --output-dir {args.output_dir}: {exc.strerror or exc}; choose another --output-dir",
+              file=sys.stderr)  # fmt: skip
+        return 2
     for run in runs:
         print(f"read {run.results_path} ({run.model})")
     for path in paths.values():

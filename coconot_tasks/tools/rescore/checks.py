@@ -4,6 +4,7 @@
   a row of that set, with the same prompt, category and subcategory (the verdict, the
   rubric and the metric all follow from them). Samples files swapped between the original
   and the contrast set are named as such.
+- No CoCoNot id may appear twice in one samples file (a repeat hides a missing row).
 - The output folder must be a directory that can be created and written to.
 
 Each failure is a :class:`~coconot_tasks.results.saved_runs.RunError` naming the file, the
@@ -13,6 +14,7 @@ sample and the fix.
 from __future__ import annotations
 
 import tempfile
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,7 @@ def check_samples_match_sets(run: Run) -> None:
     for info in run.tasks:
         samples = run.samples.get(info.task, [])
         path = files.get(info.task, run.results_path)
+        _check_no_repeats(samples, path)
         own = rows[info.set_name]
         foreign = [number for number, sample in enumerate(samples, start=1) if sample.doc_id not in own]
         if not foreign:
@@ -66,6 +69,28 @@ def check_samples_match_sets(run: Run) -> None:
             f"{path}, sample {foreign[0]}: id {sample.doc_id!r} is not a row of the CoCoNot {info.set_name} "
             f"set ({_source(run, info.set_name)}); this samples file does not belong to {info.task}"
         )
+
+
+def _check_no_repeats(samples: list[Sample], path: Path) -> None:
+    """Raise :class:`RunError` if a CoCoNot id appears twice in one samples file (each line
+    must be a different row; a file with a repeat has a gap somewhere, even if its row count
+    matches the results)."""
+    counts = Counter(sample.doc_id for sample in samples)
+    repeated = sorted(doc_id for doc_id, count in counts.items() if count > 1)
+    if not repeated:
+        return
+    positions = [sample.raw.get("doc_id") for sample in samples]
+    indices = [p for p in positions if isinstance(p, int)]
+    gaps = ""
+    if len(indices) == len(positions) and min(indices) == 0:  # lm-eval's doc indices from 0 (--limit)
+        missing = sorted(set(range(max(indices) + 1)) - set(indices))
+        if missing:
+            gaps = f"; lm-eval doc_id {', '.join(map(str, missing[:10]))} missing"
+    raise RunError(
+        f"{path}: id {', '.join(repr(i) for i in repeated[:10])} appears more than once{gaps} "
+        f"({len(samples)} lines, {len(counts)} distinct ids): the file was edited or concatenated. Use "
+        "the samples file lm_eval --log_samples wrote for this run"
+    )
 
 
 def _check_sample(sample: Sample, row: Mapping[str, Any], where: str) -> None:

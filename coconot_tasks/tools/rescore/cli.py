@@ -4,7 +4,7 @@ Exit status: 0 on success; 2 when nothing was judged because a run path, its sam
 file must hold rows of its own task's set), the output folder or the judge is unusable
 (checked before any judge request); 3 when the rescored runs were written but
 some responses got no verdict from the judge (more than ``COCONOT_JUDGE_MAX_ERROR_RATE``,
-default: any).
+default: any), and always when the judging failed (see :mod:`coconot_tasks.judge.outcome`).
 """
 
 from __future__ import annotations
@@ -14,12 +14,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from coconot_tasks.exit_codes import EXIT_JUDGE_ERRORS
 from coconot_tasks.generation import lm_eval_none_placeholder
+from coconot_tasks.judge.pricing import format_cost, prices_known
 from coconot_tasks.tools.common import (
-    EXIT_JUDGE_ERRORS,
+    RERUN_TOOL,
     add_judge_arguments,
     add_spend_arguments,
     cli_error,
+    interruption_reported,
     judge_metadata,
     report_no_verdict,
 )
@@ -42,7 +45,8 @@ Every samples file must hold rows of its own task's set (ids, prompts, subcatego
 against the run's data (its --metadata data_dir, else COCONOT_DATA_DIR or the pinned hub
 revision); the output folder is checked before any judge request too.
 Exit status: 0 ok; 2 bad run path, samples, output folder or judge configuration (nothing judged);
-3 written, but some responses got no verdict."""
+3 written, but some responses got no verdict (the last line says to rerun, or which setting to
+change when a rerun would fail the same way)."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -79,6 +83,7 @@ def _error(message: str) -> int:
 
 def run_rescore(args: argparse.Namespace) -> int:
     """Run ``coconot rescore``; returns the exit status."""
+    from coconot_tasks.judge.outcome import batch_failure, what_to_do
     from coconot_tasks.judge.preflight import check_judge
     from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
     from coconot_tasks.results.saved_runs import RunError, load_runs
@@ -108,24 +113,30 @@ def run_rescore(args: argparse.Namespace) -> int:
 
     from coconot_tasks.tools.rescore.rescore import rescore_run
 
-    missing, total = 0, 0
+    missing, total, failures, advice = 0, 0, [], ""
     for run in runs:
-        summary = rescore_run(
-            run,
-            settings,
-            args.output_dir,
-            progress=not args.no_progress,
-            none_placeholder=lm_eval_none_placeholder(),
-        )
-        print_summary(summary)
+        with interruption_reported("rescore", settings):
+            summary = rescore_run(
+                run,
+                settings,
+                args.output_dir,
+                progress=not args.no_progress,
+                none_placeholder=lm_eval_none_placeholder(),
+            )
+        print_summary(summary, prices_known(settings))
         missing += summary.no_verdict
         total += summary.stats.items
+        failure = batch_failure(summary.stats, settings)
+        if failure:
+            failures.append(f"{summary.model}: {failure}")
+        if summary.no_verdict and not advice:
+            advice = what_to_do(summary.stats, settings, RERUN_TOOL)
     allowed = settings.max_error_rate if settings.max_error_rate is not None else 0.0
-    if total and missing / total > allowed:
+    if failures or (total and missing / total > allowed):
         print(
             f"coconot rescore: error: {missing} of {total} responses got NO verdict from the judge "
-            f"(exit status {EXIT_JUDGE_ERRORS}); the rescored files were written, with those responses "
-            "counted in judge_error_rate. Rerun the same command to judge only them again.",
+            f"(exit status {EXIT_JUDGE_ERRORS}{''.join(f'; {f}' for f in failures)}); the rescored files "
+            f"were written, with those responses counted in judge_error_rate. {advice}",
             file=sys.stderr,
         )
         return EXIT_JUDGE_ERRORS
@@ -136,6 +147,7 @@ def _dry_run(runs: list[Run], settings: JudgeSettings, progress: bool) -> int:
     from coconot_tasks.judge.dedup import judge_unique
     from coconot_tasks.tools.rescore.rescore import judge_run
 
+    priced = prices_known(settings)
     for run in runs:
         _results, stats = judge_run(
             run,
@@ -145,14 +157,17 @@ def _dry_run(runs: list[Run], settings: JudgeSettings, progress: bool) -> int:
         print(
             f"{run.model} ({run.results_path}): DRY RUN with judge {settings.judge_id}, nothing judged or "
             f"written: {stats.items} responses, {stats.estimated_calls} judge calls needed ({stats.cached} "
-            f"cached, {stats.empty} empty responses), estimated cost ${stats.estimated_cost_usd:.4f} "
-            f"(at most ${stats.estimated_max_cost_usd:.4f})"
+            f"cached, {stats.empty} empty responses), estimated cost "
+            f"{format_cost(stats.estimated_cost_usd, priced)} "
+            f"(at most {format_cost(stats.estimated_max_cost_usd, priced)})"
         )
     return 0
 
 
-def print_summary(summary: RescoreSummary) -> None:
-    """Print the short per-run report: old vs new rates, agreement, where the files went, errors."""
+def print_summary(summary: RescoreSummary, priced: bool) -> None:
+    """Print the short per-run report: old vs new rates, agreement, where the files went, errors.
+
+    ``priced``: the judge's price is known (else the cost reads "unknown")."""
     stats = summary.stats
     old = ", ".join(summary.old_judges) or "unknown"
     print(f"\n{summary.model}: rescored {summary.source}")
@@ -160,7 +175,7 @@ def print_summary(summary: RescoreSummary) -> None:
     print(
         f"  {stats.items} responses: {stats.requests} judge calls, {stats.cached} cached, {stats.empty} "
         f"empty (no call needed), {summary.no_verdict} without verdict; "
-        f"{stats.prompt_tokens + stats.completion_tokens} tokens, ${stats.cost_usd:.4f}"
+        f"{stats.prompt_tokens + stats.completion_tokens} tokens, cost {format_cost(stats.cost_usd, priced)}"
     )
     if summary.no_answer:
         print(

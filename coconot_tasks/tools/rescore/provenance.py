@@ -43,7 +43,9 @@ def rescored_config(
     metadata = dict(updated.get("metadata") or {})
     for key in JUDGE_METADATA_KEYS:
         metadata.pop(key, None)
-    metadata.update({"judge_backend": settings.backend, "judge_model": settings.model})
+    metadata["judge_backend"] = settings.backend
+    if settings.backend != "heuristic":  # the offline heuristic judge has no model
+        metadata["judge_model"] = settings.model
     if settings.base_url:
         metadata["judge_base_url"] = settings.endpoint
     metadata[PROVENANCE_KEY] = judge_provenance(settings, served_models)

@@ -8,7 +8,8 @@ runs, whatever the judge backend.
 
 Exit status: 0 when the judge was run (judge errors are reported loudly, counted and left
 out of the statistics); 2 when nothing was judged because a data path, ``--checks`` or the
-judge configuration is unusable (checked before any judge request).
+judge configuration is unusable (checked before any judge request); 3 when the judging failed
+(:func:`coconot_tasks.judge.outcome.batch_failure`), after the reports were written.
 """
 
 from __future__ import annotations
@@ -19,10 +20,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from coconot_tasks.exit_codes import EXIT_JUDGE_ERRORS
+from coconot_tasks.judge.pricing import format_cost, prices_known
+from coconot_tasks.judge.provenance import served_by
 from coconot_tasks.tools.common import (
+    RERUN_TOOL,
     add_judge_arguments,
     add_spend_arguments,
     cli_error,
+    interruption_reported,
     judge_metadata,
     report_no_verdict,
 )
@@ -65,7 +71,9 @@ per XSTest file and per CoCoNot check. --dry-run counts the judge calls and the 
 The judge key is read from COCONOT_JUDGE_API_KEY (or OPENAI_API_KEY) only; the other judge
 settings default to the COCONOT_JUDGE_* environment variables, as for lm_eval runs.
 Exit status: 0 judged (judge errors are counted and left out); 2 bad data path, --checks or
-judge configuration (nothing judged)."""
+judge configuration (nothing judged); 3 the judging failed: the endpoint rejected a request
+parameter, judging stopped because the endpoint looked down, or the judge gave not one verdict
+(the reports are written; the last line says what to fix)."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -249,6 +257,7 @@ def run_validate_judge(args: argparse.Namespace) -> int:
     """Run ``coconot validate-judge``; returns the exit status."""
     from coconot_tasks.benchmark.dataset import DataError
     from coconot_tasks.benchmark.official_files import ResourceError
+    from coconot_tasks.judge.outcome import batch_failure, what_to_do
     from coconot_tasks.judge.preflight import check_judge
     from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
     from coconot_tasks.tools.export.eval_guard import EvalSetError
@@ -287,32 +296,50 @@ def run_validate_judge(args: argparse.Namespace) -> int:
         return _error(str(exc))
 
     progress = not args.no_progress
-    validation = run_checks(settings, xstest, label_checks, rubric=rubric, skipped=skipped, progress=progress)
+    with interruption_reported("validate-judge", settings):
+        validation = run_checks(
+            settings, xstest, label_checks, rubric=rubric, skipped=skipped, progress=progress
+        )
+    priced = prices_known(settings)
     if settings.dry_run:
         s = validation.judge_stats
         print(
             f"DRY RUN with judge {settings.judge_id}, nothing judged or written: {s.items} responses "
             f"({', '.join(validation.checks_run)}), {s.estimated_calls} judge calls needed "
-            f"({s.cached} cached), estimated cost ${s.estimated_cost_usd:.4f} "
-            f"(at most ${s.estimated_max_cost_usd:.4f})"
+            f"({s.cached} cached), estimated cost {format_cost(s.estimated_cost_usd, priced)} "
+            f"(at most {format_cost(s.estimated_max_cost_usd, priced)})"
         )
         return 0
-    print_summary(validation)
+    print_summary(validation, priced)
     if args.output_dir is not None:
         json_path, md_path = write_validation_report(validation, args.output_dir)
         print(f"  written: {json_path}, {md_path}")
     else:
         print("  (no --output-dir: validation.json / validation.md not written)")
+    failure = batch_failure(validation.judge_stats, settings)
+    if failure:
+        advice = what_to_do(validation.judge_stats, settings, RERUN_TOOL)
+        print(
+            f"coconot validate-judge: error: {failure} (exit status {EXIT_JUDGE_ERRORS}). {advice}",
+            file=sys.stderr,
+        )
+        return EXIT_JUDGE_ERRORS
     return 0
 
 
-def print_summary(validation: JudgeValidation) -> None:
-    """Print the short report: judge spend, then each check's numbers, then judge errors."""
+def print_summary(validation: JudgeValidation, priced: bool) -> None:
+    """Print the short report: judge spend, then each check's numbers, then judge errors.
+
+    ``priced``: the judge's price is known (else the cost reads "unknown")."""
     s = validation.judge_stats
-    print(f"\nJudge validation of {validation.judge}: checks {', '.join(validation.checks_run)}")
+    served = served_by(s.served_models)
+    print(
+        f"\nJudge validation of {validation.judge}{f' (served by {served})' if served else ''}: "
+        f"checks {', '.join(validation.checks_run)}"
+    )
     print(
         f"  {s.items} responses: {s.requests} judge calls, {s.cached} cached; "
-        f"{s.prompt_tokens + s.completion_tokens} tokens, ${s.cost_usd:.4f}"
+        f"{s.prompt_tokens + s.completion_tokens} tokens, cost {format_cost(s.cost_usd, priced)}"
     )
     if validation.xstest is not None:
         print_xstest(validation.xstest)

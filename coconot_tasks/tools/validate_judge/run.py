@@ -16,6 +16,7 @@ from typing import Any
 from coconot_tasks.benchmark.official_files import Rubric
 from coconot_tasks.judge.cache import VerdictCache
 from coconot_tasks.judge.engine import judge_items
+from coconot_tasks.judge.provenance import judge_provenance, served_by
 from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import JudgeItem, JudgeStats
 from coconot_tasks.tools.text_format import decimal, percent, share
@@ -113,6 +114,7 @@ class JudgeValidation:
         lines = [
             f"# Judge validation of `{self.judge}`",
             "",
+            *_served_line(self.judge_settings),
             "| check | reference | n | result | no verdict |",
             "|---|---|---:|---|---:|",
         ]
@@ -168,7 +170,7 @@ def run_checks(
             xstest.rows,
             share_of_xstest,
             judge=settings.judge_id,
-            judge_settings=settings.public(),
+            judge_settings=judge_provenance(settings, stats.served_models),
             partial_refusal=xstest.partial_refusal,
             excluded_partial_refusal=xstest.excluded_partial_refusal,
             stats=stats_of_results(share_of_xstest),
@@ -176,12 +178,18 @@ def run_checks(
     reports = {check.name: compute_label_check(check, results[start:end]) for check, start, end in spans}
     return JudgeValidation(
         judge=settings.judge_id,
-        judge_settings=settings.public(),
+        judge_settings=judge_provenance(settings, stats.served_models),
         xstest=xstest_report,
         label_checks=reports,
         skipped=dict(skipped or {}),
         judge_stats=stats,
     )
+
+
+def _served_line(judge_settings: dict[str, Any]) -> list[str]:
+    """The Markdown line naming the model ids that answered (none when the endpoint named none)."""
+    served = served_by(judge_settings.get("served_models") or {})
+    return [f"Verdicts served by: {served}", ""] if served else []
 
 
 def write_validation_report(validation: JudgeValidation, output_dir: Path) -> tuple[Path, Path]:

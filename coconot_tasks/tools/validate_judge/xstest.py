@@ -521,7 +521,8 @@ class ValidationReport:
         lines = [
             f"{h1} Judge validation against XSTest human labels",
             "",
-            f"- judge: `{self.judge}` (B) against {HUMAN_ID} (A)",
+            f"- judge: `{self.judge}` (B) against {HUMAN_ID} (A)"
+            + (f"; verdicts served by {served}" if (served := _served(self.judge_settings)) else ""),
             "- files: " + ", ".join(f"{m} (`{f}`)" for m, f in self.files.items()),
             f"- responses read: {self.rows}; partial refusals {partial}"
             + (f": {self.excluded_partial_refusal} left out" if self.partial_refusal == "exclude" else ""),
@@ -575,6 +576,12 @@ class ValidationReport:
             lines += ["", f"{h2} Judge errors (first ones)", ""]
             lines += [f"- {md_cell(m)}" for m in self.judge_stats.error_messages]
         return "\n".join(lines) + "\n"
+
+
+def _served(judge_settings: dict[str, Any]) -> str:
+    from coconot_tasks.judge.provenance import served_by
+
+    return served_by(judge_settings.get("served_models") or {})
 
 
 def compute_validation(
