@@ -745,14 +745,14 @@ def test_heuristic_on_all_preference_pairs_matches_readme(tmp_path: Path) -> Non
     assert main([*args, "--no-progress", "-o", str(out)]) == 0
     validation = json.loads((out / "validation.json").read_text())
     rows = read_jsonl(PREF)
-    readme = (REPO / "README.md").read_text()
+    readme = (REPO / "docs" / "tools.md").read_text()
     for check, (field, expected) in EXPECTED.items():
         verdicts = [
             str(parse_verdict("contrast", heuristic_judge_output("contrast", r[field]))) for r in rows
         ]
         assert_label_check(validation["checks"][check], rows, field, expected, verdicts)
         hits = verdicts.count(expected)
-        # The README's numbers are this measurement.
+        # The numbers in docs/tools.md are this measurement.
         assert f"{100 * hits / len(rows):.1f}% ({hits} of {len(rows)})" in readme
 
 
