@@ -1,12 +1,42 @@
-"""The ``coconot`` command line (also ``python -m coconot_tasks``)."""
+"""The ``coconot`` command line (also ``python -m coconot_tasks``): dispatches to ``tools/<command>/``.
+
+Each command's ``cli`` module has ``configure(parser)``, which adds the arguments and sets
+``func`` (a callable taking the parsed namespace, returning the exit code). Those modules
+import only what building the parser needs; heavy imports wait inside the handlers.
+"""
 
 from __future__ import annotations
 
 import argparse
-import importlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from coconot_tasks.paths import task_dir
+from coconot_tasks.tools.cache.cli import configure as configure_cache
+from coconot_tasks.tools.check_judge.cli import configure as configure_check_judge
+from coconot_tasks.tools.compare_judges.cli import configure as configure_compare_judges
+from coconot_tasks.tools.export.cli import configure as configure_export
+from coconot_tasks.tools.report.cli import configure as configure_report
+from coconot_tasks.tools.rescore.cli import configure as configure_rescore
+from coconot_tasks.tools.validate_judge.cli import configure as configure_validate_judge
+
+#: The subcommands: name, one-line summary, and the ``configure`` of its ``cli`` module.
+_COMMANDS: tuple[tuple[str, str, Callable[[argparse.ArgumentParser], None]], ...] = (
+    ("cache", "inspect or clear the judge verdict cache", configure_cache),
+    (
+        "check-judge",
+        "check that the judge configured in the environment works (one free request)",
+        configure_check_judge,
+    ),
+    ("rescore", "re-judge saved lm-eval samples without regenerating", configure_rescore),
+    ("report", "tables, plots and paired comparisons of CoCoNot runs", configure_report),
+    ("compare-judges", "how much switching judges moves the numbers", configure_compare_judges),
+    (
+        "validate-judge",
+        "measure a judge: XSTest human labels and CoCoNot responses of known class",
+        configure_validate_judge,
+    ),
+    ("export", "write CoCoNot training data (SFT, preference) for fine-tuning tools", configure_export),
+)
 
 
 def _cmd_tasks_dir(args: argparse.Namespace) -> int:
@@ -24,39 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("tasks-dir", help="print the task directory").set_defaults(func=_cmd_tasks_dir)
-    for name, module, summary in _TOOLS:
-        tool = sub.add_parser(name, help=summary, description=summary)
-        importlib.import_module(module).configure(tool)
+    for name, summary, configure in _COMMANDS:
+        configure(sub.add_parser(name, help=summary, description=summary))
     return parser
-
-
-#: Subcommands living in their own modules: each has ``configure(parser)``, which adds the
-#: arguments and sets ``func`` (a callable taking the parsed namespace, returning the exit code).
-_TOOLS = (
-    ("cache", "coconot_tasks.tools.cache.cli", "inspect or clear the judge verdict cache"),
-    (
-        "check-judge",
-        "coconot_tasks.tools.check_judge.cli",
-        "check that the judge configured in the environment works (one free request)",
-    ),
-    ("rescore", "coconot_tasks.tools.rescore.cli", "re-judge saved lm-eval samples without regenerating"),
-    ("report", "coconot_tasks.tools.report.cli", "tables, plots and paired comparisons of CoCoNot runs"),
-    (
-        "compare-judges",
-        "coconot_tasks.tools.compare_judges.cli",
-        "how much switching judges moves the numbers",
-    ),
-    (
-        "validate-judge",
-        "coconot_tasks.tools.validate_judge.cli",
-        "measure a judge: XSTest human labels and CoCoNot responses of known class",
-    ),
-    (
-        "export",
-        "coconot_tasks.tools.export.cli",
-        "write CoCoNot training data (SFT, preference) for fine-tuning tools",
-    ),
-)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
