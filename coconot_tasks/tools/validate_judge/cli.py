@@ -33,15 +33,14 @@ from coconot_tasks.tools.common import (
     report_no_verdict,
 )
 from coconot_tasks.tools.text_format import decimal, percent, share
-from coconot_tasks.tools.validate_judge.coconot_checks import CHECK_GROUPS, CHECKS
-from coconot_tasks.tools.validate_judge.xstest import ENV_XSTEST_DIR, PARTIAL_REFUSAL_CHOICES
+from coconot_tasks.tools.validate_judge.checks import CHECK_GROUPS, CHECKS, PARTIAL_REFUSAL_CHOICES
+from coconot_tasks.tools.validate_judge.load import ENV_XSTEST_DIR
 
 if TYPE_CHECKING:
     from coconot_tasks.benchmark.official_files import Rubric
     from coconot_tasks.tools.export.load import TrainingRows
-    from coconot_tasks.tools.validate_judge.coconot_checks import LabelCheck
+    from coconot_tasks.tools.validate_judge.checks import LabelCheck, ValidationReport
     from coconot_tasks.tools.validate_judge.run import JudgeValidation, XSTestInput
-    from coconot_tasks.tools.validate_judge.xstest import ValidationReport
 
 
 _EPILOG = f"""\
@@ -142,8 +141,9 @@ class _Absent(Exception):
 
 
 def _load_xstest(args: argparse.Namespace) -> XSTestInput:
+    from coconot_tasks.tools.validate_judge.checks import rows_to_judge
+    from coconot_tasks.tools.validate_judge.load import default_xstest_dir, load_xstest
     from coconot_tasks.tools.validate_judge.run import XSTestInput
-    from coconot_tasks.tools.validate_judge.xstest import default_xstest_dir, load_xstest, rows_to_judge
 
     paths: list[Path] = list(args.xstest_dir or [])
     if not paths:
@@ -187,7 +187,7 @@ def _load_checks(
 ) -> tuple[XSTestInput | None, list[LabelCheck], dict[str, str]]:
     """Load the data of every check; an absent source is skipped unless the check was chosen."""
     from coconot_tasks.tools.export.kinds import PREFERENCE, SFT
-    from coconot_tasks.tools.validate_judge.coconot_checks import (
+    from coconot_tasks.tools.validate_judge.checks import (
         PREF_CHOSEN,
         PREF_REJECTED,
         SFT_CHECK,
@@ -235,8 +235,7 @@ def _load_rubric(data_dir: Path | None, xstest: XSTestInput | None, label_checks
     The error names the check, the source and the first row of an unknown subcategory.
     """
     from coconot_tasks.benchmark.official_files import ResourceError, load_rubric, rubric_entry
-    from coconot_tasks.tools.validate_judge.coconot_checks import rubric_subcategory
-    from coconot_tasks.tools.validate_judge.xstest import SUBCATEGORY
+    from coconot_tasks.tools.validate_judge.checks import SUBCATEGORY, rubric_subcategory
 
     rubric = load_rubric(data_dir)
     if xstest is not None:
@@ -261,9 +260,9 @@ def run_validate_judge(args: argparse.Namespace) -> int:
     from coconot_tasks.judge.preflight import check_judge
     from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
     from coconot_tasks.tools.export.eval_guard import EvalSetError
-    from coconot_tasks.tools.validate_judge.coconot_checks import CHECKS, CheckSelectionError, parse_checks
+    from coconot_tasks.tools.validate_judge.checks import CHECKS, CheckSelectionError, parse_checks
+    from coconot_tasks.tools.validate_judge.load import XSTestError
     from coconot_tasks.tools.validate_judge.run import run_checks, write_validation_report
-    from coconot_tasks.tools.validate_judge.xstest import XSTestError
 
     if args.limit is not None and args.limit < 1:
         return _error(f"--limit must be at least 1, not {args.limit}")
@@ -367,7 +366,8 @@ def print_summary(validation: JudgeValidation, priced: bool) -> None:
 def print_xstest(report: ValidationReport) -> None:
     """Print the XSTest check: agreement and kappa per group, confusion, detection, ceiling."""
     from coconot_tasks.tools.agreement import LABELS
-    from coconot_tasks.tools.validate_judge.xstest import HUMAN_ID, SET_OF_SAFETY
+    from coconot_tasks.tools.validate_judge.checks import HUMAN_ID
+    from coconot_tasks.tools.validate_judge.load import SET_OF_SAFETY
 
     print(f"\nxstest: agreement with {HUMAN_ID}")
     folders = {str(Path(f).parent) for f in report.files.values()}

@@ -20,23 +20,21 @@ from coconot_tasks.judge.provenance import judge_provenance, served_by
 from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import JudgeItem, JudgeStats
 from coconot_tasks.tools.text_format import decimal, percent, share
-from coconot_tasks.tools.validate_judge.coconot_checks import (
+from coconot_tasks.tools.validate_judge.checks import (
     CHECKS,
+    HUMAN_ID,
     XSTEST,
     LabelCheck,
     LabelCheckReport,
-    compute_label_check,
-    stats_of_results,
-)
-from coconot_tasks.tools.validate_judge.xstest import (
-    HUMAN_ID,
     PartialRefusal,
     ValidationReport,
-    XSTestRow,
+    compute_label_check,
     compute_validation,
     judge_item,
     judge_stats_dict,
+    stats_of_results,
 )
+from coconot_tasks.tools.validate_judge.load import XSTestRow
 
 
 @dataclass
