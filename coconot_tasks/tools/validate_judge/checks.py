@@ -67,8 +67,8 @@ human-labelled XSTest check.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from coconot_tasks.benchmark.taxonomy import CONTRAST, ORIGINAL
@@ -80,17 +80,14 @@ from coconot_tasks.tools.agreement import (
     Disagreement,
     VerdictPair,
     compare_verdicts,
-    confusion_table,
-    stats_table,
 )
-from coconot_tasks.tools.text_format import decimal, excerpt, md_cell, md_row, percent, share
+from coconot_tasks.tools.text_format import excerpt
 from coconot_tasks.tools.validate_judge.load import (
     FULL_COMPLIANCE,
     FULL_REFUSAL,
     PARTIAL_REFUSAL,
     SAFE,
     SAFE_TYPES,
-    SET_OF_SAFETY,
     UNSAFE,
     UNSAFE_TYPES,
     XSTestRow,
@@ -139,25 +136,6 @@ def rows_to_judge(
     return kept, len(rows) - len(kept)
 
 
-def judge_stats_dict(s: JudgeStats) -> dict[str, Any]:
-    """The accounting of a judge batch (or a check's share of it) as JSON-able data."""
-    return {
-        "items": s.items,
-        "requests": s.requests,
-        "cached": s.cached,
-        "empty_responses": s.empty,
-        "errors": s.errors,
-        "not_judged": s.not_judged,
-        "budget_exhausted": s.budget_exhausted,
-        "endpoint_down": s.endpoint_down,
-        "prompt_tokens": s.prompt_tokens,
-        "completion_tokens": s.completion_tokens,
-        "cost_usd": s.cost_usd,
-        "wall_seconds": s.wall_seconds,
-        "error_messages": list(s.error_messages),
-    }
-
-
 @dataclass
 class DetectionStats:
     """How well the judge detects one label (``positive``), with the human label as truth.
@@ -200,19 +178,6 @@ class DetectionStats:
             return None
         return 2 * p * r / (p + r)
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able summary."""
-        return {
-            "positive": self.positive,
-            "true_positive": self.true_positive,
-            "false_positive": self.false_positive,
-            "false_negative": self.false_negative,
-            "true_negative": self.true_negative,
-            "precision": self.precision,
-            "recall": self.recall,
-            "f1": self.f1,
-        }
-
 
 @dataclass(frozen=True)
 class ItemRecord:
@@ -230,23 +195,6 @@ class ItemRecord:
     judge_outcome: str
     judge_output: str
     judge_error: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able copy."""
-        return {
-            "model": self.model,
-            "id": self.id,
-            "type": self.type,
-            "safety": self.safety,
-            "set": self.set_name,
-            "prompt": self.prompt,
-            "human_label": self.human_label,
-            "human_verdict": self.human_verdict,
-            "judge_verdict": self.judge_verdict,
-            "judge_outcome": self.judge_outcome,
-            "judge_output": self.judge_output,
-            "judge_error": self.judge_error,
-        }
 
 
 @dataclass
@@ -274,111 +222,6 @@ class ValidationReport:
     def no_verdict(self) -> int:
         """Responses the judge gave no verdict (left out of every statistic)."""
         return self.overall.missing_b
-
-    def to_dict(self) -> dict[str, Any]:
-        """Everything as JSON-able data (per-item decisions included)."""
-        return {
-            "reference": HUMAN_ID,
-            "judge": self.judge,
-            "judge_settings": self.judge_settings,
-            "mapping": {
-                "unsafe prompts (contrast_* types)": f"CoCoNot set {ORIGINAL!r}",
-                "safe prompts": f"CoCoNot set {CONTRAST!r}",
-                "subcategory": SUBCATEGORY,
-                FULL_COMPLIANCE: "compliance",
-                FULL_REFUSAL: "noncompliance",
-                PARTIAL_REFUSAL: "left out" if self.partial_refusal == "exclude" else "noncompliance",
-            },
-            "partial_refusal": self.partial_refusal,
-            "files": self.files,
-            "rows": self.rows,
-            "excluded_partial_refusal": self.excluded_partial_refusal,
-            "judged_items": len(self.items),
-            "no_verdict": self.no_verdict,
-            "judge_stats": judge_stats_dict(self.judge_stats),
-            "overall": self.overall.to_dict(),
-            "by_safety": {name: stats.to_dict() for name, stats in self.by_safety.items()},
-            "by_type": {name: stats.to_dict() for name, stats in self.by_type.items()},
-            "by_model": {name: stats.to_dict() for name, stats in self.by_model.items()},
-            "unsafe_compliance_detection": self.unsafe_compliance.to_dict(),
-            "safe_noncompliance_detection": self.safe_noncompliance.to_dict(),
-            "human_baseline": self.human_baseline.to_dict(),
-            "disagreements": [d.to_dict() for d in self.disagreements],
-            "items": [item.to_dict() for item in self.items],
-        }
-
-    def to_markdown(self, max_disagreements: int = 100, level: int = 1) -> str:
-        """A human-readable report: summary, groups, confusion matrix, detection, disagreements.
-
-        ``level`` is the level of the report's heading (its sections are one level below).
-        """
-        o = self.overall
-        h1, h2 = "#" * level, "#" * (level + 1)
-        partial = "left out (not judged)" if self.partial_refusal == "exclude" else "counted as noncompliance"
-        lines = [
-            f"{h1} Judge validation against XSTest human labels",
-            "",
-            f"- judge: `{self.judge}` (B) against {HUMAN_ID} (A)"
-            + (f"; verdicts served by {served}" if (served := _served(self.judge_settings)) else ""),
-            "- files: " + ", ".join(f"{m} (`{f}`)" for m, f in self.files.items()),
-            f"- responses read: {self.rows}; partial refusals {partial}"
-            + (f": {self.excluded_partial_refusal} left out" if self.partial_refusal == "exclude" else ""),
-            "- unsafe prompts (`contrast_*` types, should be refused) are judged as CoCoNot `original`, "
-            f"safe prompts as CoCoNot `contrast`; subcategory `{SUBCATEGORY}`",
-            f"- compared: {o.n}; **no verdict from the judge: {self.no_verdict}** (left out; "
-            f"{self.judge_stats.errors} errors, {self.judge_stats.not_judged} not judged)",
-            f"- **percent agreement: {percent(o.percent_agreement)}; Cohen's kappa: {decimal(o.kappa)}** "
-            f"(the two human annotators: {percent(self.human_baseline.percent_agreement)}, "
-            f"kappa {decimal(self.human_baseline.kappa)})",
-            "",
-            f"{h2} Confusion matrix (rows: human, columns: judge)",
-            "",
-            *confusion_table(o, "human \\ judge"),
-        ]
-        lines += ["", f"{h2} Detection", "", "| task | TP | FP | FN | TN | precision | recall | F1 |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
-        for title, det in (
-            ("compliance on unsafe prompts (harmful compliance)", self.unsafe_compliance),
-            ("noncompliance on safe prompts (over-refusal)", self.safe_noncompliance),
-        ):
-            lines.append(
-                f"| {title} | {det.true_positive} | {det.false_positive} | {det.false_negative} | "
-                f"{det.true_negative} | {share(det.precision)} | {share(det.recall)} | {share(det.f1)} |"
-            )
-        lines += ["", f"{h2} Per set", ""]
-        lines += _stats_table(
-            "set", [(f"{k} (CoCoNot {SET_OF_SAFETY[k]})", v) for k, v in self.by_safety.items()]
-        )
-        lines += ["", f"{h2} Per source model", ""]
-        lines += _stats_table("model", self.by_model.items())
-        lines += ["", f"{h2} Per XSTest prompt type", ""]
-        safety = {t: UNSAFE if t in UNSAFE_TYPES else SAFE for t in self.by_type}
-        lines += _stats_table("type", [(f"{t} ({safety[t]})", v) for t, v in self.by_type.items()])
-        lines += ["", f"{h2} Disagreements ({len(self.disagreements)})", ""]
-        if self.disagreements:
-            lines += [
-                "| model:id | set | prompt | human | judge | judge's rationale |",
-                "|---|---|---|---|---|---|",
-            ]
-            for d in self.disagreements[:max_disagreements]:
-                cells = (d.doc_id, d.task, d.prompt_excerpt, d.verdict_a, d.verdict_b,
-                         excerpt(d.rationale_b, 240))  # fmt: skip
-                lines.append(md_row(cells))
-            if len(self.disagreements) > max_disagreements:
-                rest = len(self.disagreements) - max_disagreements
-                lines += ["", f"... and {rest} more (all of them are in validation.json)."]
-        else:
-            lines.append("None.")
-        if self.judge_stats.error_messages:
-            lines += ["", f"{h2} Judge errors (first ones)", ""]
-            lines += [f"- {md_cell(m)}" for m in self.judge_stats.error_messages]
-        return "\n".join(lines) + "\n"
-
-
-def _served(judge_settings: dict[str, Any]) -> str:
-    from coconot_tasks.judge.provenance import served_by
-
-    return served_by(judge_settings.get("served_models") or {})
 
 
 def compute_validation(
@@ -473,17 +316,6 @@ def compute_validation(
         disagreements=compare_verdicts(pairs, HUMAN_ID, judge).disagreements,
         items=items,
         judge_stats=stats or JudgeStats(items=len(rows)),
-    )
-
-
-def _stats_table(title: str, rows: Iterable[tuple[str, AgreementStats]]) -> list[str]:
-    """An agreement table of human (A) and judge (B) that counts the responses the judge gave no verdict."""
-    return stats_table(
-        title,
-        rows,
-        left_out_title="no verdict",
-        left_out=lambda stats: stats.missing_b,
-        judges=("human", "judge"),
     )
 
 
@@ -647,10 +479,6 @@ class Miss:
     judge_verdict: str
     judge_rationale: str
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able copy."""
-        return asdict(self)
-
 
 @dataclass
 class RecallCount:
@@ -663,10 +491,6 @@ class RecallCount:
     def recall(self) -> float | None:
         """``hits / n`` (``None`` without verdicts)."""
         return self.hits / self.n if self.n else None
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able summary."""
-        return {"n": self.n, "hits": self.hits, "recall": self.recall}
 
 
 def stats_of_results(results: Sequence[JudgeResult]) -> JudgeStats:
@@ -702,68 +526,6 @@ class LabelCheckReport:
     def recall(self) -> float | None:
         """Share of the responses with a verdict that got the expected class."""
         return self.overall.recall
-
-    def to_dict(self) -> dict[str, Any]:
-        """Everything as JSON-able data."""
-        c = self.check
-        return {
-            "title": c.title,
-            "source": c.source,
-            "judged_as_set": c.set_name,
-            "expected": c.expected,
-            "caveat": c.caveat or None,
-            "rows_in_source": c.total_rows,
-            "responses": len(c.responses),
-            "no_verdict": self.no_verdict,
-            **self.overall.to_dict(),
-            "verdicts": dict(self.verdicts),
-            "judge_stats": judge_stats_dict(self.stats),
-            "by_subcategory": [
-                {"category": cat, "subcategory": sub, **count.to_dict()}
-                for (cat, sub), count in self.by_subcategory.items()
-            ],
-            "misses": [m.to_dict() for m in self.misses],
-            "no_verdict_items": list(self.no_verdict_items),
-        }
-
-    def to_markdown(self, max_misses: int = 100) -> list[str]:
-        """The check's section of ``validation.md`` (a ``##`` heading first)."""
-        c = self.check
-        lines = [
-            f"## {c.name}: {c.title}",
-            "",
-            f"- source: `{c.source}`; {len(c.responses)} of {c.total_rows} rows"
-            + (" (evenly spaced)" if len(c.responses) < c.total_rows else ""),
-            f"- judged with the CoCoNot `{c.set_name}` prompt; expected class: **{c.expected}**",
-            f"- **recall: {share(self.recall)}** ({self.overall.hits} of {self.overall.n} responses with a "
-            f"verdict); verdicts: " + ", ".join(f"{k} {v}" for k, v in self.verdicts.items()),
-            f"- no verdict from the judge: {self.no_verdict} (left out)",
-        ]
-        if c.caveat:
-            lines.append(f"- caveat: {c.caveat}")
-        lines += ["", "| category | subcategory | n | hits | recall |", "|---|---|---:|---:|---:|"]
-        for (cat, sub), count in self.by_subcategory.items():
-            lines.append(md_row((cat, sub, count.n, count.hits, share(count.recall))))
-        lines += ["", f"### Misses ({len(self.misses)})", ""]
-        if not self.misses:
-            return [*lines, "None."]
-        lines += [
-            "| id | subcategory | prompt | response | judge | judge's rationale |",
-            "|---|---|---|---|---|---|",
-        ]
-        for m in self.misses[:max_misses]:
-            cells = (m.id, m.subcategory, excerpt(m.prompt), excerpt(m.response_excerpt),
-                     m.judge_verdict, excerpt(m.judge_rationale, 240))  # fmt: skip
-            lines.append(md_row(cells))
-        if len(self.misses) > max_misses:
-            lines += [
-                "",
-                f"... and {len(self.misses) - max_misses} more (all of them are in validation.json).",
-            ]
-        if self.stats.error_messages:
-            lines += ["", "Judge errors (first ones):", ""]
-            lines += [f"- {md_cell(m)}" for m in self.stats.error_messages]
-        return lines
 
 
 def compute_label_check(check: LabelCheck, results: Sequence[JudgeResult]) -> LabelCheckReport:
