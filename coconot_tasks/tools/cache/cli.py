@@ -34,7 +34,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run_cache(args: argparse.Namespace) -> int:
     """Run ``coconot cache``; returns the exit status."""
-    from coconot_tasks.judge.cache import CacheError, VerdictCache, default_cache_path, remove_cache_files
+    from coconot_tasks.judge.cache import (  # import cost: sqlite3 and tenacity, not needed for --help
+        CacheError,
+        VerdictCache,
+        default_cache_path,
+        remove_cache_files,
+    )
 
     try:
         path = default_cache_path()
@@ -70,7 +75,9 @@ def _cache_unusable(args: argparse.Namespace, error: CacheError) -> int:
 
     ``clear --remove`` deletes the file whatever the reason.
     """
-    from coconot_tasks.judge.cache import remove_cache_files
+    from coconot_tasks.judge.cache import (
+        remove_cache_files,  # import cost: sqlite3 and tenacity, not needed for --help
+    )
 
     deletable = error.kind == "corrupt" or (args.cache_action == "clear" and args.remove)
     if args.cache_action != "clear" or args.judge or args.legacy or not deletable or error.path is None:

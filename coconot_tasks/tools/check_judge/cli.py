@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """``check-judge`` has no arguments: set its ``func``."""
@@ -14,8 +16,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run_check_judge(args: argparse.Namespace) -> int:
     """Run ``coconot check-judge`` (one free request); returns the exit status."""
-    from coconot_tasks.judge.preflight import check_judge
-    from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
+    from coconot_tasks.judge.preflight import check_judge  # import cost: the openai SDK (~0.4 s)
 
     try:
         settings = JudgeSettings.resolve()

@@ -20,8 +20,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from coconot_tasks.benchmark.dataset import DataError, resolve_data_dir
+from coconot_tasks.benchmark.official_files import ResourceError, load_rubric, rubric_entry
 from coconot_tasks.exit_codes import EXIT_JUDGE_ERRORS
+from coconot_tasks.judge.outcome import batch_failure, what_to_do
 from coconot_tasks.judge.pricing import format_cost, prices_known
+from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
 from coconot_tasks.tools.common import (
     RERUN_TOOL,
     add_judge_arguments,
@@ -30,14 +34,37 @@ from coconot_tasks.tools.common import (
     interruption_reported,
     judge_metadata,
 )
-from coconot_tasks.tools.validate_judge.checks import CHECK_GROUPS, CHECKS, PARTIAL_REFUSAL_CHOICES
-from coconot_tasks.tools.validate_judge.load import ENV_XSTEST_DIR
+from coconot_tasks.tools.export.eval_guard import EvalSetError
+from coconot_tasks.tools.export.kinds import PREFERENCE, SFT
+from coconot_tasks.tools.export.load import LOCAL_FILES_TRAIN, load_training_rows
+from coconot_tasks.tools.validate_judge.checks import (
+    CHECK_GROUPS,
+    CHECKS,
+    PARTIAL_REFUSAL_CHOICES,
+    PREF_CHOSEN,
+    PREF_REJECTED,
+    SFT_CHECK,
+    SUBCATEGORY,
+    XSTEST,
+    CheckSelectionError,
+    parse_checks,
+    pref_checks,
+    rows_to_judge,
+    rubric_subcategory,
+    sft_check,
+)
+from coconot_tasks.tools.validate_judge.load import (
+    ENV_XSTEST_DIR,
+    XSTestError,
+    default_xstest_dir,
+    load_xstest,
+)
 
 if TYPE_CHECKING:
     from coconot_tasks.benchmark.official_files import Rubric
     from coconot_tasks.tools.export.load import TrainingRows
     from coconot_tasks.tools.validate_judge.checks import LabelCheck
-    from coconot_tasks.tools.validate_judge.run import XSTestInput
+    from coconot_tasks.tools.validate_judge.run import XSTestInput  # import cost: the judge engine (asyncio)
 
 
 _EPILOG = f"""\
@@ -138,9 +165,7 @@ class _Absent(Exception):
 
 
 def _load_xstest(args: argparse.Namespace) -> XSTestInput:
-    from coconot_tasks.tools.validate_judge.checks import rows_to_judge
-    from coconot_tasks.tools.validate_judge.load import default_xstest_dir, load_xstest
-    from coconot_tasks.tools.validate_judge.run import XSTestInput
+    from coconot_tasks.tools.validate_judge.run import XSTestInput  # import cost: the judge engine (asyncio)
 
     paths: list[Path] = list(args.xstest_dir or [])
     if not paths:
@@ -160,8 +185,6 @@ def _load_training(kind: str, data_dir: Path | None) -> TrainingRows:
         _Absent: no local file and the hub cannot be reached (the data are simply not here).
         DataError, EvalSetError: the data are there but unusable.
     """
-    from coconot_tasks.benchmark.dataset import DataError, resolve_data_dir
-    from coconot_tasks.tools.export.load import LOCAL_FILES_TRAIN, load_training_rows
 
     local = data_dir if data_dir is not None else resolve_data_dir(None)
     if local is not None:
@@ -183,15 +206,6 @@ def _load_checks(
     args: argparse.Namespace, checks: list[str], explicit: bool
 ) -> tuple[XSTestInput | None, list[LabelCheck], dict[str, str]]:
     """Load the data of every check; an absent source is skipped unless the check was chosen."""
-    from coconot_tasks.tools.export.kinds import PREFERENCE, SFT
-    from coconot_tasks.tools.validate_judge.checks import (
-        PREF_CHOSEN,
-        PREF_REJECTED,
-        SFT_CHECK,
-        XSTEST,
-        pref_checks,
-        sft_check,
-    )
 
     xstest = None
     label_checks: list[LabelCheck] = []
@@ -231,8 +245,6 @@ def _load_rubric(data_dir: Path | None, xstest: XSTestInput | None, label_checks
 
     The error names the check, the source and the first row of an unknown subcategory.
     """
-    from coconot_tasks.benchmark.official_files import ResourceError, load_rubric, rubric_entry
-    from coconot_tasks.tools.validate_judge.checks import SUBCATEGORY, rubric_subcategory
 
     rubric = load_rubric(data_dir)
     if xstest is not None:
@@ -251,14 +263,9 @@ def _load_rubric(data_dir: Path | None, xstest: XSTestInput | None, label_checks
 
 def run_validate_judge(args: argparse.Namespace) -> int:
     """Run ``coconot validate-judge``; returns the exit status."""
-    from coconot_tasks.benchmark.dataset import DataError
-    from coconot_tasks.benchmark.official_files import ResourceError
-    from coconot_tasks.judge.outcome import batch_failure, what_to_do
-    from coconot_tasks.judge.preflight import check_judge
-    from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
-    from coconot_tasks.tools.export.eval_guard import EvalSetError
-    from coconot_tasks.tools.validate_judge.checks import CHECKS, CheckSelectionError, parse_checks
-    from coconot_tasks.tools.validate_judge.load import XSTestError
+    from coconot_tasks.judge.preflight import check_judge  # import cost: the openai SDK (~0.4 s)
+
+    # import cost: the judge engine (asyncio)
     from coconot_tasks.tools.validate_judge.render import print_summary, write_validation_report
     from coconot_tasks.tools.validate_judge.run import run_checks
 
