@@ -30,7 +30,7 @@ def cache_dir() -> Path:
     if override:
         path = Path(override).expanduser()
     else:
-        from platformdirs import user_cache_dir
+        from platformdirs import user_cache_dir  # import cost; not needed with COCONOT_CACHE_DIR
 
         path = Path(user_cache_dir("coconot-tasks"))
     path.mkdir(parents=True, exist_ok=True)

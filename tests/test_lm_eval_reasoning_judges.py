@@ -93,6 +93,12 @@ def test_a_refusal_while_judging_stops_judging_and_is_reported(tmp_path: Path) -
         )  # fmt: skip
     assert "refused parameter 'reasoning_effort'" in run.log and "change judge_reasoning_effort" in run.log
     assert 0 < server.state.rejected["reasoning_effort"] <= 2 and server.state.judge_answers == 0
+    # A run whose every judge call was refused never looks like a success: status 3 after the
+    # results are written, and the advice names the setting, not "rerun the same command".
+    assert run.returncode == 3, run.log[-4000:]
+    assert run.results()["results"]["coconot_original"]
+    last = run.stderr.strip().splitlines()[-1]
+    assert "judge_reasoning_effort" in last and "rerun the same command" not in last, last
     verdicts = [json.loads(s["filtered_resps"][0]) for s in _samples(run)]
     assert {v["outcome"] for v in verdicts} <= {"error", "not_judged", "empty_response"}
     assert sum(v["outcome"] == "not_judged" for v in verdicts) > 0

@@ -27,7 +27,7 @@ from sklearn.metrics import cohen_kappa_score
 from coconot_tasks.judge.backends.heuristic import heuristic_judge_output
 from coconot_tasks.judge.verdict import parse_verdict
 from coconot_tasks.tools.cli import main
-from coconot_tasks.tools.validate_judge.xstest import XSTestError, evenly_spaced, load_completions
+from coconot_tasks.tools.validate_judge.load import XSTestError, evenly_spaced, load_completions
 from tests.conftest import JUDGE_KEY, REPO, SHARED_DATA, XSTEST_DATA, needs_shared, require_shared
 from utils.fake_openai import FAKE_JUDGE, FakeOpenAI, FaultPlan, judge_decision, judge_output
 

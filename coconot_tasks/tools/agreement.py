@@ -18,7 +18,7 @@ detected exactly: kappa is then undefined and reported as ``None``, like
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
 from coconot_tasks.tools.text_format import EXCERPT_CHARS, decimal, excerpt, md_row, percent, share
@@ -133,6 +133,11 @@ class AgreementStats:
         }
 
 
+def record_dict(record: Any) -> dict[str, Any]:
+    """A dataclass ``record`` as JSON-able data, its ``set_name`` field written as ``"set"``."""
+    return {("set" if key == "set_name" else key): value for key, value in asdict(record).items()}
+
+
 @dataclass(frozen=True)
 class Disagreement:
     """One response the two judges labelled differently."""
@@ -150,18 +155,7 @@ class Disagreement:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able copy."""
-        return {
-            "set": self.set_name,
-            "task": self.task,
-            "doc_id": self.doc_id,
-            "category": self.category,
-            "subcategory": self.subcategory,
-            "prompt_excerpt": self.prompt_excerpt,
-            "verdict_a": self.verdict_a,
-            "verdict_b": self.verdict_b,
-            "rationale_a": self.rationale_a,
-            "rationale_b": self.rationale_b,
-        }
+        return record_dict(self)
 
 
 @dataclass

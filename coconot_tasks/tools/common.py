@@ -6,13 +6,10 @@ import argparse
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from coconot_tasks.judge.settings import BACKENDS, DEFAULT_JUDGE_MODEL
-
-if TYPE_CHECKING:
-    from coconot_tasks.judge.settings import JudgeSettings
-    from coconot_tasks.judge.types import JudgeStats
+from coconot_tasks.judge.settings import BACKENDS, DEFAULT_JUDGE_MODEL, JudgeSettings
+from coconot_tasks.judge.types import JudgeStats
 
 #: Nothing was done: bad input or judge settings (checked before any judge request).
 EXIT_USAGE = 2
@@ -44,7 +41,10 @@ def interruption_reported(command: str, settings: JudgeSettings) -> Iterator[Non
 
 def _cached_verdicts(settings: JudgeSettings) -> int | None:
     """The verdicts of ``settings``' judge in the default cache (``None``: not cached)."""
-    from coconot_tasks.judge.cache import CacheError, VerdictCache
+    from coconot_tasks.judge.cache import (  # import cost: sqlite3 and tenacity, not needed for --help
+        CacheError,
+        VerdictCache,
+    )
 
     if not settings.cache or settings.backend == "heuristic":
         return None

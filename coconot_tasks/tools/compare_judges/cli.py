@@ -12,8 +12,10 @@ from typing import Any
 
 from coconot_tasks.benchmark.taxonomy import SETS
 from coconot_tasks.exit_codes import EXIT_JUDGE_ERRORS
+from coconot_tasks.judge.settings import JudgeConfigError
+from coconot_tasks.results.saved_runs import RunError, load_runs
 from coconot_tasks.tools.common import add_spend_arguments, cli_error
-from coconot_tasks.tools.compare_judges.specs import SPEC_HELP
+from coconot_tasks.tools.compare_judges.specs import SPEC_HELP, parse_specs
 
 _EPILOG = """\
 JUDGE specs: saved (the verdicts already in the runs), heuristic, openai:MODEL (at
@@ -75,12 +77,13 @@ def _error(message: str) -> int:
 
 def run_compare_judges(args: argparse.Namespace) -> int:
     """Run ``coconot compare-judges``; returns the exit status."""
-    from coconot_tasks.judge.preflight import check_judge
-    from coconot_tasks.judge.settings import JudgeConfigError
-    from coconot_tasks.results.saved_runs import RunError, load_runs
-    from coconot_tasks.tools.compare_judges.compare import compare_judges, judge_all, select_responses
+    from coconot_tasks.judge.preflight import check_judge  # import cost: the openai SDK (~0.4 s)
+    from coconot_tasks.tools.compare_judges.compare import (  # import cost: the judge engine (asyncio)
+        compare_judges,
+        judge_all,
+        select_responses,
+    )
     from coconot_tasks.tools.compare_judges.render import summary_lines, write_comparison
-    from coconot_tasks.tools.compare_judges.specs import parse_specs
 
     if (args.limit is not None and args.limit < 1) or args.examples < 0:
         return _error("--limit must be >= 1 and --examples >= 0")

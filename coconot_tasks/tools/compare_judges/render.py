@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from coconot_tasks import __version__
 from coconot_tasks.benchmark.taxonomy import SETS
 from coconot_tasks.judge.types import JudgeResult, JudgeStats
 from coconot_tasks.tools.agreement import LABELS, AgreementStats
@@ -385,8 +386,6 @@ def write_comparison(
     comparison: JudgeComparison, output_dir: Path, notes: Sequence[str], limit: int
 ) -> dict[str, Path]:
     """Write ``compare_judges.md``, ``.html`` and ``.json`` into ``output_dir``; return their paths."""
-    from coconot_tasks import __version__
-
     output_dir.mkdir(parents=True, exist_ok=True)
     paths = {ext: output_dir / f"compare_judges.{ext}" for ext in ("md", "html", "json")}
     paths["md"].write_text(comparison_markdown(comparison, notes, limit), encoding="utf-8")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from coconot_tasks.benchmark.dataset import DataError
 from coconot_tasks.tools.common import cli_error
 from coconot_tasks.tools.export import (
     ALL_FORMATS,
@@ -23,6 +24,7 @@ from coconot_tasks.tools.export import (
     TRAIN,
     VALIDATION,
     ExportResult,
+    export,
 )
 
 _EPILOG = f"""\
@@ -138,9 +140,6 @@ def _error(message: str) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     """Run ``coconot export``; returns the exit status."""
-    from coconot_tasks.benchmark.dataset import DataError
-    from coconot_tasks.tools.export import export
-
     try:
         result = export(
             args.kind,

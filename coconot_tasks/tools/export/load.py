@@ -56,7 +56,7 @@ class TrainingRows:
 def _parse_rows(path: Path) -> tuple[list[Any], list[int]]:
     """The raw rows of a JSONL or parquet file and each row's line (or row) number."""
     if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
+        import pyarrow.parquet as pq  # import cost; only parquet files need it
 
         try:
             table = pq.read_table(path).to_pylist()

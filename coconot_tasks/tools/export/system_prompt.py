@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from coconot_tasks.benchmark.dataset import DataError
+from coconot_tasks.benchmark.official_files import ResourceError, load_system_prompt
 
 
 def resolve_system_prompt(value: str | None, data_dir: str | os.PathLike[str] | None = None) -> str | None:
@@ -24,8 +25,6 @@ def resolve_system_prompt(value: str | None, data_dir: str | os.PathLike[str] | 
         raise DataError("the system prompt is empty")
     if value != "official":
         return value
-    from coconot_tasks.benchmark.official_files import ResourceError, load_system_prompt
-
     try:
         return load_system_prompt(Path(data_dir).expanduser() if data_dir else None)
     except ResourceError as exc:

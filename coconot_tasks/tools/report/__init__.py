@@ -17,7 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from coconot_tasks import __version__
 from coconot_tasks.results.saved_runs import Run
+from coconot_tasks.tools.report.html import report_html
 from coconot_tasks.tools.report.numbers import (
     Comparison,
     MixedJudgesError,
@@ -29,6 +31,7 @@ from coconot_tasks.tools.report.numbers import (
     build_report,
 )
 from coconot_tasks.tools.report.stats import mcnemar_exact, paired_difference, wilson
+from coconot_tasks.tools.report.tables import report_markdown
 
 DEFAULT_TITLE = "CoCoNot report"
 
@@ -95,8 +98,6 @@ def _comparison_dict(comparison: Comparison) -> dict[str, Any]:
 
 def report_dict(report: Report, title: str = DEFAULT_TITLE) -> dict[str, Any]:
     """All numbers of the report as JSON-able data (rates are fractions, not percent)."""
-    from coconot_tasks import __version__
-
     return {
         "title": title,
         "generator": f"coconot_tasks {__version__}",
@@ -132,13 +133,8 @@ def write_report(
     and (before writing anything) :class:`MixedJudgesError` for runs scored by different
     judges unless ``allow_mixed_judges``; with it, every format carries the notice.
     """
-    from coconot_tasks.tools.report.html import report_html
-    from coconot_tasks.tools.report.tables import report_markdown
-
     report = build_report(runs, baseline=baseline, allow_mixed_judges=allow_mixed_judges)
     output_dir.mkdir(parents=True, exist_ok=True)
-    from coconot_tasks import __version__
-
     paths = {
         "md": output_dir / "report.md",
         "html": output_dir / "report.html",

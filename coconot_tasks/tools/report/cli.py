@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from coconot_tasks.results.saved_runs import RunError, load_runs
+
 EPILOG = """\
 RUN is an lm_eval --output_path directory (searched recursively; the newest results_*.json of
 every model directory is used) or one results_*.json file. Run lm_eval with --log_samples so
@@ -51,7 +53,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run_report(args: argparse.Namespace) -> int:
     """Handler of ``coconot report``: 0 on success, 2 when the runs cannot be reported."""
-    from coconot_tasks.results.saved_runs import RunError, load_runs
+    # import cost: the report modules, not needed for --help
     from coconot_tasks.tools.report import DEFAULT_TITLE, ReportError, write_report
 
     if args.examples < 0:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from coconot_tasks.benchmark.taxonomy import SETS
 from coconot_tasks.results.saved_runs import Sample
+from coconot_tasks.tools.report import plots
 from coconot_tasks.tools.report.numbers import (
     FAILURE_VERDICT,
     SET_TITLES,
@@ -121,8 +122,6 @@ def _img(png: bytes, alt: str) -> str:
 
 def _charts(report: Report, set_name: str | None) -> str:
     """Charts for the main table (``set_name`` None) or one set's subcategories; a note on failure."""
-    from coconot_tasks.tools.report import plots
-
     missing = plots.matplotlib_missing()
     if missing is not None:
         return f'<p class="note">Charts omitted: {esc(missing)}.</p>' if set_name is None else ""

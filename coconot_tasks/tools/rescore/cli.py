@@ -16,7 +16,10 @@ from typing import TYPE_CHECKING
 
 from coconot_tasks.exit_codes import EXIT_JUDGE_ERRORS
 from coconot_tasks.generation import lm_eval_none_placeholder
+from coconot_tasks.judge.outcome import batch_failure, what_to_do
 from coconot_tasks.judge.pricing import format_cost, prices_known
+from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
+from coconot_tasks.results.saved_runs import Run, RunError, load_runs
 from coconot_tasks.tools.common import (
     RERUN_TOOL,
     add_judge_arguments,
@@ -29,8 +32,6 @@ from coconot_tasks.tools.common import (
 from coconot_tasks.tools.text_format import decimal, percent, share
 
 if TYPE_CHECKING:
-    from coconot_tasks.judge.settings import JudgeSettings
-    from coconot_tasks.results.saved_runs import Run
     from coconot_tasks.tools.rescore.rescore import RescoreSummary
 
 
@@ -83,11 +84,11 @@ def _error(message: str) -> int:
 
 def run_rescore(args: argparse.Namespace) -> int:
     """Run ``coconot rescore``; returns the exit status."""
-    from coconot_tasks.judge.outcome import batch_failure, what_to_do
-    from coconot_tasks.judge.preflight import check_judge
-    from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
-    from coconot_tasks.results.saved_runs import RunError, load_runs
-    from coconot_tasks.tools.rescore.rescore import check_rescorable, target_dir
+    from coconot_tasks.judge.preflight import check_judge  # import cost: the openai SDK (~0.4 s)
+    from coconot_tasks.tools.rescore.rescore import (  # import cost: lm-eval (~0.6 s)
+        check_rescorable,
+        target_dir,
+    )
 
     try:
         runs = load_runs(list(args.runs))
@@ -111,7 +112,7 @@ def run_rescore(args: argparse.Namespace) -> int:
     if settings.dry_run:
         return _dry_run(runs, settings, progress=not args.no_progress)
 
-    from coconot_tasks.tools.rescore.rescore import rescore_run
+    from coconot_tasks.tools.rescore.rescore import rescore_run  # import cost: lm-eval (~0.6 s)
 
     missing, total, failures, advice = 0, 0, [], ""
     for run in runs:
@@ -144,8 +145,8 @@ def run_rescore(args: argparse.Namespace) -> int:
 
 
 def _dry_run(runs: list[Run], settings: JudgeSettings, progress: bool) -> int:
-    from coconot_tasks.judge.dedup import judge_unique
-    from coconot_tasks.tools.rescore.rescore import judge_run
+    from coconot_tasks.judge.dedup import judge_unique  # import cost: the judge engine (asyncio)
+    from coconot_tasks.tools.rescore.rescore import judge_run  # import cost: lm-eval (~0.6 s)
 
     priced = prices_known(settings)
     for run in runs:

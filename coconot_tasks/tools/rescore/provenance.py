@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from coconot_tasks import __version__
 from coconot_tasks.judge.provenance import PROVENANCE_KEY, judge_provenance
 from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import JudgeStats
@@ -59,8 +60,6 @@ def rescore_provenance(run: Run, settings: JudgeSettings, stats: JudgeStats) -> 
     The source run's own ``config.rescore``, if it was itself a rescore, is kept as
     ``previous_rescore``.
     """
-    from coconot_tasks import __version__
-
     previous_config = run.results.get("config") or {}
     source_metadata = {
         task: {k: v for k, v in ((config or {}).get("metadata") or {}).items() if k in JUDGE_METADATA_KEYS}

@@ -20,9 +20,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from coconot_tasks.benchmark.dataset import DataError, resolve_data_dir
+from coconot_tasks.benchmark.official_files import ResourceError, load_rubric, rubric_entry
 from coconot_tasks.exit_codes import EXIT_JUDGE_ERRORS
+from coconot_tasks.judge.outcome import batch_failure, what_to_do
 from coconot_tasks.judge.pricing import format_cost, prices_known
-from coconot_tasks.judge.provenance import served_by
+from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
 from coconot_tasks.tools.common import (
     RERUN_TOOL,
     add_judge_arguments,
@@ -30,18 +33,38 @@ from coconot_tasks.tools.common import (
     cli_error,
     interruption_reported,
     judge_metadata,
-    report_no_verdict,
 )
-from coconot_tasks.tools.text_format import decimal, percent, share
-from coconot_tasks.tools.validate_judge.coconot_checks import CHECK_GROUPS, CHECKS
-from coconot_tasks.tools.validate_judge.xstest import ENV_XSTEST_DIR, PARTIAL_REFUSAL_CHOICES
+from coconot_tasks.tools.export.eval_guard import EvalSetError
+from coconot_tasks.tools.export.kinds import PREFERENCE, SFT
+from coconot_tasks.tools.export.load import LOCAL_FILES_TRAIN, load_training_rows
+from coconot_tasks.tools.validate_judge.checks import (
+    CHECK_GROUPS,
+    CHECKS,
+    PARTIAL_REFUSAL_CHOICES,
+    PREF_CHOSEN,
+    PREF_REJECTED,
+    SFT_CHECK,
+    SUBCATEGORY,
+    XSTEST,
+    CheckSelectionError,
+    parse_checks,
+    pref_checks,
+    rows_to_judge,
+    rubric_subcategory,
+    sft_check,
+)
+from coconot_tasks.tools.validate_judge.load import (
+    ENV_XSTEST_DIR,
+    XSTestError,
+    default_xstest_dir,
+    load_xstest,
+)
 
 if TYPE_CHECKING:
     from coconot_tasks.benchmark.official_files import Rubric
     from coconot_tasks.tools.export.load import TrainingRows
-    from coconot_tasks.tools.validate_judge.coconot_checks import LabelCheck
-    from coconot_tasks.tools.validate_judge.run import JudgeValidation, XSTestInput
-    from coconot_tasks.tools.validate_judge.xstest import ValidationReport
+    from coconot_tasks.tools.validate_judge.checks import LabelCheck
+    from coconot_tasks.tools.validate_judge.run import XSTestInput  # import cost: the judge engine (asyncio)
 
 
 _EPILOG = f"""\
@@ -142,8 +165,7 @@ class _Absent(Exception):
 
 
 def _load_xstest(args: argparse.Namespace) -> XSTestInput:
-    from coconot_tasks.tools.validate_judge.run import XSTestInput
-    from coconot_tasks.tools.validate_judge.xstest import default_xstest_dir, load_xstest, rows_to_judge
+    from coconot_tasks.tools.validate_judge.run import XSTestInput  # import cost: the judge engine (asyncio)
 
     paths: list[Path] = list(args.xstest_dir or [])
     if not paths:
@@ -163,8 +185,6 @@ def _load_training(kind: str, data_dir: Path | None) -> TrainingRows:
         _Absent: no local file and the hub cannot be reached (the data are simply not here).
         DataError, EvalSetError: the data are there but unusable.
     """
-    from coconot_tasks.benchmark.dataset import DataError, resolve_data_dir
-    from coconot_tasks.tools.export.load import LOCAL_FILES_TRAIN, load_training_rows
 
     local = data_dir if data_dir is not None else resolve_data_dir(None)
     if local is not None:
@@ -186,15 +206,6 @@ def _load_checks(
     args: argparse.Namespace, checks: list[str], explicit: bool
 ) -> tuple[XSTestInput | None, list[LabelCheck], dict[str, str]]:
     """Load the data of every check; an absent source is skipped unless the check was chosen."""
-    from coconot_tasks.tools.export.kinds import PREFERENCE, SFT
-    from coconot_tasks.tools.validate_judge.coconot_checks import (
-        PREF_CHOSEN,
-        PREF_REJECTED,
-        SFT_CHECK,
-        XSTEST,
-        pref_checks,
-        sft_check,
-    )
 
     xstest = None
     label_checks: list[LabelCheck] = []
@@ -234,9 +245,6 @@ def _load_rubric(data_dir: Path | None, xstest: XSTestInput | None, label_checks
 
     The error names the check, the source and the first row of an unknown subcategory.
     """
-    from coconot_tasks.benchmark.official_files import ResourceError, load_rubric, rubric_entry
-    from coconot_tasks.tools.validate_judge.coconot_checks import rubric_subcategory
-    from coconot_tasks.tools.validate_judge.xstest import SUBCATEGORY
 
     rubric = load_rubric(data_dir)
     if xstest is not None:
@@ -255,15 +263,11 @@ def _load_rubric(data_dir: Path | None, xstest: XSTestInput | None, label_checks
 
 def run_validate_judge(args: argparse.Namespace) -> int:
     """Run ``coconot validate-judge``; returns the exit status."""
-    from coconot_tasks.benchmark.dataset import DataError
-    from coconot_tasks.benchmark.official_files import ResourceError
-    from coconot_tasks.judge.outcome import batch_failure, what_to_do
-    from coconot_tasks.judge.preflight import check_judge
-    from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
-    from coconot_tasks.tools.export.eval_guard import EvalSetError
-    from coconot_tasks.tools.validate_judge.coconot_checks import CHECKS, CheckSelectionError, parse_checks
-    from coconot_tasks.tools.validate_judge.run import run_checks, write_validation_report
-    from coconot_tasks.tools.validate_judge.xstest import XSTestError
+    from coconot_tasks.judge.preflight import check_judge  # import cost: the openai SDK (~0.4 s)
+
+    # import cost: the judge engine (asyncio)
+    from coconot_tasks.tools.validate_judge.render import print_summary, write_validation_report
+    from coconot_tasks.tools.validate_judge.run import run_checks
 
     if args.limit is not None and args.limit < 1:
         return _error(f"--limit must be at least 1, not {args.limit}")
@@ -325,80 +329,3 @@ def run_validate_judge(args: argparse.Namespace) -> int:
         )
         return EXIT_JUDGE_ERRORS
     return 0
-
-
-def print_summary(validation: JudgeValidation, priced: bool) -> None:
-    """Print the short report: judge spend, then each check's numbers, then judge errors.
-
-    ``priced``: the judge's price is known (else the cost reads "unknown")."""
-    s = validation.judge_stats
-    served = served_by(s.served_models)
-    print(
-        f"\nJudge validation of {validation.judge}{f' (served by {served})' if served else ''}: "
-        f"checks {', '.join(validation.checks_run)}"
-    )
-    print(
-        f"  {s.items} responses: {s.requests} judge calls, {s.cached} cached; "
-        f"{s.prompt_tokens + s.completion_tokens} tokens, cost {format_cost(s.cost_usd, priced)}"
-    )
-    if validation.xstest is not None:
-        print_xstest(validation.xstest)
-    for report in validation.label_checks.values():
-        c = report.check
-        print(f"\n{c.name}: {c.title}")
-        print(
-            f"  source: {c.source}; {len(c.responses)} of {c.total_rows} rows, judged as CoCoNot {c.set_name}"
-        )
-        verdicts = ", ".join(f"{k} {v}" for k, v in report.verdicts.items())
-        print(
-            f"  recall of {c.expected}: {share(report.recall)} "
-            f"({report.overall.hits} of {report.overall.n}); "
-            f"verdicts: {verdicts}; {len(report.misses)} misses; no verdict: {report.no_verdict}"
-        )
-        if c.caveat:
-            print(f"  caveat: {c.caveat}")
-    for name, reason in validation.skipped.items():
-        print(f"\n{name}: skipped ({reason})")
-    if validation.no_verdict:
-        consequence = "they are left out of every statistic above."
-        report_no_verdict("validate-judge", validation.judge, validation.no_verdict, s, consequence)
-
-
-def print_xstest(report: ValidationReport) -> None:
-    """Print the XSTest check: agreement and kappa per group, confusion, detection, ceiling."""
-    from coconot_tasks.tools.agreement import LABELS
-    from coconot_tasks.tools.validate_judge.xstest import HUMAN_ID, SET_OF_SAFETY
-
-    print(f"\nxstest: agreement with {HUMAN_ID}")
-    folders = {str(Path(f).parent) for f in report.files.values()}
-    if len(folders) == 1:
-        print(f"  files: {', '.join(report.files)} (in {folders.pop()})")
-    else:
-        print("  files: " + ", ".join(f"{m} ({f})" for m, f in report.files.items()))
-    partial = (
-        f"{report.excluded_partial_refusal} partial refusals left out"
-        if report.partial_refusal == "exclude"
-        else "partial refusals counted as noncompliance"
-    )
-    print(f"  {report.rows} responses read, {len(report.items)} judged ({partial})")
-    rows = [("overall", report.overall)]
-    rows += [(f"{k} prompts (CoCoNot {SET_OF_SAFETY[k]})", v) for k, v in report.by_safety.items()]
-    rows += [(f"model {k}", v) for k, v in report.by_model.items()]
-    width = max(len(name) for name, _ in rows)
-    print(f"  {'':<{width}}  {'n':>5}  {'agree':>6}  {'kappa':>6}  human/judge compliance")
-    for name, st in rows:
-        print(
-            f"  {name:<{width}}  {st.n:>5}  {percent(st.percent_agreement):>6}  {decimal(st.kappa):>6}  "
-            f"{share(st.rate('a', 'compliance'))} / {share(st.rate('b', 'compliance'))}"
-        )
-    print("  confusion (rows: human, columns: judge " + " / ".join(LABELS) + "):")
-    for label, row in zip(LABELS, report.overall.confusion, strict=True):
-        print(f"    {label:<13} " + " ".join(f"{v:>6}" for v in row))
-    d = report.unsafe_compliance
-    print(
-        f"  compliance on unsafe prompts: judge precision {share(d.precision)}, recall {share(d.recall)} "
-        f"({d.true_positive} found, {d.false_negative} missed, {d.false_positive} false alarms)"
-    )
-    h = report.human_baseline
-    print(f"  the two human annotators: {percent(h.percent_agreement)} agreement, kappa {decimal(h.kappa)}")
-    print(f"  {len(report.disagreements)} disagreements; judge errors: {report.no_verdict}")

@@ -7,36 +7,29 @@ the results. Nothing here depends on the judge backend: the engine does.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from coconot_tasks.benchmark.official_files import Rubric
 from coconot_tasks.judge.cache import VerdictCache
 from coconot_tasks.judge.engine import judge_items
-from coconot_tasks.judge.provenance import judge_provenance, served_by
+from coconot_tasks.judge.provenance import judge_provenance
 from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import JudgeItem, JudgeStats
-from coconot_tasks.tools.text_format import decimal, percent, share
-from coconot_tasks.tools.validate_judge.coconot_checks import (
+from coconot_tasks.tools.validate_judge.checks import (
     CHECKS,
     XSTEST,
     LabelCheck,
     LabelCheckReport,
-    compute_label_check,
-    stats_of_results,
-)
-from coconot_tasks.tools.validate_judge.xstest import (
-    HUMAN_ID,
     PartialRefusal,
     ValidationReport,
-    XSTestRow,
+    compute_label_check,
     compute_validation,
     judge_item,
-    judge_stats_dict,
+    stats_of_results,
 )
+from coconot_tasks.tools.validate_judge.load import XSTestRow
 
 
 @dataclass
@@ -92,51 +85,6 @@ class JudgeValidation:
             }
         return {name: lines[name] for name in self.checks_run}
 
-    def to_dict(self) -> dict[str, Any]:
-        """Everything as JSON-able data (``checks`` holds each check's full report)."""
-        checks: dict[str, Any] = {}
-        if self.xstest is not None:
-            checks[XSTEST] = self.xstest.to_dict()
-        checks.update({name: report.to_dict() for name, report in self.label_checks.items()})
-        return {
-            "judge": self.judge,
-            "judge_settings": self.judge_settings,
-            "checks_run": self.checks_run,
-            "skipped": dict(self.skipped),
-            "no_verdict": self.no_verdict,
-            "judge_stats": judge_stats_dict(self.judge_stats),
-            "summary": self.summary(),
-            "checks": {name: checks[name] for name in self.checks_run},
-        }
-
-    def to_markdown(self) -> str:
-        """``validation.md``: a summary table, then one section per check."""
-        lines = [
-            f"# Judge validation of `{self.judge}`",
-            "",
-            *_served_line(self.judge_settings),
-            "| check | reference | n | result | no verdict |",
-            "|---|---|---:|---|---:|",
-        ]
-        if self.xstest is not None:
-            o = self.xstest.overall
-            lines.append(
-                f"| {XSTEST} | {HUMAN_ID} | {o.n} | agreement {percent(o.percent_agreement)}, "
-                f"kappa {decimal(o.kappa)} | {self.xstest.no_verdict} |"
-            )
-        for name, report in self.label_checks.items():
-            lines.append(
-                f"| {name} | every response is {report.check.expected} | {report.overall.n} | "
-                f"recall {share(report.recall)} ({len(report.misses)} misses) | {report.no_verdict} |"
-            )
-        for name, reason in self.skipped.items():
-            lines.append(f"| {name} | skipped: {reason} | | | |")
-        if self.xstest is not None:
-            lines += ["", self.xstest.to_markdown(level=2).rstrip("\n")]
-        for report in self.label_checks.values():
-            lines += ["", *report.to_markdown()]
-        return "\n".join(lines) + "\n"
-
 
 def run_checks(
     settings: JudgeSettings,
@@ -184,20 +132,3 @@ def run_checks(
         skipped=dict(skipped or {}),
         judge_stats=stats,
     )
-
-
-def _served_line(judge_settings: dict[str, Any]) -> list[str]:
-    """The Markdown line naming the model ids that answered (none when the endpoint named none)."""
-    served = served_by(judge_settings.get("served_models") or {})
-    return [f"Verdicts served by: {served}", ""] if served else []
-
-
-def write_validation_report(validation: JudgeValidation, output_dir: Path) -> tuple[Path, Path]:
-    """Write ``validation.json`` and ``validation.md`` into ``output_dir``; return their paths."""
-    output_dir.mkdir(parents=True, exist_ok=True)
-    json_path = output_dir / "validation.json"
-    md_path = output_dir / "validation.md"
-    text = json.dumps(validation.to_dict(), indent=2, ensure_ascii=False) + "\n"
-    json_path.write_text(text, encoding="utf-8")
-    md_path.write_text(validation.to_markdown(), encoding="utf-8")
-    return json_path, md_path

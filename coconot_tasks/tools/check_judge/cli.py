@@ -1,0 +1,28 @@
+"""``coconot check-judge``: check that the judge configured in the environment works."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """``check-judge`` has no arguments: set its ``func``."""
+    parser.set_defaults(func=run_check_judge)
+
+
+def run_check_judge(args: argparse.Namespace) -> int:
+    """Run ``coconot check-judge`` (one free request); returns the exit status."""
+    from coconot_tasks.judge.preflight import check_judge  # import cost: the openai SDK (~0.4 s)
+
+    try:
+        settings = JudgeSettings.resolve()
+        check_judge(settings)
+    except JudgeConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"judge OK: {json.dumps(settings.public())}")
+    return 0

@@ -1,0 +1,385 @@
+"""What ``coconot validate-judge`` writes: ``validation.json``, ``validation.md`` and the console summary."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from coconot_tasks.benchmark.taxonomy import CONTRAST, ORIGINAL
+from coconot_tasks.judge.pricing import format_cost
+from coconot_tasks.judge.provenance import served_by
+from coconot_tasks.judge.types import JudgeStats
+from coconot_tasks.tools.agreement import LABELS, AgreementStats, confusion_table, record_dict, stats_table
+from coconot_tasks.tools.common import report_no_verdict
+from coconot_tasks.tools.text_format import decimal, excerpt, md_cell, md_row, percent, share
+from coconot_tasks.tools.validate_judge.checks import (
+    HUMAN_ID,
+    SUBCATEGORY,
+    XSTEST,
+    DetectionStats,
+    LabelCheckReport,
+    RecallCount,
+    ValidationReport,
+)
+from coconot_tasks.tools.validate_judge.load import (
+    FULL_COMPLIANCE,
+    FULL_REFUSAL,
+    PARTIAL_REFUSAL,
+    SAFE,
+    SET_OF_SAFETY,
+    UNSAFE,
+    UNSAFE_TYPES,
+)
+from coconot_tasks.tools.validate_judge.run import JudgeValidation
+
+# --------------------------------------------------------------------------- validation.json
+
+
+def judge_stats_dict(s: JudgeStats) -> dict[str, Any]:
+    """The accounting of a judge batch (or a check's share of it) as JSON-able data."""
+    return {
+        "items": s.items,
+        "requests": s.requests,
+        "cached": s.cached,
+        "empty_responses": s.empty,
+        "errors": s.errors,
+        "not_judged": s.not_judged,
+        "budget_exhausted": s.budget_exhausted,
+        "endpoint_down": s.endpoint_down,
+        "prompt_tokens": s.prompt_tokens,
+        "completion_tokens": s.completion_tokens,
+        "cost_usd": s.cost_usd,
+        "wall_seconds": s.wall_seconds,
+        "error_messages": list(s.error_messages),
+    }
+
+
+def _detection_dict(d: DetectionStats) -> dict[str, Any]:
+    return {**asdict(d), "precision": d.precision, "recall": d.recall, "f1": d.f1}
+
+
+def _recall_dict(count: RecallCount) -> dict[str, Any]:
+    return {**asdict(count), "recall": count.recall}
+
+
+def xstest_json(report: ValidationReport) -> dict[str, Any]:
+    """The ``xstest`` check as JSON-able data (per-item decisions included)."""
+    return {
+        "reference": HUMAN_ID,
+        "judge": report.judge,
+        "judge_settings": report.judge_settings,
+        "mapping": {
+            "unsafe prompts (contrast_* types)": f"CoCoNot set {ORIGINAL!r}",
+            "safe prompts": f"CoCoNot set {CONTRAST!r}",
+            "subcategory": SUBCATEGORY,
+            FULL_COMPLIANCE: "compliance",
+            FULL_REFUSAL: "noncompliance",
+            PARTIAL_REFUSAL: "left out" if report.partial_refusal == "exclude" else "noncompliance",
+        },
+        "partial_refusal": report.partial_refusal,
+        "files": report.files,
+        "rows": report.rows,
+        "excluded_partial_refusal": report.excluded_partial_refusal,
+        "judged_items": len(report.items),
+        "no_verdict": report.no_verdict,
+        "judge_stats": judge_stats_dict(report.judge_stats),
+        "overall": report.overall.to_dict(),
+        "by_safety": {name: stats.to_dict() for name, stats in report.by_safety.items()},
+        "by_type": {name: stats.to_dict() for name, stats in report.by_type.items()},
+        "by_model": {name: stats.to_dict() for name, stats in report.by_model.items()},
+        "unsafe_compliance_detection": _detection_dict(report.unsafe_compliance),
+        "safe_noncompliance_detection": _detection_dict(report.safe_noncompliance),
+        "human_baseline": report.human_baseline.to_dict(),
+        "disagreements": [d.to_dict() for d in report.disagreements],
+        "items": [record_dict(item) for item in report.items],
+    }
+
+
+def label_check_json(report: LabelCheckReport) -> dict[str, Any]:
+    """A CoCoNot-native check as JSON-able data (every miss included)."""
+    c = report.check
+    return {
+        "title": c.title,
+        "source": c.source,
+        "judged_as_set": c.set_name,
+        "expected": c.expected,
+        "caveat": c.caveat or None,
+        "rows_in_source": c.total_rows,
+        "responses": len(c.responses),
+        "no_verdict": report.no_verdict,
+        **_recall_dict(report.overall),
+        "verdicts": dict(report.verdicts),
+        "judge_stats": judge_stats_dict(report.stats),
+        "by_subcategory": [
+            {"category": cat, "subcategory": sub, **_recall_dict(count)}
+            for (cat, sub), count in report.by_subcategory.items()
+        ],
+        "misses": [asdict(m) for m in report.misses],
+        "no_verdict_items": list(report.no_verdict_items),
+    }
+
+
+def validation_json(validation: JudgeValidation) -> dict[str, Any]:
+    """``validation.json``: the summary, and each check's full report under ``checks``."""
+    checks: dict[str, Any] = {}
+    if validation.xstest is not None:
+        checks[XSTEST] = xstest_json(validation.xstest)
+    checks.update({name: label_check_json(report) for name, report in validation.label_checks.items()})
+    return {
+        "judge": validation.judge,
+        "judge_settings": validation.judge_settings,
+        "checks_run": validation.checks_run,
+        "skipped": dict(validation.skipped),
+        "no_verdict": validation.no_verdict,
+        "judge_stats": judge_stats_dict(validation.judge_stats),
+        "summary": validation.summary(),
+        "checks": {name: checks[name] for name in validation.checks_run},
+    }
+
+
+# --------------------------------------------------------------------------- validation.md
+
+
+def _served(judge_settings: dict[str, Any]) -> str:
+    """The model ids that answered, from recorded judge settings (empty: the endpoint named none)."""
+    return served_by(judge_settings.get("served_models") or {})
+
+
+def _stats_table(title: str, rows: Iterable[tuple[str, AgreementStats]]) -> list[str]:
+    """An agreement table of human (A) and judge (B) that counts the responses the judge gave no verdict."""
+    return stats_table(
+        title,
+        rows,
+        left_out_title="no verdict",
+        left_out=lambda stats: stats.missing_b,
+        judges=("human", "judge"),
+    )
+
+
+def xstest_markdown(report: ValidationReport, max_disagreements: int = 100, level: int = 1) -> str:
+    """The ``xstest`` check in Markdown: summary, groups, confusion matrix, detection, disagreements.
+
+    ``level`` is the level of the report's heading (its sections are one level below).
+    """
+    o = report.overall
+    h1, h2 = "#" * level, "#" * (level + 1)
+    partial = "left out (not judged)" if report.partial_refusal == "exclude" else "counted as noncompliance"
+    lines = [
+        f"{h1} Judge validation against XSTest human labels",
+        "",
+        f"- judge: `{report.judge}` (B) against {HUMAN_ID} (A)"
+        + (f"; verdicts served by {served}" if (served := _served(report.judge_settings)) else ""),
+        "- files: " + ", ".join(f"{m} (`{f}`)" for m, f in report.files.items()),
+        f"- responses read: {report.rows}; partial refusals {partial}"
+        + (f": {report.excluded_partial_refusal} left out" if report.partial_refusal == "exclude" else ""),
+        "- unsafe prompts (`contrast_*` types, should be refused) are judged as CoCoNot `original`, "
+        f"safe prompts as CoCoNot `contrast`; subcategory `{SUBCATEGORY}`",
+        f"- compared: {o.n}; **no verdict from the judge: {report.no_verdict}** (left out; "
+        f"{report.judge_stats.errors} errors, {report.judge_stats.not_judged} not judged)",
+        f"- **percent agreement: {percent(o.percent_agreement)}; Cohen's kappa: {decimal(o.kappa)}** "
+        f"(the two human annotators: {percent(report.human_baseline.percent_agreement)}, "
+        f"kappa {decimal(report.human_baseline.kappa)})",
+        "",
+        f"{h2} Confusion matrix (rows: human, columns: judge)",
+        "",
+        *confusion_table(o, "human \\ judge"),
+    ]
+    lines += ["", f"{h2} Detection", "", "| task | TP | FP | FN | TN | precision | recall | F1 |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for title, det in (
+        ("compliance on unsafe prompts (harmful compliance)", report.unsafe_compliance),
+        ("noncompliance on safe prompts (over-refusal)", report.safe_noncompliance),
+    ):
+        lines.append(
+            f"| {title} | {det.true_positive} | {det.false_positive} | {det.false_negative} | "
+            f"{det.true_negative} | {share(det.precision)} | {share(det.recall)} | {share(det.f1)} |"
+        )
+    lines += ["", f"{h2} Per set", ""]
+    lines += _stats_table(
+        "set", [(f"{k} (CoCoNot {SET_OF_SAFETY[k]})", v) for k, v in report.by_safety.items()]
+    )
+    lines += ["", f"{h2} Per source model", ""]
+    lines += _stats_table("model", report.by_model.items())
+    lines += ["", f"{h2} Per XSTest prompt type", ""]
+    safety = {t: UNSAFE if t in UNSAFE_TYPES else SAFE for t in report.by_type}
+    lines += _stats_table("type", [(f"{t} ({safety[t]})", v) for t, v in report.by_type.items()])
+    lines += ["", f"{h2} Disagreements ({len(report.disagreements)})", ""]
+    if report.disagreements:
+        lines += [
+            "| model:id | set | prompt | human | judge | judge's rationale |",
+            "|---|---|---|---|---|---|",
+        ]
+        for d in report.disagreements[:max_disagreements]:
+            cells = (d.doc_id, d.task, d.prompt_excerpt, d.verdict_a, d.verdict_b,
+                     excerpt(d.rationale_b, 240))  # fmt: skip
+            lines.append(md_row(cells))
+        if len(report.disagreements) > max_disagreements:
+            rest = len(report.disagreements) - max_disagreements
+            lines += ["", f"... and {rest} more (all of them are in validation.json)."]
+    else:
+        lines.append("None.")
+    if report.judge_stats.error_messages:
+        lines += ["", f"{h2} Judge errors (first ones)", ""]
+        lines += [f"- {md_cell(m)}" for m in report.judge_stats.error_messages]
+    return "\n".join(lines) + "\n"
+
+
+def label_check_markdown(report: LabelCheckReport, max_misses: int = 100) -> list[str]:
+    """The check's section of ``validation.md`` (a ``##`` heading first)."""
+    c = report.check
+    lines = [
+        f"## {c.name}: {c.title}",
+        "",
+        f"- source: `{c.source}`; {len(c.responses)} of {c.total_rows} rows"
+        + (" (evenly spaced)" if len(c.responses) < c.total_rows else ""),
+        f"- judged with the CoCoNot `{c.set_name}` prompt; expected class: **{c.expected}**",
+        f"- **recall: {share(report.recall)}** ({report.overall.hits} of {report.overall.n} responses with a "
+        f"verdict); verdicts: " + ", ".join(f"{k} {v}" for k, v in report.verdicts.items()),
+        f"- no verdict from the judge: {report.no_verdict} (left out)",
+    ]
+    if c.caveat:
+        lines.append(f"- caveat: {c.caveat}")
+    lines += ["", "| category | subcategory | n | hits | recall |", "|---|---|---:|---:|---:|"]
+    for (cat, sub), count in report.by_subcategory.items():
+        lines.append(md_row((cat, sub, count.n, count.hits, share(count.recall))))
+    lines += ["", f"### Misses ({len(report.misses)})", ""]
+    if not report.misses:
+        return [*lines, "None."]
+    lines += [
+        "| id | subcategory | prompt | response | judge | judge's rationale |",
+        "|---|---|---|---|---|---|",
+    ]
+    for m in report.misses[:max_misses]:
+        cells = (m.id, m.subcategory, excerpt(m.prompt), excerpt(m.response_excerpt),
+                 m.judge_verdict, excerpt(m.judge_rationale, 240))  # fmt: skip
+        lines.append(md_row(cells))
+    if len(report.misses) > max_misses:
+        lines += [
+            "",
+            f"... and {len(report.misses) - max_misses} more (all of them are in validation.json).",
+        ]
+    if report.stats.error_messages:
+        lines += ["", "Judge errors (first ones):", ""]
+        lines += [f"- {md_cell(m)}" for m in report.stats.error_messages]
+    return lines
+
+
+def validation_markdown(validation: JudgeValidation) -> str:
+    """``validation.md``: a summary table, then one section per check."""
+    served = _served(validation.judge_settings)
+    lines = [
+        f"# Judge validation of `{validation.judge}`",
+        "",
+        *([f"Verdicts served by: {served}", ""] if served else []),
+        "| check | reference | n | result | no verdict |",
+        "|---|---|---:|---|---:|",
+    ]
+    if validation.xstest is not None:
+        o = validation.xstest.overall
+        lines.append(
+            f"| {XSTEST} | {HUMAN_ID} | {o.n} | agreement {percent(o.percent_agreement)}, "
+            f"kappa {decimal(o.kappa)} | {validation.xstest.no_verdict} |"
+        )
+    for name, report in validation.label_checks.items():
+        lines.append(
+            f"| {name} | every response is {report.check.expected} | {report.overall.n} | "
+            f"recall {share(report.recall)} ({len(report.misses)} misses) | {report.no_verdict} |"
+        )
+    for name, reason in validation.skipped.items():
+        lines.append(f"| {name} | skipped: {reason} | | | |")
+    if validation.xstest is not None:
+        lines += ["", xstest_markdown(validation.xstest, level=2).rstrip("\n")]
+    for report in validation.label_checks.values():
+        lines += ["", *label_check_markdown(report)]
+    return "\n".join(lines) + "\n"
+
+
+def write_validation_report(validation: JudgeValidation, output_dir: Path) -> tuple[Path, Path]:
+    """Write ``validation.json`` and ``validation.md`` into ``output_dir``; return their paths."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    json_path = output_dir / "validation.json"
+    md_path = output_dir / "validation.md"
+    text = json.dumps(validation_json(validation), indent=2, ensure_ascii=False) + "\n"
+    json_path.write_text(text, encoding="utf-8")
+    md_path.write_text(validation_markdown(validation), encoding="utf-8")
+    return json_path, md_path
+
+
+# --------------------------------------------------------------------------- console summary
+
+
+def print_summary(validation: JudgeValidation, priced: bool) -> None:
+    """Print the short report: judge spend, then each check's numbers, then judge errors.
+
+    ``priced``: the judge's price is known (else the cost reads "unknown")."""
+    s = validation.judge_stats
+    served = served_by(s.served_models)
+    print(
+        f"\nJudge validation of {validation.judge}{f' (served by {served})' if served else ''}: "
+        f"checks {', '.join(validation.checks_run)}"
+    )
+    print(
+        f"  {s.items} responses: {s.requests} judge calls, {s.cached} cached; "
+        f"{s.prompt_tokens + s.completion_tokens} tokens, cost {format_cost(s.cost_usd, priced)}"
+    )
+    if validation.xstest is not None:
+        print_xstest(validation.xstest)
+    for report in validation.label_checks.values():
+        c = report.check
+        print(f"\n{c.name}: {c.title}")
+        print(
+            f"  source: {c.source}; {len(c.responses)} of {c.total_rows} rows, judged as CoCoNot {c.set_name}"
+        )
+        verdicts = ", ".join(f"{k} {v}" for k, v in report.verdicts.items())
+        print(
+            f"  recall of {c.expected}: {share(report.recall)} "
+            f"({report.overall.hits} of {report.overall.n}); "
+            f"verdicts: {verdicts}; {len(report.misses)} misses; no verdict: {report.no_verdict}"
+        )
+        if c.caveat:
+            print(f"  caveat: {c.caveat}")
+    for name, reason in validation.skipped.items():
+        print(f"\n{name}: skipped ({reason})")
+    if validation.no_verdict:
+        consequence = "they are left out of every statistic above."
+        report_no_verdict("validate-judge", validation.judge, validation.no_verdict, s, consequence)
+
+
+def print_xstest(report: ValidationReport) -> None:
+    """Print the XSTest check: agreement and kappa per group, confusion, detection, ceiling."""
+    print(f"\nxstest: agreement with {HUMAN_ID}")
+    folders = {str(Path(f).parent) for f in report.files.values()}
+    if len(folders) == 1:
+        print(f"  files: {', '.join(report.files)} (in {folders.pop()})")
+    else:
+        print("  files: " + ", ".join(f"{m} ({f})" for m, f in report.files.items()))
+    partial = (
+        f"{report.excluded_partial_refusal} partial refusals left out"
+        if report.partial_refusal == "exclude"
+        else "partial refusals counted as noncompliance"
+    )
+    print(f"  {report.rows} responses read, {len(report.items)} judged ({partial})")
+    rows = [("overall", report.overall)]
+    rows += [(f"{k} prompts (CoCoNot {SET_OF_SAFETY[k]})", v) for k, v in report.by_safety.items()]
+    rows += [(f"model {k}", v) for k, v in report.by_model.items()]
+    width = max(len(name) for name, _ in rows)
+    print(f"  {'':<{width}}  {'n':>5}  {'agree':>6}  {'kappa':>6}  human/judge compliance")
+    for name, st in rows:
+        print(
+            f"  {name:<{width}}  {st.n:>5}  {percent(st.percent_agreement):>6}  {decimal(st.kappa):>6}  "
+            f"{share(st.rate('a', 'compliance'))} / {share(st.rate('b', 'compliance'))}"
+        )
+    print("  confusion (rows: human, columns: judge " + " / ".join(LABELS) + "):")
+    for label, row in zip(LABELS, report.overall.confusion, strict=True):
+        print(f"    {label:<13} " + " ".join(f"{v:>6}" for v in row))
+    d = report.unsafe_compliance
+    print(
+        f"  compliance on unsafe prompts: judge precision {share(d.precision)}, recall {share(d.recall)} "
+        f"({d.true_positive} found, {d.false_negative} missed, {d.false_positive} false alarms)"
+    )
+    h = report.human_baseline
+    print(f"  the two human annotators: {percent(h.percent_agreement)} agreement, kappa {decimal(h.kappa)}")
+    print(f"  {len(report.disagreements)} disagreements; judge errors: {report.no_verdict}")
