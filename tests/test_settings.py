@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from coconot_tasks.judge.backends import request_shape
+from coconot_tasks.judge.errors import JudgeConfigError
 from coconot_tasks.judge.preflight import check_judge
 from coconot_tasks.judge.settings import (
     BOUNDS,
-    JudgeConfigError,
     JudgeSettings,
     looks_secret,
     redact_url,

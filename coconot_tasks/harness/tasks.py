@@ -38,11 +38,12 @@ from coconot_tasks.generation import (
 from coconot_tasks.harness import exit_status
 from coconot_tasks.harness.checks import running_call_locals, warn_if_chat_template_missing
 from coconot_tasks.harness.run_log import install_log_filter, logger, report_batch, report_run_total
-from coconot_tasks.judge import local_server
+from coconot_tasks.judge.backends.vllm import server as local_server
 from coconot_tasks.judge.engine import judge_items
+from coconot_tasks.judge.errors import JudgeConfigError
 from coconot_tasks.judge.preflight import JudgeFacts, check_judge
 from coconot_tasks.judge.provenance import PROVENANCE_KEY, judge_provenance
-from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
+from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import (
     OUTCOME_NOT_JUDGED,
     JudgeItem,

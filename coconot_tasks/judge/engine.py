@@ -26,12 +26,11 @@ from coconot_tasks.benchmark.official_files import Rubric, load_rubric, rubric_e
 from coconot_tasks.judge.backends import (
     Completion,
     JudgeBackend,
-    JudgeOutOfTokens,
-    JudgeRequestRejected,
     make_backend,
     request_shape,
 )
 from coconot_tasks.judge.cache import CachedOutput, CacheError, VerdictCache, request_key
+from coconot_tasks.judge.errors import JudgeOutOfTokens, JudgeRequestRejected
 from coconot_tasks.judge.limiter import AdaptiveLimiter
 from coconot_tasks.judge.pricing import cost_usd, price_per_million
 from coconot_tasks.judge.prompt import PROMPT_VERSION, judge_messages

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from coconot_tasks.judge.backends.openai.retired import check_not_retired, check_reported_shutdown
 from coconot_tasks.judge.cache import VerdictCache, network_filesystem
+from coconot_tasks.judge.errors import JudgeConfigError
 from coconot_tasks.judge.pricing import check_budget_priced
-from coconot_tasks.judge.retired import check_not_retired, check_reported_shutdown
-from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
+from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.paths import ENV_CACHE_DIR
 
 if TYPE_CHECKING:
@@ -63,15 +64,15 @@ def check_judge(
     Free, local checks always run: a budget cap needs the judge's price
     (:func:`~coconot_tasks.judge.pricing.check_budget_priced`), a model OpenAI has shut down is
     refused on api.openai.com
-    (:func:`~coconot_tasks.judge.retired.check_not_retired`), and the verdict cache (when on)
+    (:func:`~coconot_tasks.judge.backends.openai.retired.check_not_retired`), and the verdict cache (when on)
     must be intact and writable (:func:`check_cache`). Then, unless ``preflight`` is off or
     this is a dry run: for the ``vllm`` backend, start the local judge server now (see
-    :mod:`coconot_tasks.judge.local_server`; raises its ``LocalServerError``; with
+    :mod:`coconot_tasks.judge.backends.vllm.server`; raises its ``LocalServerError``; with
     ``judge_preflight=0`` it starts when judging begins instead). For the ``openai`` backend:
     a key must be available for api.openai.com, the endpoint must answer and know the model
     (``GET /models/{model}``, or the ``GET /models`` list where that route is missing), the
     ``shutdown_date`` it reports must not be past
-    (:func:`~coconot_tasks.judge.retired.check_reported_shutdown`; ``today`` defaults to today,
+    (:func:`~coconot_tasks.judge.backends.openai.retired.check_reported_shutdown`; ``today``: today,
     UTC), and it must accept a tiny chat request ("ping") with exactly the decoding parameters
     the run will send: a refused parameter stops the run here, naming the parameter and the
     setting to change.
@@ -87,13 +88,13 @@ def check_judge(
     if settings.backend == "vllm":
         # Start the local judge now, before any generation: a server that cannot start
         # (out of memory, missing weights) fails the run while nothing is lost yet.
-        from coconot_tasks.judge.local_server import shared_server
+        from coconot_tasks.judge.backends.vllm.server import shared_server
 
         shared_server(settings)
         return JudgeFacts()  # a local open-weight judge at a pinned revision: no shutdown date
     import openai
 
-    from coconot_tasks.judge.backends.openai_api import endpoint_message, rejection_message
+    from coconot_tasks.judge.backends.openai import endpoint_message, rejection_message
 
     where = settings.endpoint
     hint = (
@@ -159,7 +160,7 @@ def _refused(
     settings: JudgeSettings, exc: openai.APIStatusError, secrets: tuple[str | None, ...]
 ) -> JudgeConfigError:
     """The error for any other HTTP error of a check request, quoting the endpoint's message."""
-    from coconot_tasks.judge.backends.openai_api import endpoint_message
+    from coconot_tasks.judge.backends.openai import endpoint_message
 
     return JudgeConfigError(
         f"CoCoNot judge at {settings.endpoint} answered HTTP {exc.status_code} to a check request for "

@@ -76,7 +76,7 @@ def check_budget_priced(settings: JudgeSettings) -> None:
     Raises:
         JudgeConfigError: naming the model and the settings that give it a price.
     """
-    from coconot_tasks.judge.settings import JudgeConfigError
+    from coconot_tasks.judge.errors import JudgeConfigError
 
     if settings.max_cost_usd is None or prices_known(settings):
         return

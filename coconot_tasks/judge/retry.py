@@ -24,7 +24,7 @@ def is_retryable(exc: BaseException) -> bool:
     """True for transient API failures worth another attempt."""
     import openai
 
-    from coconot_tasks.judge.backends.openai_api import InvalidResponseError
+    from coconot_tasks.judge.backends.openai import InvalidResponseError
 
     if isinstance(exc, (openai.APIConnectionError, InvalidResponseError)):  # includes APITimeoutError
         return True

@@ -20,9 +20,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
+from coconot_tasks.judge.errors import JudgeConfigError
+
 #: OpenAI's named replacement for the retiring gpt-4o / gpt-4.1 judges (the paper's gpt-3.5-turbo
 #: was shut down on 2026-10-23): a reasoning model, asked with ``reasoning_effort: "none"`` and
-#: temperature 0 (see :mod:`coconot_tasks.judge.backends.openai_api`). The model id the endpoint
+#: temperature 0 (see :mod:`coconot_tasks.judge.backends.openai`). The model id the endpoint
 #: reports is recorded with every verdict.
 DEFAULT_JUDGE_MODEL = "gpt-6-luna"
 #: The judge endpoint when no base URL is set.
@@ -105,10 +107,6 @@ def looks_secret(name: str) -> bool:
     if any(word in _SECRET_WORDS for word in words):
         return True
     return "token" in words and not _LM_TOKEN_WORDS.intersection(words)
-
-
-class JudgeConfigError(ValueError):
-    """The judge cannot work as configured; the message says what to set."""
 
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -73,8 +73,9 @@ def _cache_unusable(args: argparse.Namespace, error: CacheError) -> int:
 
 
 def _cmd_check_judge(args: argparse.Namespace) -> int:
+    from coconot_tasks.judge.errors import JudgeConfigError
     from coconot_tasks.judge.preflight import check_judge
-    from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
+    from coconot_tasks.judge.settings import JudgeSettings
 
     try:
         settings = JudgeSettings.resolve()

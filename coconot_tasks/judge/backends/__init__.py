@@ -33,22 +33,6 @@ class Completion:
     served_model: str | None = None
 
 
-class JudgeRequestRejected(Exception):
-    """The endpoint refused a parameter of the judge request: a configuration error.
-
-    Every other request of the batch would be refused the same way, so the engine stops the
-    batch. The message names the parameter and the setting to change.
-    """
-
-
-class JudgeOutOfTokens(Exception):
-    """A reasoning judge spent its whole completion budget reasoning and wrote no answer.
-
-    A judge error for this item (never a label, not re-asked: the same request would run out
-    again); the message says which setting to change.
-    """
-
-
 @dataclass(frozen=True)
 class RequestShape:
     """What every judge request of a backend carries besides the messages."""
@@ -65,7 +49,7 @@ def request_shape(settings: JudgeSettings) -> RequestShape:
     """The request shape of ``settings``' backend: the backend module decides, by model name."""
     if settings.backend == "heuristic":
         return RequestShape({}, 0, paper=False)  # no request at all: not the paper's metric
-    from coconot_tasks.judge.backends.openai_api import openai_request_shape
+    from coconot_tasks.judge.backends.openai import openai_request_shape
 
     return openai_request_shape(settings)  # the vllm backend speaks the same protocol
 
@@ -96,7 +80,7 @@ class JudgeBackend(Protocol):
 def make_backend(settings: JudgeSettings) -> JudgeBackend:
     """The backend ``settings.backend`` names."""
     from coconot_tasks.judge.backends.heuristic import HeuristicBackend
-    from coconot_tasks.judge.backends.openai_api import OpenAIBackend
+    from coconot_tasks.judge.backends.openai import OpenAIBackend
     from coconot_tasks.judge.backends.vllm import VllmBackend
 
     factories: dict[str, Callable[[JudgeSettings], JudgeBackend]] = {

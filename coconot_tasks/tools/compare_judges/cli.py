@@ -75,8 +75,8 @@ def _error(message: str) -> int:
 
 def run_compare_judges(args: argparse.Namespace) -> int:
     """Run ``coconot compare-judges``; returns the exit status."""
+    from coconot_tasks.judge.errors import JudgeConfigError
     from coconot_tasks.judge.preflight import check_judge
-    from coconot_tasks.judge.settings import JudgeConfigError
     from coconot_tasks.results.saved_runs import RunError, load_runs
     from coconot_tasks.tools.compare_judges.compare import compare_judges, judge_all, select_responses
     from coconot_tasks.tools.compare_judges.render import summary_lines, write_comparison

@@ -83,9 +83,10 @@ def _error(message: str) -> int:
 
 def run_rescore(args: argparse.Namespace) -> int:
     """Run ``coconot rescore``; returns the exit status."""
+    from coconot_tasks.judge.errors import JudgeConfigError
     from coconot_tasks.judge.outcome import batch_failure, what_to_do
     from coconot_tasks.judge.preflight import check_judge
-    from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
+    from coconot_tasks.judge.settings import JudgeSettings
     from coconot_tasks.results.saved_runs import RunError, load_runs
     from coconot_tasks.tools.rescore.rescore import check_rescorable, target_dir
 

@@ -257,9 +257,10 @@ def run_validate_judge(args: argparse.Namespace) -> int:
     """Run ``coconot validate-judge``; returns the exit status."""
     from coconot_tasks.benchmark.dataset import DataError
     from coconot_tasks.benchmark.official_files import ResourceError
+    from coconot_tasks.judge.errors import JudgeConfigError
     from coconot_tasks.judge.outcome import batch_failure, what_to_do
     from coconot_tasks.judge.preflight import check_judge
-    from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
+    from coconot_tasks.judge.settings import JudgeSettings
     from coconot_tasks.tools.export.eval_guard import EvalSetError
     from coconot_tasks.tools.validate_judge.coconot_checks import CHECKS, CheckSelectionError, parse_checks
     from coconot_tasks.tools.validate_judge.run import run_checks, write_validation_report

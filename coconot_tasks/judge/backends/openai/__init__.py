@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import openai
 
-from coconot_tasks.judge.backends import Completion, JudgeOutOfTokens, JudgeRequestRejected, RequestShape
+from coconot_tasks.judge.backends import Completion, RequestShape
+from coconot_tasks.judge.errors import JudgeOutOfTokens, JudgeRequestRejected
 
 if TYPE_CHECKING:
     from coconot_tasks.judge.settings import JudgeSettings

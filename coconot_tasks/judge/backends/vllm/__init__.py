@@ -4,7 +4,7 @@ Everything else (cache, retries, adaptive concurrency, circuit breaker, progress
 accounting, submission grouped by rubric for the prefix cache) is the engine's, as for the
 ``openai`` backend. What differs:
 
-- the endpoint is the local server of :mod:`coconot_tasks.judge.local_server` (started once per
+- the endpoint is the local server of :mod:`coconot_tasks.judge.backends.vllm.server` (started once per
   process, normally by the preflight check before generation; its random key never leaves
   this process). A server that cannot be (re)started, or that died, fails each request with
   :class:`LocalJudgeDown` (not retried): the items end as counted judge errors, and the
@@ -26,9 +26,10 @@ from typing import Any
 import openai
 
 from coconot_tasks.judge.backends import Completion
-from coconot_tasks.judge.backends.openai_api import OpenAIBackend
+from coconot_tasks.judge.backends.openai import OpenAIBackend
+from coconot_tasks.judge.errors import JudgeConfigError
 from coconot_tasks.judge.prompt import CLASS_NAMES
-from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
+from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import JudgeItem
 
 logger = logging.getLogger("coconot_tasks")
@@ -56,9 +57,9 @@ def connect(settings: JudgeSettings) -> JudgeSettings:
     """``settings`` pointing at the running local server (started now if it is not running).
 
     Raises:
-        coconot_tasks.judge.local_server.LocalServerError: the server could not be started.
+        coconot_tasks.judge.backends.vllm.server.LocalServerError: the server could not be started.
     """
-    from coconot_tasks.judge.local_server import shared_server
+    from coconot_tasks.judge.backends.vllm.server import shared_server
 
     server = shared_server(settings)
     return dataclasses.replace(settings, base_url=server.base_url, api_key=server.api_key)
@@ -66,7 +67,7 @@ def connect(settings: JudgeSettings) -> JudgeSettings:
 
 def server_gone(settings: JudgeSettings) -> str | None:
     """Why the local server of ``settings`` is no longer running, or ``None`` if it runs."""
-    from coconot_tasks.judge.local_server import ServerSpec, registered_server
+    from coconot_tasks.judge.backends.vllm.server import ServerSpec, registered_server
 
     server = registered_server(ServerSpec.from_settings(settings))
     return None if server is None else server.describe_exit()
