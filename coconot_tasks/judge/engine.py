@@ -30,7 +30,12 @@ from coconot_tasks.judge.backends import (
     request_shape,
 )
 from coconot_tasks.judge.cache import CachedOutput, CacheError, VerdictCache, request_key
-from coconot_tasks.judge.errors import JudgeOutOfTokens, JudgeRequestRejected
+from coconot_tasks.judge.errors import (
+    JudgeCallError,
+    JudgeOutOfTokens,
+    JudgeRateLimited,
+    JudgeRequestRejected,
+)
 from coconot_tasks.judge.limiter import AdaptiveLimiter
 from coconot_tasks.judge.pricing import cost_usd, price_per_million
 from coconot_tasks.judge.prompt import PROMPT_VERSION, judge_messages
@@ -163,8 +168,6 @@ class _Engine:
 
     async def ask(self, item: JudgeItem, messages: list[dict[str, str]], spend: Spend) -> Completion:
         """One answer from the backend: within budget, retried, limited, accounted for."""
-        import openai
-
         reserved = self._reserve(messages)
         try:
             async for attempt in retrying(self.settings.max_retries):
@@ -172,10 +175,10 @@ class _Engine:
                     if attempt.retry_state.attempt_number > 1:
                         self.stats.retried += 1
                     answer = await self._send(item, messages, spend)
-        except openai.OpenAIError as exc:
+        except JudgeCallError as exc:
             if not is_retryable(exc):
-                self.stats.note_permanent(describe_error(exc), getattr(exc, "status_code", None))
-            raise NoVerdict(OUTCOME_ERROR, describe_error(exc)) from None
+                self.stats.note_permanent(str(exc), exc.status)
+            raise NoVerdict(OUTCOME_ERROR, str(exc)) from None
         except JudgeRequestRejected as exc:  # every request would be refused: stop the batch
             self.stats.config_error = self.stats.config_error or str(exc)
             raise NoVerdict(OUTCOME_ERROR, str(exc)) from None
@@ -195,8 +198,6 @@ class _Engine:
 
     async def _send(self, item: JudgeItem, messages: list[dict[str, str]], spend: Spend) -> Completion:
         """One request under the adaptive limit; feeds the limiter and the circuit breaker."""
-        import openai
-
         await self.limiter.acquire()
         try:
             if self.breaker.open:
@@ -206,12 +207,12 @@ class _Engine:
             spend.requests += 1
             self.stats.requests += 1
             answer = await self.backend.complete(item, messages, self.decoding)
-        except openai.RateLimitError:
+        except JudgeRateLimited:
             self.stats.throttled += 1
             self.limiter.on_throttle()
             raise
-        except openai.OpenAIError as exc:
-            self.breaker.on_failure(describe_error(exc))
+        except JudgeCallError as exc:
+            self.breaker.on_failure(str(exc))
             raise
         finally:
             await self.limiter.release()
@@ -318,15 +319,6 @@ def submission_order(items: Sequence[JudgeItem]) -> list[int]:
 def estimate_tokens(messages: Sequence[dict[str, str]]) -> int:
     """A rough token count of chat messages (4 characters per token, plus overhead)."""
     return sum(len(m["content"]) for m in messages) // 4 + 4 * len(messages)
-
-
-def describe_error(exc: BaseException) -> str:
-    """A one-line description of an API error that never includes credentials."""
-    status = getattr(exc, "status_code", None)
-    name = type(exc).__name__
-    text = str(getattr(exc, "message", "") or exc)
-    message = text.splitlines()[0][:300] if text else ""
-    return f"{name}{f' (HTTP {status})' if status else ''}: {message}"
 
 
 def judge_items(

@@ -94,7 +94,7 @@ def check_judge(
         return JudgeFacts()  # a local open-weight judge at a pinned revision: no shutdown date
     import openai
 
-    from coconot_tasks.judge.backends.openai import endpoint_message, rejection_message
+    from coconot_tasks.judge.backends.openai.errors import endpoint_message, rejection_message
 
     where = settings.endpoint
     hint = (
@@ -160,7 +160,7 @@ def _refused(
     settings: JudgeSettings, exc: openai.APIStatusError, secrets: tuple[str | None, ...]
 ) -> JudgeConfigError:
     """The error for any other HTTP error of a check request, quoting the endpoint's message."""
-    from coconot_tasks.judge.backends.openai import endpoint_message
+    from coconot_tasks.judge.backends.openai.errors import endpoint_message
 
     return JudgeConfigError(
         f"CoCoNot judge at {settings.endpoint} answered HTTP {exc.status_code} to a check request for "

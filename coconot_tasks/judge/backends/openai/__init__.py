@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 import openai
 
 from coconot_tasks.judge.backends import Completion, RequestShape
-from coconot_tasks.judge.errors import JudgeOutOfTokens, JudgeRequestRejected
+from coconot_tasks.judge.backends.openai.errors import call_error, rejection_message
+from coconot_tasks.judge.errors import InvalidResponseError, JudgeOutOfTokens, JudgeRequestRejected
 
 if TYPE_CHECKING:
     from coconot_tasks.judge.settings import JudgeSettings
@@ -103,57 +104,6 @@ def openai_request_shape(settings: JudgeSettings) -> RequestShape:
     return RequestShape(params, budget, paper=False)
 
 
-#: The setting to change when the endpoint refuses a parameter (by the ``param`` it names).
-_SETTING_FOR_PARAM = {
-    "max_tokens": "judge_max_tokens",
-    "max_completion_tokens": "judge_max_tokens",
-    "reasoning_effort": "judge_reasoning_effort",
-    "temperature": "judge_reasoning_effort (a temperature is accepted only with effort 'none')",
-}
-
-
-def _error_object(exc: openai.APIStatusError) -> dict[str, Any]:
-    """The ``error`` object of an error body (or the body itself, as some servers send it)."""
-    body = exc.body if isinstance(exc.body, dict) else {}
-    error = body.get("error")
-    return error if isinstance(error, dict) else body
-
-
-def rejection_message(exc: openai.APIStatusError, secrets: Sequence[str | None] = ()) -> str | None:
-    """One line for a refused parameter (``code`` unsupported_parameter/unsupported_value), else None.
-
-    Quotes the endpoint's own message; names the parameter and the setting to change.
-    """
-    error = _error_object(exc)
-    if exc.status_code != 400 or error.get("code") not in ("unsupported_parameter", "unsupported_value"):
-        return None
-    param = str(error.get("param") or "?")
-    setting = _SETTING_FOR_PARAM.get(param, "judge_model")
-    return (
-        f'the judge endpoint refused parameter {param!r}: "{endpoint_message(exc, secrets)}"; '
-        f"change {setting}, or set judge_model to a model that accepts it"
-    )
-
-
-#: What an API key looks like inside an error message (OpenAI quotes a masked key on a 401).
-_KEY_LIKE = re.compile(r"\b(?:sk|key|tok)-[\w*.-]{4,}")
-
-
-def endpoint_message(exc: openai.APIStatusError, secrets: Sequence[str | None] = ()) -> str:
-    """The endpoint's own error message, one line, with ``secrets`` and key-like strings masked."""
-    error = _error_object(exc)
-    text = str(error.get("message") or exc.message or "")
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    text = _KEY_LIKE.sub("***", text)
-    return text.splitlines()[0][:300] if text.strip() else "(no message)"
-
-
-class InvalidResponseError(openai.OpenAIError):
-    """The endpoint answered HTTP 200 with a body that is not a chat completion (retried as transient)."""
-
-
 class OpenAIBackend:
     """Chat completions through ``openai.AsyncOpenAI``."""
 
@@ -180,7 +130,9 @@ class OpenAIBackend:
             rejected = rejection_message(exc)
             if rejected is not None:
                 raise JudgeRequestRejected(rejected) from None
-            raise
+            raise call_error(exc) from None
+        except openai.OpenAIError as exc:
+            raise call_error(exc) from None
         except ValueError as exc:  # an HTTP 200 whose body is not JSON (empty, truncated, ...)
             raise InvalidResponseError(f"the judge endpoint sent a body that is not JSON ({exc})") from None
         if not isinstance(completion, dict) or not isinstance(completion.get("choices"), list):

@@ -23,11 +23,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-import openai
-
 from coconot_tasks.judge.backends import Completion
 from coconot_tasks.judge.backends.openai import OpenAIBackend
-from coconot_tasks.judge.errors import JudgeConfigError
+from coconot_tasks.judge.errors import JudgeCallError, JudgeConfigError
 from coconot_tasks.judge.prompt import CLASS_NAMES
 from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import JudgeItem
@@ -73,7 +71,7 @@ def server_gone(settings: JudgeSettings) -> str | None:
     return None if server is None else server.describe_exit()
 
 
-class LocalJudgeDown(openai.OpenAIError):
+class LocalJudgeDown(JudgeCallError):
     """The local judge server is not running (not retried: waiting will not bring it back)."""
 
 
