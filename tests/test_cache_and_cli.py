@@ -20,9 +20,11 @@ import tenacity
 from coconot_tasks.judge import pricing, retry
 from coconot_tasks.judge.backends.heuristic import heuristic_judge_output
 from coconot_tasks.judge.backends.openai.errors import call_error, retry_after_seconds
+from coconot_tasks.judge.backends.openai.pricing import price_per_million
 from coconot_tasks.judge.cache import CachedOutput, VerdictCache, default_cache_path, request_key
 from coconot_tasks.judge.errors import JudgeCallError
 from coconot_tasks.judge.limiter import AdaptiveLimiter
+from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.verdict import parse_verdict
 
 # openai's HTTP library: httpx in most versions, a renamed fork in some (check its imports).
@@ -454,7 +456,7 @@ def test_retrying_reraises_the_original_error(
 
 
 def test_pricing_known_model() -> None:
-    prices = pricing.price_per_million("gpt-3.5-turbo")
+    prices = price_per_million("gpt-3.5-turbo")
     assert prices == (0.50, 1.50)
     assert pricing.cost_usd(prices, 1_000_000, 1_000_000) == pytest.approx(2.0)
     assert pricing.cost_usd(prices, 2000, 100) == pytest.approx(0.00115)
@@ -463,15 +465,17 @@ def test_pricing_known_model() -> None:
 def test_pricing_knows_the_default_judge_snapshot() -> None:
     from coconot_tasks.judge.settings import DEFAULT_JUDGE_MODEL
 
-    assert pricing.price_per_million(DEFAULT_JUDGE_MODEL) == (0.10, 0.50)
-    assert pricing.price_per_million("gpt-6.1-terra") == (1.00, 5.00)
+    assert price_per_million(DEFAULT_JUDGE_MODEL) == (0.10, 0.50)
+    assert price_per_million("gpt-6.1-terra") == (1.00, 5.00)
 
 
 def test_pricing_unknown_model_costs_nothing_unless_priced() -> None:
-    assert pricing.price_per_million("my-local-llama") is None
+    assert price_per_million("my-local-llama") is None
+    assert pricing.judge_prices(JudgeSettings(model="my-local-llama")) is None
     assert pricing.cost_usd(None, 10**9, 10**9) == 0.0
-    assert pricing.price_per_million("my-local-llama", price_input=1.0) == (1.0, 0.0)
-    assert pricing.price_per_million("gpt-3.5-turbo", price_input=2.0, price_output=4.0) == (2.0, 4.0)
+    assert pricing.judge_prices(JudgeSettings(model="my-local-llama", price_input=1.0)) == (1.0, 0.0)
+    priced = JudgeSettings(model="gpt-3.5-turbo", price_input=2.0, price_output=4.0)
+    assert pricing.judge_prices(priced) == (2.0, 4.0)
     assert pricing.cost_usd((2.0, 4.0), 500_000, 250_000) == pytest.approx(2.0)
 
 

@@ -24,14 +24,11 @@ from typing import Any
 
 import pytest
 
+from coconot_tasks.judge.backends.vllm import DEFAULT_VLLM_MODEL, DEFAULT_VLLM_REVISION
 from coconot_tasks.judge.backends.vllm import server as local_server
 from coconot_tasks.judge.backends.vllm.server import LocalJudgeServer, LocalServerError, ServerSpec
 from coconot_tasks.judge.errors import JudgeConfigError
-from coconot_tasks.judge.settings import (
-    DEFAULT_VLLM_MODEL,
-    DEFAULT_VLLM_REVISION,
-    JudgeSettings,
-)
+from coconot_tasks.judge.settings import JudgeSettings
 from tests.test_rescore import _tiny_run_built, tiny_run  # noqa: F401  (fixtures)
 
 REPO = Path(__file__).resolve().parents[1]

@@ -23,12 +23,8 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from coconot_tasks.benchmark.official_files import Rubric, load_rubric, rubric_entry
-from coconot_tasks.judge.backends import (
-    Completion,
-    JudgeBackend,
-    make_backend,
-    request_shape,
-)
+from coconot_tasks.judge.backends import make_backend, request_shape
+from coconot_tasks.judge.backends.base import Completion, JudgeBackend
 from coconot_tasks.judge.cache import CachedOutput, CacheError, VerdictCache, request_key
 from coconot_tasks.judge.errors import (
     JudgeCallError,
@@ -37,7 +33,7 @@ from coconot_tasks.judge.errors import (
     JudgeRequestRejected,
 )
 from coconot_tasks.judge.limiter import AdaptiveLimiter
-from coconot_tasks.judge.pricing import cost_usd, price_per_million
+from coconot_tasks.judge.pricing import cost_usd, judge_prices
 from coconot_tasks.judge.prompt import PROMPT_VERSION, judge_messages
 from coconot_tasks.judge.retry import CircuitBreaker, is_retryable, retrying
 from coconot_tasks.judge.settings import JudgeSettings
@@ -117,7 +113,7 @@ class _Engine:
         self.decoding = self.shape.params
         self.limiter = AdaptiveLimiter(settings.concurrency)
         self.breaker = CircuitBreaker(max(BREAKER_MIN_FAILURES, 2 * settings.concurrency))
-        self.prices = price_per_million(settings.model, settings.price_input, settings.price_output)
+        self.prices = judge_prices(settings)
         self.reserved_usd = 0.0
 
     async def grade(self, item: JudgeItem) -> JudgeResult:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from coconot_tasks.judge.backends import backend_for
 from coconot_tasks.judge.provenance import PROVENANCE_KEY, judge_provenance
 from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import JudgeStats
@@ -44,7 +45,7 @@ def rescored_config(
     for key in JUDGE_METADATA_KEYS:
         metadata.pop(key, None)
     metadata["judge_backend"] = settings.backend
-    if settings.backend != "heuristic":  # the offline heuristic judge has no model
+    if backend_for(settings).remote:  # an offline judge (heuristic) has no model
         metadata["judge_model"] = settings.model
     if settings.base_url:
         metadata["judge_base_url"] = settings.endpoint
