@@ -117,7 +117,7 @@ class _Engine:
         self.reserved_usd = 0.0
 
     async def grade(self, item: JudgeItem) -> JudgeResult:
-        """Prompt -> call -> parse -> verdict, for one item."""
+        """Prompt -> call -> parse -> verdict, for one item (cache, dry run and re-asks around the call)."""
         if not item.response.strip():
             return self._result(item, "noncompliance", OUTCOME_EMPTY, Spend())
         if not self.backend.remote:  # an offline rule-based judge: no prompt, cache, cost or retries
@@ -126,41 +126,47 @@ class _Engine:
             return self._result(item, verdict, OUTCOME_JUDGED, Spend(), output=answer.text)
         rubric = rubric_entry(self.rubric, item.subcategory)
         messages = judge_messages(item.set_name, item.prompt, item.response, rubric)
-        endpoint = self.backend.endpoint or ""
-        key = request_key(self.settings.judge_id, endpoint, PROMPT_VERSION, messages, self.decoding)
-        cached = self.cache.get(key) if self.cache is not None else None  # a failed read is a miss
-        if cached is not None and (verdict := parse_verdict(item.set_name, cached.output)) is not None:
-            return self._result(
-                item, verdict, OUTCOME_CACHED, Spend(), output=cached.output, served_model=cached.served_model
-            )
+        key = request_key(
+            self.settings.judge_id, self.backend.endpoint or "", PROMPT_VERSION, messages, self.decoding
+        )
+        cached = self._cached(item, key)
+        if cached is not None:
+            return cached
         spend = Spend()
         try:
             if self.settings.dry_run:
                 raise self._estimate(messages)
-            for _ in range(1 + max(0, self.settings.label_retries)):
-                answer = await self.ask(item, messages, spend)
-                verdict = parse_verdict(item.set_name, answer.text)
-                if verdict is not None:
-                    self._remember(key, answer)
-                    return self._result(
-                        item,
-                        verdict,
-                        OUTCOME_JUDGED,
-                        spend,
-                        output=answer.text,
-                        served_model=answer.served_model,
-                    )
-            reason = f"no recognisable label in the judge output after {spend.requests} requests"
-            self.stats.note_permanent(reason)
-            raise NoVerdict(
-                OUTCOME_ERROR,
-                reason,
-                output=answer.text,
-            )
+            answer, verdict = await self._ask_for_label(item, messages, spend)
         except NoVerdict as missing:
             return self._result(
                 item, None, missing.outcome, spend, output=missing.output, error=missing.reason
             )
+        self._remember(key, answer)
+        return self._result(
+            item, verdict, OUTCOME_JUDGED, spend, output=answer.text, served_model=answer.served_model
+        )
+
+    def _cached(self, item: JudgeItem, key: str) -> JudgeResult | None:
+        """The cached verdict for ``key``, if any (a failed read is a miss)."""
+        cached = self.cache.get(key) if self.cache is not None else None
+        if cached is None or (verdict := parse_verdict(item.set_name, cached.output)) is None:
+            return None
+        return self._result(
+            item, verdict, OUTCOME_CACHED, Spend(), output=cached.output, served_model=cached.served_model
+        )
+
+    async def _ask_for_label(
+        self, item: JudgeItem, messages: list[dict[str, str]], spend: Spend
+    ) -> tuple[Completion, Verdict]:
+        """An answer with a label, re-asked up to ``label_retries`` times; else :class:`NoVerdict`."""
+        for _ in range(1 + max(0, self.settings.label_retries)):
+            answer = await self.ask(item, messages, spend)
+            verdict = parse_verdict(item.set_name, answer.text)
+            if verdict is not None:
+                return answer, verdict
+        reason = f"no recognisable label in the judge output after {spend.requests} requests"
+        self.stats.note_permanent(reason)
+        raise NoVerdict(OUTCOME_ERROR, reason, output=answer.text)
 
     async def ask(self, item: JudgeItem, messages: list[dict[str, str]], spend: Spend) -> Completion:
         """One answer from the backend: within budget, retried, limited, accounted for."""
