@@ -20,7 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
+from coconot_tasks.judge.errors import JudgeConfigError
+from coconot_tasks.judge.settings import JudgeSettings
 
 SAVED = "saved"
 SPEC_HELP = "saved, heuristic, openai:MODEL[@BASE_URL] or vllm:MODEL@REVISION"
