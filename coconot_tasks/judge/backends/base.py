@@ -3,12 +3,13 @@
 A backend turns the official judge messages for one item into the judge's answer
 (:class:`Completion`). Everything around that call -- cache, budget, retries, the
 adaptive limit, the circuit breaker and accounting -- is the engine's
-(:mod:`coconot_tasks.judge.engine`), identical for every backend. Failures are raised as
-the OpenAI protocol's typed errors (``openai.APIStatusError``, ``openai.APIConnectionError``,
-:class:`InvalidResponseError`), which :mod:`coconot_tasks.judge.retry` classifies, or as
-this package's own :class:`JudgeRequestRejected` and :class:`JudgeOutOfTokens`, which the engine
-never retries or re-asks. Each backend owns its provider's knowledge: the request shape
-(:func:`request_shape`) and the reading of its error bodies.
+(:mod:`coconot_tasks.judge.engine`), identical for every backend. A backend maps its
+provider's failures to the package's own vocabulary (:mod:`coconot_tasks.judge.errors`):
+transient (``JudgeTransientError``; ``JudgeRateLimited`` with the delay the endpoint asked
+for; ``InvalidResponseError``), permanent (``JudgeCallError``), a refused request parameter
+(``JudgeRequestRejected``: a configuration error that stops the batch) and a reasoning judge
+out of tokens (``JudgeOutOfTokens``). The engine never sees a provider SDK. Each backend owns
+its provider's knowledge: request shape, preflight, prices, server lifecycle, defaults.
 """
 
 from __future__ import annotations
@@ -68,6 +69,10 @@ class JudgeBackend:
     remote: ClassVar[bool] = True
     #: Keys of the judge record (:mod:`coconot_tasks.judge.provenance`) that do not apply.
     not_recorded: ClassVar[frozenset[str]] = frozenset()
+    #: A judge spec (``coconot compare-judges --judge NAME:MODEL@WHERE``): the setting ``WHERE``
+    #: sets, and the spec's form for help texts. ``None``: the backend takes no model (``NAME``).
+    spec_where: ClassVar[str | None] = "judge_base_url"
+    spec_form: ClassVar[str] = "{name}:MODEL[@BASE_URL]"
     #: Where the answers come from, credentials removed (``None`` for offline judges): part
     #: of the cache key, so a verdict from one endpoint is never served for another, and
     #: recorded with every verdict. A backend on a changing address (e.g. a managed local

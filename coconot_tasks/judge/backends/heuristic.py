@@ -49,6 +49,8 @@ class HeuristicBackend(JudgeBackend):
 
     name = "heuristic"
     remote = False
+    spec_where = None
+    spec_form = "{name}"
     #: It has no model, endpoint, request, price or server.
     not_recorded = frozenset(
         {"model", "base_url", "endpoint", "concurrency", "max_retries", "timeout", "label_retries",

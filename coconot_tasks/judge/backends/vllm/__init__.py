@@ -94,6 +94,8 @@ class VllmBackend(JudgeBackend):
 
     name = "vllm"
     not_recorded = frozenset({"base_url"})  # the plugin starts the server: the endpoint says so
+    spec_where = "judge_vllm_revision"
+    spec_form = "{name}:MODEL@REVISION"
 
     @classmethod
     def judge_id(cls, settings: JudgeSettings) -> str:
