@@ -19,8 +19,12 @@ import tenacity
 
 from coconot_tasks.judge import pricing, retry
 from coconot_tasks.judge.backends.heuristic import heuristic_judge_output
+from coconot_tasks.judge.backends.openai.errors import call_error, retry_after_seconds
+from coconot_tasks.judge.backends.openai.pricing import price_per_million
 from coconot_tasks.judge.cache import CachedOutput, VerdictCache, default_cache_path, request_key
+from coconot_tasks.judge.errors import JudgeCallError
 from coconot_tasks.judge.limiter import AdaptiveLimiter
+from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.verdict import parse_verdict
 
 # openai's HTTP library: httpx in most versions, a renamed fork in some (check its imports).
@@ -337,7 +341,8 @@ def status_error(cls: type[openai.APIStatusError], status: int, headers: dict[st
     ],
 )
 def test_is_retryable(make: Any, expected: bool) -> None:
-    assert retry.is_retryable(make()) is expected
+    exc = make()
+    assert retry.is_retryable(call_error(exc) if isinstance(exc, openai.OpenAIError) else exc) is expected
 
 
 @pytest.mark.parametrize(
@@ -368,21 +373,21 @@ def test_is_retryable(make: Any, expected: bool) -> None:
     ],
 )
 def test_retry_after_seconds(headers: dict[str, str], expected: float | None) -> None:
-    assert retry.retry_after_seconds(status_error(openai.RateLimitError, 429, headers)) == expected
+    assert retry_after_seconds(status_error(openai.RateLimitError, 429, headers)) == expected
 
 
 def test_retry_after_http_date_in_the_future() -> None:
     when = email.utils.format_datetime(
         datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=30), usegmt=True
     )
-    seconds = retry.retry_after_seconds(status_error(openai.RateLimitError, 429, {"retry-after": when}))
+    seconds = retry_after_seconds(status_error(openai.RateLimitError, 429, {"retry-after": when}))
     assert seconds is not None and 25 <= seconds <= 30
 
 
 def test_retry_after_without_a_response() -> None:
-    assert retry.retry_after_seconds(None) is None
-    assert retry.retry_after_seconds(ValueError("x")) is None
-    assert retry.retry_after_seconds(openai.APIConnectionError(request=_request())) is None
+    assert retry_after_seconds(None) is None
+    assert retry_after_seconds(ValueError("x")) is None
+    assert retry_after_seconds(openai.APIConnectionError(request=_request())) is None
 
 
 def _state_after(exc: BaseException) -> tenacity.RetryCallState:
@@ -393,9 +398,11 @@ def _state_after(exc: BaseException) -> tenacity.RetryCallState:
 
 def test_wait_honours_retry_after_and_never_waits_past_the_cap() -> None:
     wait = retry.WaitRetryAfterOrJitter(initial=0.5, maximum=20.0)
-    assert wait(_state_after(status_error(openai.RateLimitError, 429, {"retry-after": "2"}))) == 2.0
+    assert (
+        wait(_state_after(call_error(status_error(openai.RateLimitError, 429, {"retry-after": "2"})))) == 2.0
+    )
     for headers in ({"retry-after": "3600"}, {}):
-        delay = wait(_state_after(status_error(openai.RateLimitError, 429, headers)))
+        delay = wait(_state_after(call_error(status_error(openai.RateLimitError, 429, headers))))
         assert 0.0 <= delay <= retry.MAX_RETRY_AFTER
 
 
@@ -406,7 +413,7 @@ def test_retrying_retries_transient_errors_then_succeeds() -> None:
         nonlocal attempts
         attempts += 1
         if attempts < 3:
-            raise status_error(openai.RateLimitError, 429, {"retry-after-ms": "0"})
+            raise call_error(status_error(openai.RateLimitError, 429, {"retry-after-ms": "0"}))
         return "ok"
 
     async def main() -> str:
@@ -433,14 +440,14 @@ def test_retrying_reraises_the_original_error(
     async def failing() -> None:
         nonlocal attempts
         attempts += 1
-        raise status_error(cls, status, {"retry-after-ms": "0"})
+        raise call_error(status_error(cls, status, {"retry-after-ms": "0"}))
 
     async def main() -> None:
         async for attempt in retry.retrying(max_retries=max_retries):
             with attempt:
                 await failing()
 
-    with pytest.raises(cls):
+    with pytest.raises(JudgeCallError, match=rf"^{cls.__name__} \(HTTP {status}\): "):
         asyncio.run(main())
     assert attempts == expected_attempts
 
@@ -449,7 +456,7 @@ def test_retrying_reraises_the_original_error(
 
 
 def test_pricing_known_model() -> None:
-    prices = pricing.price_per_million("gpt-3.5-turbo")
+    prices = price_per_million("gpt-3.5-turbo")
     assert prices == (0.50, 1.50)
     assert pricing.cost_usd(prices, 1_000_000, 1_000_000) == pytest.approx(2.0)
     assert pricing.cost_usd(prices, 2000, 100) == pytest.approx(0.00115)
@@ -458,15 +465,17 @@ def test_pricing_known_model() -> None:
 def test_pricing_knows_the_default_judge_snapshot() -> None:
     from coconot_tasks.judge.settings import DEFAULT_JUDGE_MODEL
 
-    assert pricing.price_per_million(DEFAULT_JUDGE_MODEL) == (0.10, 0.50)
-    assert pricing.price_per_million("gpt-6.1-terra") == (1.00, 5.00)
+    assert price_per_million(DEFAULT_JUDGE_MODEL) == (0.10, 0.50)
+    assert price_per_million("gpt-6.1-terra") == (1.00, 5.00)
 
 
 def test_pricing_unknown_model_costs_nothing_unless_priced() -> None:
-    assert pricing.price_per_million("my-local-llama") is None
+    assert price_per_million("my-local-llama") is None
+    assert pricing.judge_prices(JudgeSettings(model="my-local-llama")) is None
     assert pricing.cost_usd(None, 10**9, 10**9) == 0.0
-    assert pricing.price_per_million("my-local-llama", price_input=1.0) == (1.0, 0.0)
-    assert pricing.price_per_million("gpt-3.5-turbo", price_input=2.0, price_output=4.0) == (2.0, 4.0)
+    assert pricing.judge_prices(JudgeSettings(model="my-local-llama", price_input=1.0)) == (1.0, 0.0)
+    priced = JudgeSettings(model="gpt-3.5-turbo", price_input=2.0, price_output=4.0)
+    assert pricing.judge_prices(priced) == (2.0, 4.0)
     assert pricing.cost_usd((2.0, 4.0), 500_000, 250_000) == pytest.approx(2.0)
 
 

@@ -24,14 +24,11 @@ from typing import Any
 
 import pytest
 
-from coconot_tasks.judge import local_server
-from coconot_tasks.judge.local_server import LocalJudgeServer, LocalServerError, ServerSpec
-from coconot_tasks.judge.settings import (
-    DEFAULT_VLLM_MODEL,
-    DEFAULT_VLLM_REVISION,
-    JudgeConfigError,
-    JudgeSettings,
-)
+from coconot_tasks.judge.backends.vllm import DEFAULT_VLLM_MODEL, DEFAULT_VLLM_REVISION
+from coconot_tasks.judge.backends.vllm import server as local_server
+from coconot_tasks.judge.backends.vllm.server import LocalJudgeServer, LocalServerError, ServerSpec
+from coconot_tasks.judge.errors import JudgeConfigError
+from coconot_tasks.judge.settings import JudgeSettings
 from tests.test_rescore import _tiny_run_built, tiny_run  # noqa: F401  (fixtures)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -268,7 +265,7 @@ def test_one_server_per_process_shared_until_the_last_user_releases_it(fake_vllm
 _OWNER = textwrap.dedent(
     """
     import sys, time
-    from coconot_tasks.judge import local_server
+    from coconot_tasks.judge.backends.vllm import server as local_server
     from coconot_tasks.judge.settings import JudgeSettings
     local_server.shared_server(JudgeSettings.resolve({"judge_backend": "vllm"}))
     print("ready", flush=True)

@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 
 from coconot_tasks.judge.backends import request_shape
+from coconot_tasks.judge.backends.openai.retired import check_not_retired, retired_model
 from coconot_tasks.judge.engine import judge_items
+from coconot_tasks.judge.errors import JudgeConfigError
 from coconot_tasks.judge.preflight import check_judge
 from coconot_tasks.judge.provenance import judge_provenance
-from coconot_tasks.judge.retired import check_not_retired, retired_model
-from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
+from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import JudgeItem
 from tests.conftest import JUDGE_KEY
 from utils.fake_openai import FakeOpenAI

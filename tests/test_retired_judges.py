@@ -7,9 +7,10 @@ import logging
 
 import pytest
 
+from coconot_tasks.judge.backends.openai.retired import RETIRED_MODELS, check_not_retired, retired_model
+from coconot_tasks.judge.errors import JudgeConfigError
 from coconot_tasks.judge.preflight import check_judge
-from coconot_tasks.judge.retired import RETIRED_MODELS, check_not_retired, retired_model
-from coconot_tasks.judge.settings import DEFAULT_JUDGE_MODEL, JudgeConfigError, JudgeSettings
+from coconot_tasks.judge.settings import DEFAULT_JUDGE_MODEL, JudgeSettings
 
 AFTER = datetime.date(2026, 12, 1)
 

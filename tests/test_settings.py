@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from coconot_tasks.judge.backends import request_shape
+from coconot_tasks.judge.errors import JudgeConfigError
 from coconot_tasks.judge.preflight import check_judge
 from coconot_tasks.judge.settings import (
     BOUNDS,
-    JudgeConfigError,
     JudgeSettings,
     looks_secret,
     redact_url,
@@ -508,7 +508,7 @@ def test_a_base_url_must_be_http(url: str) -> None:
 
 
 def test_endpoint_is_the_base_url_without_credentials_or_a_stable_local_name() -> None:
-    from coconot_tasks.judge.settings import LOCAL_VLLM_ENDPOINT
+    from coconot_tasks.judge.backends.vllm import LOCAL_VLLM_ENDPOINT
 
     assert JudgeSettings.resolve().endpoint == "https://api.openai.com/v1"
     proxy = JudgeSettings.resolve({"judge_base_url": "http://judge.local:8000/v1/"})

@@ -38,11 +38,13 @@ from coconot_tasks.generation import (
 from coconot_tasks.harness import exit_status
 from coconot_tasks.harness.checks import running_call_locals, warn_if_chat_template_missing
 from coconot_tasks.harness.run_log import install_log_filter, logger, report_batch, report_run_total
-from coconot_tasks.judge import local_server
+from coconot_tasks.judge.backends import backend_for
+from coconot_tasks.judge.backends.base import JudgeFacts
 from coconot_tasks.judge.engine import judge_items
-from coconot_tasks.judge.preflight import JudgeFacts, check_judge
+from coconot_tasks.judge.errors import JudgeConfigError
+from coconot_tasks.judge.preflight import check_judge
 from coconot_tasks.judge.provenance import PROVENANCE_KEY, judge_provenance
-from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
+from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import (
     OUTCOME_NOT_JUDGED,
     JudgeItem,
@@ -124,8 +126,7 @@ def _load(task: str, set_name: str, system_prompt: bool, metadata: dict[str, Any
     if _predict_only_requested():
         logger.warning("CoCoNot %s: --predict_only: responses are saved unjudged, for coconot rescore.", task)
     else:
-        if settings.backend == "vllm":
-            local_server.reserve(settings)  # this task will judge: the server stays up until it has
+        backend_for(settings).reserve(settings)  # this task will judge: a judge server stays up until then
         if settings not in _CHECKED:
             # for judge_backend=vllm: starts the local server
             _CHECKED[settings] = check_judge(settings)
@@ -136,7 +137,7 @@ def _load(task: str, set_name: str, system_prompt: bool, metadata: dict[str, Any
         system_prompt=load_system_prompt(data_dir) if system_prompt else None,
     )
     rubric = None
-    if settings.backend == "heuristic":
+    if not backend_for(settings).remote:
         logger.warning(
             "CoCoNot %s: judging with the offline HEURISTIC detector -- a smoke test, not the "
             "paper's LLM-judge metric.",
@@ -206,8 +207,7 @@ class CoconotJudgeFilter(Filter):
                 ),
             )
         finally:
-            if judge.settings.backend == "vllm":
-                local_server.release(judge.settings)  # the last CoCoNot task frees the judge's GPU now
+            backend_for(judge.settings).release(judge.settings)  # the last task frees a judge server now
         report_batch(self.task, settings, stats)
         report_run_total(stats, settings)
         if judge.record is not None:

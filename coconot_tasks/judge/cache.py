@@ -37,7 +37,7 @@ from typing import Any
 
 import tenacity
 
-from coconot_tasks.judge.settings import JudgeConfigError
+from coconot_tasks.judge.errors import JudgeConfigError
 from coconot_tasks.paths import ENV_CACHE_DIR, cache_dir
 
 #: The layout written by this version (``PRAGMA user_version``).

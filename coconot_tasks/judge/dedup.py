@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from coconot_tasks.judge.backends import backend_for
 from coconot_tasks.judge.cache import VerdictCache
 from coconot_tasks.judge.engine import judge_items
 from coconot_tasks.judge.settings import JudgeSettings
@@ -40,7 +41,7 @@ def judge_unique(
     the cache off (``--no-cache``), or with the heuristic backend (which has no cache),
     every item is sent, as asked. Returns one result per item, in order, and the stats.
     """
-    if not settings.cache or settings.backend == "heuristic":
+    if not settings.cache or not backend_for(settings).remote:
         return judge_items(items, settings, cache=cache, progress=progress, desc=desc)
     first: dict[tuple[str, str, str, str], int] = {}
     unique: list[JudgeItem] = []

@@ -23,17 +23,17 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from coconot_tasks.benchmark.official_files import Rubric, load_rubric, rubric_entry
-from coconot_tasks.judge.backends import (
-    Completion,
-    JudgeBackend,
-    JudgeOutOfTokens,
-    JudgeRequestRejected,
-    make_backend,
-    request_shape,
-)
+from coconot_tasks.judge.backends import make_backend, request_shape
+from coconot_tasks.judge.backends.base import Completion, JudgeBackend
 from coconot_tasks.judge.cache import CachedOutput, CacheError, VerdictCache, request_key
+from coconot_tasks.judge.errors import (
+    JudgeCallError,
+    JudgeOutOfTokens,
+    JudgeRateLimited,
+    JudgeRequestRejected,
+)
 from coconot_tasks.judge.limiter import AdaptiveLimiter
-from coconot_tasks.judge.pricing import cost_usd, price_per_million
+from coconot_tasks.judge.pricing import cost_usd, judge_prices
 from coconot_tasks.judge.prompt import PROMPT_VERSION, judge_messages
 from coconot_tasks.judge.retry import CircuitBreaker, is_retryable, retrying
 from coconot_tasks.judge.settings import JudgeSettings
@@ -113,11 +113,11 @@ class _Engine:
         self.decoding = self.shape.params
         self.limiter = AdaptiveLimiter(settings.concurrency)
         self.breaker = CircuitBreaker(max(BREAKER_MIN_FAILURES, 2 * settings.concurrency))
-        self.prices = price_per_million(settings.model, settings.price_input, settings.price_output)
+        self.prices = judge_prices(settings)
         self.reserved_usd = 0.0
 
     async def grade(self, item: JudgeItem) -> JudgeResult:
-        """Prompt -> call -> parse -> verdict, for one item."""
+        """Prompt -> call -> parse -> verdict, for one item (cache, dry run and re-asks around the call)."""
         if not item.response.strip():
             return self._result(item, "noncompliance", OUTCOME_EMPTY, Spend())
         if not self.backend.remote:  # an offline rule-based judge: no prompt, cache, cost or retries
@@ -126,46 +126,50 @@ class _Engine:
             return self._result(item, verdict, OUTCOME_JUDGED, Spend(), output=answer.text)
         rubric = rubric_entry(self.rubric, item.subcategory)
         messages = judge_messages(item.set_name, item.prompt, item.response, rubric)
-        endpoint = self.backend.endpoint or ""
-        key = request_key(self.settings.judge_id, endpoint, PROMPT_VERSION, messages, self.decoding)
-        cached = self.cache.get(key) if self.cache is not None else None  # a failed read is a miss
-        if cached is not None and (verdict := parse_verdict(item.set_name, cached.output)) is not None:
-            return self._result(
-                item, verdict, OUTCOME_CACHED, Spend(), output=cached.output, served_model=cached.served_model
-            )
+        key = request_key(
+            self.settings.judge_id, self.backend.endpoint or "", PROMPT_VERSION, messages, self.decoding
+        )
+        cached = self._cached(item, key)
+        if cached is not None:
+            return cached
         spend = Spend()
         try:
             if self.settings.dry_run:
                 raise self._estimate(messages)
-            for _ in range(1 + max(0, self.settings.label_retries)):
-                answer = await self.ask(item, messages, spend)
-                verdict = parse_verdict(item.set_name, answer.text)
-                if verdict is not None:
-                    self._remember(key, answer)
-                    return self._result(
-                        item,
-                        verdict,
-                        OUTCOME_JUDGED,
-                        spend,
-                        output=answer.text,
-                        served_model=answer.served_model,
-                    )
-            reason = f"no recognisable label in the judge output after {spend.requests} requests"
-            self.stats.note_permanent(reason)
-            raise NoVerdict(
-                OUTCOME_ERROR,
-                reason,
-                output=answer.text,
-            )
+            answer, verdict = await self._ask_for_label(item, messages, spend)
         except NoVerdict as missing:
             return self._result(
                 item, None, missing.outcome, spend, output=missing.output, error=missing.reason
             )
+        self._remember(key, answer)
+        return self._result(
+            item, verdict, OUTCOME_JUDGED, spend, output=answer.text, served_model=answer.served_model
+        )
+
+    def _cached(self, item: JudgeItem, key: str) -> JudgeResult | None:
+        """The cached verdict for ``key``, if any (a failed read is a miss)."""
+        cached = self.cache.get(key) if self.cache is not None else None
+        if cached is None or (verdict := parse_verdict(item.set_name, cached.output)) is None:
+            return None
+        return self._result(
+            item, verdict, OUTCOME_CACHED, Spend(), output=cached.output, served_model=cached.served_model
+        )
+
+    async def _ask_for_label(
+        self, item: JudgeItem, messages: list[dict[str, str]], spend: Spend
+    ) -> tuple[Completion, Verdict]:
+        """An answer with a label, re-asked up to ``label_retries`` times; else :class:`NoVerdict`."""
+        for _ in range(1 + max(0, self.settings.label_retries)):
+            answer = await self.ask(item, messages, spend)
+            verdict = parse_verdict(item.set_name, answer.text)
+            if verdict is not None:
+                return answer, verdict
+        reason = f"no recognisable label in the judge output after {spend.requests} requests"
+        self.stats.note_permanent(reason)
+        raise NoVerdict(OUTCOME_ERROR, reason, output=answer.text)
 
     async def ask(self, item: JudgeItem, messages: list[dict[str, str]], spend: Spend) -> Completion:
         """One answer from the backend: within budget, retried, limited, accounted for."""
-        import openai
-
         reserved = self._reserve(messages)
         try:
             async for attempt in retrying(self.settings.max_retries):
@@ -173,10 +177,10 @@ class _Engine:
                     if attempt.retry_state.attempt_number > 1:
                         self.stats.retried += 1
                     answer = await self._send(item, messages, spend)
-        except openai.OpenAIError as exc:
+        except JudgeCallError as exc:
             if not is_retryable(exc):
-                self.stats.note_permanent(describe_error(exc), getattr(exc, "status_code", None))
-            raise NoVerdict(OUTCOME_ERROR, describe_error(exc)) from None
+                self.stats.note_permanent(str(exc), exc.status)
+            raise NoVerdict(OUTCOME_ERROR, str(exc)) from None
         except JudgeRequestRejected as exc:  # every request would be refused: stop the batch
             self.stats.config_error = self.stats.config_error or str(exc)
             raise NoVerdict(OUTCOME_ERROR, str(exc)) from None
@@ -196,8 +200,6 @@ class _Engine:
 
     async def _send(self, item: JudgeItem, messages: list[dict[str, str]], spend: Spend) -> Completion:
         """One request under the adaptive limit; feeds the limiter and the circuit breaker."""
-        import openai
-
         await self.limiter.acquire()
         try:
             if self.breaker.open:
@@ -207,12 +209,12 @@ class _Engine:
             spend.requests += 1
             self.stats.requests += 1
             answer = await self.backend.complete(item, messages, self.decoding)
-        except openai.RateLimitError:
+        except JudgeRateLimited:
             self.stats.throttled += 1
             self.limiter.on_throttle()
             raise
-        except openai.OpenAIError as exc:
-            self.breaker.on_failure(describe_error(exc))
+        except JudgeCallError as exc:
+            self.breaker.on_failure(str(exc))
             raise
         finally:
             await self.limiter.release()
@@ -319,15 +321,6 @@ def submission_order(items: Sequence[JudgeItem]) -> list[int]:
 def estimate_tokens(messages: Sequence[dict[str, str]]) -> int:
     """A rough token count of chat messages (4 characters per token, plus overhead)."""
     return sum(len(m["content"]) for m in messages) // 4 + 4 * len(messages)
-
-
-def describe_error(exc: BaseException) -> str:
-    """A one-line description of an API error that never includes credentials."""
-    status = getattr(exc, "status_code", None)
-    name = type(exc).__name__
-    text = str(getattr(exc, "message", "") or exc)
-    message = text.splitlines()[0][:300] if text else ""
-    return f"{name}{f' (HTTP {status})' if status else ''}: {message}"
 
 
 def judge_items(

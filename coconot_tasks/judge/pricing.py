@@ -1,7 +1,8 @@
-"""Token prices of known OpenAI judge models, for cost estimates and the budget cap.
+"""Judge costs, for cost estimates and the budget cap.
 
-USD per one million tokens (input, output), from OpenAI's public price list; prices
-change, so treat estimates as estimates. Unknown models (local endpoints) are counted as
+USD per one million tokens (input, output), from the backend's price list (OpenAI's public
+prices: :mod:`coconot_tasks.judge.backends.openai.pricing`); prices change, so treat
+estimates as estimates. Unknown models (local endpoints) are counted as
 costing 0 unless ``judge_price_input`` / ``judge_price_output`` (USD per 1M tokens) are given,
 and every cost report then says "unknown" (:func:`format_cost`); a budget cap needs a price
 (:func:`check_budget_priced`).
@@ -9,43 +10,20 @@ and every cost report then says "unknown" (:func:`format_cost`); a budget cap ne
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
+
+from coconot_tasks.judge.backends import backend_for
 
 if TYPE_CHECKING:
     from coconot_tasks.judge.settings import JudgeSettings
 
-PRICES_PER_MILLION: Final[dict[str, tuple[float, float]]] = {
-    "gpt-3.5-turbo": (0.50, 1.50),
-    "gpt-3.5-turbo-0125": (0.50, 1.50),
-    "gpt-4": (30.00, 60.00),
-    "gpt-4-0613": (30.00, 60.00),
-    "gpt-4-turbo": (10.00, 30.00),
-    "gpt-4-1106-preview": (10.00, 30.00),
-    "gpt-4o": (2.50, 10.00),
-    "gpt-4o-mini": (0.15, 0.60),
-    "gpt-4.1": (2.00, 8.00),
-    "gpt-4.1-mini": (0.40, 1.60),
-    # The previous default judge, a dated snapshot: priced like the alias (listed explicitly, since
-    # some snapshots are priced differently from their alias, e.g. gpt-4o-2024-05-13).
-    # Source: OpenAI's price list (https://platform.openai.com/docs/pricing) and the GPT-4.1
-    # launch post of 2025-04-14 (https://openai.com/index/gpt-4-1/): $0.40 input, $1.60 output.
-    "gpt-4.1-mini-2025-04-14": (0.40, 1.60),
-    "gpt-4.1-nano": (0.10, 0.40),
-    # The default judge and its larger sibling (reasoning models; reasoning tokens are billed as
-    # output). Source: OpenAI's price list (https://platform.openai.com/docs/pricing), checked
-    # 2026-12-04: gpt-6-luna $0.10 input, $0.50 output; gpt-6.1-terra $1.00 input, $5.00 output.
-    "gpt-6-luna": (0.10, 0.50),
-    "gpt-6.1-terra": (1.00, 5.00),
-}
 
-
-def price_per_million(
-    model: str, price_input: float | None = None, price_output: float | None = None
-) -> tuple[float, float] | None:
-    """Return (input, output) USD per 1M tokens for ``model``; ``None`` if unknown."""
-    if price_input is not None or price_output is not None:
-        return (price_input or 0.0, price_output or 0.0)
-    return PRICES_PER_MILLION.get(model)
+def judge_prices(settings: JudgeSettings) -> tuple[float, float] | None:
+    """(input, output) USD per 1M tokens of ``settings``' judge: the explicit ``judge_price_*``
+    settings, else its backend's price list; ``None`` if unknown."""
+    if settings.price_input is not None or settings.price_output is not None:
+        return (settings.price_input or 0.0, settings.price_output or 0.0)
+    return backend_for(settings).prices(settings)
 
 
 def cost_usd(prices: tuple[float, float] | None, prompt_tokens: int, completion_tokens: int) -> float:
@@ -60,9 +38,7 @@ def prices_known(settings: JudgeSettings) -> bool:
 
     The offline heuristic judge costs nothing, and says so.
     """
-    if settings.backend == "heuristic":
-        return True
-    return price_per_million(settings.model, settings.price_input, settings.price_output) is not None
+    return judge_prices(settings) is not None
 
 
 def format_cost(usd: float, known: bool) -> str:
@@ -76,7 +52,7 @@ def check_budget_priced(settings: JudgeSettings) -> None:
     Raises:
         JudgeConfigError: naming the model and the settings that give it a price.
     """
-    from coconot_tasks.judge.settings import JudgeConfigError
+    from coconot_tasks.judge.errors import JudgeConfigError
 
     if settings.max_cost_usd is None or prices_known(settings):
         return

@@ -13,32 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from coconot_tasks.judge.backends import request_shape
+from coconot_tasks.judge.backends import backend_for, request_shape
 from coconot_tasks.judge.pricing import prices_known
 from coconot_tasks.judge.settings import SETTINGS_RECORD_KEY, JudgeSettings
 
 #: The key of the judge record in a task config's ``metadata`` (the YAML declares it empty;
 #: the settings reserve it, so ``--metadata`` cannot set it).
 PROVENANCE_KEY = SETTINGS_RECORD_KEY
-
-
-#: Settings only the local judge server uses (``judge_backend=vllm``).
-_VLLM_ONLY = frozenset(
-    {"vllm_revision", "gpu_memory_utilization", "tensor_parallel_size", "max_model_len", "server_timeout",
-     "structured_outputs", "devices"}
-)  # fmt: skip
-#: Settings of a judge model behind an endpoint: the offline heuristic judge has none of them.
-_MODEL_ONLY = frozenset(
-    {"model", "base_url", "endpoint", "concurrency", "max_retries", "timeout", "label_retries", "temperature",
-     "max_tokens", "top_p", "cache", "preflight", "max_cost_usd", "price_input", "price_output",
-     "price_known"}
-)  # fmt: skip
-#: Record keys that do not apply to each backend (left out of its record).
-_NOT_APPLICABLE = {
-    "heuristic": _MODEL_ONLY | _VLLM_ONLY,
-    "openai": _VLLM_ONLY,
-    "vllm": frozenset({"base_url"}),  # the plugin starts the server: the endpoint says so
-}
 
 
 def judge_provenance(
@@ -50,12 +31,12 @@ def judge_provenance(
     they are exactly the paper's), without the keys that do not apply to its backend (a
     heuristic judge has no model; only ``vllm`` has server fields)."""
     record = _judge_record(settings, served_models)
-    left_out = _NOT_APPLICABLE.get(settings.backend, frozenset())
+    left_out = backend_for(settings).not_recorded
     return {key: value for key, value in record.items() if key not in left_out}
 
 
 def _judge_record(settings: JudgeSettings, served_models: Mapping[str, int] | None) -> dict[str, Any]:
-    remote = settings.backend != "heuristic"
+    remote = backend_for(settings).remote
     shape = request_shape(settings)
     return {
         **settings.public(),

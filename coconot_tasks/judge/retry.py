@@ -1,67 +1,28 @@
 """When and how long to retry a failed judge request (used with ``tenacity``).
 
-Retried: HTTP 408, 409, 429 and 5xx, timeouts, connection errors (a dropped
-connection included) and HTTP 200 bodies that are not a chat completion. Not retried:
-other 4xx (a bad key or an unknown model does not heal by waiting). The wait honours
-``Retry-After`` / ``Retry-After-Ms`` when the server sends one (seconds, milliseconds
-or an HTTP date; capped at 60 s), else exponential backoff with full jitter.
+Retried: what the backend classified as transient (:class:`~coconot_tasks.judge.errors.JudgeTransientError`:
+for the OpenAI protocol HTTP 408, 409, 429 and 5xx, timeouts, connection errors and HTTP 200
+bodies that are not a chat completion). Not retried: every other
+:class:`~coconot_tasks.judge.errors.JudgeCallError` (a bad key or an unknown model does not heal
+by waiting). The wait honours the delay the endpoint asked for (``retry_after``, capped at
+60 s), else exponential backoff with full jitter.
 :class:`CircuitBreaker` decides when to stop trying altogether.
 """
 
 from __future__ import annotations
 
-import datetime
-import email.utils
 from typing import Any
 
 import tenacity
 
+from coconot_tasks.judge.errors import JudgeCallError
+
 MAX_RETRY_AFTER = 60.0
-_RETRYABLE_STATUS = {408, 409, 429}
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """True for transient API failures worth another attempt."""
-    import openai
-
-    from coconot_tasks.judge.backends.openai_api import InvalidResponseError
-
-    if isinstance(exc, (openai.APIConnectionError, InvalidResponseError)):  # includes APITimeoutError
-        return True
-    if isinstance(exc, openai.APIStatusError):
-        return exc.status_code in _RETRYABLE_STATUS or exc.status_code >= 500
-    return False
-
-
-def retry_after_seconds(exc: BaseException | None) -> float | None:
-    """The server's requested delay carried by ``exc``'s response, if any."""
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    if headers is None:
-        return None
-    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        seconds: float | None
-        try:
-            seconds = float(value) / divisor
-        except (TypeError, ValueError):
-            seconds = _seconds_until_http_date(value) if divisor == 1.0 else None
-        if seconds is not None and seconds >= 0:
-            return min(seconds, MAX_RETRY_AFTER)
-    return None
-
-
-def _seconds_until_http_date(value: str) -> float | None:
-    """``Retry-After`` in its HTTP-date form (RFC 9110), as seconds from now."""
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.timezone.utc)
-    return max(0.0, (when - datetime.datetime.now(datetime.timezone.utc)).total_seconds())
+    """True for transient judge failures worth another attempt (as the backend classified them)."""
+    return isinstance(exc, JudgeCallError) and exc.retryable
 
 
 class WaitRetryAfterOrJitter(tenacity.wait.wait_base):
@@ -73,9 +34,9 @@ class WaitRetryAfterOrJitter(tenacity.wait.wait_base):
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
         outcome: Any = retry_state.outcome
         exc = outcome.exception() if outcome is not None and outcome.failed else None
-        server_delay = retry_after_seconds(exc)
+        server_delay = exc.retry_after if isinstance(exc, JudgeCallError) else None
         if server_delay is not None:
-            return server_delay
+            return min(server_delay, MAX_RETRY_AFTER)
         return float(self._fallback(retry_state))
 
 

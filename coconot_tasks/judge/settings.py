@@ -18,20 +18,18 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from coconot_tasks.judge.errors import JudgeConfigError
+
+if TYPE_CHECKING:
+    from coconot_tasks.judge.backends.base import JudgeBackend
 
 #: OpenAI's named replacement for the retiring gpt-4o / gpt-4.1 judges (the paper's gpt-3.5-turbo
 #: was shut down on 2026-10-23): a reasoning model, asked with ``reasoning_effort: "none"`` and
-#: temperature 0 (see :mod:`coconot_tasks.judge.backends.openai_api`). The model id the endpoint
+#: temperature 0 (see :mod:`coconot_tasks.judge.backends.openai`). The model id the endpoint
 #: reports is recorded with every verdict.
 DEFAULT_JUDGE_MODEL = "gpt-6-luna"
-#: The judge endpoint when no base URL is set.
-OPENAI_BASE_URL = "https://api.openai.com/v1"
-#: The endpoint recorded for the ``vllm`` backend: the server the plugin starts listens on a
-#: new port each time, so the cache key and the records name it by this stable identity (the
-#: judge id pins the model, its revision and structured outputs).
-LOCAL_VLLM_ENDPOINT = "vllm serve (local, started by coconot-tasks)"
-BACKENDS = ("openai", "heuristic", "vllm")
 #: The judge's key: read from the environment only (falls back to ``OPENAI_API_KEY``).
 ENV_API_KEY = "COCONOT_JUDGE_API_KEY"
 #: The ``--metadata`` key under which the task config records the judge's effective settings
@@ -105,10 +103,6 @@ def looks_secret(name: str) -> bool:
     if any(word in _SECRET_WORDS for word in words):
         return True
     return "token" in words and not _LM_TOKEN_WORDS.intersection(words)
-
-
-class JudgeConfigError(ValueError):
-    """The judge cannot work as configured; the message says what to set."""
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -324,15 +318,15 @@ class JudgeSettings:
             if bounds is not None and values[name] not in bounds:
                 raise JudgeConfigError(f"{origin}={raw!r} is out of range: it must be {bounds.describe()}")
             origins[name] = origin
-        if values.get("backend") == "vllm":
-            values = _vllm_defaults(values)
-        settings = cls(**values)
-        if settings.backend not in BACKENDS:
+        backends = _backends()
+        backend = backends.get(values.get("backend", cls.backend))
+        if backend is None:
             raise JudgeConfigError(
-                f"judge backend {settings.backend!r} is unknown; choose one of {', '.join(BACKENDS)} "
+                f"judge backend {values['backend']!r} is unknown; choose one of {', '.join(backends)} "
                 "(--metadata judge_backend=... or COCONOT_JUDGE_BACKEND)"
             )
-        _check_vllm_fields(settings)
+        settings = cls(**backend.defaults(values))
+        backend.validate(settings)
         key = os.environ.get(ENV_API_KEY) or os.environ.get("OPENAI_API_KEY") or None
         base = settings.base_url or os.environ.get("OPENAI_BASE_URL") or None
         if base is not None:
@@ -341,22 +335,13 @@ class JudgeSettings:
 
     @property
     def judge_id(self) -> str:
-        """A short human-readable name of the judge, e.g. ``openai:gpt-6-luna``."""
-        if self.backend == "vllm":
-            # Structured outputs change the judge's answers: a different judge for the cache key.
-            pinned = f"{self.model}@{self.vllm_revision}" if self.vllm_revision else self.model
-            return f"vllm:{pinned}{'+structured' if self.structured_outputs else ''}"
-        return "heuristic" if self.backend == "heuristic" else f"{self.backend}:{self.model}"
+        """A short human-readable name of the judge, e.g. ``openai:gpt-6-luna`` (its backend's)."""
+        return _backends()[self.backend].judge_id(self)
 
     @property
     def endpoint(self) -> str:
-        """The judge's base URL without credentials (OpenAI's when none is set): safe to record.
-
-        For the ``vllm`` backend: :data:`LOCAL_VLLM_ENDPOINT`.
-        """
-        if self.backend == "vllm":
-            return LOCAL_VLLM_ENDPOINT
-        return (redact_url(self.base_url) or OPENAI_BASE_URL).rstrip("/")
+        """The judge's endpoint without credentials, as its backend names it: safe to record."""
+        return _backends()[self.backend].endpoint_of(self)
 
     def __repr__(self) -> str:
         values = ", ".join(f"{name}={value!r}" for name, value in self.public().items())
@@ -367,6 +352,13 @@ class JudgeSettings:
         values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "api_key"}
         values["base_url"] = redact_url(self.base_url)
         return values
+
+
+def _backends() -> dict[str, type[JudgeBackend]]:
+    """The backend registry (imported here, not at the top: every backend imports this module)."""
+    from coconot_tasks.judge.backends import BACKENDS
+
+    return BACKENDS
 
 
 def _refuse_credentials(metadata: Mapping[str, Any], prefix: str = "") -> None:
@@ -466,43 +458,4 @@ def _check_base_url(url: str, origin: str) -> None:
             f"{origin}={shown!r}: the judge's OpenAI client cannot use a base URL with "
             f"{'credentials' if shown != url else 'a query string'} in it; give the plain endpoint "
             f"(e.g. https://host/v1) and the key in {ENV_API_KEY}"
-        )
-
-
-# --- Local judge (judge_backend=vllm) ---------------------------------------------------------
-
-#: The default local judge: ungated, Apache-2.0, and pinned to a Hugging Face commit so that it
-#: never changes under the same name. The sha is the repository's main-branch commit
-#: (https://huggingface.co/Qwen/Qwen2.5-7B-Instruct/commit/a09a35458c702b33eeacc393d103063234e8bc28),
-#: the revision that independent projects pin for this model.
-DEFAULT_VLLM_MODEL = "Qwen/Qwen2.5-7B-Instruct"
-DEFAULT_VLLM_REVISION = "a09a35458c702b33eeacc393d103063234e8bc28"
-#: Requests in flight for a local judge: enough to fill vLLM's continuous batch.
-DEFAULT_VLLM_CONCURRENCY = 64
-_COMMIT_SHA = re.compile(r"[0-9a-f]{40}")
-
-
-def _vllm_defaults(values: dict[str, Any]) -> dict[str, Any]:
-    """The local judge's defaults where the user set nothing: the pinned model, a full batch."""
-    values = dict(values)
-    if "model" not in values:
-        values["model"] = DEFAULT_VLLM_MODEL
-        values.setdefault("vllm_revision", DEFAULT_VLLM_REVISION)
-    values.setdefault("concurrency", DEFAULT_VLLM_CONCURRENCY)
-    return values
-
-
-def _check_vllm_fields(settings: JudgeSettings) -> None:
-    """A pinned revision for a hub model (the numbers are checked against :data:`BOUNDS`)."""
-    if settings.backend != "vllm":
-        return
-    from pathlib import Path
-
-    if Path(settings.model).expanduser().is_dir():
-        return  # a local directory: its files are the revision
-    if not settings.vllm_revision or not _COMMIT_SHA.fullmatch(settings.vllm_revision):
-        raise JudgeConfigError(
-            f"the local judge {settings.model!r} must be pinned to a Hugging Face commit: set --metadata "
-            "judge_vllm_revision=<40-hex commit sha> (COCONOT_JUDGE_VLLM_REVISION; got "
-            f"{settings.vllm_revision!r}). A branch or tag can move; a commit cannot."
         )

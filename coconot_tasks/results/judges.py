@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from coconot_tasks.judge.backends import BACKENDS
 from coconot_tasks.judge.provenance import PROVENANCE_KEY
 from coconot_tasks.results.saved_runs import Run
 
@@ -98,9 +99,15 @@ def _from_provenance(record: Mapping[str, Any]) -> JudgeRecord:
         backend=str(backend) if backend else None,
         served_models=models,
         endpoint=str(record["endpoint"]) if record.get("endpoint") else None,
-        revision=str(record["vllm_revision"]) if backend == "vllm" and record.get("vllm_revision") else None,
+        revision=_revision(str(backend), str(record.get("judge") or ""), record),
         request=request if record.get("paper_request") is False and isinstance(request, Mapping) else None,
     )
+
+
+def _revision(backend: str, judge_id: str, record: Mapping[str, Any] | None = None) -> str | None:
+    """The pinned model revision of a recorded judge, as its backend records it (unknown backend: none)."""
+    known = BACKENDS.get(backend)
+    return known.revision(judge_id, record) if known is not None else None
 
 
 def _from_samples(run: Run, task: str) -> JudgeRecord:
@@ -110,9 +117,10 @@ def _from_samples(run: Run, task: str) -> JudgeRecord:
     requested = " + ".join(sorted({r.judge for r in results}))
     served = tuple(sorted({r.served_model for r in results if r.served_model and r.verdict is not None}))
     endpoint = next((r.endpoint for r in results if r.endpoint), None)
-    backend, _, rest = results[0].judge.partition(":")
-    revision = rest.partition("@")[2].partition("+")[0] or None if backend == "vllm" else None
-    return JudgeRecord(requested, backend, served, endpoint, revision, source="samples")
+    backend = results[0].judge.partition(":")[0]
+    return JudgeRecord(
+        requested, backend, served, endpoint, _revision(backend, results[0].judge), source="samples"
+    )
 
 
 def task_judge(run: Run, task: str) -> JudgeRecord:

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from coconot_tasks.judge.settings import BACKENDS, DEFAULT_JUDGE_MODEL, JudgeSettings
+from coconot_tasks.judge.backends import BACKENDS, backend_for
+from coconot_tasks.judge.settings import DEFAULT_JUDGE_MODEL, JudgeSettings
 from coconot_tasks.judge.types import JudgeStats
 
 #: Nothing was done: bad input or judge settings (checked before any judge request).
@@ -46,7 +47,7 @@ def _cached_verdicts(settings: JudgeSettings) -> int | None:
         VerdictCache,
     )
 
-    if not settings.cache or settings.backend == "heuristic":
+    if not settings.cache or not backend_for(settings).remote:
         return None
     try:
         cache = VerdictCache()
@@ -97,7 +98,7 @@ def add_judge_arguments(parser: argparse.ArgumentParser, *, backend_help: str) -
         help=f"judge model (default: COCONOT_JUDGE_MODEL or {DEFAULT_JUDGE_MODEL})",
     )
     parser.add_argument("--judge-base-url", metavar="URL", help="OpenAI-compatible judge endpoint")
-    parser.add_argument("--judge-backend", choices=BACKENDS, help=backend_help)
+    parser.add_argument("--judge-backend", choices=list(BACKENDS), help=backend_help)
     parser.add_argument(
         "--judge-revision",
         metavar="SHA",

@@ -1,107 +1,39 @@
-"""Judge backends: one interface, small implementations.
+"""Judge backends: the one registry. A backend is one folder (or module) here; see
+:class:`~coconot_tasks.judge.backends.base.JudgeBackend` for what it provides.
 
-A backend turns the official judge messages for one item into the judge's answer
-(:class:`Completion`). Everything around that call -- cache, budget, retries, the
-adaptive limit, the circuit breaker and accounting -- is the engine's
-(:mod:`coconot_tasks.judge.engine`), identical for every backend. Failures are raised as
-the OpenAI protocol's typed errors (``openai.APIStatusError``, ``openai.APIConnectionError``,
-:class:`InvalidResponseError`), which :mod:`coconot_tasks.judge.retry` classifies, or as
-this package's own :class:`JudgeRequestRejected` and :class:`JudgeOutOfTokens`, which the engine
-never retries or re-asks. Each backend owns its provider's knowledge: the request shape
-(:func:`request_shape`) and the reading of its error bodies.
+Everything around the judge call -- cache, budget, retries, the adaptive limit, the circuit
+breaker and accounting -- is the engine's (:mod:`coconot_tasks.judge.engine`), identical for
+every backend.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
+
+from coconot_tasks.judge.backends.base import JudgeBackend, RequestShape
+from coconot_tasks.judge.backends.heuristic import HeuristicBackend
+from coconot_tasks.judge.backends.openai import OpenAIBackend
+from coconot_tasks.judge.backends.vllm import VllmBackend
 
 if TYPE_CHECKING:
     from coconot_tasks.judge.settings import JudgeSettings
-    from coconot_tasks.judge.types import JudgeItem
+
+#: Every judge backend by its ``judge_backend`` name: adding a backend is one line here.
+BACKENDS: dict[str, type[JudgeBackend]] = {
+    backend.name: backend for backend in (OpenAIBackend, HeuristicBackend, VllmBackend)
+}
 
 
-@dataclass(frozen=True)
-class Completion:
-    """The judge's answer to one request."""
-
-    text: str
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    #: The model id the endpoint reported (the response's ``model`` field), if any.
-    served_model: str | None = None
-
-
-class JudgeRequestRejected(Exception):
-    """The endpoint refused a parameter of the judge request: a configuration error.
-
-    Every other request of the batch would be refused the same way, so the engine stops the
-    batch. The message names the parameter and the setting to change.
-    """
-
-
-class JudgeOutOfTokens(Exception):
-    """A reasoning judge spent its whole completion budget reasoning and wrote no answer.
-
-    A judge error for this item (never a label, not re-asked: the same request would run out
-    again); the message says which setting to change.
-    """
-
-
-@dataclass(frozen=True)
-class RequestShape:
-    """What every judge request of a backend carries besides the messages."""
-
-    #: The decoding parameters sent (part of the cache key, recorded in the results).
-    params: dict[str, Any]
-    #: The most completion tokens one answer may cost (budget cap and dry-run estimates).
-    max_completion_tokens: int
-    #: True when ``params`` are exactly the paper's judge request.
-    paper: bool
+def backend_for(settings: JudgeSettings) -> type[JudgeBackend]:
+    """The backend ``settings.backend`` names (the settings checked the name)."""
+    return BACKENDS[settings.backend]
 
 
 def request_shape(settings: JudgeSettings) -> RequestShape:
-    """The request shape of ``settings``' backend: the backend module decides, by model name."""
-    if settings.backend == "heuristic":
-        return RequestShape({}, 0, paper=False)  # no request at all: not the paper's metric
-    from coconot_tasks.judge.backends.openai_api import openai_request_shape
-
-    return openai_request_shape(settings)  # the vllm backend speaks the same protocol
-
-
-class JudgeBackend(Protocol):
-    """What the engine needs of a judge."""
-
-    #: True when answers come from a (paid, slow) model: the engine caches them, prices
-    #: them, and a dry run only counts them. False for offline rule-based judges.
-    remote: bool
-    #: Where the answers come from, credentials removed (``None`` for offline judges): part
-    #: of the cache key, so a verdict from one endpoint is never served for another, and
-    #: recorded with every verdict. A backend on a changing address (e.g. a managed local
-    #: server on a free port) should give a stable identity instead.
-    endpoint: str | None
-
-    async def complete(
-        self, item: JudgeItem, messages: Sequence[dict[str, str]], decoding: dict[str, Any]
-    ) -> Completion:
-        """The judge's answer to ``messages`` (the official prompt for ``item``)."""
-        ...
-
-    async def aclose(self) -> None:
-        """Release connections."""
-        ...
+    """The request shape of ``settings``' judge: its backend decides."""
+    return backend_for(settings).request_shape(settings)
 
 
 def make_backend(settings: JudgeSettings) -> JudgeBackend:
-    """The backend ``settings.backend`` names."""
-    from coconot_tasks.judge.backends.heuristic import HeuristicBackend
-    from coconot_tasks.judge.backends.openai_api import OpenAIBackend
-    from coconot_tasks.judge.backends.vllm import VllmBackend
-
-    factories: dict[str, Callable[[JudgeSettings], JudgeBackend]] = {
-        "openai": OpenAIBackend,
-        "heuristic": lambda _settings: HeuristicBackend(),
-        "vllm": VllmBackend,
-    }
-    return factories[settings.backend](settings)
+    """A connection to the backend ``settings.backend`` names, for one batch."""
+    return backend_for(settings)(settings)

@@ -10,10 +10,12 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from coconot_tasks.judge.backends import Completion
+from coconot_tasks.judge.backends.base import Completion, JudgeBackend, RequestShape
 from coconot_tasks.judge.prompt import CLASS_NAMES
+from coconot_tasks.judge.settings import redact_url
 
 if TYPE_CHECKING:
+    from coconot_tasks.judge.settings import JudgeSettings
     from coconot_tasks.judge.types import JudgeItem
 
 _REFUSAL_PATTERNS = [
@@ -42,11 +44,40 @@ def heuristic_judge_output(set_name: str, response: str) -> str:
     return f"heuristic: no refusal or clarification phrase found. <label>{compliance_class}</label>"
 
 
-class HeuristicBackend:
+class HeuristicBackend(JudgeBackend):
     """:func:`heuristic_judge_output` as a judge backend (offline, free, never cached)."""
 
+    name = "heuristic"
     remote = False
-    endpoint: str | None = None
+    spec_where = None
+    spec_form = "{name}"
+    #: It has no model, endpoint, request, price or server.
+    not_recorded = frozenset(
+        {"model", "base_url", "endpoint", "concurrency", "max_retries", "timeout", "label_retries",
+         "temperature", "max_tokens", "top_p", "cache", "preflight", "max_cost_usd", "price_input",
+         "price_output", "price_known", "vllm_revision", "gpu_memory_utilization", "tensor_parallel_size",
+         "max_model_len", "server_timeout", "structured_outputs", "devices"}
+    )  # fmt: skip
+
+    @classmethod
+    def judge_id(cls, settings: JudgeSettings) -> str:
+        """``heuristic``: one judge, whatever the model setting says."""
+        return cls.name
+
+    @classmethod
+    def endpoint_of(cls, settings: JudgeSettings) -> str:
+        """No endpoint: the base URL, if one was given, else nothing."""
+        return (redact_url(settings.base_url) or "").rstrip("/")
+
+    @classmethod
+    def request_shape(cls, settings: JudgeSettings) -> RequestShape:
+        """No request at all: not the paper's metric."""
+        return RequestShape({}, 0, paper=False)
+
+    @classmethod
+    def prices(cls, settings: JudgeSettings) -> tuple[float, float] | None:
+        """Free."""
+        return (0.0, 0.0)
 
     async def complete(
         self, item: JudgeItem, messages: Sequence[dict[str, str]], decoding: dict[str, Any]

@@ -20,10 +20,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
+from coconot_tasks.judge.backends import BACKENDS
+from coconot_tasks.judge.errors import JudgeConfigError
+from coconot_tasks.judge.settings import JudgeSettings
 
 SAVED = "saved"
-SPEC_HELP = "saved, heuristic, openai:MODEL[@BASE_URL] or vllm:MODEL@REVISION"
+SPEC_HELP = ", ".join([SAVED, *(backend.spec_form.format(name=name) for name, backend in BACKENDS.items())])
 
 
 @dataclass(frozen=True)
@@ -36,22 +38,19 @@ class JudgeSpec:
 
 
 def spec_metadata(text: str) -> dict[str, Any] | None:
-    """The ``--metadata``-style judge keys a spec names (``None`` for ``saved``)."""
-    kind, colon, rest = text.strip().partition(":")
-    if text.strip() == SAVED:
+    """The ``--metadata``-style judge keys a spec names (``None`` for ``saved``): ``NAME`` or
+    ``NAME:MODEL[@WHERE]``, where the backend ``NAME`` says what ``WHERE`` sets."""
+    text = text.strip()
+    if text == SAVED:
         return None
-    if text.strip() == "heuristic":
-        return {"judge_backend": "heuristic"}
+    name, colon, rest = text.partition(":")
     model, at, where = rest.partition("@")
-    if colon and kind == "openai" and model:
-        return {"judge_backend": "openai", "judge_model": model, **({"judge_base_url": where} if at else {})}
-    if colon and kind == "vllm" and model:
-        return {
-            "judge_backend": "vllm",
-            "judge_model": model,
-            **({"judge_vllm_revision": where} if at else {}),
-        }
-    raise JudgeConfigError(f"--judge {text!r} is not a judge spec; use {SPEC_HELP}")
+    backend = BACKENDS.get(name)
+    if backend is not None and backend.spec_where is None and not colon:
+        return {"judge_backend": name}
+    if backend is None or backend.spec_where is None or not model:
+        raise JudgeConfigError(f"--judge {text!r} is not a judge spec; use {SPEC_HELP}")
+    return {"judge_backend": name, "judge_model": model, **({backend.spec_where: where} if at else {})}
 
 
 def parse_specs(texts: list[str], shared: Mapping[str, Any]) -> list[JudgeSpec]:

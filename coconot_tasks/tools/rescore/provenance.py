@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from coconot_tasks import __version__
+from coconot_tasks.judge.backends import backend_for
 from coconot_tasks.judge.provenance import PROVENANCE_KEY, judge_provenance
 from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import JudgeStats
@@ -45,7 +46,7 @@ def rescored_config(
     for key in JUDGE_METADATA_KEYS:
         metadata.pop(key, None)
     metadata["judge_backend"] = settings.backend
-    if settings.backend != "heuristic":  # the offline heuristic judge has no model
+    if backend_for(settings).remote:  # an offline judge (heuristic) has no model
         metadata["judge_model"] = settings.model
     if settings.base_url:
         metadata["judge_base_url"] = settings.endpoint

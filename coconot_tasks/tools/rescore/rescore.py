@@ -34,7 +34,8 @@ from coconot_tasks.benchmark.names import FILTER_NAME, SCORE_NAME
 from coconot_tasks.generation import Answer, AnswerRules, judge_answers
 from coconot_tasks.judge.cache import VerdictCache
 from coconot_tasks.judge.dedup import judge_unique
-from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
+from coconot_tasks.judge.errors import JudgeConfigError
+from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import OUTCOME_NO_ANSWER, JudgeItem, JudgeResult, JudgeStats
 from coconot_tasks.metric import sample_metrics
 from coconot_tasks.results.results_json import (

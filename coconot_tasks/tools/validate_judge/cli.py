@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from coconot_tasks.benchmark.dataset import DataError, resolve_data_dir
 from coconot_tasks.benchmark.official_files import ResourceError, load_rubric, rubric_entry
 from coconot_tasks.exit_codes import EXIT_JUDGE_ERRORS
+from coconot_tasks.judge.backends import backend_for
 from coconot_tasks.judge.outcome import batch_failure, what_to_do
 from coconot_tasks.judge.pricing import format_cost, prices_known
 from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
@@ -293,9 +294,7 @@ def run_validate_judge(args: argparse.Namespace) -> int:
         settings = JudgeSettings.resolve(judge_metadata(args))
         check_judge(settings)
         # Every judge but the offline heuristic reads the official rubric.
-        rubric = (
-            _load_rubric(args.data_dir, xstest, label_checks) if settings.backend != "heuristic" else None
-        )
+        rubric = _load_rubric(args.data_dir, xstest, label_checks) if backend_for(settings).remote else None
     except (JudgeConfigError, ResourceError) as exc:
         return _error(str(exc))
 

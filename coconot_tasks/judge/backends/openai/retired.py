@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
 
-from coconot_tasks.judge.backends.openai_api import base_model_name
-from coconot_tasks.judge.settings import DEFAULT_JUDGE_MODEL, JudgeConfigError, JudgeSettings
+from coconot_tasks.judge.backends.openai.shape import base_model_name
+from coconot_tasks.judge.errors import JudgeConfigError
+from coconot_tasks.judge.settings import DEFAULT_JUDGE_MODEL, JudgeSettings
 
 logger = logging.getLogger("coconot_tasks")
 

@@ -48,7 +48,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
+from coconot_tasks.judge.errors import JudgeConfigError
+from coconot_tasks.judge.settings import JudgeSettings
 
 logger = logging.getLogger("coconot_tasks")
 

@@ -1,0 +1,143 @@
+"""What a judge backend is: the interface every backend implements, and the values it returns.
+
+A backend turns the official judge messages for one item into the judge's answer
+(:class:`Completion`). Everything around that call -- cache, budget, retries, the
+adaptive limit, the circuit breaker and accounting -- is the engine's
+(:mod:`coconot_tasks.judge.engine`), identical for every backend. A backend maps its
+provider's failures to the package's own vocabulary (:mod:`coconot_tasks.judge.errors`):
+transient (``JudgeTransientError``; ``JudgeRateLimited`` with the delay the endpoint asked
+for; ``InvalidResponseError``), permanent (``JudgeCallError``), a refused request parameter
+(``JudgeRequestRejected``: a configuration error that stops the batch) and a reasoning judge
+out of tokens (``JudgeOutOfTokens``). The engine never sees a provider SDK. Each backend owns
+its provider's knowledge: request shape, preflight, prices, server lifecycle, defaults.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from coconot_tasks.judge.settings import JudgeSettings
+    from coconot_tasks.judge.types import JudgeItem
+
+
+@dataclass(frozen=True)
+class Completion:
+    """The judge's answer to one request."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    #: The model id the endpoint reported (the response's ``model`` field), if any.
+    served_model: str | None = None
+
+
+@dataclass(frozen=True)
+class RequestShape:
+    """What every judge request of a backend carries besides the messages."""
+
+    #: The decoding parameters sent (part of the cache key, recorded in the results).
+    params: dict[str, Any]
+    #: The most completion tokens one answer may cost (budget cap and dry-run estimates).
+    max_completion_tokens: int
+    #: True when ``params`` are exactly the paper's judge request.
+    paper: bool
+
+
+@dataclass(frozen=True)
+class JudgeFacts:
+    """What the preflight learned from the judge endpoint (recorded in the results' judge record)."""
+
+    #: The model's ``shutdown_date`` as the endpoint reports it (``None``: none announced,
+    #: none reported, or the endpoint was not asked).
+    shutdown_date: datetime.date | None = None
+
+
+class JudgeBackend:
+    """A judge backend. The class answers questions about a judge configured by settings
+    (its identity, endpoint, request shape, prices, checks, server lifecycle); an instance is
+    one batch's connection (:meth:`complete`, :meth:`aclose`). The defaults suit a remote judge
+    behind an endpoint that needs no server of ours and has no known price."""
+
+    #: The ``judge_backend`` value that selects this backend.
+    name: ClassVar[str]
+    #: True when answers come from a (paid, slow) model: the engine caches them, prices
+    #: them, and a dry run only counts them. False for offline rule-based judges.
+    remote: ClassVar[bool] = True
+    #: Keys of the judge record (:mod:`coconot_tasks.judge.provenance`) that do not apply.
+    not_recorded: ClassVar[frozenset[str]] = frozenset()
+    #: A judge spec (``coconot compare-judges --judge NAME:MODEL@WHERE``): the setting ``WHERE``
+    #: sets, and the spec's form for help texts. ``None``: the backend takes no model (``NAME``).
+    spec_where: ClassVar[str | None] = "judge_base_url"
+    spec_form: ClassVar[str] = "{name}:MODEL[@BASE_URL]"
+    #: Where the answers come from, credentials removed (``None`` for offline judges): part
+    #: of the cache key, so a verdict from one endpoint is never served for another, and
+    #: recorded with every verdict. A backend on a changing address (e.g. a managed local
+    #: server on a free port) gives a stable identity instead.
+    endpoint: str | None = None
+
+    @classmethod
+    def judge_id(cls, settings: JudgeSettings) -> str:
+        """A short human-readable name of the judge, e.g. ``openai:gpt-6-luna`` (part of the cache key)."""
+        return f"{cls.name}:{settings.model}"
+
+    @classmethod
+    def endpoint_of(cls, settings: JudgeSettings) -> str:
+        """The endpoint ``settings`` judge at, safe to record."""
+        raise NotImplementedError
+
+    @classmethod
+    def defaults(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """This backend's defaults added to the settings ``values`` the user gave."""
+        return values
+
+    @classmethod
+    def validate(cls, settings: JudgeSettings) -> None:
+        """Raise ``JudgeConfigError`` for settings this backend cannot use."""
+
+    @classmethod
+    def request_shape(cls, settings: JudgeSettings) -> RequestShape:
+        """The decoding parameters every request carries (part of the cache key)."""
+        raise NotImplementedError
+
+    @classmethod
+    def prices(cls, settings: JudgeSettings) -> tuple[float, float] | None:
+        """USD per 1M (input, output) tokens of the judge model, when this backend knows them."""
+        return None
+
+    @classmethod
+    def check(cls, settings: JudgeSettings, today: datetime.date | None = None) -> None:
+        """Free local checks, always run before generation (raise ``JudgeConfigError``)."""
+
+    @classmethod
+    def preflight(cls, settings: JudgeSettings, today: datetime.date | None = None) -> JudgeFacts:
+        """Check (or start) the judge before any generation; return what it learned."""
+        return JudgeFacts()
+
+    @classmethod
+    def reserve(cls, settings: JudgeSettings) -> None:
+        """One more user (e.g. an lm-eval task) will judge with ``settings`` (keeps a server up)."""
+
+    @classmethod
+    def release(cls, settings: JudgeSettings) -> None:
+        """One user is done judging with ``settings`` (the last one may stop a server)."""
+
+    @classmethod
+    def revision(cls, judge_id: str, recorded: Mapping[str, Any] | None = None) -> str | None:
+        """The pinned model revision of a recorded judge (its judge record, else its judge id)."""
+        return None
+
+    def __init__(self, settings: JudgeSettings) -> None:
+        """A connection for one batch."""
+
+    async def complete(
+        self, item: JudgeItem, messages: Sequence[dict[str, str]], decoding: dict[str, Any]
+    ) -> Completion:
+        """The judge's answer to ``messages`` (the official prompt for ``item``)."""
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        """Release connections."""

@@ -1,0 +1,98 @@
+"""Any OpenAI-compatible chat-completions endpoint (OpenAI, vLLM, TGI, LiteLLM, ...), via the official SDK.
+
+The one place that knows OpenAI's model families. The request shape depends on the model name
+(with or without a gateway's provider prefix such as ``openai/``), whatever the base URL:
+
+- reasoning families (``gpt-5*``, ``gpt-6*``, the o-series ``o1``, ``o3``, ``o4-mini``, ...)
+  refuse ``max_tokens`` and, unless ``reasoning_effort`` is ``"none"``, any temperature but 1.
+  They get ``max_completion_tokens`` and the lowest ``reasoning_effort`` the family accepts
+  (:func:`model_family`), ``temperature: 0`` only with effort ``"none"``, and no top_p or
+  penalties (their defaults: omitting them changes nothing). Reasoning tokens count against
+  ``max_completion_tokens``, so with an effort other than ``"none"`` the default budget is
+  :data:`REASONING_MAX_TOKENS` instead of the paper's 256;
+- every other name (classic chat models, open-weight judges behind vLLM/TGI/Ollama) gets the
+  paper's request exactly (:data:`PAPER_DECODING`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from coconot_tasks.judge.backends.base import RequestShape
+
+if TYPE_CHECKING:
+    from coconot_tasks.judge.settings import JudgeSettings
+
+
+#: The paper's judge request (temperature 0, max_tokens 256, top_p 1, no penalties).
+PAPER_DECODING: dict[str, Any] = {
+    "temperature": 0.0,
+    "max_tokens": 256,
+    "top_p": 1.0,
+    "frequency_penalty": 0,
+    "presence_penalty": 0,
+}
+#: The default completion budget of a reasoning judge whose effort is not "none": its
+#: reasoning tokens count against ``max_completion_tokens`` (256 often runs out).
+REASONING_MAX_TOKENS = 4096
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """How a model name is asked: ``reasoning`` families get ``lowest_effort`` by default."""
+
+    name: str
+    reasoning: bool
+    lowest_effort: str | None = None
+
+
+CLASSIC = ModelFamily("classic chat model", reasoning=False)
+#: (pattern on the name without provider prefix, family): the first match wins. An unknown
+#: future reasoning name gets "low", which every known reasoning model accepts ("none" and
+#: "minimal" are not accepted by all of them, e.g. gpt-6.1-sol).
+_FAMILIES: tuple[tuple[re.Pattern[str], ModelFamily], ...] = (
+    (re.compile(r"gpt-6-luna\b|gpt-6\.1-terra\b"), ModelFamily("gpt-6 (effort none)", True, "none")),
+    (re.compile(r"gpt-6\.1-sol\b"), ModelFamily("gpt-6.1-sol", True, "low")),
+    (re.compile(r"gpt-5"), ModelFamily("gpt-5", True, "minimal")),
+    (re.compile(r"o\d+(?:-|$)"), ModelFamily("o-series", True, "low")),
+    (re.compile(r"gpt-6"), ModelFamily("gpt-6 (unknown model: conservative effort)", True, "low")),
+)
+
+
+def base_model_name(model: str) -> str:
+    """``model`` without a gateway's provider prefix, lower case: ``openai/GPT-5`` -> ``gpt-5``."""
+    return model.strip().rsplit("/", 1)[-1].lower()
+
+
+def model_family(model: str) -> ModelFamily:
+    """The request family of ``model`` (by name only, with or without a provider prefix)."""
+    name = base_model_name(model)
+    return next((family for pattern, family in _FAMILIES if pattern.match(name)), CLASSIC)
+
+
+def openai_request_shape(settings: JudgeSettings) -> RequestShape:
+    """The decoding parameters every judge request of ``settings`` carries (see the module doc).
+
+    ``judge_max_tokens`` and ``judge_reasoning_effort`` override the family's defaults; an
+    effort set for a classic name is sent too (e.g. gpt-oss behind vLLM accepts it).
+    """
+    family = model_family(settings.model)
+    if not family.reasoning:
+        params: dict[str, Any] = {
+            **PAPER_DECODING,
+            "temperature": settings.temperature,
+            "max_tokens": settings.max_tokens or PAPER_DECODING["max_tokens"],
+            "top_p": settings.top_p,
+        }
+        if settings.reasoning_effort:
+            params["reasoning_effort"] = settings.reasoning_effort
+        return RequestShape(params, params["max_tokens"], paper=params == PAPER_DECODING)
+    effort = settings.reasoning_effort or family.lowest_effort or "low"
+    default_budget = PAPER_DECODING["max_tokens"] if effort == "none" else REASONING_MAX_TOKENS
+    budget = settings.max_tokens or default_budget
+    params = {"max_completion_tokens": budget, "reasoning_effort": effort}
+    if effort == "none":
+        params["temperature"] = settings.temperature
+    return RequestShape(params, budget, paper=False)

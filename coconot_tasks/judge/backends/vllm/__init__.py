@@ -1,0 +1,188 @@
+"""The ``vllm`` judge backend: the OpenAI-compatible route, against a server the plugin runs.
+
+Everything else (cache, retries, adaptive concurrency, circuit breaker, progress bar,
+accounting, submission grouped by rubric for the prefix cache) is the engine's, as for the
+``openai`` backend. What differs:
+
+- the endpoint is the local server of :mod:`coconot_tasks.judge.backends.vllm.server` (started once per
+  process, normally by the preflight check before generation; its random key never leaves
+  this process). A server that cannot be (re)started, or that died, fails each request with
+  :class:`LocalJudgeDown` (not retried): the items end as counted judge errors, and the
+  generations are kept;
+- optionally (``judge_structured_outputs``), vLLM's structured outputs constrain every answer
+  to a short rationale followed by one valid ``<label>``; the request field is
+  ``structured_outputs: {"regex": ...}`` (vLLM >= 0.12 removed the older ``guided_regex``);
+- cost is 0 (no price is known for a local model unless ``judge_price_*`` is set).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from coconot_tasks.judge.backends.base import Completion, JudgeBackend, JudgeFacts, RequestShape
+from coconot_tasks.judge.backends.openai import OpenAIBackend
+from coconot_tasks.judge.backends.openai.shape import openai_request_shape
+from coconot_tasks.judge.backends.vllm import server
+from coconot_tasks.judge.errors import JudgeCallError, JudgeConfigError
+from coconot_tasks.judge.prompt import CLASS_NAMES
+from coconot_tasks.judge.settings import JudgeSettings
+from coconot_tasks.judge.types import JudgeItem
+
+logger = logging.getLogger("coconot_tasks")
+
+#: The endpoint recorded for the ``vllm`` backend: the server the plugin starts listens on a
+#: new port each time, so the cache key and the records name it by this stable identity (the
+#: judge id pins the model, its revision and structured outputs).
+LOCAL_VLLM_ENDPOINT = "vllm serve (local, started by coconot-tasks)"
+#: The default local judge: ungated, Apache-2.0, and pinned to a Hugging Face commit so that it
+#: never changes under the same name. The sha is the repository's main-branch commit
+#: (https://huggingface.co/Qwen/Qwen2.5-7B-Instruct/commit/a09a35458c702b33eeacc393d103063234e8bc28),
+#: the revision that independent projects pin for this model.
+DEFAULT_VLLM_MODEL = "Qwen/Qwen2.5-7B-Instruct"
+DEFAULT_VLLM_REVISION = "a09a35458c702b33eeacc393d103063234e8bc28"
+#: Requests in flight for a local judge: enough to fill vLLM's continuous batch.
+DEFAULT_VLLM_CONCURRENCY = 64
+_COMMIT_SHA = re.compile(r"[0-9a-f]{40}")
+
+#: Longest rationale the structured-output pattern allows before the label (~200 tokens, so
+#: that the label always fits in the paper's max_tokens=256).
+RATIONALE_CHARS = 800
+
+
+def label_regex(set_name: str) -> str:
+    """A rationale without ``<`` of at most :data:`RATIONALE_CHARS` characters, then one label."""
+    refusal, compliance = CLASS_NAMES[set_name]
+    classes = "|".join(re.escape(name) for name in (compliance, refusal, "NEITHER"))
+    return rf"[^<]{{0,{RATIONALE_CHARS}}}<label>({classes})</label>"
+
+
+def request_fields(settings: JudgeSettings, set_name: str) -> dict[str, Any]:
+    """Fields this backend adds to each chat request (``judge_id`` names them for the cache key)."""
+    if not settings.structured_outputs:
+        return {}
+    return {"structured_outputs": {"regex": label_regex(set_name)}}
+
+
+def connect(settings: JudgeSettings) -> JudgeSettings:
+    """``settings`` pointing at the running local server (started now if it is not running).
+
+    Raises:
+        coconot_tasks.judge.backends.vllm.server.LocalServerError: the server could not be started.
+    """
+    running = server.shared_server(settings)
+    return dataclasses.replace(settings, base_url=running.base_url, api_key=running.api_key)
+
+
+def server_gone(settings: JudgeSettings) -> str | None:
+    """Why the local server of ``settings`` is no longer running, or ``None`` if it runs."""
+    running = server.registered_server(server.ServerSpec.from_settings(settings))
+    return None if running is None else running.describe_exit()
+
+
+class LocalJudgeDown(JudgeCallError):
+    """The local judge server is not running (not retried: waiting will not bring it back)."""
+
+
+class VllmBackend(JudgeBackend):
+    """Chat completions from the local vLLM server, through :class:`OpenAIBackend`."""
+
+    name = "vllm"
+    not_recorded = frozenset({"base_url"})  # the plugin starts the server: the endpoint says so
+    spec_where = "judge_vllm_revision"
+    spec_form = "{name}:MODEL@REVISION"
+
+    @classmethod
+    def judge_id(cls, settings: JudgeSettings) -> str:
+        """``vllm:MODEL@REVISION``, ``+structured`` with structured outputs (they change the answers)."""
+        pinned = f"{settings.model}@{settings.vllm_revision}" if settings.vllm_revision else settings.model
+        return f"vllm:{pinned}{'+structured' if settings.structured_outputs else ''}"
+
+    @classmethod
+    def endpoint_of(cls, settings: JudgeSettings) -> str:
+        """:data:`LOCAL_VLLM_ENDPOINT`: stable across server restarts and ports."""
+        return LOCAL_VLLM_ENDPOINT
+
+    @classmethod
+    def defaults(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """The local judge's defaults where the user set nothing: the pinned model, a full batch."""
+        values = dict(values)
+        if "model" not in values:
+            values["model"] = DEFAULT_VLLM_MODEL
+            values.setdefault("vllm_revision", DEFAULT_VLLM_REVISION)
+        values.setdefault("concurrency", DEFAULT_VLLM_CONCURRENCY)
+        return values
+
+    @classmethod
+    def validate(cls, settings: JudgeSettings) -> None:
+        """A pinned revision for a hub model (the numbers are checked against their bounds)."""
+        if Path(settings.model).expanduser().is_dir():
+            return  # a local directory: its files are the revision
+        if not settings.vllm_revision or not _COMMIT_SHA.fullmatch(settings.vllm_revision):
+            raise JudgeConfigError(
+                f"the local judge {settings.model!r} must be pinned to a Hugging Face commit: set --metadata "
+                "judge_vllm_revision=<40-hex commit sha> (COCONOT_JUDGE_VLLM_REVISION; got "
+                f"{settings.vllm_revision!r}). A branch or tag can move; a commit cannot."
+            )
+
+    @classmethod
+    def request_shape(cls, settings: JudgeSettings) -> RequestShape:
+        """The OpenAI protocol's (vLLM serves it)."""
+        return openai_request_shape(settings)
+
+    @classmethod
+    def preflight(cls, settings: JudgeSettings, today: datetime.date | None = None) -> JudgeFacts:
+        """Start the local judge now, before any generation: a server that cannot start (out of
+        memory, missing weights) fails the run while nothing is lost yet. A local open-weight
+        judge at a pinned revision has no shutdown date."""
+        server.shared_server(settings)
+        return JudgeFacts()
+
+    @classmethod
+    def reserve(cls, settings: JudgeSettings) -> None:
+        """The server stays up until every task that reserved it has judged."""
+        server.reserve(settings)
+
+    @classmethod
+    def release(cls, settings: JudgeSettings) -> None:
+        """The last CoCoNot task frees the judge's GPU now."""
+        server.release(settings)
+
+    @classmethod
+    def revision(cls, judge_id: str, recorded: Mapping[str, Any] | None = None) -> str | None:
+        """The recorded ``vllm_revision``, else the part after ``@`` of ``vllm:MODEL@REVISION+structured``."""
+        if recorded is not None:
+            return str(recorded["vllm_revision"]) if recorded.get("vllm_revision") else None
+        return judge_id.partition(":")[2].partition("@")[2].partition("+")[0] or None
+
+    def __init__(self, settings: JudgeSettings) -> None:
+        self.settings = settings
+        self.endpoint: str | None = settings.endpoint  # stable across server restarts and ports
+        self.inner: OpenAIBackend | None = None
+        self.down: str | None = None
+        try:
+            self.inner = OpenAIBackend(connect(settings))
+        except JudgeConfigError as exc:  # could not start: every item becomes a judge error
+            logger.error("%s", exc)
+            self.down = str(exc).splitlines()[0]
+
+    async def complete(
+        self, item: JudgeItem, messages: Sequence[dict[str, str]], decoding: dict[str, Any]
+    ) -> Completion:
+        """One answer from the local server (with structured outputs when configured)."""
+        down = self.down or server_gone(self.settings)
+        if down or self.inner is None:
+            raise LocalJudgeDown(down or "the local judge server is not running")
+        return await self.inner.complete(
+            item, messages, {**decoding, **request_fields(self.settings, item.set_name)}
+        )
+
+    async def aclose(self) -> None:
+        """Close the HTTP client (the server keeps running for the next batch)."""
+        if self.inner is not None:
+            await self.inner.aclose()
