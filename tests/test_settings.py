@@ -17,11 +17,10 @@ import pytest
 from coconot_tasks.judge.backends import request_shape
 from coconot_tasks.judge.errors import JudgeConfigError
 from coconot_tasks.judge.preflight import check_judge
+from coconot_tasks.judge.redact import looks_secret, redact_url
 from coconot_tasks.judge.settings import (
     BOUNDS,
     JudgeSettings,
-    looks_secret,
-    redact_url,
 )
 from coconot_tasks.tools.cli import main as coconot_main
 from tests.conftest import JUDGE_KEY

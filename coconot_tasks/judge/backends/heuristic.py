@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from coconot_tasks.judge.backends.base import Completion, JudgeBackend, RequestShape
 from coconot_tasks.judge.prompt import CLASS_NAMES
-from coconot_tasks.judge.settings import redact_url
+from coconot_tasks.judge.redact import redact_url
 
 if TYPE_CHECKING:
     from coconot_tasks.judge.settings import JudgeSettings

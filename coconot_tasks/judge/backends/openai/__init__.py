@@ -19,7 +19,7 @@ from coconot_tasks.judge.backends.openai.pricing import price_per_million
 from coconot_tasks.judge.backends.openai.retired import check_not_retired
 from coconot_tasks.judge.backends.openai.shape import model_family, openai_request_shape
 from coconot_tasks.judge.errors import InvalidResponseError, JudgeOutOfTokens, JudgeRequestRejected
-from coconot_tasks.judge.settings import redact_url
+from coconot_tasks.judge.redact import redact_url
 
 if TYPE_CHECKING:
     from coconot_tasks.judge.settings import JudgeSettings
