@@ -19,17 +19,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from coconot_tasks.judge.backends.openai.retired import DEFAULT_JUDGE_MODEL
 from coconot_tasks.judge.errors import JudgeConfigError
 from coconot_tasks.judge.redact import looks_secret, redact_url, words_of
 
 if TYPE_CHECKING:
     from coconot_tasks.judge.backends.base import JudgeBackend
 
-#: OpenAI's named replacement for the retiring gpt-4o / gpt-4.1 judges (the paper's gpt-3.5-turbo
-#: was shut down on 2026-10-23): a reasoning model, asked with ``reasoning_effort: "none"`` and
-#: temperature 0 (see :mod:`coconot_tasks.judge.backends.openai`). The model id the endpoint
-#: reports is recorded with every verdict.
-DEFAULT_JUDGE_MODEL = "gpt-6-luna"
 #: The judge's key: read from the environment only (falls back to ``OPENAI_API_KEY``).
 ENV_API_KEY = "COCONOT_JUDGE_API_KEY"
 #: The ``--metadata`` key under which the task config records the judge's effective settings
