@@ -51,13 +51,6 @@ class HeuristicBackend(JudgeBackend):
     remote = False
     spec_where = None
     spec_form = "{name}"
-    #: It has no model, endpoint, request, price or server.
-    not_recorded = frozenset(
-        {"model", "base_url", "endpoint", "concurrency", "max_retries", "timeout", "label_retries",
-         "temperature", "max_tokens", "top_p", "cache", "preflight", "max_cost_usd", "price_input",
-         "price_output", "price_known", "vllm_revision", "gpu_memory_utilization", "tensor_parallel_size",
-         "max_model_len", "server_timeout", "structured_outputs", "devices"}
-    )  # fmt: skip
 
     @classmethod
     def judge_id(cls, settings: JudgeSettings) -> str:

@@ -33,11 +33,6 @@ class OpenAIBackend(JudgeBackend):
     """Chat completions through ``openai.AsyncOpenAI``."""
 
     name = "openai"
-    #: vLLM server settings do not apply (the ``vllm`` backend reuses this class and records them).
-    not_recorded = frozenset(
-        {"vllm_revision", "gpu_memory_utilization", "tensor_parallel_size", "max_model_len", "server_timeout",
-         "structured_outputs", "devices"}
-    )  # fmt: skip
 
     @classmethod
     def endpoint_of(cls, settings: JudgeSettings) -> str:

@@ -33,6 +33,7 @@ from coconot_tasks.judge.backends.vllm.settings import (
     DEFAULT_VLLM_CONCURRENCY,
     DEFAULT_VLLM_MODEL,
     DEFAULT_VLLM_REVISION,
+    VllmServerSettings,
 )
 from coconot_tasks.judge.errors import JudgeCallError, JudgeConfigError
 from coconot_tasks.judge.prompt import CLASS_NAMES
@@ -92,6 +93,7 @@ class VllmBackend(JudgeBackend):
     """Chat completions from the local vLLM server, through :class:`OpenAIBackend`."""
 
     name = "vllm"
+    declares = VllmServerSettings
     not_recorded = frozenset({"base_url"})  # the plugin starts the server: the endpoint says so
     spec_where = "judge_vllm_revision"
     spec_form = "{name}:MODEL@REVISION"
