@@ -463,7 +463,7 @@ def test_pricing_known_model() -> None:
 
 
 def test_pricing_knows_the_default_judge_snapshot() -> None:
-    from coconot_tasks.judge.settings import DEFAULT_JUDGE_MODEL
+    from coconot_tasks.judge.backends.openai.retired import DEFAULT_JUDGE_MODEL
 
     assert price_per_million(DEFAULT_JUDGE_MODEL) == (0.10, 0.50)
     assert price_per_million("gpt-6.1-terra") == (1.00, 5.00)

@@ -13,8 +13,9 @@ import pytest
 from coconot_tasks.benchmark.dataset import load_rows
 from coconot_tasks.benchmark.official_files import rubric_for
 from coconot_tasks.judge.backends import request_shape
+from coconot_tasks.judge.backends.openai.retired import DEFAULT_JUDGE_MODEL
 from coconot_tasks.judge.prompt import PROMPT_VERSION, judge_messages
-from coconot_tasks.judge.settings import DEFAULT_JUDGE_MODEL, JudgeSettings
+from coconot_tasks.judge.settings import JudgeSettings
 from tests.conftest import JUDGE_KEY
 from tests.lm_eval_runner import (
     Run,

@@ -7,10 +7,15 @@ import logging
 
 import pytest
 
-from coconot_tasks.judge.backends.openai.retired import RETIRED_MODELS, check_not_retired, retired_model
+from coconot_tasks.judge.backends.openai.retired import (
+    DEFAULT_JUDGE_MODEL,
+    RETIRED_MODELS,
+    check_not_retired,
+    retired_model,
+)
 from coconot_tasks.judge.errors import JudgeConfigError
 from coconot_tasks.judge.preflight import check_judge
-from coconot_tasks.judge.settings import DEFAULT_JUDGE_MODEL, JudgeSettings
+from coconot_tasks.judge.settings import JudgeSettings
 
 AFTER = datetime.date(2026, 12, 1)
 

@@ -7,7 +7,6 @@ The slow tests at the end run the real ``lm_eval`` and ``coconot`` command lines
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,12 +16,9 @@ import pytest
 from coconot_tasks.judge.backends import request_shape
 from coconot_tasks.judge.errors import JudgeConfigError
 from coconot_tasks.judge.preflight import check_judge
-from coconot_tasks.judge.settings import (
-    BOUNDS,
-    JudgeSettings,
-    looks_secret,
-    redact_url,
-)
+from coconot_tasks.judge.provenance import judge_provenance
+from coconot_tasks.judge.redact import looks_secret, redact_url
+from coconot_tasks.judge.settings import OWNERS, JudgeSettings, table_rows
 from coconot_tasks.tools.cli import main as coconot_main
 from tests.conftest import JUDGE_KEY
 from tests.lm_eval_runner import judge_environment, lm_eval_command, run_lm_eval
@@ -484,21 +480,44 @@ def test_numbers_are_never_truncated_or_infinite(key: str, value: object, kind: 
         JudgeSettings.resolve({key: value})
 
 
-def test_every_numeric_setting_has_bounds_documented_in_the_readme() -> None:
-    readme = (Path(__file__).resolve().parents[1] / "docs" / "judges.md").read_text(encoding="utf-8")
-    rows: dict[str, str] = {}
-    for line in readme.splitlines():
-        if line.startswith("| `judge_"):
-            rows.setdefault(line.split("|")[1].strip(), line)  # the main table's row comes first
-    for name, (meta_key, env_var, kind) in JudgeSettings._SOURCES.items():
-        row = next((line for cell, line in rows.items() if f"`{meta_key}`" in cell), None)
-        assert row is not None, f"{meta_key} is missing from the judge configuration table of docs/judges.md"
-        assert env_var.rsplit("_", 1)[-1] in row
-        if kind in (int, float):
-            assert name in BOUNDS, f"{meta_key} has no bounds"
-            low, high = BOUNDS[name].low, BOUNDS[name].high
-            documented = [rf"\b{re.escape(str(bound))}\b" for bound in (low, high) if bound is not None]
-            assert all(re.search(pattern, row) for pattern in documented), row
+SETTINGS_TABLE_HEADER = "| `--metadata` key | environment variable | default | allowed | |"
+
+
+def _settings_tables() -> list[list[str]]:
+    """The settings tables (the rows below each header line) of README.md and docs/*.md."""
+    root = Path(__file__).resolve().parents[1]
+    tables: list[list[str]] = []
+    for page in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        lines = page.read_text(encoding="utf-8").splitlines()
+        for start in (i for i, line in enumerate(lines) if line == SETTINGS_TABLE_HEADER):
+            below = lines[start + 2 :]
+            tables.append(
+                below[: next((i for i, line in enumerate(below) if not line.startswith("|")), None)]
+            )
+    return tables
+
+
+def test_the_docs_settings_tables_are_the_declared_settings() -> None:
+    # Each table belongs to whoever declared most of its rows (the core settings, or a backend);
+    # its rows for those settings are exactly the generated ones. A row in a backend's table for a
+    # core setting (that backend's default for it) must still name its variable and what is allowed.
+    generated = {owner: table_rows(owner) for owner in (None, *set(OWNERS.values()))}
+    row_of = {row.split("|")[1].strip(): (owner, row) for owner, rows in generated.items() for row in rows}
+    tables = _settings_tables()
+    assert len(tables) == len(generated), "a settings table is missing from README.md and docs/"
+    documented = set()
+    for table in tables:
+        owners = [row_of[key][0] for key in (row.split("|")[1].strip() for row in table) if key in row_of]
+        table_owner = max(set(owners), key=owners.count)
+        for row in table:
+            owner, expected = row_of.get(row.split("|")[1].strip(), (table_owner, row))
+            if owner == table_owner:
+                assert row == expected, f"the docs' row differs from the declaration:\n{row}\n{expected}"
+                documented.add(expected)
+            else:
+                assert [row.split("|")[i] for i in (2, 4)] == [expected.split("|")[i] for i in (2, 4)], row
+    missing = [row for rows in generated.values() for row in rows if row not in documented]
+    assert not missing, "declared settings missing from the docs' tables:\n" + "\n".join(missing)
 
 
 @pytest.mark.parametrize("url", ["localhost:8000/v1", "ftp://h/v1", "http:///v1"])
@@ -615,3 +634,11 @@ def test_results_record_the_effective_judge_settings_set_only_by_the_environment
     assert {".json", ".jsonl", ".sqlite3"} <= {path.suffix for path in written}
     for path in written:
         assert JUDGE_KEY.encode() not in path.read_bytes(), path
+
+
+def test_an_offline_judge_records_no_model_endpoint_or_decoding() -> None:
+    # the README: "the offline heuristic judge records no model, endpoint or decoding"
+    record = judge_provenance(JudgeSettings.resolve({"judge_backend": "heuristic"}))
+    decoding = {"model", "base_url", "endpoint", "temperature", "max_tokens", "reasoning_effort", "top_p"}
+    assert not (decoding | {"vllm_revision", "devices", "price_known"}) & set(record)
+    assert record["backend"] == "heuristic" and record["judge"] == "heuristic"

@@ -15,7 +15,7 @@ from typing import Any
 
 from coconot_tasks.judge.backends import backend_for, request_shape
 from coconot_tasks.judge.pricing import prices_known
-from coconot_tasks.judge.settings import SETTINGS_RECORD_KEY, JudgeSettings
+from coconot_tasks.judge.settings import SETTINGS_RECORD_KEY, JudgeSettings, applies
 
 #: The key of the judge record in a task config's ``metadata`` (the YAML declares it empty;
 #: the settings reserve it, so ``--metadata`` cannot set it).
@@ -30,24 +30,21 @@ def judge_provenance(
     parameters sent with every judge request, without messages) and ``paper_request`` (true when
     they are exactly the paper's), without the keys that do not apply to its backend (a
     heuristic judge has no model; only ``vllm`` has server fields)."""
-    record = _judge_record(settings, served_models)
-    left_out = backend_for(settings).not_recorded
-    return {key: value for key, value in record.items() if key not in left_out}
-
-
-def _judge_record(settings: JudgeSettings, served_models: Mapping[str, int] | None) -> dict[str, Any]:
-    remote = backend_for(settings).remote
+    backend = backend_for(settings)
     shape = request_shape(settings)
-    return {
-        **settings.public(),
-        "base_url": settings.endpoint if remote and settings.base_url else None,
+    record = {name: value for name, value in settings.public().items() if applies(name, backend)}
+    if "base_url" in record:
+        record["base_url"] = settings.endpoint if settings.base_url else None
+    about = {
         "judge": settings.judge_id,
-        "endpoint": settings.endpoint if remote else None,
+        "endpoint": settings.endpoint,
         "served_models": dict(sorted((served_models or {}).items())),
         "request": dict(shape.params),
         "paper_request": shape.paper,
         "price_known": prices_known(settings),
     }
+    offline = {"endpoint", "price_known"}  # an offline judge has neither
+    return {**record, **{key: value for key, value in about.items() if backend.remote or key not in offline}}
 
 
 def served_by(served_models: Mapping[str, int]) -> str:

@@ -5,31 +5,29 @@ is logged, cached or written to results (:meth:`JudgeSettings.public` omits them
 redacts credentials in the endpoint URL). lm-eval writes ``--metadata`` (and
 ``--model_args``, which it merges into it) verbatim into the results JSON, so
 :meth:`JudgeSettings.resolve` refuses credential-looking keys and URLs with credentials
-there, unknown ``judge_*`` keys and ``COCONOT_JUDGE_*`` variables, and numbers outside
-:data:`BOUNDS`.
+there, unknown ``judge_*`` keys and ``COCONOT_JUDGE_*`` variables, and values their declaration
+(:func:`~coconot_tasks.judge.declare.setting`) does not allow. Each setting is one field: of
+:class:`CoreSettings`, or of the settings class a backend declares.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-import math
 import os
-import re
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any
 
+from coconot_tasks.judge.backends import BACKENDS
+from coconot_tasks.judge.backends.base import JudgeBackend
+from coconot_tasks.judge.backends.openai.retired import DEFAULT_JUDGE_MODEL
+from coconot_tasks.judge.backends.vllm.settings import VllmServerSettings
+from coconot_tasks.judge.declare import Declared, declarations, setting
 from coconot_tasks.judge.errors import JudgeConfigError
+from coconot_tasks.judge.redact import looks_secret, redact_url, words_of
 
-if TYPE_CHECKING:
-    from coconot_tasks.judge.backends.base import JudgeBackend
-
-#: OpenAI's named replacement for the retiring gpt-4o / gpt-4.1 judges (the paper's gpt-3.5-turbo
-#: was shut down on 2026-10-23): a reasoning model, asked with ``reasoning_effort: "none"`` and
-#: temperature 0 (see :mod:`coconot_tasks.judge.backends.openai`). The model id the endpoint
-#: reports is recorded with every verdict.
-DEFAULT_JUDGE_MODEL = "gpt-6-luna"
 #: The judge's key: read from the environment only (falls back to ``OPENAI_API_KEY``).
 ENV_API_KEY = "COCONOT_JUDGE_API_KEY"
 #: The ``--metadata`` key under which the task config records the judge's effective settings
@@ -37,254 +35,90 @@ ENV_API_KEY = "COCONOT_JUDGE_API_KEY"
 SETTINGS_RECORD_KEY = "judge_settings"
 
 
-def redact_url(url: str | None) -> str | None:
-    """``url`` with any credentials removed: user info, and query values of secret-looking keys.
-
-    ``https://user:pw@host/v1?api-key=x&a=1`` -> ``https://***@host/v1?api-key=***&a=1``. Use it
-    wherever an endpoint is logged, cached or written.
-    """
-    if not url:
-        return url
-    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = "***@" + netloc.rsplit("@", 1)[1]
-    query = parts.query
-    pairs = parse_qsl(query, keep_blank_values=True)
-    if any(looks_secret(k) for k, _ in pairs):
-        query = urlencode([(k, "***" if looks_secret(k) else v) for k, v in pairs], safe="*")
-    if (netloc, query) == (parts.netloc, parts.query):
-        return url  # nothing to hide: unchanged, byte for byte
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-_SECRET_WORDS = frozenset(
-    [
-        "key",
-        "apikey",
-        "accesstoken",
-        "secret",
-        "password",
-        "passwd",
-        "pwd",
-        "auth",
-        "authorization",
-        "credential",
-        "credentials",
-        "bearer",
-        "signature",
-        "sig",
-    ]
-)
-
-
-#: Words that make "token" a language-model token (``add_bos_token``, ``think_end_token``,
-#: ``prefix_token_id``: lm-eval model arguments, which it merges into ``--metadata``).
-_LM_TOKEN_WORDS = frozenset(
-    ["bos", "eos", "pad", "unk", "sep", "cls", "mask", "end", "start", "stop", "prefix", "suffix", "think"]
-    + ["image", "audio", "special", "id", "ids", "max", "min", "num"]
-)
-
-
-def _words(name: str) -> list[str]:
-    """``name`` split into lower-case words at any separator and at camelCase humps."""
-    return [w for w in re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()) if w]
-
-
-def looks_secret(name: str) -> bool:
-    """True if a setting or parameter name looks like it holds a credential (any case or separator).
-
-    ``judge_token``, ``apiKey``, ``COCONOT_JUDGE_API_KEY``, ``auth_token``: yes;
-    ``add_bos_token``, ``max_tokens``: no (language-model tokens).
-    """
-    words = _words(name)
-    if any(word in _SECRET_WORDS for word in words):
-        return True
-    return "token" in words and not _LM_TOKEN_WORDS.intersection(words)
-
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
-def _as_bool(value: Any) -> bool:
-    """``true/false``, ``yes/no``, ``on/off``, ``1/0`` (any case); anything else is an error."""
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ValueError(f"not a boolean: {value!r}")
-
-
-def _as_int(value: Any) -> int:
-    """An integer: ``2``, ``"2"`` or ``2.0``; ``2.5``, ``"2.5"`` and booleans are errors (never truncated)."""
-    if isinstance(value, bool):
-        raise ValueError(f"not an integer: {value!r}")
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise ValueError(f"not an integer: {value!r}")
-        return int(value)
-    if isinstance(value, int):
-        return value
-    return int(str(value).strip())
-
-
 #: The values ``judge_reasoning_effort`` accepts (the OpenAI API's ``reasoning_effort`` values;
 #: which of them a model accepts is the endpoint's business).
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 
 
-def _as_effort(value: Any) -> str:
-    """One of :data:`REASONING_EFFORTS` (any case)."""
-    text = str(value).strip().lower()
-    if text not in REASONING_EFFORTS:
-        raise ValueError(f"not a reasoning effort: {value!r}")
-    return text
-
-
-def _as_float(value: Any) -> float:
-    """A finite number; booleans, ``nan`` and ``inf`` are errors."""
-    if isinstance(value, bool):
-        raise ValueError(f"not a number: {value!r}")
-    number = float(value if isinstance(value, (int, float)) else str(value).strip())
-    if not math.isfinite(number):
-        raise ValueError(f"not a finite number: {value!r}")
-    return number
-
-
-#: How each type named in ``JudgeSettings._SOURCES`` is parsed: ``int`` and ``float`` strictly
-#: (lm-eval's ``--metadata`` parsing already turns ``2.5`` into a float, which ``int()`` would truncate).
-_PARSERS: dict[Callable[[Any], Any], Callable[[Any], Any]] = {int: _as_int, float: _as_float}
-
-_KINDS: dict[Callable[[Any], Any], str] = {
-    int: "integer",
-    float: "finite number",
-    str: "string",
-    _as_bool: "boolean (true/false, yes/no, on/off or 1/0)",
-    _as_effort: f"reasoning effort: use one of {', '.join(REASONING_EFFORTS)}",
-}
-
-
 @dataclass(frozen=True)
-class Bounds:
-    """The allowed range of a numeric setting: ``low`` (exclusive if ``low_open``) up to ``high``."""
+class CoreSettings:
+    """The settings of every judge backend. Decoding defaults are the paper's."""
 
-    low: float
-    high: float | None = None
-    low_open: bool = False
-    unit: str = ""
-
-    def __contains__(self, value: float) -> bool:
-        above = value > self.low if self.low_open else value >= self.low
-        return above and (self.high is None or value <= self.high)
-
-    def describe(self) -> str:
-        """E.g. ``from 1 to 1024``, ``greater than 0 and at most 3600 seconds``, ``at least 0``."""
-        low, high = _number(self.low), _number(self.high)
-        if self.high is None:
-            text = f"greater than {low}" if self.low_open else f"at least {low}"
-        elif self.low_open:
-            text = f"greater than {low} and at most {high}"
-        else:
-            text = f"from {low} to {high}"
-        return f"{text} {self.unit}".rstrip()
-
-
-def _number(value: float | None) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-#: Bounds of every numeric setting (field name -> bounds); the README's settings table lists them.
-BOUNDS: dict[str, Bounds] = {
-    "concurrency": Bounds(1, 1024, unit="requests in flight"),
-    "max_retries": Bounds(0, 20, unit="retries per request"),
-    "timeout": Bounds(0, 3600, low_open=True, unit="seconds per request"),
-    "label_retries": Bounds(0, 10, unit="re-asks"),
-    "max_tokens": Bounds(1, 32768, unit="tokens"),
-    "max_cost_usd": Bounds(0, low_open=True, unit="USD"),
-    "price_input": Bounds(0, unit="USD per 1M tokens"),
-    "price_output": Bounds(0, unit="USD per 1M tokens"),
-    "max_error_rate": Bounds(0, 1, unit="(a fraction of the items)"),
-    # the local judge (judge_backend=vllm)
-    "gpu_memory_utilization": Bounds(0, 1, low_open=True, unit="(a fraction of each GPU's total memory)"),
-    "tensor_parallel_size": Bounds(1, 256, unit="GPUs per judge server"),
-    "max_model_len": Bounds(512, 1048576, unit="tokens (a judge prompt is ~1-2k)"),
-    "server_timeout": Bounds(0, 86400, low_open=True, unit="seconds to wait for the judge server"),
-}
-
-
-@dataclass(frozen=True)
-class JudgeSettings:
-    """Everything the judge engine needs. Decoding defaults are the paper's."""
-
-    backend: str = "openai"
-    model: str = DEFAULT_JUDGE_MODEL
-    base_url: str | None = None
-    concurrency: int = 16
-    max_retries: int = 6
-    timeout: float = 60.0
-    label_retries: int = 2
+    backend: str = setting(
+        "openai",
+        "`vllm`: a local judge the plugin starts and stops "
+        "([below](#local-judge-that-never-retires-judge_backendvllm)); "
+        "`heuristic`: offline keyword detector for smoke runs (not the paper's metric)",
+        choices=tuple(BACKENDS), offline=True,
+    )  # fmt: skip
+    model: str = setting(
+        DEFAULT_JUDGE_MODEL,
+        "the paper's `gpt-3.5-turbo` was shut down on 2026-10-23 and the gpt-4o / gpt-4.1 judges shut "
+        "down on 2027-01-14; `gpt-6-luna` is OpenAI's named replacement (no shutdown date announced; the "
+        "model id it reports is recorded with every verdict). A reasoning model: see "
+        "[request shapes](#request-shapes-by-judge-family)",
+    )
+    base_url: str | None = setting(
+        None,
+        "any OpenAI-compatible endpoint (vLLM, TGI, Ollama, LiteLLM, Azure-compatible proxies); "
+        "no credentials or query string in it",
+        allowed="`http(s)://` URL", shown_default="OpenAI (or `OPENAI_BASE_URL`)",
+    )  # fmt: skip
+    concurrency: int = setting(
+        16, "maximum requests in flight (adaptive below it)", ge=1, le=1024, unit="requests in flight"
+    )
+    max_retries: int = setting(
+        6, "per request: 408/409/429/5xx, timeouts, dropped connections",
+        ge=0, le=20, unit="retries per request",
+    )  # fmt: skip
+    timeout: float = setting(
+        60.0, 'seconds per request (there is no "no timeout")', gt=0, le=3600, unit="seconds per request"
+    )
+    label_retries: int = setting(2, "re-asks when an output holds no label", ge=0, le=10, unit="re-asks")
     temperature: float = 0.0
     #: ``None``: the judge family's default (the paper's 256, or a larger budget for reasoning).
-    max_tokens: int | None = None
+    max_tokens: int | None = setting(
+        None,
+        "the judge's output limit (the paper's: 256); sent as `max_completion_tokens` to reasoning judges, "
+        "where reasoning tokens count against it",
+        ge=1, le=32768, unit="tokens",
+        shown_default="256; 4096 for a reasoning judge whose effort is not `none`",
+    )  # fmt: skip
     #: ``None``: the lowest effort the judge model accepts (reasoning judges only).
-    reasoning_effort: str | None = None
+    reasoning_effort: str | None = setting(
+        None,
+        "`reasoning_effort` of reasoning judges ([request shapes](#request-shapes-by-judge-family)); "
+        "for other names it is sent only when set",
+        choices=REASONING_EFFORTS, shown_default="the lowest the judge family accepts",
+    )  # fmt: skip
     top_p: float = 1.0
-    cache: bool = True
-    preflight: bool = True
-    max_cost_usd: float | None = None
-    dry_run: bool = False
-    price_input: float | None = None
-    price_output: float | None = None
-    max_error_rate: float | None = None
-    # --- Local judge (judge_backend=vllm): the vLLM server the plugin starts and stops. ---
-    # See coconot_tasks/judge/local_server.py; bounds in BOUNDS, the revision in _check_vllm_fields.
-    vllm_revision: str | None = None
-    gpu_memory_utilization: float = 0.9
-    tensor_parallel_size: int = 1
-    max_model_len: int | None = 8192
-    server_timeout: float = 1800.0
-    structured_outputs: bool = False
-    devices: str | None = None
-    # --- end of the local judge block ---
-    api_key: str | None = field(default=None, repr=False, compare=False)
+    cache: bool = setting(True, "persistent verdict cache")
+    preflight: bool = setting(True, "check the judge before generation")
+    max_cost_usd: float | None = setting(
+        None, "budget cap in USD: stop judging cleanly when reached", gt=0, unit="USD"
+    )
+    dry_run: bool = setting(False, "count judge calls and estimate cost, call nothing", offline=True)
+    price_input: float | None = setting(
+        None, "USD per 1M input tokens, for cost estimates of other models", ge=0, unit="USD per 1M tokens",
+        shown_default="known OpenAI models",
+    )  # fmt: skip
+    price_output: float | None = setting(
+        None, "USD per 1M output tokens, for cost estimates of other models", ge=0, unit="USD per 1M tokens",
+        shown_default="known OpenAI models",
+    )  # fmt: skip
+    max_error_rate: float | None = setting(
+        None,
+        "exit status 3 (after results are written) if a larger share of items lacks a verdict",
+        ge=0, le=1, unit="(a fraction of the items)", offline=True,
+    )  # fmt: skip
 
-    # name -> (metadata key, environment variable, type: int, float, str or _as_bool; see _PARSERS)
-    _SOURCES: ClassVar[dict[str, tuple[str, str, Callable[[Any], Any]]]] = {
-        "backend": ("judge_backend", "COCONOT_JUDGE_BACKEND", str),
-        "model": ("judge_model", "COCONOT_JUDGE_MODEL", str),
-        "base_url": ("judge_base_url", "COCONOT_JUDGE_BASE_URL", str),
-        "concurrency": ("judge_concurrency", "COCONOT_JUDGE_CONCURRENCY", int),
-        "max_retries": ("judge_max_retries", "COCONOT_JUDGE_MAX_RETRIES", int),
-        "timeout": ("judge_timeout", "COCONOT_JUDGE_TIMEOUT", float),
-        "label_retries": ("judge_label_retries", "COCONOT_JUDGE_LABEL_RETRIES", int),
-        "max_tokens": ("judge_max_tokens", "COCONOT_JUDGE_MAX_TOKENS", int),
-        "reasoning_effort": ("judge_reasoning_effort", "COCONOT_JUDGE_REASONING_EFFORT", _as_effort),
-        "cache": ("judge_cache", "COCONOT_JUDGE_CACHE", _as_bool),
-        "preflight": ("judge_preflight", "COCONOT_JUDGE_PREFLIGHT", _as_bool),
-        "max_cost_usd": ("judge_max_cost_usd", "COCONOT_JUDGE_MAX_COST_USD", float),
-        "dry_run": ("judge_dry_run", "COCONOT_JUDGE_DRY_RUN", _as_bool),
-        "price_input": ("judge_price_input", "COCONOT_JUDGE_PRICE_INPUT", float),
-        "price_output": ("judge_price_output", "COCONOT_JUDGE_PRICE_OUTPUT", float),
-        "max_error_rate": ("judge_max_error_rate", "COCONOT_JUDGE_MAX_ERROR_RATE", float),
-        # --- Local judge (judge_backend=vllm) ---
-        "vllm_revision": ("judge_vllm_revision", "COCONOT_JUDGE_VLLM_REVISION", str),
-        "gpu_memory_utilization": (
-            "judge_gpu_memory_utilization",
-            "COCONOT_JUDGE_GPU_MEMORY_UTILIZATION",
-            float,
-        ),
-        "tensor_parallel_size": ("judge_tensor_parallel_size", "COCONOT_JUDGE_TENSOR_PARALLEL_SIZE", int),
-        "max_model_len": ("judge_max_model_len", "COCONOT_JUDGE_MAX_MODEL_LEN", int),
-        "server_timeout": ("judge_server_timeout", "COCONOT_JUDGE_SERVER_TIMEOUT", float),
-        "structured_outputs": ("judge_structured_outputs", "COCONOT_JUDGE_STRUCTURED_OUTPUTS", _as_bool),
-        "devices": ("judge_devices", "COCONOT_JUDGE_DEVICES", str),
-    }
+
+@dataclass(frozen=True)
+class JudgeSettings(VllmServerSettings, CoreSettings):
+    """Everything the judge engine needs: the core settings, then those each backend declares
+    (a backend's settings class is a base here and its ``declares``), and the key."""
+
+    api_key: str | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def resolve(cls, metadata: Mapping[str, Any] | None = None) -> JudgeSettings:
@@ -296,35 +130,21 @@ class JudgeSettings:
         """
         metadata = dict(metadata or {})
         _refuse_credentials(metadata)
-        meta_keys = {meta_key for meta_key, _, _ in cls._SOURCES.values()}
-        _refuse_unknown_metadata(metadata, meta_keys)
-        _refuse_unknown_environment({env_var for _, env_var, _ in cls._SOURCES.values()} | {ENV_API_KEY})
+        _refuse_unknown_metadata(metadata, {declared.meta_key for declared in SETTINGS.values()})
+        _refuse_unknown_environment({declared.env_var for declared in SETTINGS.values()} | {ENV_API_KEY})
         values: dict[str, Any] = {}
         origins: dict[str, str] = {}
-        for name, (meta_key, env_var, kind) in cls._SOURCES.items():
-            raw = metadata.get(meta_key)
-            origin = f"--metadata {meta_key}"
+        for name, declared in SETTINGS.items():
+            raw = metadata.get(declared.meta_key)
+            origin = f"--metadata {declared.meta_key}"
             if raw is None or raw == "":
-                raw = os.environ.get(env_var)
-                origin = env_var
+                raw = os.environ.get(declared.env_var)
+                origin = declared.env_var
             if raw is None or raw == "":
                 continue
-            try:
-                values[name] = _PARSERS.get(kind, kind)(raw)
-            except (TypeError, ValueError):
-                kind_name = _KINDS.get(kind, "value")
-                raise JudgeConfigError(f"{origin}={raw!r} is not a valid {kind_name}") from None
-            bounds = BOUNDS.get(name)
-            if bounds is not None and values[name] not in bounds:
-                raise JudgeConfigError(f"{origin}={raw!r} is out of range: it must be {bounds.describe()}")
+            values[name] = declared.parse(raw, origin)
             origins[name] = origin
-        backends = _backends()
-        backend = backends.get(values.get("backend", cls.backend))
-        if backend is None:
-            raise JudgeConfigError(
-                f"judge backend {values['backend']!r} is unknown; choose one of {', '.join(backends)} "
-                "(--metadata judge_backend=... or COCONOT_JUDGE_BACKEND)"
-            )
+        backend = BACKENDS[values.get("backend", cls.backend)]
         settings = cls(**backend.defaults(values))
         backend.validate(settings)
         key = os.environ.get(ENV_API_KEY) or os.environ.get("OPENAI_API_KEY") or None
@@ -336,12 +156,12 @@ class JudgeSettings:
     @property
     def judge_id(self) -> str:
         """A short human-readable name of the judge, e.g. ``openai:gpt-6-luna`` (its backend's)."""
-        return _backends()[self.backend].judge_id(self)
+        return BACKENDS[self.backend].judge_id(self)
 
     @property
     def endpoint(self) -> str:
         """The judge's endpoint without credentials, as its backend names it: safe to record."""
-        return _backends()[self.backend].endpoint_of(self)
+        return BACKENDS[self.backend].endpoint_of(self)
 
     def __repr__(self) -> str:
         values = ", ".join(f"{name}={value!r}" for name, value in self.public().items())
@@ -354,11 +174,28 @@ class JudgeSettings:
         return values
 
 
-def _backends() -> dict[str, type[JudgeBackend]]:
-    """The backend registry (imported here, not at the top: every backend imports this module)."""
-    from coconot_tasks.judge.backends import BACKENDS
+#: Every setting a user can give, by field name: the core ones and those the backends declare.
+SETTINGS: dict[str, Declared] = declarations(JudgeSettings)
+#: The backend that declared each backend-specific setting.
+OWNERS: dict[str, str] = {
+    name: backend.name
+    for backend in BACKENDS.values()
+    if backend.declares
+    for name in declarations(backend.declares)
+}
 
-    return BACKENDS
+
+def applies(name: str, backend: type[JudgeBackend]) -> bool:
+    """Whether the field ``name`` of the settings means anything for ``backend`` (else it is not recorded):
+    another backend's settings do not, and an offline judge has no model, endpoint, decoding or price."""
+    if OWNERS.get(name, backend.name) != backend.name or name in backend.not_recorded:
+        return False
+    return backend.remote or (name in SETTINGS and SETTINGS[name].setting.offline)
+
+
+def table_rows(owner: str | None = None) -> list[str]:
+    """The docs' settings table rows of the core settings (``owner=None``) or of a backend's."""
+    return [declared.row() for name, declared in SETTINGS.items() if OWNERS.get(name) == owner]
 
 
 def _refuse_credentials(metadata: Mapping[str, Any], prefix: str = "") -> None:
@@ -389,7 +226,7 @@ def _refuse_credentials(metadata: Mapping[str, Any], prefix: str = "") -> None:
 
 
 def _normalised(name: str) -> str:
-    return "_".join(_words(name))
+    return "_".join(words_of(name))
 
 
 def _refuse_unknown_metadata(metadata: Mapping[str, Any], known: set[str]) -> None:
@@ -459,3 +296,8 @@ def _check_base_url(url: str, origin: str) -> None:
             f"{'credentials' if shown != url else 'a query string'} in it; give the plain endpoint "
             f"(e.g. https://host/v1) and the key in {ENV_API_KEY}"
         )
+
+
+if __name__ == "__main__":  # python -m coconot_tasks.judge.settings: the docs' table rows
+    for owner in (None, *sorted(set(OWNERS.values()))):
+        print(f"<!-- {owner or 'core'} -->", *table_rows(owner), sep="\n", file=sys.stdout)

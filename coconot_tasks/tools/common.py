@@ -9,7 +9,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from coconot_tasks.judge.backends import BACKENDS, backend_for
-from coconot_tasks.judge.settings import DEFAULT_JUDGE_MODEL, JudgeSettings
+from coconot_tasks.judge.backends.openai.retired import DEFAULT_JUDGE_MODEL
+from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import JudgeStats
 
 #: Nothing was done: bad input or judge settings (checked before any judge request).

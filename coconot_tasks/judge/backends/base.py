@@ -67,7 +67,10 @@ class JudgeBackend:
     #: True when answers come from a (paid, slow) model: the engine caches them, prices
     #: them, and a dry run only counts them. False for offline rule-based judges.
     remote: ClassVar[bool] = True
-    #: Keys of the judge record (:mod:`coconot_tasks.judge.provenance`) that do not apply.
+    #: This backend's own settings: a frozen dataclass of :func:`~coconot_tasks.judge.declare.setting`
+    #: fields, also a base of ``JudgeSettings``. They are recorded for this backend only.
+    declares: ClassVar[type | None] = None
+    #: Core settings this backend ignores (left out of its judge record).
     not_recorded: ClassVar[frozenset[str]] = frozenset()
     #: A judge spec (``coconot compare-judges --judge NAME:MODEL@WHERE``): the setting ``WHERE``
     #: sets, and the spec's form for help texts. ``None``: the backend takes no model (``NAME``).

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from coconot_tasks.judge.backends.base import Completion, JudgeBackend, RequestShape
 from coconot_tasks.judge.prompt import CLASS_NAMES
-from coconot_tasks.judge.settings import redact_url
+from coconot_tasks.judge.redact import redact_url
 
 if TYPE_CHECKING:
     from coconot_tasks.judge.settings import JudgeSettings
@@ -51,13 +51,6 @@ class HeuristicBackend(JudgeBackend):
     remote = False
     spec_where = None
     spec_form = "{name}"
-    #: It has no model, endpoint, request, price or server.
-    not_recorded = frozenset(
-        {"model", "base_url", "endpoint", "concurrency", "max_retries", "timeout", "label_retries",
-         "temperature", "max_tokens", "top_p", "cache", "preflight", "max_cost_usd", "price_input",
-         "price_output", "price_known", "vllm_revision", "gpu_memory_utilization", "tensor_parallel_size",
-         "max_model_len", "server_timeout", "structured_outputs", "devices"}
-    )  # fmt: skip
 
     @classmethod
     def judge_id(cls, settings: JudgeSettings) -> str:

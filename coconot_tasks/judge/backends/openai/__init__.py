@@ -19,7 +19,7 @@ from coconot_tasks.judge.backends.openai.pricing import price_per_million
 from coconot_tasks.judge.backends.openai.retired import check_not_retired
 from coconot_tasks.judge.backends.openai.shape import model_family, openai_request_shape
 from coconot_tasks.judge.errors import InvalidResponseError, JudgeOutOfTokens, JudgeRequestRejected
-from coconot_tasks.judge.settings import redact_url
+from coconot_tasks.judge.redact import redact_url
 
 if TYPE_CHECKING:
     from coconot_tasks.judge.settings import JudgeSettings
@@ -33,11 +33,6 @@ class OpenAIBackend(JudgeBackend):
     """Chat completions through ``openai.AsyncOpenAI``."""
 
     name = "openai"
-    #: vLLM server settings do not apply (the ``vllm`` backend reuses this class and records them).
-    not_recorded = frozenset(
-        {"vllm_revision", "gpu_memory_utilization", "tensor_parallel_size", "max_model_len", "server_timeout",
-         "structured_outputs", "devices"}
-    )  # fmt: skip
 
     @classmethod
     def endpoint_of(cls, settings: JudgeSettings) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import openai
 
@@ -13,7 +13,9 @@ from coconot_tasks.judge.backends.openai.retired import check_reported_shutdown
 from coconot_tasks.judge.backends.openai.shape import openai_request_shape
 from coconot_tasks.judge.errors import JudgeConfigError
 from coconot_tasks.judge.prompt import JUDGE_SYSTEM_MESSAGE
-from coconot_tasks.judge.settings import JudgeSettings
+
+if TYPE_CHECKING:
+    from coconot_tasks.judge.settings import JudgeSettings
 
 
 def check_endpoint(settings: JudgeSettings, today: datetime.date | None = None) -> JudgeFacts:

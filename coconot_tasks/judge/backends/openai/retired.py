@@ -18,12 +18,20 @@ from __future__ import annotations
 import datetime
 import logging
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
 from coconot_tasks.judge.backends.openai.shape import base_model_name
 from coconot_tasks.judge.errors import JudgeConfigError
-from coconot_tasks.judge.settings import DEFAULT_JUDGE_MODEL, JudgeSettings
+
+if TYPE_CHECKING:
+    from coconot_tasks.judge.settings import JudgeSettings
+
+#: OpenAI's named replacement for the retiring gpt-4o / gpt-4.1 judges (the paper's gpt-3.5-turbo
+#: was shut down on 2026-10-23): a reasoning model, asked with ``reasoning_effort: "none"`` and
+#: temperature 0 (see :mod:`coconot_tasks.judge.backends.openai.shape`). The model id the endpoint
+#: reports is recorded with every verdict.
+DEFAULT_JUDGE_MODEL = "gpt-6-luna"
 
 logger = logging.getLogger("coconot_tasks")
 

@@ -23,16 +23,24 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coconot_tasks.judge.backends.base import Completion, JudgeBackend, JudgeFacts, RequestShape
 from coconot_tasks.judge.backends.openai import OpenAIBackend
 from coconot_tasks.judge.backends.openai.shape import openai_request_shape
 from coconot_tasks.judge.backends.vllm import server
+from coconot_tasks.judge.backends.vllm.settings import (
+    DEFAULT_VLLM_CONCURRENCY,
+    DEFAULT_VLLM_MODEL,
+    DEFAULT_VLLM_REVISION,
+    VllmServerSettings,
+)
 from coconot_tasks.judge.errors import JudgeCallError, JudgeConfigError
 from coconot_tasks.judge.prompt import CLASS_NAMES
-from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import JudgeItem
+
+if TYPE_CHECKING:
+    from coconot_tasks.judge.settings import JudgeSettings
 
 logger = logging.getLogger("coconot_tasks")
 
@@ -40,14 +48,6 @@ logger = logging.getLogger("coconot_tasks")
 #: new port each time, so the cache key and the records name it by this stable identity (the
 #: judge id pins the model, its revision and structured outputs).
 LOCAL_VLLM_ENDPOINT = "vllm serve (local, started by coconot-tasks)"
-#: The default local judge: ungated, Apache-2.0, and pinned to a Hugging Face commit so that it
-#: never changes under the same name. The sha is the repository's main-branch commit
-#: (https://huggingface.co/Qwen/Qwen2.5-7B-Instruct/commit/a09a35458c702b33eeacc393d103063234e8bc28),
-#: the revision that independent projects pin for this model.
-DEFAULT_VLLM_MODEL = "Qwen/Qwen2.5-7B-Instruct"
-DEFAULT_VLLM_REVISION = "a09a35458c702b33eeacc393d103063234e8bc28"
-#: Requests in flight for a local judge: enough to fill vLLM's continuous batch.
-DEFAULT_VLLM_CONCURRENCY = 64
 _COMMIT_SHA = re.compile(r"[0-9a-f]{40}")
 
 #: Longest rationale the structured-output pattern allows before the label (~200 tokens, so
@@ -93,6 +93,7 @@ class VllmBackend(JudgeBackend):
     """Chat completions from the local vLLM server, through :class:`OpenAIBackend`."""
 
     name = "vllm"
+    declares = VllmServerSettings
     not_recorded = frozenset({"base_url"})  # the plugin starts the server: the endpoint says so
     spec_where = "judge_vllm_revision"
     spec_form = "{name}:MODEL@REVISION"

@@ -46,10 +46,12 @@ import urllib.request
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coconot_tasks.judge.errors import JudgeConfigError
-from coconot_tasks.judge.settings import JudgeSettings
+
+if TYPE_CHECKING:
+    from coconot_tasks.judge.settings import JudgeSettings
 
 logger = logging.getLogger("coconot_tasks")
 

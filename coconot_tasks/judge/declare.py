@@ -1,0 +1,189 @@
+"""How a judge setting is declared: one dataclass field made by :func:`setting`.
+
+A field ``x`` so declared is read from ``--metadata judge_x`` or the environment variable
+``COCONOT_JUDGE_X``, parsed and range-checked by pydantic from its type and bounds
+(:meth:`Declared.parse`), recorded with the results where it applies, and listed in the docs'
+settings tables (:meth:`Declared.row`). Everything else about it follows from the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import types
+import typing
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import pydantic
+
+from coconot_tasks.judge.errors import JudgeConfigError
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than_equal"}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What a field needs beyond its name, type and default to be a judge setting."""
+
+    #: The docs table's last column.
+    help: str
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    #: Said after the range in errors, e.g. ``seconds per request``.
+    unit: str = ""
+    #: The only values allowed (any case), when there is such a list.
+    choices: tuple[str, ...] = ()
+    #: The docs' "allowed" text, when the type and bounds do not say it (e.g. ``http(s)://`` URL).
+    allowed: str = ""
+    #: The docs' "default" text, when the default value alone does not say it.
+    shown_default: str = ""
+    #: Recorded for offline judges too (which have no model, endpoint, decoding or price).
+    offline: bool = False
+
+
+def setting(default: Any, help: str, **declaration: Any) -> Any:
+    """A dataclass field that is a judge setting (see :class:`Setting` for ``declaration``)."""
+    return dataclasses.field(default=default, metadata={"setting": Setting(help, **declaration)})
+
+
+@dataclass(frozen=True)
+class Declared:
+    """A declared setting: its field's name, type (without ``None``) and default, and :class:`Setting`."""
+
+    name: str
+    kind: type
+    default: Any
+    setting: Setting
+
+    @property
+    def meta_key(self) -> str:
+        return f"judge_{self.name}"
+
+    @property
+    def env_var(self) -> str:
+        return f"COCONOT_JUDGE_{self.name.upper()}"
+
+    def parse(self, raw: Any, origin: str) -> Any:
+        """``raw`` as this setting's value; ``origin`` (e.g. ``--metadata judge_x``) names it in errors.
+
+        Integers are never truncated (``2.0`` is 2, ``2.5`` an error), numbers are finite and
+        never booleans, booleans are true/false, yes/no, on/off or 1/0 (any case).
+        """
+        try:
+            return _adapter(self).validate_python(raw)
+        except pydantic.ValidationError as exc:
+            if {error["type"] for error in exc.errors()} <= _RANGE_ERRORS:
+                raise JudgeConfigError(
+                    f"{origin}={raw!r} is out of range: it must be {self.describe_range()}"
+                ) from None
+            raise JudgeConfigError(f"{origin}={raw!r} is not a valid {self.kind_name()}") from None
+
+    def kind_name(self) -> str:
+        if self.setting.choices:
+            return f"{self.name.replace('_', ' ')}: use one of {', '.join(self.setting.choices)}"
+        names = {int: "integer", float: "finite number", bool: "boolean (true/false, yes/no, on/off or 1/0)"}
+        return names.get(self.kind, "string")
+
+    def describe_range(self) -> str:
+        """E.g. ``from 1 to 1024``, ``greater than 0 and at most 3600 seconds``, ``at least 0``."""
+        low, high, s = self.setting.gt, self.setting.le, self.setting
+        if s.gt is None:
+            text = f"at least {s.ge}" if high is None else f"from {s.ge} to {high}"
+        else:
+            text = f"greater than {low}" + ("" if high is None else f" and at most {high}")
+        return f"{text} {s.unit}".rstrip()
+
+    def allowed(self) -> str:
+        """The docs' "allowed" column: e.g. ``integer, 1 to 1024``, ``> 0, at most 3600``, ``boolean``."""
+        s = self.setting
+        if s.choices:
+            return ", ".join(f"`{choice}`" for choice in s.choices)
+        if self.kind is bool:
+            return "boolean"
+        if self.kind not in (int, float):
+            return s.allowed
+        if s.gt is not None:
+            text = f"> {s.gt}" + ("" if s.le is None else f", at most {s.le}")
+        else:
+            text = f"≥ {s.ge}" if s.le is None else f"{s.ge} to {s.le}"
+        return f"integer, {text}" if self.kind is int else text
+
+    def shown_default(self) -> str:
+        if self.setting.shown_default:
+            return self.setting.shown_default
+        if self.default is None:
+            return "none"
+        if isinstance(self.default, bool):
+            return str(self.default).lower()
+        return f"`{self.default}`" if isinstance(self.default, str) else f"{self.default:g}"
+
+    def row(self) -> str:
+        """This setting's row in the docs' settings table."""
+        cells = [f"`{self.meta_key}`", f"`{self.env_var}`", self.shown_default(), self.allowed()]
+        return "|" + "|".join(f" {cell} " if cell else " " for cell in [*cells, self.setting.help]) + "|"
+
+
+def declarations(cls: type) -> dict[str, Declared]:
+    """The settings a dataclass declares with :func:`setting` (inherited ones too), by field name."""
+    hints = typing.get_type_hints(cls)
+    found = {}
+    for field in dataclasses.fields(cls):
+        if "setting" in field.metadata:
+            kinds = [kind for kind in typing.get_args(hints[field.name]) if kind is not types.NoneType]
+            kind = kinds[0] if kinds else hints[field.name]
+            found[field.name] = Declared(field.name, kind, field.default, field.metadata["setting"])
+    return found
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in _TRUE | _FALSE:
+        raise ValueError(f"not a boolean: {value!r}")
+    return text in _TRUE
+
+
+def _finite_number(value: Any) -> Any:
+    """``value`` unless it is a boolean or not finite (checked before the range: ``inf`` is no number)."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a number: {value!r}")
+    try:
+        number = float(value if isinstance(value, (int, float)) else str(value).strip())
+    except ValueError:
+        return value  # pydantic names what it is not
+    if not math.isfinite(number):
+        raise ValueError(f"not a finite number: {value!r}")
+    return value
+
+
+def _choice(choices: tuple[str, ...]) -> Any:
+    def check(value: Any) -> str:
+        text = str(value).strip().lower()
+        if text not in choices:
+            raise ValueError(f"not one of {choices}: {value!r}")
+        return text
+
+    return check
+
+
+@functools.cache
+def _adapter(declared: Declared) -> pydantic.TypeAdapter[Any]:
+    """The pydantic validator of ``declared`` (built on first use: imports stay fast)."""
+    s = declared.setting
+    annotation: Any
+    if s.choices:
+        annotation = Annotated[str, pydantic.BeforeValidator(_choice(s.choices))]
+    elif declared.kind is bool:
+        annotation = Annotated[bool, pydantic.BeforeValidator(_as_bool)]
+    elif declared.kind in (int, float):
+        bounds = pydantic.Field(ge=s.ge, gt=s.gt, le=s.le)
+        annotation = Annotated[declared.kind, pydantic.BeforeValidator(_finite_number), bounds]
+    else:
+        annotation = Annotated[declared.kind, pydantic.BeforeValidator(str)]
+    return pydantic.TypeAdapter(annotation)
