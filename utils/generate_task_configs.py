@@ -30,7 +30,7 @@ from coconot_tasks.benchmark.names import (  # noqa: E402
     task_name,
 )
 from coconot_tasks.benchmark.taxonomy import CONTRAST, ORIGINAL  # noqa: E402
-from coconot_tasks.judge.provenance import PROVENANCE_KEY  # noqa: E402
+from coconot_tasks.judge.settings import JUDGE_RECORD_KEY  # noqa: E402
 
 VERSION = 1.0
 HOOKS = "coconot_tasks.harness.tasks"
@@ -77,7 +77,7 @@ def task_yaml(set_name: str) -> str:
             for name in metric_names(set_name)
         ],
         # Filled in by the run with the judge's record (coconot_tasks.judge.provenance).
-        "metadata": {"version": VERSION, PROVENANCE_KEY: {}},
+        "metadata": {"version": VERSION, JUDGE_RECORD_KEY: {}},
     }
     return (
         HEADER

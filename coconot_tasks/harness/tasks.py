@@ -43,8 +43,8 @@ from coconot_tasks.judge.backends.base import JudgeFacts
 from coconot_tasks.judge.engine import judge_items
 from coconot_tasks.judge.errors import JudgeConfigError
 from coconot_tasks.judge.preflight import check_judge
-from coconot_tasks.judge.provenance import PROVENANCE_KEY, judge_provenance
-from coconot_tasks.judge.settings import JudgeSettings
+from coconot_tasks.judge.provenance import judge_provenance
+from coconot_tasks.judge.settings import JUDGE_RECORD_KEY, JudgeSettings
 from coconot_tasks.judge.types import (
     OUTCOME_NOT_JUDGED,
     JudgeItem,
@@ -147,7 +147,7 @@ def _load(task: str, set_name: str, system_prompt: bool, metadata: dict[str, Any
         rubric = load_rubric(data_dir)
         for subcategory in sorted(set(data["test"]["subcategory"])):
             rubric_entry(rubric, subcategory)  # fail now, not after generation
-    record = metadata.get(PROVENANCE_KEY)
+    record = metadata.get(JUDGE_RECORD_KEY)
     if isinstance(record, dict):
         record.clear()
         record.update(judge_provenance(settings))

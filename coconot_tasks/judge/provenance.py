@@ -1,6 +1,6 @@
 """What a results file records about the judge that scored it.
 
-One dict, written into each CoCoNot task config's ``metadata`` under :data:`PROVENANCE_KEY`
+One dict, written into each CoCoNot task config's ``metadata`` under :data:`JUDGE_RECORD_KEY`
 (lm-eval copies task configs into the results JSON) by an ``lm_eval`` run and by ``coconot
 rescore``: the effective settings (whatever their source), the requested judge, the endpoint
 it was asked at (credentials removed), the model ids that endpoint reported for the
@@ -15,11 +15,7 @@ from typing import Any
 
 from coconot_tasks.judge.backends import backend_for, request_shape
 from coconot_tasks.judge.pricing import prices_known
-from coconot_tasks.judge.settings import SETTINGS_RECORD_KEY, JudgeSettings, applies
-
-#: The key of the judge record in a task config's ``metadata`` (the YAML declares it empty;
-#: the settings reserve it, so ``--metadata`` cannot set it).
-PROVENANCE_KEY = SETTINGS_RECORD_KEY
+from coconot_tasks.judge.settings import JudgeSettings, applies
 
 
 def judge_provenance(

@@ -32,7 +32,7 @@ from coconot_tasks.judge.redact import looks_secret, redact_url, words_of
 ENV_API_KEY = "COCONOT_JUDGE_API_KEY"
 #: The ``--metadata`` key under which the task config records the judge's effective settings
 #: (the YAML declares it empty; the ``custom_dataset`` hook fills it in).
-SETTINGS_RECORD_KEY = "judge_settings"
+JUDGE_RECORD_KEY = "judge_settings"
 
 
 #: The values ``judge_reasoning_effort`` accepts (the OpenAI API's ``reasoning_effort`` values;
@@ -207,7 +207,7 @@ def _refuse_credentials(metadata: Mapping[str, Any], prefix: str = "") -> None:
     where = "lm-eval writes --metadata and --model_args into the results JSON"
     for key, value in metadata.items():
         name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and name != SETTINGS_RECORD_KEY:
+        if isinstance(value, Mapping) and name != JUDGE_RECORD_KEY:
             _refuse_credentials(value, f"{name}.")
         if not isinstance(value, str) or not value:
             continue  # numbers and booleans (use_auth_token=True) hold no credential
@@ -231,14 +231,14 @@ def _normalised(name: str) -> str:
 
 def _refuse_unknown_metadata(metadata: Mapping[str, Any], known: set[str]) -> None:
     """Refuse ``judge_*`` keys (any case or separator, or ``coconot_*``) that are no setting."""
-    record = metadata.get(SETTINGS_RECORD_KEY)
+    record = metadata.get(JUDGE_RECORD_KEY)
     if record is not None and not isinstance(record, dict):
         raise JudgeConfigError(
-            f"--metadata {SETTINGS_RECORD_KEY} is where CoCoNot records the judge's effective settings; "
+            f"--metadata {JUDGE_RECORD_KEY} is where CoCoNot records the judge's effective settings; "
             "set the individual judge_* keys instead"
         )
     for name in metadata:
-        if name in known or name == SETTINGS_RECORD_KEY:
+        if name in known or name == JUDGE_RECORD_KEY:
             continue
         normalised = _normalised(name)
         near_miss = difflib.get_close_matches(normalised, known, cutoff=0.85)

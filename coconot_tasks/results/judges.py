@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from coconot_tasks.judge.backends import BACKENDS
-from coconot_tasks.judge.provenance import PROVENANCE_KEY
+from coconot_tasks.judge.settings import JUDGE_RECORD_KEY
 from coconot_tasks.results.saved_runs import Run
 
 #: Shown for a run whose judge no file records.
@@ -127,7 +127,7 @@ def task_judge(run: Run, task: str) -> JudgeRecord:
     """The judge of one task of ``run``: its judge record, else its verdicts, else unknown."""
     config = (run.results.get("configs") or {}).get(task)
     metadata = config.get("metadata") if isinstance(config, Mapping) else None
-    record = metadata.get(PROVENANCE_KEY) if isinstance(metadata, Mapping) else None
+    record = metadata.get(JUDGE_RECORD_KEY) if isinstance(metadata, Mapping) else None
     if isinstance(record, Mapping) and (record.get("judge") or record.get("served_models")):
         return _from_provenance(record)
     return _from_samples(run, task)

@@ -26,8 +26,12 @@ from functools import cache
 from typing import Any
 
 from lm_eval.api.group import Group
+from lm_eval.api.metrics import mean
+from lm_eval.api.registry import get_aggregation
 from lm_eval.api.task import Task
 from lm_eval.config.group import AggMetricConfig
+from lm_eval.evaluator_utils import _compute_task_aggregations  # lm-eval's own; no public name
+from lm_eval.tasks import TaskManager
 
 from coconot_tasks.benchmark.names import (
     FILTER_NAME,
@@ -64,8 +68,6 @@ def aggregate_task(
     ``raw_metrics`` maps ``(metric, filter)`` to the per-sample values, which must be in
     document order (float sums depend on the order).
     """
-    from lm_eval.evaluator_utils import _compute_task_aggregations
-
     values, sample_len = _compute_task_aggregations(
         _SavedTask(task, aggregations),
         {key: list(items) for key, items in raw_metrics.items()},
@@ -92,9 +94,6 @@ class _SavedTask(Task):
 
     def aggregation(self) -> dict[str, Callable[..., float]]:
         """The function of each metric: the package's own, else lm-eval's registered one, else ``mean``."""
-        from lm_eval.api.metrics import mean
-        from lm_eval.api.registry import get_aggregation
-
         ours: dict[str, Callable[..., float]] = {SUM_AGGREGATION: total, RATE_AGGREGATION: rate_mean}
         return {
             metric: ours.get(name) or get_aggregation(name) or mean
@@ -157,8 +156,6 @@ def effective_samples(original: Mapping[str, Any], task: str) -> int | None:
 @cache
 def _group_configs() -> dict[str, dict[str, Any]]:
     """The group YAMLs of the package's task directory, as lm-eval's own task index reads them."""
-    from lm_eval.tasks import TaskManager
-
     index = TaskManager(include_path=str(task_dir()), include_defaults=False).task_index
     return {name: dict(entry.cfg) for name, entry in index.items() if entry.cfg and "group" in entry.cfg}
 

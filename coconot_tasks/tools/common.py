@@ -105,9 +105,18 @@ def add_judge_arguments(parser: argparse.ArgumentParser, *, backend_help: str) -
         metavar="SHA",
         help="judge_backend=vllm: the Hugging Face commit of --judge-model (40 hex digits)",
     )
-    parser.add_argument(
-        "--judge-concurrency", type=int, metavar="N", help="judge requests in flight (default 16)"
-    )
+    parser.add_argument("--judge-concurrency", type=int, metavar="N", help=_concurrency_help())
+
+
+def _concurrency_help() -> str:
+    """``judge requests in flight (default 16; vllm: 64)``: each backend's default, from its declaration."""
+    default = JudgeSettings.concurrency
+    own = [
+        f"{name}: {value}"
+        for name, backend in BACKENDS.items()
+        if (value := backend.defaults({}).get("concurrency", default)) != default
+    ]
+    return f"judge requests in flight (default {default}{''.join(f'; {text}' for text in own)})"
 
 
 def add_spend_arguments(parser: argparse.ArgumentParser) -> None:

@@ -13,13 +13,13 @@ from typing import Any
 
 from coconot_tasks import __version__
 from coconot_tasks.judge.backends import backend_for
-from coconot_tasks.judge.provenance import PROVENANCE_KEY, judge_provenance
-from coconot_tasks.judge.settings import JudgeSettings
+from coconot_tasks.judge.provenance import judge_provenance
+from coconot_tasks.judge.settings import JUDGE_RECORD_KEY, JudgeSettings
 from coconot_tasks.judge.types import JudgeStats
 from coconot_tasks.results.saved_runs import Run
 
 #: Keys of a task config's ``metadata`` that describe the judge (replaced on rescoring).
-JUDGE_METADATA_KEYS = ("judge_backend", "judge_model", "judge_base_url", PROVENANCE_KEY)
+JUDGE_METADATA_KEYS = ("judge_backend", "judge_model", "judge_base_url", JUDGE_RECORD_KEY)
 
 
 def source_judges(run: Run) -> list[str]:
@@ -50,7 +50,7 @@ def rescored_config(
         metadata["judge_model"] = settings.model
     if settings.base_url:
         metadata["judge_base_url"] = settings.endpoint
-    metadata[PROVENANCE_KEY] = judge_provenance(settings, served_models)
+    metadata[JUDGE_RECORD_KEY] = judge_provenance(settings, served_models)
     updated["metadata"] = metadata
     return updated
 
