@@ -158,6 +158,22 @@ def test_subset_and_dry_run_print_calls_per_judge_and_write_nothing(
     ][:3]  # fmt: skip
     assert f"openai:{FAKE_JUDGE_B}: {sum(1 for r in safety if r.strip())} judge calls" in printed
     assert "saved: no calls" in printed and not (tmp_path / "dry").exists()
+    # the fake judge has no price: its cost is unknown, never a made-up $0.0000
+    assert "estimated unknown" in printed and "$0.0000" not in printed
+
+
+def test_a_budget_cap_with_an_unpriced_judge_is_refused_before_any_call(
+    saved_run: SavedRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COCONOT_JUDGE_API_KEY", JUDGE_KEY)
+    with FakeOpenAI(judge_key=JUDGE_KEY) as server:
+        args = ["compare-judges", str(saved_run.output_path), "--judge", "saved", "--judge",
+                f"openai:{FAKE_JUDGE_B}@{server.url}", "-o", str(tmp_path / "out"), "--max-cost-usd", "0.01",
+                "--no-progress"]  # fmt: skip
+        assert main(args) == 2
+        assert server.state.judge_requests == 0
+    assert "needs the price of judge model" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_bad_specs_exit_2_before_any_call(

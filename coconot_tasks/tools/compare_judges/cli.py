@@ -12,6 +12,7 @@ from typing import Any
 
 from coconot_tasks.benchmark.taxonomy import SETS
 from coconot_tasks.exit_codes import EXIT_JUDGE_ERRORS
+from coconot_tasks.judge.pricing import format_cost, prices_known
 from coconot_tasks.judge.settings import JudgeConfigError
 from coconot_tasks.results.saved_runs import RunError, load_runs
 from coconot_tasks.tools.common import add_spend_arguments, cli_error
@@ -90,6 +91,9 @@ def run_compare_judges(args: argparse.Namespace) -> int:
     shared: dict[str, Any] = {"judge_concurrency": args.judge_concurrency}
     shared.update({"judge_cache": False} if args.no_cache else {})
     shared.update({"judge_dry_run": True} if args.dry_run else {})
+    # The cap in each judge's settings: validated, and refused for a judge without a known price
+    # (check_judge), as everywhere; judge_all then gives each judge what the earlier ones left.
+    shared["judge_max_cost_usd"] = args.max_cost_usd
     try:
         runs = list({run.results_path.resolve(): run for run in load_runs(list(args.runs))}.values())
     except RunError as exc:
@@ -104,25 +108,25 @@ def run_compare_judges(args: argparse.Namespace) -> int:
                 check_judge(spec.settings)
     except JudgeConfigError as exc:
         return _error(str(exc))
-    if args.max_cost_usd is not None and args.max_cost_usd <= 0:
-        return _error("--max-cost-usd must be > 0")
     results, stats = judge_all(
         specs, responses, max_cost_usd=args.max_cost_usd, progress=not args.no_progress
     )
     if args.dry_run:
-        total = 0.0
+        total, all_priced = 0.0, True
         print(f"DRY RUN: nothing judged or written; {len(responses)} responses, per judge:")
         for spec, judge_stats in zip(specs, stats, strict=True):
-            if judge_stats is None:
+            if spec.settings is None or judge_stats is None:
                 print(f"  {spec.name}: no calls (verdicts already in the runs)")
                 continue
-            total += judge_stats.estimated_cost_usd
+            priced = prices_known(spec.settings)
+            total, all_priced = total + judge_stats.estimated_cost_usd, all_priced and priced
             print(
                 f"  {spec.name}: {judge_stats.estimated_calls} judge calls ({judge_stats.cached} cached, "
-                f"{judge_stats.empty} empty responses), estimated ${judge_stats.estimated_cost_usd:.4f}"
+                f"{judge_stats.empty} empty responses), estimated "
+                f"{format_cost(judge_stats.estimated_cost_usd, priced)}"
             )
         cap = f" (cap ${args.max_cost_usd:.4f})" if args.max_cost_usd is not None else ""
-        print(f"  all judges: estimated ${total:.4f}{cap}")
+        print(f"  all judges: estimated {format_cost(total, all_priced)}{cap}")
         return 0
     comparison = compare_judges(specs, responses, results, stats)
     notes = [
