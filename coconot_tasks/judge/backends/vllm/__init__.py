@@ -102,7 +102,7 @@ class VllmBackend(JudgeBackend):
     def judge_id(cls, settings: JudgeSettings) -> str:
         """``vllm:MODEL@REVISION``, ``+structured`` with structured outputs (they change the answers)."""
         pinned = f"{settings.model}@{settings.vllm_revision}" if settings.vllm_revision else settings.model
-        return f"vllm:{pinned}{'+structured' if settings.structured_outputs else ''}"
+        return f"{cls.name}:{pinned}{'+structured' if settings.structured_outputs else ''}"
 
     @classmethod
     def endpoint_of(cls, settings: JudgeSettings) -> str:
