@@ -644,6 +644,17 @@ def test_two_runs_of_one_model_into_one_directory_are_refused(
     assert judge_env.state.judge_requests == 0
 
 
+def test_a_run_named_twice_is_rescored_once(
+    tiny_run: SavedRun, judge_env: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["rescore", str(tiny_run.output_path), str(tiny_run.results_path), "-o", str(tmp_path / "out"),
+         "--dry-run", "--no-progress"]
+    )  # fmt: skip
+    assert code == 0
+    assert capsys.readouterr().out.count("DRY RUN") == 1
+
+
 def test_dry_run_counts_calls_and_writes_nothing(
     tiny_run: SavedRun, judge_env: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -206,5 +206,9 @@ def find_results_files(path: Path) -> list[Path]:
 
 
 def load_runs(paths: list[Path]) -> list[Run]:
-    """Load every run found under ``paths`` (directories or results files)."""
-    return [load_run(found) for path in paths for found in find_results_files(path)]
+    """Load every run found under ``paths`` (directories or results files), each results file once."""
+    found: dict[Path, Path] = {}
+    for path in paths:
+        for results in find_results_files(path):
+            found.setdefault(results.resolve(), results)
+    return [load_run(results) for results in found.values()]

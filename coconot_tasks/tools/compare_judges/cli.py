@@ -95,7 +95,7 @@ def run_compare_judges(args: argparse.Namespace) -> int:
     # (check_judge), as everywhere; judge_all then gives each judge what the earlier ones left.
     shared["judge_max_cost_usd"] = args.max_cost_usd
     try:
-        runs = list({run.results_path.resolve(): run for run in load_runs(list(args.runs))}.values())
+        runs = load_runs(list(args.runs))
     except RunError as exc:
         return _error(str(exc))
     responses = select_responses(runs, limit=args.limit, set_name=args.set_name, category=args.category)
