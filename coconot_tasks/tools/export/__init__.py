@@ -1,43 +1,9 @@
-"""CoCoNot's training data, converted for the tools people fine-tune with.
+"""CoCoNot's training data (``sft``, ``preference``), converted for the tools people fine-tune with.
 
-Two kinds of training data come with CoCoNot (HF hub ``allenai/coconot``):
-
-- ``sft``: config ``original``, split ``train``: 11,477 prompts with noncompliant responses
-  (fields ``id, category, subcategory, prompt, response``);
-- ``preference``: config ``pref``, split ``train``: 927 contrast prompts with a compliant
-  ``chosen`` and an over-refusing ``rejected`` response (plus ``chosen_model`` and
-  ``rejected_model``).
-
-They load from the hub at the pinned revision (:data:`coconot_tasks.benchmark.dataset.HUB_REVISION`), from
-a local directory (``--data-dir`` / ``COCONOT_DATA_DIR``) holding :data:`LOCAL_FILES_TRAIN`, or
-from one explicit JSONL (or parquet) file. Every row is schema-checked; an error names the
-file, the row and the problem.
-
-Output formats (one JSON object per line unless noted):
-
-- ``messages`` (SFT): ``{"messages": [{"role": "user", ...}, {"role": "assistant", ...}]}``,
-  read by TRL's ``SFTTrainer`` (conversational language-modeling data) and OpenAI's chat
-  fine-tuning;
-- ``trl-dpo`` (preference): ``{"prompt": [user], "chosen": [assistant], "rejected":
-  [assistant]}``, TRL's conversational preference format (``DPOTrainer``);
-- ``openai-dpo`` (preference): ``{"input": {"messages": [user]}, "preferred_output":
-  [assistant], "non_preferred_output": [assistant]}``, OpenAI's preference fine-tuning file;
-- ``hf-dataset`` (either kind): a ``datasets.DatasetDict`` (``train``, and ``validation``
-  with a validation fraction) saved with ``save_to_disk``, in the TRL layout of the kind
-  (``messages``, or ``prompt``/``chosen``/``rejected``).
-
-An optional system message goes first in every conversation. CoCoNot's ``id``,
-``category`` and ``subcategory`` go into an extra ``metadata`` field only on request (some
-trainers reject unknown keys).
-
-The evaluation sets (``original``/``contrast`` test) are never exported: a source file named
-like an evaluation file, or sharing ids with the evaluation files found locally, is refused
-(:class:`EvalSetError`). Training on them would invalidate CoCoNot numbers.
-
-This package holds :func:`export`; its steps live in ``kinds`` (the two kinds), ``load``
-(reading, schema, hub), ``eval_guard`` (evaluation-set detection), ``selection`` (filters,
-shuffle/limit, split), ``formats`` (records per format), ``system_prompt`` (the system
-message) and ``writers`` (output paths, overwrite checks, JSONL and ``DatasetDict`` files).
+:func:`export` reads the rows (``load``: one file, a data directory or the hub, every row
+schema-checked, evaluation sets refused by ``eval_guard``), chooses them (``selection``:
+filters, shuffle/limit, split) and writes them (``writers``: formats, system message, files).
+The formats and data sources: docs/tools.md ("Export training data") and ``coconot export --help``.
 """
 
 from __future__ import annotations
@@ -51,16 +17,7 @@ from typing import Any
 
 from coconot_tasks.benchmark.dataset import resolve_data_dir
 from coconot_tasks.tools.export.eval_guard import EvalCheck, EvalSetError, eval_file_name_reason
-from coconot_tasks.tools.export.formats import (
-    ALL_FORMATS,
-    DEFAULT_FORMAT,
-    FORMATS,
-    HF_DATASET,
-    record_layout,
-    resolve_format,
-    to_record,
-)
-from coconot_tasks.tools.export.kinds import KINDS, PREFERENCE, SFT, check_kind
+from coconot_tasks.tools.export.kinds import check_kind
 from coconot_tasks.tools.export.load import LOCAL_FILES_TRAIN, TrainingRows, load_training_rows
 from coconot_tasks.tools.export.selection import (
     TRAIN,
@@ -71,21 +28,17 @@ from coconot_tasks.tools.export.selection import (
     select_rows,
     split_rows,
 )
-from coconot_tasks.tools.export.system_prompt import resolve_system_prompt
-from coconot_tasks.tools.export.writers import check_outputs, output_paths, write_splits
+from coconot_tasks.tools.export.writers import (
+    check_outputs,
+    output_paths,
+    record_layout,
+    resolve_format,
+    resolve_system_prompt,
+    to_record,
+    write_splits,
+)
 
 __all__ = [
-    "ALL_FORMATS",
-    "DEFAULT_FORMAT",
-    "FORMATS",
-    "HF_DATASET",
-    "KINDS",
-    "LOCAL_FILES_TRAIN",
-    "PREFERENCE",
-    "SFT",
-    "TRAIN",
-    "VALIDATION",
-    "EvalCheck",
     "EvalSetError",
     "ExportResult",
     "TrainingRows",
@@ -131,9 +84,8 @@ def export(
 ) -> ExportResult:
     """Load, guard, filter, split, convert and write CoCoNot training data of ``kind``.
 
-    ``fmt`` defaults to ``messages`` (SFT) or ``trl-dpo`` (preference). ``system_prompt`` is
-    ``"official"`` (the paper's prompt), any other text, or None. Everything that can be
-    checked before loading is (format, fraction, limit, output paths, system prompt).
+    ``system_prompt`` is ``"official"`` (the paper's prompt), any other text, or None. Everything
+    that can be checked before loading is (format, fraction, limit, output paths, system prompt).
 
     Raises:
         DataError (EvalSetError for evaluation data): every problem of the input.

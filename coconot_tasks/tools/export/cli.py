@@ -12,20 +12,11 @@ from pathlib import Path
 
 from coconot_tasks.benchmark.dataset import DataError
 from coconot_tasks.tools.common import cli_error
-from coconot_tasks.tools.export import (
-    ALL_FORMATS,
-    DEFAULT_FORMAT,
-    FORMATS,
-    HF_DATASET,
-    KINDS,
-    LOCAL_FILES_TRAIN,
-    PREFERENCE,
-    SFT,
-    TRAIN,
-    VALIDATION,
-    ExportResult,
-    export,
-)
+from coconot_tasks.tools.export import ExportResult, export
+from coconot_tasks.tools.export.kinds import KINDS, PREFERENCE, SFT
+from coconot_tasks.tools.export.load import LOCAL_FILES_TRAIN
+from coconot_tasks.tools.export.selection import TRAIN, VALIDATION
+from coconot_tasks.tools.export.writers import ALL_FORMATS, DEFAULT_FORMAT, FORMATS, HF_DATASET
 
 _EPILOG = f"""\
 kinds and formats:
@@ -134,10 +125,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=run_export)
 
 
-def _error(message: str) -> int:
-    return cli_error("export", message)
-
-
 def run_export(args: argparse.Namespace) -> int:
     """Run ``coconot export``; returns the exit status."""
     try:
@@ -160,9 +147,9 @@ def run_export(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
         )
     except DataError as exc:
-        return _error(str(exc))
+        return cli_error("export", str(exc))
     except OSError as exc:
-        return _error(f"could not write the output: {exc}")
+        return cli_error("export", f"could not write the output: {exc}")
     print_summary(result)
     return 0
 

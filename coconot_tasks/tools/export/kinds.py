@@ -15,10 +15,6 @@ KINDS: Final = (SFT, PREFERENCE)
 
 
 def check_kind(kind: str) -> None:
-    """Refuse anything but :data:`SFT` and :data:`PREFERENCE`.
-
-    Raises:
-        DataError: ``kind`` is unknown.
-    """
+    """Refuse anything but :data:`SFT` and :data:`PREFERENCE` (DataError)."""
     if kind not in KINDS:
         raise DataError(f"unknown kind of training data {kind!r}; expected one of {list(KINDS)}")

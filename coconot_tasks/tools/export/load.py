@@ -1,9 +1,5 @@
-"""Reading and validating CoCoNot training rows: one file, a local data directory, or the hub.
-
-Every row is checked against CoCoNot's schema and the fields of its kind, and passes the
-evaluation-set guard (:mod:`coconot_tasks.tools.export.eval_guard`); an error names the
-file, the row and the problem.
-"""
+"""Reading CoCoNot training rows (one file, a data directory or the hub), schema-checked and guarded
+against evaluation sets; an error names the file, the row and the problem."""
 
 from __future__ import annotations
 
@@ -31,9 +27,8 @@ from coconot_tasks.tools.export.eval_guard import (
 )
 from coconot_tasks.tools.export.kinds import PREFERENCE, SFT, check_kind
 
-#: Local file name of each kind in a data directory. ``coconot_pref.jsonl`` is the name in the
-#: official repository (github.com/allenai/noncompliance ``data/``); the SFT split has no file
-#: there, so this package names it ``coconot_sft.jsonl``.
+#: Local file name of each kind in a data directory (``coconot_pref.jsonl`` as in the official
+#: repository's ``data/``; the SFT split has no file there, so this package names it).
 LOCAL_FILES_TRAIN: Final[dict[str, str]] = {SFT: "coconot_sft.jsonl", PREFERENCE: "coconot_pref.jsonl"}
 
 #: (hub config, split) of each kind.
@@ -94,14 +89,9 @@ def check_training_rows(
 ) -> TrainingRows:
     """Check the CoCoNot schema, that the rows are not evaluation rows, and the fields of ``kind``.
 
-    The evaluation-set guard runs before the kind's fields are checked, so that an evaluation
-    file is named as such rather than as a file with empty responses.
-
-    Raises:
-        EvalSetError: the rows belong to the evaluation sets in ``eval_files``.
-        DataError: naming ``source``, the row and the problem.
+    The evaluation-set guard comes before the kind's fields, so that an evaluation file is named
+    as such rather than as a file with empty responses.
     """
-    check_kind(kind)
     checked = check_rows(rows, source, numbers)
     eval_check = check_not_eval(checked, source, eval_files)
     _check_extra_fields(kind, checked, source, numbers)
@@ -109,12 +99,7 @@ def check_training_rows(
 
 
 def read_training_file(kind: str, path: Path, eval_files: Sequence[Path] = ()) -> TrainingRows:
-    """Read and validate one training file (JSONL, or parquet as downloaded from the hub).
-
-    Raises:
-        EvalSetError: the rows belong to the evaluation sets in ``eval_files``.
-        DataError: the file is missing or unreadable, or a row is invalid.
-    """
+    """Read and validate one training file (JSONL, or parquet as downloaded from the hub)."""
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     rows, numbers = _parse_rows(path)
@@ -148,14 +133,8 @@ def load_training_rows(
     data_dir: str | os.PathLike[str] | None = None,
     revision: str | None = None,
 ) -> TrainingRows:
-    """Load and validate the training rows of ``kind`` (``"sft"`` or ``"preference"``).
-
-    Args:
-        kind: ``"sft"`` (hub ``original``/``train``) or ``"preference"`` (hub ``pref``/``train``).
-        source: one explicit file (JSONL or parquet); wins over everything else.
-        data_dir: a directory holding :data:`LOCAL_FILES_TRAIN` (default: ``COCONOT_DATA_DIR``;
-            without either, the hub at ``revision`` / ``COCONOT_DATA_REVISION`` / the pin).
-        revision: hub revision (only for hub loading).
+    """Load and validate the training rows of ``kind``: from ``source`` (one JSONL or parquet
+    file), else ``data_dir`` / ``COCONOT_DATA_DIR`` (:data:`LOCAL_FILES_TRAIN`), else the hub.
 
     Raises:
         EvalSetError: the source is an evaluation set.

@@ -17,21 +17,13 @@ VALIDATION: Final = "validation"
 
 
 def check_limit(limit: int | None) -> None:
-    """Refuse a row limit below 1 (None: no limit).
-
-    Raises:
-        DataError: ``limit`` is below 1.
-    """
+    """Refuse a row limit below 1 (None: no limit)."""
     if limit is not None and limit < 1:
         raise DataError(f"--limit must be at least 1, got {limit}")
 
 
 def check_val_fraction(val_fraction: float) -> None:
-    """Refuse a validation fraction outside (0, 1).
-
-    Raises:
-        DataError: ``val_fraction`` is not strictly between 0 and 1.
-    """
+    """Refuse a validation fraction outside (0, 1)."""
     if not 0 < val_fraction < 1:
         raise DataError(f"the validation fraction must be between 0 and 1 (exclusive), got {val_fraction}")
 
@@ -64,8 +56,7 @@ def filter_rows(
     """Keep the rows of the given categories and subcategories (names or slugs, any case).
 
     Raises:
-        DataError: a name matches no row of the data (the message lists the names present),
-            or the two filters together leave no row.
+        DataError: a name matches no row (the message lists the names present), or no row is left.
     """
     kept = list(rows)
     if categories:
@@ -85,12 +76,7 @@ def filter_rows(
 def select_rows(
     rows: Sequence[dict[str, Any]], shuffle: bool = False, seed: int = 0, limit: int | None = None
 ) -> list[dict[str, Any]]:
-    """Optionally shuffle (seeded), then keep the first ``limit`` rows.
-
-    Raises:
-        DataError: ``limit`` is below 1.
-    """
-    check_limit(limit)
+    """Optionally shuffle (seeded), then keep the first ``limit`` rows."""
     chosen = list(rows)
     if shuffle:
         random.Random(f"coconot-shuffle-{seed}").shuffle(chosen)
@@ -103,10 +89,8 @@ def split_rows(
     """Split into (train, validation), deterministically for a seed; both keep the input order.
 
     The validation set takes ``round(len(rows) * val_fraction)`` rows (at least 1), drawn per
-    category in proportion to its size, so that it has the category mix of the data. Rows with
-    the same prompt (up to case and whitespace) always land in the same split, so no
-    validation prompt is seen in training; a set of such rows may take the validation set
-    slightly past its size.
+    category in proportion to its size. Rows with the same prompt (up to case and whitespace)
+    land in the same split, which may take the validation set slightly past its size.
 
     Raises:
         DataError: the fraction is not in (0, 1), or there are too few rows to split.

@@ -1,4 +1,4 @@
-"""Writing exported records: output paths, overwrite checks, JSONL files and saved ``DatasetDict``s."""
+"""Writing the exported rows: the formats of each kind, the system message, output paths and files."""
 
 from __future__ import annotations
 
@@ -7,16 +7,98 @@ import os
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from coconot_tasks.benchmark.dataset import DataError
-from coconot_tasks.tools.export.formats import HF_DATASET
+from coconot_tasks.benchmark.official_files import ResourceError, load_system_prompt
+from coconot_tasks.tools.export.kinds import PREFERENCE, SFT
 from coconot_tasks.tools.export.selection import TRAIN, VALIDATION
+
+MESSAGES: Final = "messages"
+TRL_DPO: Final = "trl-dpo"
+OPENAI_DPO: Final = "openai-dpo"
+HF_DATASET: Final = "hf-dataset"
+FORMATS: Final[dict[str, tuple[str, ...]]] = {
+    SFT: (MESSAGES, HF_DATASET),
+    PREFERENCE: (TRL_DPO, OPENAI_DPO, HF_DATASET),
+}
+DEFAULT_FORMAT: Final[dict[str, str]] = {SFT: MESSAGES, PREFERENCE: TRL_DPO}
+ALL_FORMATS: Final = (MESSAGES, TRL_DPO, OPENAI_DPO, HF_DATASET)
+#: The CoCoNot fields of a record's ``metadata`` (added on request).
+METADATA_FIELDS: Final = ("id", "category", "subcategory")
+
+
+def resolve_format(kind: str, fmt: str | None) -> str:
+    """``fmt``, or the default format of ``kind`` for None; a format of the other kind raises DataError."""
+    fmt = fmt or DEFAULT_FORMAT[kind]
+    if fmt not in FORMATS[kind]:
+        raise DataError(
+            f"format {fmt!r} does not fit {kind} data; {kind} formats: {', '.join(FORMATS[kind])}"
+        )
+    return fmt
+
+
+def record_layout(kind: str, fmt: str) -> str:
+    """The line format of ``fmt``'s records: ``hf-dataset`` rows have the TRL layout of the kind."""
+    return DEFAULT_FORMAT[kind] if fmt == HF_DATASET else fmt
+
+
+def resolve_system_prompt(value: str | None, data_dir: str | os.PathLike[str] | None = None) -> str | None:
+    """``"official"``: the paper's system prompt (a copy in ``data_dir`` first); other text is used as is.
+
+    Raises:
+        DataError: empty text, or the official prompt cannot be found (offline without a copy).
+    """
+    if value is None:
+        return None
+    if not value.strip():
+        raise DataError("the system prompt is empty")
+    if value != "official":
+        return value
+    try:
+        return load_system_prompt(Path(data_dir).expanduser() if data_dir else None)
+    except ResourceError as exc:
+        raise DataError(str(exc)) from exc
+
+
+def to_record(
+    row: Mapping[str, Any],
+    layout: str,
+    system_prompt: str | None = None,
+    with_metadata: bool = False,
+    strip_responses: bool = False,
+) -> dict[str, Any]:
+    """One validated row as one line of ``layout`` (``messages``, ``trl-dpo`` or ``openai-dpo``).
+
+    Texts are kept as published unless ``strip_responses`` (in the preference data, 487 of 927
+    ``rejected`` responses start with a space and no ``chosen`` one does: a surface cue).
+    """
+
+    def reply(name: str) -> dict[str, str]:
+        text = str(row[name])
+        return {"role": "assistant", "content": text.strip() if strip_responses else text}
+
+    context = [{"role": "system", "content": system_prompt}] if system_prompt is not None else []
+    user = {"role": "user", "content": str(row["prompt"])}
+    record: dict[str, Any]
+    if layout == MESSAGES:
+        record = {"messages": [*context, user, reply("response")]}
+    elif layout == TRL_DPO:
+        record = {"prompt": [*context, user], "chosen": [reply("chosen")], "rejected": [reply("rejected")]}
+    else:
+        record = {
+            "input": {"messages": [*context, user]},
+            "preferred_output": [reply("chosen")],
+            "non_preferred_output": [reply("rejected")],
+        }
+    if with_metadata:
+        record["metadata"] = {name: str(row[name]) for name in METADATA_FIELDS}
+    return record
 
 
 def output_paths(output: Path, fmt: str, validation: bool) -> dict[str, Path]:
-    """Where each split goes: JSONL ``NAME.jsonl`` -> ``NAME.train.jsonl``/``NAME.validation.jsonl``
-    with a validation split, else ``NAME.jsonl``; ``hf-dataset``: the directory itself."""
+    """Where each split goes: ``NAME.jsonl``, or ``NAME.train.jsonl`` and ``NAME.validation.jsonl``
+    with a validation split; ``hf-dataset``: the directory itself."""
     if fmt == HF_DATASET or not validation:
         return {TRAIN: output}
     suffix = output.suffix or ".jsonl"
@@ -25,12 +107,10 @@ def output_paths(output: Path, fmt: str, validation: bool) -> dict[str, Path]:
 
 
 def check_outputs(paths: Sequence[Path], fmt: str, overwrite: bool, source: str | None = None) -> None:
-    """Refuse to clobber files unless ``overwrite`` (and never the source or a foreign directory).
+    """Refuse to clobber files unless ``overwrite``, and never the source or a foreign directory.
 
     Raises:
-        DataError: an output is the source file, is of the wrong type (file or directory), or
-            exists without ``overwrite``; or an ``hf-dataset`` output is a non-empty directory
-            that is not a saved ``DatasetDict``.
+        DataError: naming the output and the fix.
     """
     for path in paths:
         if source is not None and Path(source).exists() and path.resolve() == Path(source).resolve():
@@ -67,11 +147,8 @@ def write_jsonl(records: Sequence[Mapping[str, Any]], path: Path) -> None:
 
 
 def save_hf_dataset(splits: Mapping[str, Sequence[Mapping[str, Any]]], path: Path) -> None:
-    """Save the splits as a ``datasets.DatasetDict`` (``datasets.load_from_disk(path)``).
-
-    A ``DatasetDict`` already saved at ``path`` is replaced.
-    """
-    import datasets  # import cost (~0.4 s); only this format needs it
+    """Save the splits as a ``datasets.DatasetDict`` (replacing one saved at ``path``)."""
+    import datasets  # import cost (~0.5 s); only this format needs it
 
     dataset = datasets.DatasetDict(
         {name: datasets.Dataset.from_list([dict(r) for r in records]) for name, records in splits.items()}
@@ -85,8 +162,7 @@ def save_hf_dataset(splits: Mapping[str, Sequence[Mapping[str, Any]]], path: Pat
 def write_splits(
     records: Mapping[str, Sequence[Mapping[str, Any]]], fmt: str, paths: Mapping[str, Path]
 ) -> None:
-    """Write each split's records to its path from :func:`output_paths` (``hf-dataset``: all
-    splits in one ``DatasetDict`` at the ``train`` path)."""
+    """Write each split's records to its path (``hf-dataset``: one ``DatasetDict`` at the ``train`` path)."""
     if fmt == HF_DATASET:
         save_hf_dataset(records, paths[TRAIN])
     else:
