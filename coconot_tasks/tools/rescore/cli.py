@@ -16,9 +16,12 @@ from typing import TYPE_CHECKING
 
 from coconot_tasks.exit_codes import EXIT_JUDGE_ERRORS
 from coconot_tasks.generation import lm_eval_none_placeholder
+from coconot_tasks.judge.dedup import judge_unique
 from coconot_tasks.judge.outcome import batch_failure, what_to_do
+from coconot_tasks.judge.preflight import check_judge
 from coconot_tasks.judge.pricing import format_cost, prices_known
 from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
+from coconot_tasks.judge.types import JudgeStats
 from coconot_tasks.results.saved_runs import Run, RunError, load_runs
 from coconot_tasks.tools.common import (
     RERUN_TOOL,
@@ -78,17 +81,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=run_rescore)
 
 
-def _error(message: str) -> int:
-    return cli_error("rescore", message)
-
-
 def run_rescore(args: argparse.Namespace) -> int:
     """Run ``coconot rescore``; returns the exit status."""
-    from coconot_tasks.judge.preflight import check_judge  # import cost: the openai SDK (~0.4 s)
-    from coconot_tasks.tools.rescore.rescore import (  # import cost: lm-eval (~0.6 s)
-        check_rescorable,
-        target_dir,
-    )
+    # import cost: lm-eval (~0.6 s), which `coconot --help` and the other commands do not need
+    from coconot_tasks.tools.rescore.rescore import check_rescorable, judge_run, rescore_run, target_dir
 
     try:
         runs = load_runs(list(args.runs))
@@ -103,28 +99,34 @@ def run_rescore(args: argparse.Namespace) -> int:
                 )
             targets[target] = run.results_path
     except RunError as exc:
-        return _error(str(exc))
+        return cli_error("rescore", str(exc))
     try:
         settings = JudgeSettings.resolve(judge_metadata(args))
         check_judge(settings)
     except JudgeConfigError as exc:
-        return _error(str(exc))
+        return cli_error("rescore", str(exc))
+    progress, priced, none_placeholder = (
+        not args.no_progress,
+        prices_known(settings),
+        lm_eval_none_placeholder(),
+    )
     if settings.dry_run:
-        return _dry_run(runs, settings, progress=not args.no_progress)
-
-    from coconot_tasks.tools.rescore.rescore import rescore_run  # import cost: lm-eval (~0.6 s)
+        for run in runs:
+            _results, stats = judge_run(
+                run,
+                lambda items: judge_unique(items, settings, progress=progress, desc="CoCoNot dry run"),
+                none_placeholder,
+            )
+            print_dry_run(run, settings.judge_id, stats, priced)
+        return 0
 
     missing, total, failures, advice = 0, 0, [], ""
     for run in runs:
         with interruption_reported("rescore", settings):
             summary = rescore_run(
-                run,
-                settings,
-                args.output_dir,
-                progress=not args.no_progress,
-                none_placeholder=lm_eval_none_placeholder(),
+                run, settings, args.output_dir, progress=progress, none_placeholder=none_placeholder
             )
-        print_summary(summary, prices_known(settings))
+        print_summary(summary, priced)
         missing += summary.no_verdict
         total += summary.stats.items
         failure = batch_failure(summary.stats, settings)
@@ -144,25 +146,15 @@ def run_rescore(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dry_run(runs: list[Run], settings: JudgeSettings, progress: bool) -> int:
-    from coconot_tasks.judge.dedup import judge_unique  # import cost: the judge engine (asyncio)
-    from coconot_tasks.tools.rescore.rescore import judge_run  # import cost: lm-eval (~0.6 s)
-
-    priced = prices_known(settings)
-    for run in runs:
-        _results, stats = judge_run(
-            run,
-            lambda items: judge_unique(items, settings, progress=progress, desc="CoCoNot dry run"),
-            lm_eval_none_placeholder(),
-        )
-        print(
-            f"{run.model} ({run.results_path}): DRY RUN with judge {settings.judge_id}, nothing judged or "
-            f"written: {stats.items} responses, {stats.estimated_calls} judge calls needed ({stats.cached} "
-            f"cached, {stats.empty} empty responses), estimated cost "
-            f"{format_cost(stats.estimated_cost_usd, priced)} "
-            f"(at most {format_cost(stats.estimated_max_cost_usd, priced)})"
-        )
-    return 0
+def print_dry_run(run: Run, judge: str, stats: JudgeStats, priced: bool) -> None:
+    """One line per run: what rescoring it with ``judge`` would take."""
+    print(
+        f"{run.model} ({run.results_path}): DRY RUN with judge {judge}, nothing judged or "
+        f"written: {stats.items} responses, {stats.estimated_calls} judge calls needed ({stats.cached} "
+        f"cached, {stats.empty} empty responses), estimated cost "
+        f"{format_cost(stats.estimated_cost_usd, priced)} "
+        f"(at most {format_cost(stats.estimated_max_cost_usd, priced)})"
+    )
 
 
 def print_summary(summary: RescoreSummary, priced: bool) -> None:

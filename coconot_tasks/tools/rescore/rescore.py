@@ -1,21 +1,11 @@
-"""Re-judge the saved responses of a CoCoNot run with another (or the same) judge.
+"""Re-judge the saved responses of a CoCoNot run with another (or the same) judge, without generating.
 
-No generation: the answer in every logged response of every CoCoNot task of the run (the
-reasoning removed by the task's own rules, :mod:`coconot_tasks.generation`) is judged again
-through the one judge engine (:func:`~coconot_tasks.judge.dedup.judge_unique`: each
-distinct request once, cached by default), turned into per-sample metrics by the task's
-own :func:`~coconot_tasks.metric.sample_metrics`, and aggregated exactly as
-lm-eval 0.4.13 aggregates them (:mod:`coconot_tasks.results.results_json`). Rescoring with the
-judge that produced the run therefore reproduces the run's results JSON, values and
-stderrs, bit for bit -- except the judge accounting (``judge_calls``, tokens, cost), which
-is what *this* judging spent (zero for cached verdicts).
-
-Written into ``<output_dir>/<model_name_sanitized>/``: a ``results_<date>.json`` in
-lm-eval's shape (read by ``coconot report`` like any run; ``config.rescore`` says what
-was rescored and by which judge, see :mod:`coconot_tasks.tools.rescore.provenance`), one
-``samples_<task>_<date>.jsonl`` per task (the original lines with the new verdict in
-``filtered_resps`` and the new metrics), and the agreement of the run's verdicts (judge
-A) with the new ones (judge B) as ``agreement.json`` and ``agreement.md``.
+Each answer (found by the task's own rules) goes through the one judge engine, the task's own
+:func:`~coconot_tasks.metric.sample_metrics` and lm-eval's aggregation
+(:mod:`coconot_tasks.results.results_json`): rescoring with the run's own judge reproduces its
+results JSON bit for bit, except the judge accounting (what *this* judging spent). Written into
+``<output_dir>/<model_name_sanitized>/``: ``results_<date>.json`` and ``samples_<task>_<date>.jsonl``
+in lm-eval's shape, and ``agreement.json`` / ``agreement.md`` (old verdicts = judge A, new = B).
 """
 
 from __future__ import annotations
@@ -25,10 +15,12 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from lm_eval.utils import sanitize_model_name
 
 from coconot_tasks.benchmark.names import FILTER_NAME, SCORE_NAME
 from coconot_tasks.generation import Answer, AnswerRules, judge_answers
@@ -46,6 +38,7 @@ from coconot_tasks.results.results_json import (
 )
 from coconot_tasks.results.saved_runs import Run, RunError, Sample, TaskInfo
 from coconot_tasks.tools.agreement import AgreementReport, VerdictPair, compare_verdicts
+from coconot_tasks.tools.export.writers import write_jsonl
 from coconot_tasks.tools.rescore.checks import check_output_dir, check_samples_match_sets
 from coconot_tasks.tools.rescore.provenance import rescore_provenance, rescored_config, source_judges
 
@@ -55,16 +48,11 @@ class TaskRescore:
     """Old and new headline numbers of one task."""
 
     task: str
-    set_name: str
-    system_prompt: bool
     samples: int
     old_compliance_rate: float | None
     new_compliance_rate: float | None
-    old_score: float | None
-    new_score: float | None
     changed: int  # samples whose verdict changed (both sides with a verdict)
-    no_verdict: int  # samples the new judge gave no verdict (errors, budget cap)
-    no_answer: int = 0  # samples without an answer: not judged (reasoning that never finished)
+    no_answer: int  # samples without an answer: not judged (reasoning that never finished)
 
 
 @dataclass
@@ -84,7 +72,6 @@ class RescoreSummary:
     groups: dict[str, tuple[float | None, float | None]]  # group -> (old, new) coconot_score
     agreement: AgreementReport
     stats: JudgeStats
-    results: dict[str, Any] = field(repr=False, default_factory=dict)
 
     @property
     def no_verdict(self) -> int:
@@ -107,20 +94,13 @@ def model_name_sanitized(run: Run) -> str:
     name = run.results.get("model_name_sanitized")
     if name:
         return str(name)
-    from lm_eval.utils import sanitize_model_name
-
     return str(sanitize_model_name(run.base_model))
 
 
 def check_rescorable(run: Run, output_dir: Path) -> None:
-    """Raise :class:`RunError` if ``run`` cannot be rescored into ``output_dir`` (before any judging).
-
-    Every CoCoNot task of the results must have its samples file (``--log_samples``) with
-    one line per evaluated document, each a row of the task's own set
-    (:func:`~coconot_tasks.tools.rescore.checks.check_samples_match_sets`); the output must
-    be a directory that can be written (:func:`~coconot_tasks.tools.rescore.checks.check_output_dir`)
-    and not the run's own directory.
-    """
+    """Raise :class:`RunError` if ``run`` cannot be rescored into ``output_dir`` (before any judging):
+    every CoCoNot task needs its samples file, one line per evaluated document, each a row of the
+    task's own set; the output must be a writable directory other than the run's own."""
     for info in run.tasks:
         samples = run.samples.get(info.task)
         if samples is None:
@@ -154,12 +134,9 @@ def judge_items_for(run: Run) -> list[JudgeItem]:
 
 
 def answers_for(run: Run, none_placeholder: str = "") -> list[Answer]:
-    """The answer in each response of :func:`judge_items_for` ``(run)``, found as the task found it.
-
-    The rules come from the task's metadata saved in the results (``reasoning_end``, lm-eval's
-    ``think_end_token``); whether the prompt opened the reasoning, from the logged prompt.
-    ``none_placeholder`` is lm-eval's ``LMEVAL_MODEL_NONE_ANSWER_PLACEHOLDER`` of the run.
-    """
+    """The answer in each response of :func:`judge_items_for` ``(run)``, found as the task found it
+    (its rules from the task metadata saved in the results, the opened reasoning from the logged
+    prompt); ``none_placeholder`` is lm-eval's ``LMEVAL_MODEL_NONE_ANSWER_PLACEHOLDER`` of the run."""
     answers: list[Answer] = []
     for info in run.tasks:
         config = (run.results.get("configs") or {}).get(info.task) or {}
@@ -191,12 +168,9 @@ def rescore_run(
 ) -> RescoreSummary:
     """Re-judge every CoCoNot response of ``run`` with ``settings`` and write the rescored run.
 
-    The judge is not checked here (call :func:`~coconot_tasks.judge.preflight.check_judge`
-    first); failed judge calls never raise, they become samples without a verdict,
-    counted in ``judge_error_rate`` and in :attr:`RescoreSummary.no_verdict`. ``date_id``
-    is the date stamp of the files written (default: now, as lm-eval stamps them).
-    ``none_placeholder``: lm-eval's ``LMEVAL_MODEL_NONE_ANSWER_PLACEHOLDER`` of the run (a
-    response equal to it has no answer).
+    The judge is not checked here (call :func:`~coconot_tasks.judge.preflight.check_judge` first);
+    failed judge calls become samples without a verdict (:attr:`RescoreSummary.no_verdict`).
+    ``date_id`` stamps the files written (default: now, as lm-eval stamps them).
 
     Raises:
         RunError: the run cannot be rescored (see :func:`check_rescorable`); nothing is judged.
@@ -236,10 +210,9 @@ def rescore_run(
     out = target_dir(run, output_dir)
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / f"results_{date_id}.json"
-    samples_paths = {
-        task: _write_jsonl(out / f"samples_{task}_{date_id}.jsonl", lines)
-        for task, lines in sample_lines.items()
-    }
+    samples_paths = {task: out / f"samples_{task}_{date_id}.jsonl" for task in sample_lines}
+    for task, lines in sample_lines.items():
+        write_jsonl(lines, samples_paths[task])
     agreement_json, agreement_md = _write_agreement(out, run, agreement, results_path)
     document = build_results(
         run.results,
@@ -271,7 +244,6 @@ def rescore_run(
         },
         agreement=agreement,
         stats=stats,
-        results=document,
     )
 
 
@@ -339,14 +311,6 @@ def _rescored_line(raw: Mapping[str, Any], verdict_json: str, metrics: Mapping[s
     return line
 
 
-def _write_jsonl(path: Path, lines: Sequence[Mapping[str, Any]]) -> Path:
-    """Write ``lines`` to ``path``, one JSON object a line (as lm-eval writes samples); return ``path``."""
-    with path.open("w", encoding="utf-8") as handle:
-        for line in lines:
-            handle.write(json.dumps(line, ensure_ascii=False) + "\n")
-    return path
-
-
 def _write_agreement(
     out: Path, run: Run, agreement: AgreementReport, results_path: Path
 ) -> tuple[Path, Path]:
@@ -408,14 +372,9 @@ def _task_summary(
     )
     return TaskRescore(
         task=info.task,
-        set_name=info.set_name,
-        system_prompt=info.system_prompt,
         samples=len(samples),
         old_compliance_rate=run.metric(info.task, "compliance_rate"),
         new_compliance_rate=_metric(metrics, "compliance_rate"),
-        old_score=run.metric(info.task, SCORE_NAME),
-        new_score=_metric(metrics, SCORE_NAME),
         changed=changed,
-        no_verdict=sum(1 for result in new if not result.ok and result.outcome != OUTCOME_NO_ANSWER),
         no_answer=sum(1 for result in new if result.outcome == OUTCOME_NO_ANSWER),
     )
