@@ -1,16 +1,9 @@
-"""Which judge scored a saved run: the one reading used by ``coconot report`` and ``compare-judges``.
+"""Which judge scored a saved run, as ``coconot report`` and ``compare-judges`` read it.
 
-The judge record is read from each CoCoNot task config's ``metadata.judge_settings`` (written
-by ``lm_eval`` runs and ``coconot rescore``; see :mod:`coconot_tasks.judge.provenance`). Keys
-are read defensively: older and newer versions write more or fewer of them. A run saved
-before that record existed falls back to what its logged verdicts say (each verdict names
-its judge, and newer ones the model id the endpoint served); with neither, its judge is
-*unknown*.
-
-Two judges are the same when they have the same backend and the same served model ids (the
-requested name when no model id was reported; for the managed vLLM judge also the pinned
-revision). An unknown judge is never shown to be the same as any other judge, an unknown
-one included: reporting it next to any other run counts as mixing judges.
+From each task config's judge record (``metadata.judge_settings``, read defensively: versions
+write more or fewer keys), else from the logged verdicts, else *unknown*. Two judges are the
+same with the same backend and served model ids (the requested name when none was reported;
+plus the pinned revision for vLLM); an unknown judge equals no judge, not even another unknown.
 """
 
 from __future__ import annotations

@@ -1,19 +1,9 @@
-"""lm-eval's results JSON, recomputed from per-sample metrics: what lm-eval would have written.
+"""lm-eval's results JSON recomputed from per-sample metrics, with lm-eval 0.4.13's own code.
 
-The numbers come from lm-eval 0.4.13 itself, not from a copy of its code:
-
-- a task's block (:func:`task_block`, :func:`aggregate_task`): lm-eval's per-task
-  aggregation (``lm_eval.evaluator_utils._compute_task_aggregations``) with the
-  aggregation each metric of the task names;
-- a group's block (:func:`aggregate_groups`): ``lm_eval.api.group.Group.aggregate`` of the
-  group as lm-eval's own task index reads its YAML, over the run's leaf tasks;
-- the document around them (:func:`build_results`): the original results file's keys
-  (``configs``, ``versions``, ``n-shot``, ``higher_is_better``, ``n-samples``, ...)
-  restricted to the recomputed tasks and groups.
-
-Given the same per-sample values in the same order, the values and stderrs are lm-eval's,
-bit for bit. ``original`` is always a results JSON as lm-eval wrote it (a parsed
-``results_<date>.json``).
+A task's block is lm-eval's per-task aggregation (``_compute_task_aggregations``), a group's is
+``Group.aggregate`` of the group as lm-eval's task index reads its YAML, and the document keeps
+the original results file's keys restricted to those tasks and groups: given the same per-sample
+values in the same order, values and stderrs are lm-eval's, bit for bit.
 """
 
 from __future__ import annotations
@@ -61,13 +51,9 @@ def aggregate_task(
     bootstrap_iters: int = DEFAULT_BOOTSTRAP_ITERS,
     task: str = "coconot",
 ) -> dict[str, Any]:
-    """A task's ``sample_len`` and ``"<metric>,<filter>"`` / ``"<metric>_stderr,<filter>"`` values.
-
-    lm-eval's own per-task aggregation, given each metric's aggregation by name
-    (``aggregations``; ``mean`` when none is named) and the stderr lm-eval pairs with it.
-    ``raw_metrics`` maps ``(metric, filter)`` to the per-sample values, which must be in
-    document order (float sums depend on the order).
-    """
+    """A task's ``sample_len`` and ``"<metric>,<filter>"`` / ``"<metric>_stderr,<filter>"`` values, by
+    lm-eval's aggregation with each metric's ``aggregations`` name; ``raw_metrics`` maps
+    ``(metric, filter)`` to per-sample values in document order (float sums depend on it)."""
     values, sample_len = _compute_task_aggregations(
         _SavedTask(task, aggregations),
         {key: list(items) for key, items in raw_metrics.items()},
@@ -77,9 +63,8 @@ def aggregate_task(
 
 
 class _SavedTask(Task):
-    """A task of a saved run as lm-eval's aggregation code reads one: its name (``Group.aggregate``)
-    and its metrics' aggregation functions (``_compute_task_aggregations``). Nothing is evaluated
-    again, so lm-eval's evaluation methods are left out."""
+    """A task of a saved run as lm-eval's aggregation code reads one: a name and aggregation functions
+    (nothing is evaluated again, so the evaluation methods are left out)."""
 
     has_training_docs = has_validation_docs = has_test_docs = None
     doc_to_text = doc_to_target = construct_requests = process_results = higher_is_better = None
@@ -104,11 +89,8 @@ class _SavedTask(Task):
 def task_block(
     original: Mapping[str, Any], task: str, raw_metrics: Mapping[tuple[str, str], Sequence[float]]
 ) -> dict[str, Any]:
-    """``task``'s entry of ``results``: its name and alias, then :func:`aggregate_task` of ``raw_metrics``.
-
-    The aggregations and the number of bootstrap iterations are those ``original`` was
-    computed with (see :func:`task_aggregations` and :func:`bootstrap_iters`).
-    """
+    """``task``'s entry of ``results``: name, alias and :func:`aggregate_task` of ``raw_metrics``, with
+    the aggregations and bootstrap iterations ``original`` was computed with."""
     with _quiet_expected_lm_eval_warnings():
         block = aggregate_task(
             raw_metrics, task_aggregations(original, task), bootstrap_iters(original), task
@@ -163,11 +145,8 @@ def _group_configs() -> dict[str, dict[str, Any]]:
 def aggregate_groups(
     original: Mapping[str, Any], task_metrics: Mapping[str, Mapping[str, Any]]
 ) -> dict[str, dict[str, Any]]:
-    """The groups of ``original``, recomputed from ``task_metrics`` by lm-eval's ``Group.aggregate``.
-
-    Each group has the run's members (``group_subtasks``) and the aggregation of its YAML.
-    Only groups whose leaf tasks all have an entry in ``task_metrics`` are kept.
-    """
+    """The groups of ``original`` (its ``group_subtasks``, their YAML's aggregation) recomputed from
+    ``task_metrics`` by lm-eval's ``Group.aggregate``; only groups with every leaf task in it."""
     subtasks: dict[str, list[str]] = original.get("group_subtasks") or {}
     old = original.get("results") or {}
     groups = {name: _group(name, str((old.get(name) or {}).get("alias") or name)) for name in subtasks}
@@ -219,17 +198,9 @@ def build_results(
     rewrite_config: Callable[[Mapping[str, Any]], dict[str, Any]] = dict,
     config_update: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A results JSON in ``original``'s shape, holding only the tasks and groups given.
-
-    Keys are kept in ``original``'s order; the per-task and per-group ones (``results``,
-    ``groups``, ``group_subtasks``, ``configs``, ``versions``, ``n-shot``,
-    ``higher_is_better``, ``task_hashes``, ``n-samples``) are restricted to
-    ``task_metrics`` and ``group_metrics``, whose blocks replace the original ones, and
-    ``n-samples.<task>.effective`` is the new ``sample_len``. ``date`` is ``started`` and
-    ``total_evaluation_time_seconds`` the time since. Each kept task config goes through
-    ``rewrite_config``; ``config_update`` is merged into ``config``. Every other key is
-    copied as it is.
-    """
+    """A results JSON in ``original``'s shape (its keys, in its order) holding only the tasks and
+    groups given, with their new blocks; ``date`` is ``started``, each kept task config goes through
+    ``rewrite_config`` and ``config_update`` is merged into ``config``."""
     update = dict(config_update or {})
     kept = set(task_metrics) | set(group_metrics)
     document: dict[str, Any] = {}

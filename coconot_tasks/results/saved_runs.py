@@ -1,9 +1,5 @@
-"""Read saved CoCoNot runs: lm-eval's results JSON and its ``--log_samples`` files.
-
-A *run* is one ``results_<date>.json`` written by ``lm_eval --output_path`` (or by
-``coconot rescore``, which writes the same shape) plus the ``samples_<task>_<date>.jsonl``
-files written next to it with the same date stamp.
-"""
+"""Read saved CoCoNot runs: a ``results_<date>.json`` (``lm_eval --output_path`` or ``coconot rescore``)
+and the ``samples_<task>_<date>.jsonl`` files next to it with the same date stamp."""
 
 from __future__ import annotations
 
@@ -97,16 +93,12 @@ class Run:
 
     @property
     def model(self) -> str:
-        """A readable model name (lm-eval's ``model_name``, else the model args).
-
-        A run written by ``coconot rescore`` is labelled with its judge as well, e.g.
-        ``org/model [judge openai:gpt-4o]``, so it never reads like its source run.
-        """
+        """A readable model name; a rescored run's names its judge too: ``org/model [judge X]``."""
         return self.base_model + self.judge_suffix
 
     @property
     def base_model(self) -> str:
-        """The model under test, without the rescore label."""
+        """The model under test: lm-eval's ``model_name``, else the model args, else the directory."""
         name = self.results.get("model_name")
         if name:
             return str(name)

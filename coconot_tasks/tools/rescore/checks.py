@@ -1,15 +1,6 @@
-"""What ``coconot rescore`` checks before it spends anything: the samples and the output folder.
-
-- Every samples file must hold rows of its own task's set: each sample's CoCoNot id must be
-  a row of that set, with the same prompt, category and subcategory (the verdict, the
-  rubric and the metric all follow from them). Samples files swapped between the original
-  and the contrast set are named as such.
-- No CoCoNot id may appear twice in one samples file (a repeat hides a missing row).
-- The output folder must be a directory that can be created and written to.
-
-Each failure is a :class:`~coconot_tasks.results.saved_runs.RunError` naming the file, the
-sample and the fix.
-"""
+"""What ``coconot rescore`` checks before it spends anything: that each samples file holds rows of its
+own task's set, each id once, and that the output folder can be written; a failure is a
+:class:`~coconot_tasks.results.saved_runs.RunError` naming the file, the sample and the fix."""
 
 from __future__ import annotations
 
@@ -28,12 +19,8 @@ _CHECKED_FIELDS = ("prompt", "category", "subcategory")
 
 
 def check_samples_match_sets(run: Run) -> None:
-    """Raise :class:`RunError` unless every sample of ``run`` is a row of its task's set.
-
-    The rows are those of the data the run names in its task metadata (``data_dir``,
-    ``data_revision``) when that directory still exists, else of ``COCONOT_DATA_DIR`` or the
-    pinned hub revision, like an ``lm_eval`` run.
-    """
+    """Raise :class:`RunError` unless every sample of ``run`` is a row of its task's set (same id,
+    prompt, category and subcategory), in the data the run's task metadata names (if still there)."""
     rows: dict[str, dict[str, dict[str, Any]]] = {}
     for info in run.tasks:
         if info.set_name not in rows:
@@ -72,9 +59,7 @@ def check_samples_match_sets(run: Run) -> None:
 
 
 def _check_no_repeats(samples: list[Sample], path: Path) -> None:
-    """Raise :class:`RunError` if a CoCoNot id appears twice in one samples file (each line
-    must be a different row; a file with a repeat has a gap somewhere, even if its row count
-    matches the results)."""
+    """Raise :class:`RunError` if a CoCoNot id appears twice in one samples file (a repeat hides a gap)."""
     counts = Counter(sample.doc_id for sample in samples)
     repeated = sorted(doc_id for doc_id, count in counts.items() if count > 1)
     if not repeated:
@@ -137,11 +122,8 @@ def _rows_by_id(run: Run, set_name: str) -> dict[str, dict[str, Any]]:
 
 
 def check_output_dir(output_dir: Path, target: Path) -> None:
-    """Raise :class:`RunError` unless ``target`` (below ``output_dir``) can be created and written.
-
-    Creates nothing: every existing part of the path must be a directory, and a file can
-    be written into the deepest existing one.
-    """
+    """Raise :class:`RunError` unless ``target`` (below ``output_dir``) can be created and written
+    (creates nothing: it tries a temporary file in the deepest existing directory)."""
     existing = target
     while not existing.exists():
         existing = existing.parent

@@ -1,10 +1,7 @@
 """``coconot rescore``: re-judge saved lm-eval samples with another judge, without regenerating.
 
-Exit status: 0 on success; 2 when nothing was judged because a run path, its samples (each
-file must hold rows of its own task's set), the output folder or the judge is unusable
-(checked before any judge request); 3 when the rescored runs were written but
-some responses got no verdict from the judge (more than ``COCONOT_JUDGE_MAX_ERROR_RATE``,
-default: any), and always when the judging failed (see :mod:`coconot_tasks.judge.outcome`).
+Exit status: 0 ok; 2 nothing judged (bad run path, samples, output folder or judge); 3 written, but
+more responses than ``COCONOT_JUDGE_MAX_ERROR_RATE`` got no verdict, or the judging failed.
 """
 
 from __future__ import annotations
@@ -158,9 +155,7 @@ def print_dry_run(run: Run, judge: str, stats: JudgeStats, priced: bool) -> None
 
 
 def print_summary(summary: RescoreSummary, priced: bool) -> None:
-    """Print the short per-run report: old vs new rates, agreement, where the files went, errors.
-
-    ``priced``: the judge's price is known (else the cost reads "unknown")."""
+    """The short per-run report: old vs new rates, agreement, where the files went, errors."""
     stats = summary.stats
     old = ", ".join(summary.old_judges) or "unknown"
     print(f"\n{summary.model}: rescored {summary.source}")

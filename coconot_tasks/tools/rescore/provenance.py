@@ -1,10 +1,5 @@
-"""What a rescored run records about the run it came from and about the judges.
-
-A rescored results JSON keeps the source run's ``config`` and adds ``config.rescore``
-(:func:`rescore_provenance`: the source run and its judges, the new judge's settings and
-what judging cost); the ``metadata`` of each task config names the new judge instead of
-the old one (:func:`rescored_config`).
-"""
+"""What a rescored run records: ``config.rescore`` (the source run, both judges, what judging cost)
+and, in each task config's ``metadata``, the new judge instead of the old one."""
 
 from __future__ import annotations
 
@@ -37,10 +32,8 @@ def source_judges(run: Run) -> list[str]:
 def rescored_config(
     config: Mapping[str, Any], settings: JudgeSettings, served_models: Mapping[str, int] | None = None
 ) -> dict[str, Any]:
-    """A copy of a task config whose ``metadata`` judge keys describe the judge of ``settings``.
-
-    ``served_models``: the new verdicts of this task per model id the endpoint reported.
-    """
+    """A copy of a task config whose ``metadata`` judge keys describe the judge of ``settings``
+    (``served_models``: this task's new verdicts per model id the endpoint reported)."""
     updated = dict(config)
     metadata = dict(updated.get("metadata") or {})
     for key in JUDGE_METADATA_KEYS:
@@ -56,11 +49,8 @@ def rescored_config(
 
 
 def rescore_provenance(run: Run, settings: JudgeSettings, stats: JudgeStats) -> dict[str, Any]:
-    """``config.rescore``: the source run, both judges, and the new judge's accounting (``stats``).
-
-    The source run's own ``config.rescore``, if it was itself a rescore, is kept as
-    ``previous_rescore``.
-    """
+    """``config.rescore``: the source run, both judges, the new judge's accounting (``stats``) and
+    the source's own ``config.rescore`` as ``previous_rescore``."""
     previous_config = run.results.get("config") or {}
     source_metadata = {
         task: {k: v for k, v in ((config or {}).get("metadata") or {}).items() if k in JUDGE_METADATA_KEYS}

@@ -36,7 +36,7 @@ from coconot_tasks.results.results_json import (
     effective_samples,
     task_block,
 )
-from coconot_tasks.results.saved_runs import Run, RunError, Sample, TaskInfo
+from coconot_tasks.results.saved_runs import Run, RunError, Sample
 from coconot_tasks.tools.agreement import AgreementReport, VerdictPair, compare_verdicts
 from coconot_tasks.tools.export.writers import write_jsonl
 from coconot_tasks.tools.rescore.checks import check_output_dir, check_samples_match_sets
@@ -236,7 +236,15 @@ def rescore_run(
         agreement_json=agreement_json,
         agreement_md=agreement_md,
         tasks=[
-            _task_summary(run, info, task_metrics[info.task], new_results[info.task]) for info in run.tasks
+            TaskRescore(
+                task=task,
+                samples=len(run.samples[task]),
+                old_compliance_rate=run.metric(task, "compliance_rate"),
+                new_compliance_rate=_metric(task_metrics[task], "compliance_rate"),
+                changed=_changed_verdicts(agreement, task),
+                no_answer=sum(1 for result in new_results[task] if result.outcome == OUTCOME_NO_ANSWER),
+            )
+            for task in new_results
         ],
         groups={
             group: (_metric(run.results["results"].get(group, {}), SCORE_NAME), _metric(values, SCORE_NAME))
@@ -359,22 +367,7 @@ def _metric(values: Mapping[str, Any], name: str) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not math.isnan(value) else None
 
 
-def _task_summary(
-    run: Run, info: TaskInfo, metrics: Mapping[str, Any], new: list[JudgeResult]
-) -> TaskRescore:
-    samples = run.samples[info.task]
-    changed = sum(
-        1
-        for sample, result in zip(samples, new, strict=True)
-        if _verdict(sample.result) is not None
-        and _verdict(result) is not None
-        and _verdict(sample.result) != _verdict(result)
-    )
-    return TaskRescore(
-        task=info.task,
-        samples=len(samples),
-        old_compliance_rate=run.metric(info.task, "compliance_rate"),
-        new_compliance_rate=_metric(metrics, "compliance_rate"),
-        changed=changed,
-        no_answer=sum(1 for result in new if result.outcome == OUTCOME_NO_ANSWER),
-    )
+def _changed_verdicts(agreement: AgreementReport, task: str) -> int:
+    """The samples of ``task`` whose verdict changed (both judges gave one)."""
+    stats = agreement.by_task.get(task)
+    return stats.n - stats.agreed if stats is not None else 0
