@@ -148,14 +148,6 @@ class JudgeMix:
     judges: dict[str, list[JudgeRecord]]  # run name -> its judges
 
     @property
-    def distinct(self) -> list[str]:
-        """The distinct judge descriptions, in run order."""
-        seen: dict[str, None] = {}
-        for records in self.judges.values():
-            seen.setdefault(describe_judges(records), None)
-        return list(seen)
-
-    @property
     def mixed(self) -> bool:
         """True when the runs were not provably scored by one judge (an unknown judge mixes)."""
         identities = [r.identity for records in self.judges.values() for r in records]

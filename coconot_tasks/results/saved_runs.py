@@ -28,15 +28,11 @@ class TaskInfo:
 
 def task_info(task: str) -> TaskInfo | None:
     """Parse ``coconot_original``, ``coconot_contrast_sysprompt``, ...; ``None`` for other tasks."""
-    if not task.startswith(TASK_PREFIX):
-        return None
-    rest = task[len(TASK_PREFIX) :]
-    system_prompt = rest.endswith(SYSPROMPT_SUFFIX)
-    if system_prompt:
-        rest = rest[: -len(SYSPROMPT_SUFFIX)]
-    if rest not in (ORIGINAL, CONTRAST):
-        return None
-    return TaskInfo(task=task, set_name=rest, system_prompt=system_prompt)
+    for set_name in (ORIGINAL, CONTRAST):
+        for system_prompt in (False, True):
+            if task == TASK_PREFIX + set_name + (SYSPROMPT_SUFFIX if system_prompt else ""):
+                return TaskInfo(task=task, set_name=set_name, system_prompt=system_prompt)
+    return None
 
 
 @dataclass

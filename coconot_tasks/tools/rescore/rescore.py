@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -189,7 +190,8 @@ def rescore_run(
         ),
         none_placeholder,
     )
-    new_results = _split_by_task(run, results)
+    remaining = iter(results)  # in the order of judge_items_for(run): task by task
+    new_results = {info.task: list(islice(remaining, len(run.samples[info.task]))) for info in run.tasks}
 
     task_metrics: dict[str, dict[str, Any]] = {}
     sample_lines: dict[str, list[dict[str, Any]]] = {}
@@ -275,19 +277,6 @@ def _logged_prompt(sample: Sample) -> str:
     first = arguments.get("gen_args_0") if isinstance(arguments, dict) else None
     prompt = first.get("arg_0") if isinstance(first, dict) else None
     return prompt if isinstance(prompt, str) else ""
-
-
-def _split_by_task(run: Run, results: Sequence[JudgeResult]) -> dict[str, list[JudgeResult]]:
-    """The results of :func:`judge_items_for` ``(run)``, per task."""
-    by_task: dict[str, list[JudgeResult]] = {}
-    start = 0
-    for info in run.tasks:
-        end = start + len(run.samples[info.task])
-        by_task[info.task] = list(results[start:end])
-        start = end
-    if start != len(results):
-        raise ValueError(f"{len(results)} judge results for {start} samples")
-    return by_task
 
 
 def _score_samples(
