@@ -184,10 +184,8 @@ def find_results_files(path: Path) -> list[Path]:
     if not path.is_dir():
         raise RunError(f"{path}: no such file or directory")
     newest: dict[Path, Path] = {}
-    for candidate in sorted(path.rglob("results_*.json")):
-        current = newest.get(candidate.parent)
-        if current is None or candidate.name > current.name:
-            newest[candidate.parent] = candidate
+    for candidate in sorted(path.rglob("results_*.json")):  # per directory, the newest date comes last
+        newest[candidate.parent] = candidate
     if not newest:
         raise RunError(f"{path}: no results_*.json below it (an lm_eval --output_path directory?)")
     return sorted(newest.values())

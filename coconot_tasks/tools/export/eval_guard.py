@@ -22,6 +22,10 @@ _EVAL_NAME_TOKENS: Final = frozenset({"eval", "evaluation", "test"})
 #: Share of a source's prompts found in the evaluation sets from which it is refused even with
 #: fresh ids (below it, the overlap is reported as a warning).
 PROMPT_OVERLAP_REFUSE: Final = 0.5
+_REFUSAL: Final = (
+    "Refusing to export evaluation rows as training data: training on the test set would invalidate "
+    "CoCoNot numbers."
+)
 
 
 class EvalSetError(DataError):
@@ -123,15 +127,13 @@ def check_not_eval(rows: Sequence[Mapping[str, Any]], source: str, eval_files: S
         raise EvalSetError(
             f"{source}: {len(shared)} of {len(rows)} rows have ids of the CoCoNot evaluation sets "
             f"({examples}{', ...' if len(shared) > 3 else ''}; compared with "
-            f"{', '.join(str(p) for p in eval_files)}). Refusing to export evaluation rows as training "
-            "data: training on the test set would invalidate CoCoNot numbers."
+            f"{', '.join(str(p) for p in eval_files)}). {_REFUSAL}"
         )
     overlapping = sum(1 for row in rows if normalise_prompt(str(row["prompt"])) in eval_prompts)
     if rows and overlapping / len(rows) >= PROMPT_OVERLAP_REFUSE:
         raise EvalSetError(
             f"{source}: {overlapping} of {len(rows)} prompts are prompts of the CoCoNot evaluation sets "
-            f"({', '.join(str(p) for p in eval_files)}). Refusing to export evaluation rows as training "
-            "data: training on the test set would invalidate CoCoNot numbers."
+            f"({', '.join(str(p) for p in eval_files)}). {_REFUSAL}"
         )
     check.overlapping_prompts = overlapping
     return check

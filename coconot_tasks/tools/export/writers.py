@@ -102,8 +102,7 @@ def output_paths(output: Path, fmt: str, validation: bool) -> dict[str, Path]:
     if fmt == HF_DATASET or not validation:
         return {TRAIN: output}
     suffix = output.suffix or ".jsonl"
-    stem = output.name[: -len(output.suffix)] if output.suffix else output.name
-    return {split: output.with_name(f"{stem}.{split}{suffix}") for split in (TRAIN, VALIDATION)}
+    return {split: output.with_name(f"{output.stem}.{split}{suffix}") for split in (TRAIN, VALIDATION)}
 
 
 def check_outputs(paths: Sequence[Path], fmt: str, overwrite: bool, source: str | None = None) -> None:
