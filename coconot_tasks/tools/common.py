@@ -10,6 +10,7 @@ from typing import Any
 
 from coconot_tasks.judge.backends import BACKENDS, backend_for
 from coconot_tasks.judge.backends.openai.retired import DEFAULT_JUDGE_MODEL
+from coconot_tasks.judge.cache import CacheError, VerdictCache
 from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import JudgeStats
 
@@ -43,11 +44,6 @@ def interruption_reported(command: str, settings: JudgeSettings) -> Iterator[Non
 
 def _cached_verdicts(settings: JudgeSettings) -> int | None:
     """The verdicts of ``settings``' judge in the default cache (``None``: not cached)."""
-    from coconot_tasks.judge.cache import (  # import cost: sqlite3 and tenacity, not needed for --help
-        CacheError,
-        VerdictCache,
-    )
-
     if not settings.cache or not backend_for(settings).remote:
         return None
     try:

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from coconot_tasks.judge.preflight import check_judge
 from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
 
 
@@ -16,8 +17,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run_check_judge(args: argparse.Namespace) -> int:
     """Run ``coconot check-judge`` (one free request); returns the exit status."""
-    from coconot_tasks.judge.preflight import check_judge  # import cost: the openai SDK (~0.4 s)
-
     try:
         settings = JudgeSettings.resolve()
         check_judge(settings)
