@@ -1,11 +1,8 @@
-"""Load the CoCoNot evaluation sets: the HF hub at a pinned revision, or a local directory.
+"""Load the CoCoNot evaluation sets: the HF hub at a pinned revision, or a local directory of the
+official JSONL files (as in github.com/allenai/noncompliance ``data/``).
 
-Local directories hold the official JSONL files (as in github.com/allenai/noncompliance
-``data/``): ``coconot_eval.jsonl`` (original) and ``coconot_contrast_eval.jsonl``
-(contrast), UTF-8 (a byte-order mark is accepted). Every row is checked, its category and
-subcategory against the set's taxonomy; an error names the file, the row and the problem.
-A set that loads but is not the official one (other ids or size) is flagged: a warning,
-and ``official_set`` = 0 in the results (:func:`official_set_differences`).
+Every row is checked (an error names the file, the row and the problem); a set that is not the
+official one is flagged: a warning, and ``official_set`` = 0 in the results.
 """
 
 from __future__ import annotations
@@ -53,17 +50,10 @@ def check_rows(
     numbers: Sequence[int] | None = None,
     set_name: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Check every row's schema; return the rows as plain dicts.
+    """Check every row's schema (with ``set_name``: also its taxonomy); return the rows as dicts.
 
-    Args:
-        rows: the parsed rows.
-        source: the file (or data set) name used in error messages.
-        numbers: each row's line number in the file (default: 1, 2, 3, ...).
-        set_name: an evaluation set (``"original"`` / ``"contrast"``) whose taxonomy every
-            row's category and subcategory must belong to; ``None``: not checked.
-
-    Raises:
-        DataError: naming ``source``, the row's line number and the problem.
+    ``numbers`` are the rows' line numbers in ``source`` (default 1, 2, 3, ...), for the
+    :class:`DataError` that names the source, the row and the problem.
     """
     checked: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
@@ -107,11 +97,8 @@ def _check_taxonomy(set_name: str, row: Mapping[str, Any], where: str) -> None:
 
 
 def official_set_differences(set_name: str, rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    """How ``rows`` differ from the official ``set_name`` test split (empty: they are the official set).
-
-    Compares the number of rows, the ids (:data:`~coconot_tasks.benchmark.taxonomy.OFFICIAL_ID_SHA256`)
-    and the number of rows per (category, subcategory).
-    """
+    """How ``rows`` differ from the official ``set_name`` test split: size, ids, rows per subcategory
+    (empty: they are the official set)."""
     expected = EXPECTED_COUNTS[set_name]
     differences: list[str] = []
     if len(rows) != sum(expected.values()):
@@ -139,13 +126,7 @@ def read_jsonl(path: Path, set_name: str | None = None) -> list[dict[str, Any]]:
 
 
 def parse_jsonl(path: Path) -> tuple[list[Any], list[int]]:
-    """The JSON values of the non-blank lines of ``path`` and their 1-based line numbers.
-
-    The file is UTF-8 text; a byte-order mark at its start is accepted.
-
-    Raises:
-        DataError: a line is not UTF-8 or not valid JSON (the message names the file and the line).
-    """
+    """The JSON values of the non-blank lines of UTF-8 (BOM accepted) ``path``, and their line numbers."""
     rows: list[Any] = []
     numbers: list[int] = []
     for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
@@ -169,11 +150,8 @@ def parse_jsonl(path: Path) -> tuple[list[Any], list[int]]:
 def resolve_data_dir(
     data_dir: str | os.PathLike[str] | None = None, *, must_exist: bool = True
 ) -> Path | None:
-    """Return the local data directory chosen by argument or ``COCONOT_DATA_DIR``, if any.
-
-    The one place that reads ``COCONOT_DATA_DIR``. With ``must_exist`` a directory that does
-    not exist is an error; without it, it is returned as it is.
-    """
+    """The local data directory chosen by argument or ``COCONOT_DATA_DIR`` (the one place that
+    reads it), if any; with ``must_exist`` a missing directory is a :class:`DataError`."""
     chosen = data_dir or os.environ.get(ENV_DATA_DIR)
     if not chosen:
         return None
@@ -229,13 +207,10 @@ def load_dataset_dict(
     revision: str | None = None,
     system_prompt: str | None = None,
 ) -> Any:
-    """Return a ``datasets.DatasetDict`` with one ``test`` split (what lm-eval expects).
+    """A ``datasets.DatasetDict`` with one ``test`` split (what lm-eval expects).
 
-    With ``system_prompt``, every row also carries it in a ``system_prompt`` column (the
-    system-prompt task variants name that column as their ``description``). Every row
-    carries ``official_set``: whether the whole set loaded is the official one (a set that
-    is not is also logged as a warning). lm-eval's ``--limit`` / ``--samples`` select rows
-    after this, so a subset of the official set is still flagged official.
+    ``system_prompt`` fills a column the system-prompt tasks name as their ``description``.
+    ``official_set`` says whether the whole set is official (``--limit`` selects rows later).
     """
     import datasets  # import cost (~0.5 s, measured); local files do without it
 
