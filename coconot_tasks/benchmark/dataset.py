@@ -58,8 +58,7 @@ def check_rows(
     checked: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     rows = list(rows)
-    line_numbers = list(numbers) if numbers is not None else list(range(1, len(rows) + 1))
-    for number, row in zip(line_numbers, rows, strict=True):
+    for number, row in zip(numbers or range(1, len(rows) + 1), rows, strict=True):
         if not isinstance(row, Mapping):
             raise DataError(f"{source}, row {number}: expected a JSON object, got {type(row).__name__}")
         for field in REQUIRED_FIELDS:
@@ -107,9 +106,9 @@ def official_set_differences(set_name: str, rows: Sequence[Mapping[str, Any]]) -
         differences.append("its ids are not the official ones")
     counts = Counter((str(row["category"]), str(row["subcategory"])) for row in rows)
     changed = [
-        f"{slug(category)}/{slug(subcategory)} {counts.get((category, subcategory), 0)} (official {n})"
+        f"{slug(category)}/{slug(subcategory)} {counts[category, subcategory]} (official {n})"
         for (category, subcategory), n in expected.items()
-        if counts.get((category, subcategory), 0) != n
+        if counts[category, subcategory] != n
     ]
     if changed:
         more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
@@ -162,9 +161,7 @@ def resolve_data_dir(
 
 
 def load_rows(
-    set_name: str,
-    data_dir: str | os.PathLike[str] | None = None,
-    revision: str | None = None,
+    set_name: str, data_dir: str | os.PathLike[str] | None = None, revision: str | None = None
 ) -> list[dict[str, Any]]:
     """Return the validated test rows of ``set_name`` (``"original"`` or ``"contrast"``)."""
     return _load_rows(set_name, data_dir, revision)[0]
@@ -180,10 +177,8 @@ def _load_rows(
     if local is not None:
         path = local / LOCAL_FILES[set_name]
         return read_jsonl(path, set_name=set_name), str(path)
-    offline = (
-        f"Point {ENV_DATA_DIR} (or --metadata data_dir=...) at a directory with {LOCAL_FILES[set_name]}."
-    )
-    hub, source = load_hub_split(set_name, "test", revision, offline)
+    hint = f"Point {ENV_DATA_DIR} (or --metadata data_dir=...) at a directory with {LOCAL_FILES[set_name]}."
+    hub, source = load_hub_split(set_name, "test", revision, hint)
     return check_rows(hub, source, set_name=set_name), source
 
 

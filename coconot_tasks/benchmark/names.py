@@ -79,9 +79,7 @@ def metric_scopes(category: str, subcategory: str) -> tuple[str, str, str]:
 
 def metric_names(set_name: str) -> list[str]:
     """All metric names a set's task reports, in the order lm-eval prints them."""
-    scopes: set[str] = set()
-    for category, subcategory in EXPECTED_COUNTS[set_name]:
-        scopes.update(metric_scopes(category, subcategory))
+    scopes = {scope for pair in EXPECTED_COUNTS[set_name] for scope in metric_scopes(*pair)}
     names = [f"{rate}{scope}" for rate in RATE_NAMES for scope in scopes]
     return sorted(names) + [SCORE_NAME, OFFICIAL_SET_NAME, *ACCOUNTING_NAMES]
 

@@ -40,13 +40,11 @@ def patch_task_manager(module: ModuleType) -> None:
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         if enabled():
-            try:
+            with contextlib.suppress(Exception):  # never break lm-eval
                 if len(args) >= 2:  # (verbosity, include_path, ...)
                     args = (args[0], with_task_dir(args[1]), *args[2:])
                 else:
                     kwargs["include_path"] = with_task_dir(kwargs.get("include_path"))
-            except Exception:  # pragma: no cover - never break lm-eval
-                pass
         original_init(self, *args, **kwargs)
 
     __init__.__wrapped__ = original_init  # type: ignore[attr-defined]
@@ -97,12 +95,9 @@ class _LmEvalTaskManagerFinder(importlib.abc.MetaPathFinder):
 
 def install() -> None:
     """Register the finder (idempotent); patch at once if lm-eval is already imported."""
-    if not enabled():
+    if not enabled() or any(isinstance(f, _LmEvalTaskManagerFinder) for f in sys.meta_path):
         return
-    if any(isinstance(f, _LmEvalTaskManagerFinder) for f in sys.meta_path):
-        return
-    loaded = sys.modules.get(TARGET_MODULE)
-    if loaded is not None:
+    if (loaded := sys.modules.get(TARGET_MODULE)) is not None:
         patch_task_manager(loaded)
-        return
-    sys.meta_path.insert(0, _LmEvalTaskManagerFinder())
+    else:
+        sys.meta_path.insert(0, _LmEvalTaskManagerFinder())

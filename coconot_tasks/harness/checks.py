@@ -7,7 +7,6 @@ the checks read them from those frames (and do nothing when the tasks are built 
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import logging
 import weakref
@@ -48,11 +47,14 @@ def _has_chat_template(lm: Any) -> bool:
     return isinstance(template, str) and bool(template)
 
 
-def _already_warned(lm: Any) -> bool:
+def _warned_before(lm: Any) -> bool:
+    """Whether ``lm`` was warned about already; from now on it counts as warned."""
     try:
-        return lm in _WARNED
-    except TypeError:
+        seen = lm in _WARNED
+        _WARNED.add(lm)
+    except TypeError:  # a model class without weak references: warn per task
         return False
+    return seen
 
 
 def warn_if_chat_template_missing(task_name: str) -> bool:
@@ -64,10 +66,8 @@ def warn_if_chat_template_missing(task_name: str) -> bool:
     if arguments is None or arguments.get("apply_chat_template"):
         return False
     lm = arguments.get("lm")
-    if lm is None or _already_warned(lm) or not _has_chat_template(lm):
+    if lm is None or not _has_chat_template(lm) or _warned_before(lm):
         return False
-    with contextlib.suppress(TypeError):  # a model class without weak references: warn per task
-        _WARNED.add(lm)
     logger.warning(
         "CoCoNot (%s): the model has a chat template but --apply_chat_template is not set, so every "
         "request goes to it as raw text instead of a user turn. CoCoNot is a chat benchmark (the "

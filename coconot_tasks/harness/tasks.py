@@ -125,16 +125,16 @@ def _load(task: str, set_name: str, system_prompt: bool, metadata: dict[str, Any
         system_prompt=load_system_prompt(data_dir) if system_prompt else None,
     )
     rubric = None
-    if not backend_for(settings).remote:
+    if backend_for(settings).remote:
+        rubric = load_rubric(data_dir)
+        for subcategory in sorted(set(data["test"]["subcategory"])):
+            rubric_entry(rubric, subcategory)  # fail now, not after generation
+    else:
         logger.warning(
             "CoCoNot %s: judging with the offline HEURISTIC detector -- a smoke test, not the "
             "paper's LLM-judge metric.",
             task,
         )
-    else:
-        rubric = load_rubric(data_dir)
-        for subcategory in sorted(set(data["test"]["subcategory"])):
-            rubric_entry(rubric, subcategory)  # fail now, not after generation
     record = metadata.get(JUDGE_RECORD_KEY)
     if isinstance(record, dict):
         record.clear()
@@ -178,11 +178,10 @@ class CoconotJudgeFilter(Filter):
         for message in warn_about_answers(self.task, judge.answers, answers, sum(opened)):
             logger.warning("%s", message)
         if _metrics_bypassed():
-            reason = "predict only: not judged"
-            results = [JudgeResult.without_verdict(item, OUTCOME_NOT_JUDGED, reason) for item in items]
             logger.warning("CoCoNot %s: --predict_only: %d responses saved unjudged.", self.task, len(items))
-            return [result.to_json() for result in results]
-        settings = _share_of_budget(judge.settings, _world_size())
+            reason = "predict only: not judged"
+            return [JudgeResult.without_verdict(item, OUTCOME_NOT_JUDGED, reason).to_json() for item in items]
+        settings = _share_of_budget(judge.settings)
         try:
             results, stats = judge_answers(
                 items,
@@ -247,9 +246,10 @@ def _world_size() -> int:
     return size if isinstance(size, int) and size > 1 else 1
 
 
-def _share_of_budget(settings: JudgeSettings, world_size: int) -> JudgeSettings:
+def _share_of_budget(settings: JudgeSettings) -> JudgeSettings:
     """In a data-parallel run every rank judges its own shard: each gets an equal share of the
     budget cap, so the run as a whole never spends more than the cap."""
-    if world_size <= 1 or settings.max_cost_usd is None:
+    world_size = _world_size()
+    if world_size == 1 or settings.max_cost_usd is None:
         return settings
     return replace(settings, max_cost_usd=settings.max_cost_usd / world_size)
