@@ -140,9 +140,10 @@ def judge_answers(
     for item, answer in zip(items, answers, strict=True):
         if answer.text is None:
             results.append(JudgeResult.without_verdict(item, OUTCOME_NO_ANSWER, answer.reason))
-            continue
-        result = next(verdicts)
-        results.append(result if answer.text == item.response else replace(result, answer=answer.text))
+        elif answer.text == item.response:
+            results.append(next(verdicts))
+        else:
+            results.append(replace(next(verdicts), answer=answer.text))
     return results, stats
 
 

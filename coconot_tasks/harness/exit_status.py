@@ -9,6 +9,7 @@ Standard library only: the autoload hook imports it in every process that import
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import sys
@@ -16,15 +17,12 @@ import sys
 from coconot_tasks.exit_codes import EXIT_JUDGE_ERRORS
 
 _reasons: list[str] = []
-_registered = False
 
 
+@functools.cache  # idempotent: the handler is registered once
 def register() -> None:
-    """Install the exit handler (idempotent; call as early as possible)."""
-    global _registered
-    if not _registered:
-        atexit.register(_exit_with_judge_error_status)
-        _registered = True
+    """Install the exit handler (call as early as possible)."""
+    atexit.register(_exit_with_judge_error_status)
 
 
 def fail_after_run(reason: str) -> None:

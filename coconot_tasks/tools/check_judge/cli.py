@@ -8,6 +8,7 @@ import sys
 
 from coconot_tasks.judge.preflight import check_judge
 from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
+from coconot_tasks.tools.common import EXIT_USAGE
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -22,6 +23,6 @@ def run_check_judge(args: argparse.Namespace) -> int:
         check_judge(settings)
     except JudgeConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     print(f"judge OK: {json.dumps(settings.public())}")
     return 0
