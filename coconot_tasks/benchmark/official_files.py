@@ -29,23 +29,20 @@ class ResourceError(RuntimeError):
 
 @dataclass(frozen=True)
 class Resource:
-    """One pinned file of the official repository."""
+    """One pinned file of the official repository (in its ``prompts/`` folder)."""
 
     name: str
-    repo_path: str
     sha256: str
     env_var: str
 
 
 RUBRIC = Resource(
     name="refusal_evaluation_rubric.json",
-    repo_path="prompts/refusal_evaluation_rubric.json",
     sha256="54cd2460c776a06952ce6eebe1daa0412ea4729c41165cc173af2a9aa0713034",
     env_var="COCONOT_RUBRIC_PATH",
 )
 SYSTEM_PROMPT = Resource(
     name="system_prompt.json",
-    repo_path="prompts/system_prompt.json",
     sha256="1cb7962f0625409ce8cf057b7af8e49662a5fcee61434767ef4aefd8d7e6e139",
     env_var="COCONOT_SYSTEM_PROMPT_PATH",
 )
@@ -64,7 +61,7 @@ def _verified(resource: Resource, data: bytes, origin: str) -> bytes:
 
 def _download(resource: Resource) -> bytes:
     base = os.environ.get(ENV_BASE_URL, DEFAULT_BASE_URL).rstrip("/")
-    url = f"{base}/{resource.repo_path}"
+    url = f"{base}/prompts/{resource.name}"
     try:
         with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - pinned URL
             data: bytes = response.read()
