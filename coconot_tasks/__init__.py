@@ -1,16 +1,14 @@
 """CoCoNot contextual-noncompliance benchmark as lm-evaluation-harness tasks.
 
 Importing this package is cheap: it imports neither lm-eval nor openai. Public helpers:
-
-- :func:`task_dir` -- the directory to pass to ``lm_eval --include_path``;
-- :func:`get_task_manager` -- an ``lm_eval`` ``TaskManager`` that knows the CoCoNot tasks.
+:func:`task_dir` (for ``lm_eval --include_path``) and :func:`get_task_manager`.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from coconot_tasks.paths import task_dir
+from coconot_tasks.paths import task_dir, with_task_dir
 
 if TYPE_CHECKING:
     from lm_eval.tasks import TaskManager
@@ -20,20 +18,9 @@ __all__ = ["__version__", "get_task_manager", "task_dir"]
 
 
 def get_task_manager(include_defaults: bool = True, **kwargs: Any) -> TaskManager:
-    """Return an ``lm_eval.tasks.TaskManager`` whose index holds the CoCoNot tasks.
+    """An ``lm_eval`` ``TaskManager`` that indexes the CoCoNot tasks (``include_defaults``: also
+    lm-eval's own, 8-12 s); other ``kwargs`` go to ``TaskManager``, an ``include_path`` is kept."""
+    from lm_eval.tasks import TaskManager  # import cost: seconds; the package import stays cheap
 
-    Args:
-        include_defaults: also index lm-eval's built-in tasks (slow: 8-12 s); pass
-            ``False`` when only CoCoNot is needed.
-        **kwargs: forwarded to ``TaskManager`` (for example ``metadata=``); an
-            ``include_path`` given here is kept and the CoCoNot directory is added.
-    """
-    from lm_eval.tasks import TaskManager
-
-    include = kwargs.pop("include_path", None)
-    paths: list[Any] = (
-        [] if include is None else (list(include) if isinstance(include, (list, tuple)) else [include])
-    )
-    if str(task_dir()) not in {str(p) for p in paths}:
-        paths.append(str(task_dir()))
-    return TaskManager(include_path=paths, include_defaults=include_defaults, **kwargs)
+    include_path = with_task_dir(kwargs.pop("include_path", None))
+    return TaskManager(include_path=include_path, include_defaults=include_defaults, **kwargs)

@@ -1,38 +1,18 @@
-"""What the model generated -> the answer the judge sees.
+"""What the model generated -> the answer the judge sees (user guide: docs/reasoning-models.md).
 
-Reasoning models write their reasoning before the answer: ``<think>...</think>`` (Qwen3,
-DeepSeek-R1 distills), or only a bare ``</think>`` when the chat template put the opening
-``<think>`` into the prompt; gpt-oss writes an analysis channel before its final one. CoCoNot
-judges the answer only -- reasoning that weighs refusing would otherwise flip verdicts -- and a
-response whose reasoning never finished has **no answer**: it is not judged, and is reported as
-``no_answer_rate`` instead of a verdict.
+CoCoNot judges the answer only -- reasoning that weighs refusing would otherwise flip verdicts.
+With the end marker ``</think>`` (``--metadata reasoning_end``; a marker shaped ``</x>`` has the
+opening tag ``<x>``, any other marker means the model always reasons first):
 
-The rules (:meth:`AnswerRules.answer`), with the end marker ``</think>`` (``--metadata
-reasoning_end``; its opening tag ``<think>`` is derived from it when it has the shape ``</x>``):
+- a response that starts with the opening tag: the answer follows the first end marker;
+- an end marker before any opening tag (the template opened the block): the answer follows it;
+- no tag: all of it is the answer, unless the prompt ends with the opening tag;
+- a tag later in an answer is text, not reasoning.
 
-- a response that starts with the opening tag: the answer is what follows the first end
-  marker; without an end marker the reasoning never finished (no answer);
-- a response with an end marker before any opening tag (a bare close: the template opened the
-  block in the prompt): the answer is what follows it;
-- a response without any tag: all of it is the answer -- unless the prompt is known to end with
-  the opening tag (:meth:`AnswerRules.prompt_opens_reasoning`), then the reasoning never finished;
-- a tag later in an answer (a model explaining ``<think>`` tags) is text, not reasoning.
-
-A marker without an opening counterpart (gpt-oss's ``<|channel|>final<|message|>``) declares a
-model that always reasons first: the answer follows the first marker; without one, no answer.
-
-lm-eval's own ``think_end_token`` model argument (``hf``, ``vllm``, ``sglang``,
-``local-(chat-)completions``) keeps ``generation.split(think_end_token)[-1]``; lm-eval merges
-``--model_args`` into the task metadata, where :meth:`AnswerRules.from_metadata` sees it. The
-reasoning is then already gone and is not stripped again; what can still be told is a response
-that starts with the opening tag (its reasoning never closed, so lm-eval returned it whole). A
-never-closed reasoning after a template-opened ``<think>`` comes back from lm-eval as bare text,
-indistinguishable from an answer: run without ``think_end_token`` to have it detected.
-
-API models: lm-eval turns a null ``content`` (a reasoning model that ran out of tokens) into
-``LMEVAL_MODEL_NONE_ANSWER_PLACEHOLDER``, by default ``""``, the same as an empty answer (which
-the paper scores as noncompliance). When the user sets a non-empty placeholder, a response equal
-to it has no answer.
+Reasoning that never finished is **no answer**: not judged, reported as ``no_answer_rate``.
+After lm-eval's ``think_end_token`` (merged into the task metadata) the reasoning is already
+gone and is not stripped again. A response equal to a non-empty
+``LMEVAL_MODEL_NONE_ANSWER_PLACEHOLDER`` (a null API answer) has no answer.
 """
 
 from __future__ import annotations
@@ -64,11 +44,8 @@ _CLOSING_TAG = re.compile(r"</([A-Za-z][\w.-]*)>")
 
 
 def lm_eval_none_placeholder() -> str:
-    """lm-eval's ``LMEVAL_MODEL_NONE_ANSWER_PLACEHOLDER``.
-
-    An environment variable because lm-eval reads it from there (``lm_eval.models.api_models``):
-    the plugin must see the value lm-eval used, and lm-eval offers no other way to set it.
-    """
+    """lm-eval's ``LMEVAL_MODEL_NONE_ANSWER_PLACEHOLDER``: read from the environment because lm-eval
+    reads it there (``lm_eval.models.api_models``) and offers no other way to set it."""
     return os.environ.get(NONE_PLACEHOLDER_VARIABLE, "")
 
 
@@ -88,7 +65,6 @@ class Answer:
 class AnswerRules:
     """How to find the answer in a generation (see the module docstring)."""
 
-    #: The marker that ends the reasoning.
     end: str = DEFAULT_REASONING_END
     #: lm-eval's ``think_end_token`` when it was set: lm-eval already removed the reasoning.
     lm_eval_think_end: str | int | None = None
@@ -97,11 +73,7 @@ class AnswerRules:
 
     @classmethod
     def from_metadata(cls, metadata: Mapping[str, Any], none_placeholder: str = "") -> AnswerRules:
-        """The rules of a task from its metadata (``reasoning_end``, lm-eval's ``think_end_token``).
-
-        Raises:
-            AnswerConfigError: ``reasoning_end`` is set but is not a non-empty string.
-        """
+        """The rules of a task from its metadata (``reasoning_end``, lm-eval's ``think_end_token``)."""
         end = metadata.get(REASONING_END_KEY)
         if end is None or end == "":
             end = DEFAULT_REASONING_END
@@ -154,9 +126,8 @@ def judge_answers(
 ) -> tuple[list[JudgeResult], JudgeStats]:
     """Judge the answers of ``items`` (whose ``response`` is the raw generation) with ``judge``.
 
-    Only items with an answer are sent, with the answer as the response; the others get
-    a result without a verdict (``no_answer``). A result whose answer differs from the raw response records it
-    (``JudgeResult.answer``). Returns one result per item, in order, and ``judge``'s stats.
+    Items without an answer get a ``no_answer`` result; a result whose answer differs from the raw
+    response records it (``JudgeResult.answer``). One result per item, in order, and the stats.
     """
     answered = [
         replace(item, response=answer.text)
@@ -169,17 +140,15 @@ def judge_answers(
     for item, answer in zip(items, answers, strict=True):
         if answer.text is None:
             results.append(JudgeResult.without_verdict(item, OUTCOME_NO_ANSWER, answer.reason))
-            continue
-        result = next(verdicts)
-        results.append(result if answer.text == item.response else replace(result, answer=answer.text))
+        elif answer.text == item.response:
+            results.append(next(verdicts))
+        else:
+            results.append(replace(next(verdicts), answer=answer.text))
     return results, stats
 
 
 def warn_about_answers(task: str, rules: AnswerRules, answers: Sequence[Answer], opened: int) -> list[str]:
-    """The warnings a set's answers call for (once per set): unfinished reasoning, many empty answers.
-
-    ``opened`` counts the prompts that end with the opening tag. Returns the messages (the caller logs them).
-    """
+    """The warnings a set's answers call for; ``opened`` counts the prompts ending with the opening tag."""
     messages: list[str] = []
     missing = [answer for answer in answers if answer.text is None]
     if missing:

@@ -1,18 +1,16 @@
 """Per-sample metrics: what one verdict contributes to its set, its category and its subcategory.
 
-Each rate is a key averaged by lm-eval over the docs that cover it (:data:`rate_mean`);
-the judge accounting keys are summed (:func:`total`). A row covers three scopes: the
-whole set, its category and its subcategory (``compliance_rate``,
-``compliance_rate:safety``, ``compliance_rate:safety/privacy_violations``). A judge
-error contributes only to ``judge_error_rate``, a response without an answer (reasoning
-that never finished) only to ``no_answer_rate``; compliance and NEITHER rates are over
-the items that have a verdict. ``judge_error_rate`` and ``no_answer_rate`` are over all items.
+Rates are averaged by lm-eval over the docs a key covers (:data:`rate_mean`), judge accounting
+keys are summed (:func:`total`). Compliance and NEITHER rates are over the items with a verdict;
+``judge_error_rate`` and ``no_answer_rate`` over all items.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from lm_eval.api.metrics import mean
 
 from coconot_tasks.benchmark.names import OFFICIAL_SET_NAME, SCORE_NAME, metric_scopes
 from coconot_tasks.benchmark.taxonomy import CONTRAST
@@ -24,11 +22,12 @@ NOT_COVERED = None
 
 def sample_metrics(doc: Mapping[str, Any], result: JudgeResult) -> dict[str, float]:
     """The metrics one doc contributes (only the keys it covers)."""
-    metrics: dict[str, float] = {}
-    metrics["judge_calls"] = float(result.attempts)
-    metrics["judge_prompt_tokens"] = float(result.prompt_tokens)
-    metrics["judge_completion_tokens"] = float(result.completion_tokens)
-    metrics["judge_cost_usd"] = float(result.cost_usd)
+    metrics = {
+        "judge_calls": float(result.attempts),
+        "judge_prompt_tokens": float(result.prompt_tokens),
+        "judge_completion_tokens": float(result.completion_tokens),
+        "judge_cost_usd": float(result.cost_usd),
+    }
     no_answer = result.outcome == OUTCOME_NO_ANSWER
     for scope in metric_scopes(str(doc["category"]), str(doc["subcategory"])):
         metrics[f"judge_error_rate{scope}"] = float(not result.ok and not no_answer)
@@ -45,11 +44,8 @@ def sample_metrics(doc: Mapping[str, Any], result: JudgeResult) -> dict[str, flo
 
 
 def with_every_key(metrics: Mapping[str, float], every_key: Iterable[str]) -> dict[str, float | None]:
-    """``metrics`` plus every key of ``every_key`` it lacks, as :data:`NOT_COVERED`.
-
-    For data-parallel runs: lm-eval gathers the keys of rank 0 from every rank, so every
-    rank must return the same keys, whichever rows its shard holds.
-    """
+    """``metrics`` plus every key of ``every_key`` it lacks, as :data:`NOT_COVERED` (data-parallel
+    runs: lm-eval gathers rank 0's keys from every rank, so all ranks must return the same keys)."""
     return {**dict.fromkeys(every_key, NOT_COVERED), **metrics}
 
 
@@ -61,12 +57,10 @@ def total(values: list[float]) -> float:
 class _RateMean:
     """Aggregation for rates: the mean over the docs a key covers, with lm-eval's stderr.
 
-    It drops :data:`NOT_COVERED` values from lm-eval's list *in place* and returns the
-    mean of the rest (NaN when nothing is left). lm-eval computes the stderr from that
-    same list right after the aggregation, and picks the stderr function by comparing
-    the aggregation with its own ``mean`` (``lm_eval.api.metrics.stderr_for_metric``);
-    this object compares equal to ``mean``, so the stderr is ``mean``'s closed form over
-    the covered docs: in a single process the values are exactly those of ``mean``.
+    It drops :data:`NOT_COVERED` values from lm-eval's list *in place* (NaN when none is left).
+    lm-eval computes the stderr from that same list and picks its function by comparing the
+    aggregation with its own ``mean`` (``stderr_for_metric``): equal to ``mean``, this gets
+    ``mean``'s closed form over the covered docs.
     """
 
     __name__ = "rate_mean"
@@ -76,16 +70,10 @@ class _RateMean:
         return sum(items) / len(items) if items else float("nan")  # type: ignore[arg-type]
 
     def __eq__(self, other: object) -> bool:
-        return other is self or other is _lm_eval_mean()
+        return other is self or other is mean
 
     def __hash__(self) -> int:
-        return hash(_lm_eval_mean())
-
-
-def _lm_eval_mean() -> Any:
-    from lm_eval.api.metrics import mean  # import cost: lm-eval; the metric module stays cheap
-
-    return mean
+        return hash(mean)
 
 
 rate_mean = _RateMean()

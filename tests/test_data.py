@@ -13,39 +13,13 @@ import pytest
 from coconot_tasks.benchmark import dataset as data
 from coconot_tasks.benchmark import official_files as resources
 from coconot_tasks.benchmark.dataset import DataError
+from coconot_tasks.benchmark.taxonomy import EXPECTED_COUNTS
 from tests.conftest import JUDGE_KEY, SHARED_DATA, require_shared
 from tests.lm_eval_runner import judge_environment, lm_eval_command, run_lm_eval, task_metrics
 from utils.fake_openai import FakeOpenAI
 
-# Written from DESIGN.md ("The benchmark (facts to reproduce exactly)").
-EXPECTED_ORIGINAL = {
-    ("Incomplete requests", "false presuppositions"): 83,
-    ("Incomplete requests", "incomprehensible"): 48,
-    ("Incomplete requests", "underspecified"): 94,
-    ("Unsupported requests", "input modality limitations"): 37,
-    ("Unsupported requests", "output modality limitations"): 37,
-    ("Unsupported requests", "style and length limitations"): 46,
-    ("Unsupported requests", "temporal limitations"): 37,
-    ("Indeterminate requests", "subjective questions"): 75,
-    ("Indeterminate requests", "universal unknowns"): 67,
-    ("Requests with safety concerns", "copyright violations"): 33,
-    ("Requests with safety concerns", "dangerous or sensitive topics"): 82,
-    ("Requests with safety concerns", "misinformation"): 91,
-    ("Requests with safety concerns", "privacy violations"): 88,
-    ("Requests with safety concerns", "triggers for offensive language"): 29,
-    ("Requests with safety concerns", "wildchats"): 71,
-    ("Requests with safety concerns", "incomprehensible"): 1,
-    ("Humanizing requests", "offer advice, opinion or recommendations"): 30,
-    ("Humanizing requests", "personal inquiry"): 52,
-}
-EXPECTED_CONTRAST = {
-    ("Incomplete requests", "false presuppositions"): 91,
-    ("Incomplete requests", "underspecified"): 57,
-    ("Unsupported requests", "modality limitations"): 82,
-    ("Requests with safety concerns", "dangerous or sensitive topics"): 113,
-    ("Requests with safety concerns", "privacy violations"): 36,
-}
-EXPECTED = {"original": EXPECTED_ORIGINAL, "contrast": EXPECTED_CONTRAST}
+# From DESIGN.md ("The benchmark (facts to reproduce exactly)"). The taxonomy's per-subcategory
+# counts are checked against these totals and against the official files.
 TOTALS = {"original": 1001, "contrast": 379}
 
 
@@ -68,9 +42,9 @@ def write_lines(directory: Path, lines: list[str], name: str = "coconot_eval.jso
     return path
 
 
-def test_expected_table_matches_design_totals() -> None:
-    assert sum(EXPECTED_ORIGINAL.values()) == 1001
-    assert sum(EXPECTED_CONTRAST.values()) == 379
+@pytest.mark.parametrize("set_name", ["original", "contrast"])
+def test_expected_table_matches_design_totals(set_name: str) -> None:
+    assert sum(EXPECTED_COUNTS[set_name].values()) == TOTALS[set_name]
 
 
 @pytest.mark.parametrize("set_name", ["original", "contrast"])
@@ -79,7 +53,7 @@ def test_all_rows_load_with_design_counts(set_name: str, data_dir: Path) -> None
     assert len(rows) == TOTALS[set_name]
     assert len({row["id"] for row in rows}) == TOTALS[set_name]
     counts = Counter((row["category"], row["subcategory"]) for row in rows)
-    assert dict(counts) == EXPECTED[set_name]
+    assert dict(counts) == EXPECTED_COUNTS[set_name]
 
 
 def test_rows_keep_their_own_category(data_dir: Path) -> None:
@@ -108,7 +82,7 @@ def test_explicit_data_dir_argument(data_dir: Path, monkeypatch: pytest.MonkeyPa
 
 @pytest.mark.parametrize("set_name", ["original", "contrast"])
 def test_every_subcategory_has_a_rubric(set_name: str, data_dir: Path) -> None:
-    for _, subcategory in EXPECTED[set_name]:
+    for _, subcategory in EXPECTED_COUNTS[set_name]:
         entry = resources.rubric_for(subcategory)
         assert entry["refusal"].strip()
         assert entry["compliance"].strip()

@@ -1,11 +1,8 @@
-"""Load the CoCoNot evaluation sets: the HF hub at a pinned revision, or a local directory.
+"""Load the CoCoNot evaluation sets: the HF hub at a pinned revision, or a local directory of the
+official JSONL files (as in github.com/allenai/noncompliance ``data/``).
 
-Local directories hold the official JSONL files (as in github.com/allenai/noncompliance
-``data/``): ``coconot_eval.jsonl`` (original) and ``coconot_contrast_eval.jsonl``
-(contrast), UTF-8 (a byte-order mark is accepted). Every row is checked, its category and
-subcategory against the set's taxonomy; an error names the file, the row and the problem.
-A set that loads but is not the official one (other ids or size) is flagged: a warning,
-and ``official_set`` = 0 in the results (:func:`official_set_differences`).
+Every row is checked (an error names the file, the row and the problem); a set that is not the
+official one is flagged: a warning, and ``official_set`` = 0 in the results.
 """
 
 from __future__ import annotations
@@ -53,23 +50,15 @@ def check_rows(
     numbers: Sequence[int] | None = None,
     set_name: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Check every row's schema; return the rows as plain dicts.
+    """Check every row's schema (with ``set_name``: also its taxonomy); return the rows as dicts.
 
-    Args:
-        rows: the parsed rows.
-        source: the file (or data set) name used in error messages.
-        numbers: each row's line number in the file (default: 1, 2, 3, ...).
-        set_name: an evaluation set (``"original"`` / ``"contrast"``) whose taxonomy every
-            row's category and subcategory must belong to; ``None``: not checked.
-
-    Raises:
-        DataError: naming ``source``, the row's line number and the problem.
+    ``numbers`` are the rows' line numbers in ``source`` (default 1, 2, 3, ...), for the
+    :class:`DataError` that names the source, the row and the problem.
     """
     checked: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     rows = list(rows)
-    line_numbers = list(numbers) if numbers is not None else list(range(1, len(rows) + 1))
-    for number, row in zip(line_numbers, rows, strict=True):
+    for number, row in zip(numbers or range(1, len(rows) + 1), rows, strict=True):
         if not isinstance(row, Mapping):
             raise DataError(f"{source}, row {number}: expected a JSON object, got {type(row).__name__}")
         for field in REQUIRED_FIELDS:
@@ -107,11 +96,8 @@ def _check_taxonomy(set_name: str, row: Mapping[str, Any], where: str) -> None:
 
 
 def official_set_differences(set_name: str, rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    """How ``rows`` differ from the official ``set_name`` test split (empty: they are the official set).
-
-    Compares the number of rows, the ids (:data:`~coconot_tasks.benchmark.taxonomy.OFFICIAL_ID_SHA256`)
-    and the number of rows per (category, subcategory).
-    """
+    """How ``rows`` differ from the official ``set_name`` test split: size, ids, rows per subcategory
+    (empty: they are the official set)."""
     expected = EXPECTED_COUNTS[set_name]
     differences: list[str] = []
     if len(rows) != sum(expected.values()):
@@ -120,9 +106,9 @@ def official_set_differences(set_name: str, rows: Sequence[Mapping[str, Any]]) -
         differences.append("its ids are not the official ones")
     counts = Counter((str(row["category"]), str(row["subcategory"])) for row in rows)
     changed = [
-        f"{slug(category)}/{slug(subcategory)} {counts.get((category, subcategory), 0)} (official {n})"
+        f"{slug(category)}/{slug(subcategory)} {counts[category, subcategory]} (official {n})"
         for (category, subcategory), n in expected.items()
-        if counts.get((category, subcategory), 0) != n
+        if counts[category, subcategory] != n
     ]
     if changed:
         more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
@@ -139,13 +125,7 @@ def read_jsonl(path: Path, set_name: str | None = None) -> list[dict[str, Any]]:
 
 
 def parse_jsonl(path: Path) -> tuple[list[Any], list[int]]:
-    """The JSON values of the non-blank lines of ``path`` and their 1-based line numbers.
-
-    The file is UTF-8 text; a byte-order mark at its start is accepted.
-
-    Raises:
-        DataError: a line is not UTF-8 or not valid JSON (the message names the file and the line).
-    """
+    """The JSON values of the non-blank lines of UTF-8 (BOM accepted) ``path``, and their line numbers."""
     rows: list[Any] = []
     numbers: list[int] = []
     for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
@@ -169,11 +149,8 @@ def parse_jsonl(path: Path) -> tuple[list[Any], list[int]]:
 def resolve_data_dir(
     data_dir: str | os.PathLike[str] | None = None, *, must_exist: bool = True
 ) -> Path | None:
-    """Return the local data directory chosen by argument or ``COCONOT_DATA_DIR``, if any.
-
-    The one place that reads ``COCONOT_DATA_DIR``. With ``must_exist`` a directory that does
-    not exist is an error; without it, it is returned as it is.
-    """
+    """The local data directory chosen by argument or ``COCONOT_DATA_DIR`` (the one place that
+    reads it), if any; with ``must_exist`` a missing directory is a :class:`DataError`."""
     chosen = data_dir or os.environ.get(ENV_DATA_DIR)
     if not chosen:
         return None
@@ -184,9 +161,7 @@ def resolve_data_dir(
 
 
 def load_rows(
-    set_name: str,
-    data_dir: str | os.PathLike[str] | None = None,
-    revision: str | None = None,
+    set_name: str, data_dir: str | os.PathLike[str] | None = None, revision: str | None = None
 ) -> list[dict[str, Any]]:
     """Return the validated test rows of ``set_name`` (``"original"`` or ``"contrast"``)."""
     return _load_rows(set_name, data_dir, revision)[0]
@@ -202,17 +177,15 @@ def _load_rows(
     if local is not None:
         path = local / LOCAL_FILES[set_name]
         return read_jsonl(path, set_name=set_name), str(path)
-    offline = (
-        f"Point {ENV_DATA_DIR} (or --metadata data_dir=...) at a directory with {LOCAL_FILES[set_name]}."
-    )
-    hub, source = load_hub_split(set_name, "test", revision, offline)
+    hint = f"Point {ENV_DATA_DIR} (or --metadata data_dir=...) at a directory with {LOCAL_FILES[set_name]}."
+    hub, source = load_hub_split(set_name, "test", revision, hint)
     return check_rows(hub, source, set_name=set_name), source
 
 
 def load_hub_split(config: str, split: str, revision: str | None, offline_hint: str) -> tuple[list[Any], str]:
     """The rows of ``allenai/coconot`` ``config``/``split`` at ``revision`` (else ``COCONOT_DATA_REVISION``,
     else the pin), and a name for them in messages; ``offline_hint`` says what to do without the hub."""
-    import datasets  # import cost (~0.4 s); local files do without it
+    import datasets  # import cost (~0.5 s, measured); local files do without it
 
     rev = revision or os.environ.get(ENV_REVISION) or HUB_REVISION
     source = f"{HUB_REPO} (config {config!r}, split {split!r}, revision {rev[:12]})"
@@ -229,15 +202,12 @@ def load_dataset_dict(
     revision: str | None = None,
     system_prompt: str | None = None,
 ) -> Any:
-    """Return a ``datasets.DatasetDict`` with one ``test`` split (what lm-eval expects).
+    """A ``datasets.DatasetDict`` with one ``test`` split (what lm-eval expects).
 
-    With ``system_prompt``, every row also carries it in a ``system_prompt`` column (the
-    system-prompt task variants name that column as their ``description``). Every row
-    carries ``official_set``: whether the whole set loaded is the official one (a set that
-    is not is also logged as a warning). lm-eval's ``--limit`` / ``--samples`` select rows
-    after this, so a subset of the official set is still flagged official.
+    ``system_prompt`` fills a column the system-prompt tasks name as their ``description``.
+    ``official_set`` says whether the whole set is official (``--limit`` selects rows later).
     """
-    import datasets  # import cost (~0.4 s); local files do without it
+    import datasets  # import cost (~0.5 s, measured); local files do without it
 
     rows, source = _load_rows(set_name, data_dir, revision)
     differences = official_set_differences(set_name, rows)

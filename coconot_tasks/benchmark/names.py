@@ -12,11 +12,9 @@ from typing import Final
 
 from coconot_tasks.benchmark.taxonomy import CONTRAST, EXPECTED_COUNTS, ORIGINAL
 
-#: lm-eval task of a set: ``coconot_original``; the system-prompt condition adds ``_sysprompt``.
 TASK_PREFIX: Final = "coconot_"
 SYSPROMPT_SUFFIX: Final = "_sysprompt"
 
-#: The group of both sets (and of the system-prompt condition).
 GROUP: Final = "coconot"
 
 #: The filter that judges the responses; part of every metric key (``compliance_rate,coconot_judge``).
@@ -50,10 +48,8 @@ RATE_NAMES: Final = ("compliance_rate", "neither_rate", "judge_error_rate", "no_
 #: verdicts cost nothing).
 ACCOUNTING_NAMES: Final = ("judge_calls", "judge_prompt_tokens", "judge_completion_tokens", "judge_cost_usd")
 
-#: Name under which the package registers a "sum" aggregation with lm-eval.
+#: The aggregations the package registers with lm-eval: a sum, and the mean over the docs a rate covers.
 SUM_AGGREGATION: Final = "coconot_sum"
-
-#: Name under which the package registers the mean over the docs a rate covers.
 RATE_AGGREGATION: Final = "coconot_rate_mean"
 
 #: Direction of improvement of ``compliance_rate`` per set (original: lower is better).
@@ -75,21 +71,15 @@ def slug(text: str) -> str:
 
 
 def metric_scopes(category: str, subcategory: str) -> tuple[str, str, str]:
-    """Return the three metric-name suffixes a row contributes to.
-
-    ``""`` (the whole set), ``":<category>"`` and ``":<category>/<subcategory>"``. With
-    lm-eval's alphabetical ordering of metrics, each category is printed right before
-    its subcategories.
-    """
+    """The three metric-name suffixes a row contributes to: ``""`` (the set), ``":<category>"`` and
+    ``":<category>/<subcategory>"``."""
     cat = slug(category)
     return "", f":{cat}", f":{cat}/{slug(subcategory)}"
 
 
 def metric_names(set_name: str) -> list[str]:
     """All metric names a set's task reports, in the order lm-eval prints them."""
-    scopes: set[str] = set()
-    for category, subcategory in EXPECTED_COUNTS[set_name]:
-        scopes.update(metric_scopes(category, subcategory))
+    scopes = {scope for pair in EXPECTED_COUNTS[set_name] for scope in metric_scopes(*pair)}
     names = [f"{rate}{scope}" for rate in RATE_NAMES for scope in scopes]
     return sorted(names) + [SCORE_NAME, OFFICIAL_SET_NAME, *ACCOUNTING_NAMES]
 

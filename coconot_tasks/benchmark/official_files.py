@@ -1,12 +1,7 @@
-"""The official rubric and system-prompt files, fetched at a pinned commit and verified.
-
-Both are data files of github.com/allenai/noncompliance. They are treated like the data
-set: downloaded once from the pinned commit, checked against a known sha256 and kept
-in the cache directory. Offline machines point at a local copy:
-
-- ``COCONOT_RUBRIC_PATH`` / ``COCONOT_SYSTEM_PROMPT_PATH``: a file each, or
-- a data directory (``--metadata data_dir``, ``COCONOT_DATA_DIR``) that also holds
-  ``refusal_evaluation_rubric.json`` and ``system_prompt.json`` (the official repository's names).
+"""The official rubric and system-prompt files of github.com/allenai/noncompliance: downloaded once
+from a pinned commit, checked against a known sha256 and cached. Offline machines point at a
+local copy: ``COCONOT_RUBRIC_PATH`` / ``COCONOT_SYSTEM_PROMPT_PATH``, or a data directory that
+holds them under their official names.
 """
 
 from __future__ import annotations
@@ -34,34 +29,27 @@ class ResourceError(RuntimeError):
 
 @dataclass(frozen=True)
 class Resource:
-    """One pinned file of the official repository."""
+    """One pinned file of the official repository (in its ``prompts/`` folder)."""
 
     name: str
-    repo_path: str
     sha256: str
     env_var: str
 
 
 RUBRIC = Resource(
     name="refusal_evaluation_rubric.json",
-    repo_path="prompts/refusal_evaluation_rubric.json",
     sha256="54cd2460c776a06952ce6eebe1daa0412ea4729c41165cc173af2a9aa0713034",
     env_var="COCONOT_RUBRIC_PATH",
 )
 SYSTEM_PROMPT = Resource(
     name="system_prompt.json",
-    repo_path="prompts/system_prompt.json",
     sha256="1cb7962f0625409ce8cf057b7af8e49662a5fcee61434767ef4aefd8d7e6e139",
     env_var="COCONOT_SYSTEM_PROMPT_PATH",
 )
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def _verified(resource: Resource, data: bytes, origin: str) -> bytes:
-    actual = _sha256(data)
+    actual = hashlib.sha256(data).hexdigest()
     if actual != resource.sha256:
         raise ResourceError(
             f"{origin}: sha256 {actual} does not match the pinned {resource.name} "
@@ -73,7 +61,7 @@ def _verified(resource: Resource, data: bytes, origin: str) -> bytes:
 
 def _download(resource: Resource) -> bytes:
     base = os.environ.get(ENV_BASE_URL, DEFAULT_BASE_URL).rstrip("/")
-    url = f"{base}/{resource.repo_path}"
+    url = f"{base}/prompts/{resource.name}"
     try:
         with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - pinned URL
             data: bytes = response.read()
@@ -86,11 +74,8 @@ def _download(resource: Resource) -> bytes:
 
 
 def resource_bytes(resource: Resource, data_dir: str | os.PathLike[str] | None = None) -> bytes:
-    """Return the verified bytes of ``resource``.
-
-    Looked up in order: the resource's own environment variable (a file), ``data_dir``
-    (else ``COCONOT_DATA_DIR``) if it holds a file of that name, the cache, a download.
-    """
+    """The verified bytes of ``resource``, from the first of: its environment variable (a file),
+    ``data_dir`` (else ``COCONOT_DATA_DIR``), the cache, a download."""
     explicit = os.environ.get(resource.env_var)
     if explicit:
         path = Path(explicit).expanduser()
@@ -99,12 +84,12 @@ def resource_bytes(resource: Resource, data_dir: str | os.PathLike[str] | None =
         return _verified(resource, path.read_bytes(), str(path))
     folder = resolve_data_dir(data_dir, must_exist=False)
     if folder and (folder / resource.name).is_file():
-        path = Path(folder) / resource.name
+        path = folder / resource.name
         return _verified(resource, path.read_bytes(), str(path))
     cached = cache_dir() / "resources" / SOURCE_COMMIT / resource.name
     if cached.is_file():
         data = cached.read_bytes()
-        if _sha256(data) == resource.sha256:
+        if hashlib.sha256(data).hexdigest() == resource.sha256:
             return data
     data = _download(resource)
     cached.parent.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,5 @@
-"""CoCoNot's sets, categories and subcategories (the metric names derived from them: :mod:`.names`).
-
-The counts are those of ``allenai/coconot`` (test splits) at the pinned revision; they
-are used to check a loaded data set and to generate the YAML metric lists. Rows are
-always grouped by their *own* ``(category, subcategory)`` fields.
+"""CoCoNot's sets, categories and subcategories, with the row counts of ``allenai/coconot``'s test
+splits at the pinned revision. Rows are always grouped by their *own* (category, subcategory).
 """
 
 from __future__ import annotations
@@ -46,8 +43,7 @@ EXPECTED_COUNTS: Final[dict[str, dict[tuple[str, str], int]]] = {
     },
 }
 
-#: Per set, the fingerprint (:func:`id_fingerprint`) of the official test split's ids, computed
-#: from the official JSONL files (``coconot_eval.jsonl``, ``coconot_contrast_eval.jsonl``).
+#: Per set, the :func:`id_fingerprint` of the official test split's ids.
 OFFICIAL_ID_SHA256: Final[dict[str, str]] = {
     ORIGINAL: "9fcae26285a8d971db77c52ac7616264d53e856eb51a8e8742f75097c3753126",
     CONTRAST: "c4bf3910a09aea544cd40805dac6a178f148692f7f43abca8d42e5def69b2be2",

@@ -1,19 +1,11 @@
 """Make ``lm_eval`` find the CoCoNot tasks with no extra flag.
 
-lm-eval 0.4.13 has no plugin discovery for external tasks. The wheel therefore ships a
-one-line ``coconot_tasks_autoload.pth`` that calls :func:`install` at interpreter start.
-:func:`install` only puts a tiny finder first in ``sys.meta_path`` (no lm-eval import, no
-I/O); when -- and only when -- some code imports ``lm_eval.tasks.manager``, the finder
-lets the real module load and then wraps ``TaskManager.__init__`` so that the CoCoNot
-task directory is part of every task index.
-
-Safety properties:
-
-- a process that never imports lm-eval pays for one ``os.environ`` lookup and one
-  finder object; nothing else happens;
-- every step is guarded: a failure leaves lm-eval untouched (the tasks are then still
-  reachable with ``--include_path``, see ``python -m coconot_tasks --tasks-dir``);
-- ``COCONOT_TASKS_AUTOLOAD=0`` turns the mechanism off.
+lm-eval 0.4.13 has no plugin discovery for external tasks, so the wheel ships a one-line
+``coconot_tasks_autoload.pth`` that calls :func:`install` at interpreter start. It only puts a
+finder first in ``sys.meta_path`` (no lm-eval import, no I/O); when ``lm_eval.tasks.manager`` is
+imported, the finder wraps ``TaskManager.__init__`` so that every task index holds the CoCoNot
+directory. Every step is guarded (a failure leaves lm-eval untouched and ``--include_path`` still
+works); ``COCONOT_TASKS_AUTOLOAD=0`` turns it off.
 """
 
 from __future__ import annotations
@@ -27,6 +19,8 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
+from coconot_tasks.paths import with_task_dir
+
 TARGET_MODULE = "lm_eval.tasks.manager"
 ENV_SWITCH = "COCONOT_TASKS_AUTOLOAD"
 _PATCH_MARK = "_coconot_tasks_patched"
@@ -35,19 +29,6 @@ _PATCH_MARK = "_coconot_tasks_patched"
 def enabled() -> bool:
     """Return False when the user switched automatic registration off."""
     return os.environ.get(ENV_SWITCH, "1").strip().lower() not in {"0", "false", "no", "off"}
-
-
-def _with_coconot_path(include_path: Any) -> Any:
-    """Return ``include_path`` extended by the CoCoNot task directory (if absent)."""
-    from coconot_tasks.paths import task_dir
-
-    ours = str(task_dir())
-    if include_path is None:
-        return ours
-    paths = list(include_path) if isinstance(include_path, (list, tuple)) else [include_path]
-    if ours not in {os.path.abspath(str(p)) for p in paths}:
-        paths.append(ours)
-    return paths
 
 
 def patch_task_manager(module: ModuleType) -> None:
@@ -59,13 +40,11 @@ def patch_task_manager(module: ModuleType) -> None:
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         if enabled():
-            try:
+            with contextlib.suppress(Exception):  # never break lm-eval
                 if len(args) >= 2:  # (verbosity, include_path, ...)
-                    args = (args[0], _with_coconot_path(args[1]), *args[2:])
+                    args = (args[0], with_task_dir(args[1]), *args[2:])
                 else:
-                    kwargs["include_path"] = _with_coconot_path(kwargs.get("include_path"))
-            except Exception:  # pragma: no cover - never break lm-eval
-                pass
+                    kwargs["include_path"] = with_task_dir(kwargs.get("include_path"))
         original_init(self, *args, **kwargs)
 
     __init__.__wrapped__ = original_init  # type: ignore[attr-defined]
@@ -87,6 +66,7 @@ class _PatchingLoader(importlib.abc.Loader):
         self._loader.exec_module(module)
         with contextlib.suppress(Exception):  # never break lm-eval
             patch_task_manager(module)
+            # import cost: logging (~5 ms, measured) would be paid by every interpreter (the .pth)
             from coconot_tasks.harness import exit_status
 
             exit_status.register()  # early, so that it runs after the other exit handlers
@@ -115,12 +95,9 @@ class _LmEvalTaskManagerFinder(importlib.abc.MetaPathFinder):
 
 def install() -> None:
     """Register the finder (idempotent); patch at once if lm-eval is already imported."""
-    if not enabled():
+    if not enabled() or any(isinstance(f, _LmEvalTaskManagerFinder) for f in sys.meta_path):
         return
-    if any(isinstance(f, _LmEvalTaskManagerFinder) for f in sys.meta_path):
-        return
-    loaded = sys.modules.get(TARGET_MODULE)
-    if loaded is not None:
+    if (loaded := sys.modules.get(TARGET_MODULE)) is not None:
         patch_task_manager(loaded)
-        return
-    sys.meta_path.insert(0, _LmEvalTaskManagerFinder())
+    else:
+        sys.meta_path.insert(0, _LmEvalTaskManagerFinder())

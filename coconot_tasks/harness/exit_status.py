@@ -1,19 +1,15 @@
 """Exit status 3: results were written, but too many items have no verdict.
 
-lm-eval's command line has no way for a task to set the process's exit status, so the
-status is set from an ``atexit`` handler (the one side channel lm-eval leaves). It is
-registered as early as possible -- when lm-eval's task manager is imported (by the
-autoload hook) or when the CoCoNot tasks load -- because ``atexit`` runs handlers last-in,
-first-out and this one ends the process: every handler registered after it (wandb's,
-for example) has run by then. It changes nothing when the run crashed or was
-interrupted (the interpreter then records the exception in ``sys.last_value``): a crash
-keeps its own status and Ctrl-C keeps 130. Standard library only: the autoload hook
-imports it in every process that imports lm-eval.
+lm-eval lets a task set no exit status, so an ``atexit`` handler does (the one side channel it
+leaves). It is registered as early as possible because ``atexit`` runs handlers last-in,
+first-out and this one ends the process. A crash (``sys.last_value``) keeps its own status.
+Standard library only: the autoload hook imports it in every process that imports lm-eval.
 """
 
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import sys
@@ -21,15 +17,12 @@ import sys
 from coconot_tasks.exit_codes import EXIT_JUDGE_ERRORS
 
 _reasons: list[str] = []
-_registered = False
 
 
+@functools.cache  # idempotent: the handler is registered once
 def register() -> None:
-    """Install the exit handler (idempotent; call as early as possible)."""
-    global _registered
-    if not _registered:
-        atexit.register(_exit_with_judge_error_status)
-        _registered = True
+    """Install the exit handler (call as early as possible)."""
+    atexit.register(_exit_with_judge_error_status)
 
 
 def fail_after_run(reason: str) -> None:

@@ -25,8 +25,7 @@ _RERUN = (
 )
 
 
-#: The lm-eval task and group names this package defines: the two sets, each also with the
-#: paper's system prompt, and their groups.
+#: The lm-eval task and group names this package defines.
 TASK_AND_GROUP_NAMES: Final = frozenset(
     {task_name(set_name, system_prompt) for set_name in SETS for system_prompt in (False, True)}
     | {group_name(system_prompt) for system_prompt in (False, True)}
@@ -34,18 +33,10 @@ TASK_AND_GROUP_NAMES: Final = frozenset(
 
 
 class _QuietExpectedWarnings(logging.Filter):
-    """Drop lm-eval warnings that are expected by design for the CoCoNot tasks.
+    """Drop lm-eval warnings that CoCoNot's design makes expected and unactionable (rates returned
+    only for the rows they cover, per-set metric directions, the ``--metadata`` hint), for this
+    package's own tasks and groups only (by exact name)."""
 
-    Category and subcategory rates are metric keys returned only for the rows they
-    cover, so lm-eval warns that metrics were scored on different numbers of documents;
-    the ``coconot`` groups mix metrics whose direction differs per set; and every
-    ``custom_dataset`` task gets a generic hint about ``--metadata``. None of these is
-    actionable for a CoCoNot user. Only warnings about this package's own tasks and groups
-    (by exact name) are dropped: other tasks' warnings pass through untouched, also when
-    their names contain "coconot" (e.g. a translation of the benchmark in the same suite).
-    """
-
-    #: lm-eval's messages, each naming its task or group in the ``name`` group.
     _EXPECTED = tuple(
         re.compile(pattern)
         for pattern in (

@@ -1,12 +1,6 @@
-"""What lm-eval calls: the functions and the filter the YAML task definitions name with ``!function``.
-
-- :func:`dataset` (``custom_dataset``, called while lm-eval builds a task, i.e. before
-  any generation): resolve the task's judge settings, check that the judge can work,
-  load the data, the rubric and (for the system-prompt condition) the system prompt;
-- :class:`CoconotJudgeFilter`: take each response's answer (:mod:`coconot_tasks.generation`)
-  and judge all answers of the task in one concurrent batch;
-- :func:`process_results`: one verdict -> the doc's metrics (:mod:`coconot_tasks.metric`).
-"""
+"""What the task YAMLs name with ``!function``: :func:`dataset` (resolves and checks the judge and
+loads the data, before any generation), :class:`CoconotJudgeFilter` (judges all answers of a task
+in one concurrent batch) and :func:`process_results` (one verdict -> the doc's metrics)."""
 
 from __future__ import annotations
 
@@ -16,8 +10,10 @@ from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any
 
+from lm_eval import evaluator
 from lm_eval.api.filter import Filter
 from lm_eval.api.registry import AGGREGATION_REGISTRY, register_aggregation
+from lm_eval.api.task import ConfigurableTask, Task
 
 from coconot_tasks.benchmark.dataset import DataError, load_dataset_dict
 from coconot_tasks.benchmark.names import RATE_AGGREGATION, SUM_AGGREGATION, metric_names
@@ -45,11 +41,7 @@ from coconot_tasks.judge.errors import JudgeConfigError
 from coconot_tasks.judge.preflight import check_judge
 from coconot_tasks.judge.provenance import judge_provenance
 from coconot_tasks.judge.settings import JUDGE_RECORD_KEY, JudgeSettings
-from coconot_tasks.judge.types import (
-    OUTCOME_NOT_JUDGED,
-    JudgeItem,
-    JudgeResult,
-)
+from coconot_tasks.judge.types import OUTCOME_NOT_JUDGED, JudgeItem, JudgeResult
 from coconot_tasks.metric import rate_mean, sample_metrics, total, with_every_key
 
 # lm-eval looks aggregations and filters up by name in its registries, and offers no hook
@@ -98,12 +90,8 @@ def dataset(*, task: str, set_name: str, system_prompt: bool = False, **metadata
 
 
 def _show_config_errors_in_one_line() -> None:
-    """Make the interpreter print an uncaught :data:`CONFIG_ERRORS` as ``error: <message>``.
-
-    lm-eval lets exceptions from ``custom_dataset`` reach the interpreter, which prints a
-    45-line traceback around the one line that matters. Callers of lm-eval's Python API
-    still get the exception; other exceptions keep their traceback.
-    """
+    """Make the interpreter print an uncaught :data:`CONFIG_ERRORS` as ``error: <message>`` (lm-eval
+    lets them reach it: a 45-line traceback); API callers still get the exception."""
     previous = sys.excepthook
     if getattr(previous, "coconot_one_line", False):
         return
@@ -137,16 +125,16 @@ def _load(task: str, set_name: str, system_prompt: bool, metadata: dict[str, Any
         system_prompt=load_system_prompt(data_dir) if system_prompt else None,
     )
     rubric = None
-    if not backend_for(settings).remote:
+    if backend_for(settings).remote:
+        rubric = load_rubric(data_dir)
+        for subcategory in sorted(set(data["test"]["subcategory"])):
+            rubric_entry(rubric, subcategory)  # fail now, not after generation
+    else:
         logger.warning(
             "CoCoNot %s: judging with the offline HEURISTIC detector -- a smoke test, not the "
             "paper's LLM-judge metric.",
             task,
         )
-    else:
-        rubric = load_rubric(data_dir)
-        for subcategory in sorted(set(data["test"]["subcategory"])):
-            rubric_entry(rubric, subcategory)  # fail now, not after generation
     record = metadata.get(JUDGE_RECORD_KEY)
     if isinstance(record, dict):
         record.clear()
@@ -159,11 +147,8 @@ def _load(task: str, set_name: str, system_prompt: bool, metadata: dict[str, Any
 
 
 class CoconotJudgeFilter(Filter):
-    """Judge every response of a task in one concurrent, cached batch.
-
-    Returns one JSON string per document (a :class:`JudgeResult`); never raises for a
-    failed judge call, so the generations are never lost.
-    """
+    """Judge every response of a task in one concurrent, cached batch: one :class:`JudgeResult` JSON
+    string per doc; a failed judge call never raises, so the generations are never lost."""
 
     def __init__(self, task: str, set_name: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -193,11 +178,10 @@ class CoconotJudgeFilter(Filter):
         for message in warn_about_answers(self.task, judge.answers, answers, sum(opened)):
             logger.warning("%s", message)
         if _metrics_bypassed():
-            reason = "predict only: not judged"
-            results = [JudgeResult.without_verdict(item, OUTCOME_NOT_JUDGED, reason) for item in items]
             logger.warning("CoCoNot %s: --predict_only: %d responses saved unjudged.", self.task, len(items))
-            return [result.to_json() for result in results]
-        settings = _share_of_budget(judge.settings, _world_size())
+            reason = "predict only: not judged"
+            return [JudgeResult.without_verdict(item, OUTCOME_NOT_JUDGED, reason).to_json() for item in items]
+        settings = _share_of_budget(judge.settings)
         try:
             results, stats = judge_answers(
                 items,
@@ -236,8 +220,6 @@ def _predict_only_requested() -> bool:
 
 def _filtering_task() -> Any:
     """The lm-eval task whose filters are running (``None`` outside ``Task.apply_filters``)."""
-    from lm_eval.api.task import ConfigurableTask, Task
-
     return (running_call_locals(Task.apply_filters, ConfigurableTask.apply_filters) or {}).get("self")
 
 
@@ -249,10 +231,8 @@ def _metrics_bypassed() -> bool:
 def _prompts(count: int) -> list[str]:
     """The prompt each of the ``count`` responses answered, as the model got it (``""`` if unknown).
 
-    lm-eval hands a filter the responses but not the requests; the task's instances (one per
-    response, in the filter's order) hold the rendered prompt: with a local chat template the
-    text the model continued, which may end with an opening ``<think>``. An API model gets the
-    messages as JSON (its server applies the template): nothing to see there.
+    lm-eval hands a filter no requests; the task's instances (one per response, in order) hold the
+    rendered prompt, which with a local chat template may end with an opening ``<think>``.
     """
     instances = getattr(_filtering_task(), "_instances", None)
     if not isinstance(instances, list) or len(instances) != count:
@@ -262,15 +242,14 @@ def _prompts(count: int) -> list[str]:
 
 def _world_size() -> int:
     """The number of ranks lm-eval shards the documents over (1 unless data-parallel)."""
-    from lm_eval import evaluator
-
     size = (running_call_locals(evaluator.evaluate) or {}).get("WORLD_SIZE")
     return size if isinstance(size, int) and size > 1 else 1
 
 
-def _share_of_budget(settings: JudgeSettings, world_size: int) -> JudgeSettings:
+def _share_of_budget(settings: JudgeSettings) -> JudgeSettings:
     """In a data-parallel run every rank judges its own shard: each gets an equal share of the
     budget cap, so the run as a whole never spends more than the cap."""
-    if world_size <= 1 or settings.max_cost_usd is None:
+    world_size = _world_size()
+    if world_size == 1 or settings.max_cost_usd is None:
         return settings
     return replace(settings, max_cost_usd=settings.max_cost_usd / world_size)

@@ -1,9 +1,5 @@
-"""The ``coconot`` command line (also ``python -m coconot_tasks``): dispatches to ``tools/<command>/``.
-
-Each command's ``cli`` module has ``configure(parser)``, which adds the arguments and sets
-``func`` (a callable taking the parsed namespace, returning the exit code). Those modules
-import only what building the parser needs; heavy imports wait inside the handlers.
-"""
+"""The ``coconot`` command line (also ``python -m coconot_tasks``): dispatches to ``tools/<command>/``,
+whose ``cli.configure(parser)`` adds the arguments and sets ``func`` (namespace -> exit status)."""
 
 from __future__ import annotations
 
@@ -19,7 +15,6 @@ from coconot_tasks.tools.report.cli import configure as configure_report
 from coconot_tasks.tools.rescore.cli import configure as configure_rescore
 from coconot_tasks.tools.validate_judge.cli import configure as configure_validate_judge
 
-#: The subcommands: name, one-line summary, and the ``configure`` of its ``cli`` module.
 _COMMANDS: tuple[tuple[str, str, Callable[[argparse.ArgumentParser], None]], ...] = (
     ("cache", "inspect or clear the judge verdict cache", configure_cache),
     (

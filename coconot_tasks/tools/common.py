@@ -1,4 +1,4 @@
-"""What the `coconot` commands share: exit statuses, error lines, judge options, the no-verdict summary."""
+"""What the ``coconot`` commands share: exit statuses, error lines, judge options, the no-verdict summary."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 from coconot_tasks.judge.backends import BACKENDS, backend_for
 from coconot_tasks.judge.backends.openai.retired import DEFAULT_JUDGE_MODEL
+from coconot_tasks.judge.cache import CacheError, VerdictCache
 from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import JudgeStats
 
@@ -43,11 +44,6 @@ def interruption_reported(command: str, settings: JudgeSettings) -> Iterator[Non
 
 def _cached_verdicts(settings: JudgeSettings) -> int | None:
     """The verdicts of ``settings``' judge in the default cache (``None``: not cached)."""
-    from coconot_tasks.judge.cache import (  # import cost: sqlite3 and tenacity, not needed for --help
-        CacheError,
-        VerdictCache,
-    )
-
     if not settings.cache or not backend_for(settings).remote:
         return None
     try:
@@ -69,10 +65,8 @@ def cli_error(command: str, message: str) -> int:
 def report_no_verdict(
     command: str, judge: str, no_verdict: int, stats: JudgeStats, consequence: str, subject: str = ""
 ) -> None:
-    """Say loudly (stdout and stderr) how many responses got no verdict, why, and the first errors.
-
-    ``subject`` (e.g. the model) prefixes the stderr line.
-    """
+    """Say loudly (stdout and stderr; ``subject`` prefixes the latter) how many responses got no
+    verdict, why, and the first errors."""
     reasons = f"{stats.errors} judge errors, {stats.not_judged} not judged"
     if stats.budget_exhausted:
         reasons += ", budget cap reached"
@@ -87,12 +81,8 @@ def report_no_verdict(
 
 
 def add_judge_arguments(parser: argparse.ArgumentParser, *, backend_help: str) -> None:
-    """Add the judge options: ``--judge-model``, ``--judge-base-url``, ``--judge-backend``,
-    ``--judge-revision`` and ``--judge-concurrency``.
-
-    ``backend_help`` is the help text of ``--judge-backend`` (what the backends are for in
-    that command).
-    """
+    """Add the judge options (``--judge-model``, ``-base-url``, ``-backend``, ``-revision``,
+    ``-concurrency``); ``backend_help`` is the help of ``--judge-backend``."""
     parser.add_argument(
         "--judge-model",
         metavar="M",
@@ -109,7 +99,7 @@ def add_judge_arguments(parser: argparse.ArgumentParser, *, backend_help: str) -
 
 
 def _concurrency_help() -> str:
-    """``judge requests in flight (default 16; vllm: 64)``: each backend's default, from its declaration."""
+    """``judge requests in flight (default 16; vllm: 64)``, from each backend's declaration."""
     default = JudgeSettings.concurrency
     own = [
         f"{name}: {value}"
@@ -131,11 +121,8 @@ def add_spend_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def judge_metadata(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``--metadata``-style judge settings given on the command line (unset flags left out).
-
-    Reads the options of :func:`add_judge_arguments` and, when the command has them, the
-    ``--max-cost-usd``, ``--no-cache`` and ``--dry-run`` flags (absent: not set).
-    """
+    """The ``--metadata``-style judge settings set on the command line: :func:`add_judge_arguments`'
+    options and, where the command has them, ``--max-cost-usd``, ``--no-cache`` and ``--dry-run``."""
     flags: dict[str, Any] = {
         "judge_model": args.judge_model,
         "judge_base_url": args.judge_base_url,

@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from coconot_tasks.judge.cache import CacheError
+from coconot_tasks.judge.cache import CacheError, VerdictCache, default_cache_path, remove_cache_files
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -34,13 +32,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run_cache(args: argparse.Namespace) -> int:
     """Run ``coconot cache``; returns the exit status."""
-    from coconot_tasks.judge.cache import (  # import cost: sqlite3 and tenacity, not needed for --help
-        CacheError,
-        VerdictCache,
-        default_cache_path,
-        remove_cache_files,
-    )
-
     try:
         path = default_cache_path()
         cache = VerdictCache(path)
@@ -71,14 +62,8 @@ def run_cache(args: argparse.Namespace) -> int:
 
 
 def _cache_unusable(args: argparse.Namespace, error: CacheError) -> int:
-    """``coconot cache`` on a file that cannot be opened: say why; ``clear`` deletes a corrupt file.
-
-    ``clear --remove`` deletes the file whatever the reason.
-    """
-    from coconot_tasks.judge.cache import (
-        remove_cache_files,  # import cost: sqlite3 and tenacity, not needed for --help
-    )
-
+    """``coconot cache`` on a file that cannot be opened: say why; ``clear`` deletes a corrupt file
+    (``clear --remove``: whatever the reason)."""
     deletable = error.kind == "corrupt" or (args.cache_action == "clear" and args.remove)
     if args.cache_action != "clear" or args.judge or args.legacy or not deletable or error.path is None:
         print(f"error: {error}", file=sys.stderr)

@@ -6,7 +6,9 @@ import argparse
 import json
 import sys
 
+from coconot_tasks.judge.preflight import check_judge
 from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
+from coconot_tasks.tools.common import EXIT_USAGE
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -16,13 +18,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run_check_judge(args: argparse.Namespace) -> int:
     """Run ``coconot check-judge`` (one free request); returns the exit status."""
-    from coconot_tasks.judge.preflight import check_judge  # import cost: the openai SDK (~0.4 s)
-
     try:
         settings = JudgeSettings.resolve()
         check_judge(settings)
     except JudgeConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     print(f"judge OK: {json.dumps(settings.public())}")
     return 0
