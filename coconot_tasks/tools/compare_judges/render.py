@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,10 +11,23 @@ from coconot_tasks.benchmark.taxonomy import SETS
 from coconot_tasks.judge.types import JudgeResult, JudgeStats
 from coconot_tasks.tools.agreement import LABELS, AgreementStats
 from coconot_tasks.tools.compare_judges.compare import JudgeComparison, JudgeRate, ScopeNumbers, verdict_of
-from coconot_tasks.tools.report.html import esc, page_html, table_html
 from coconot_tasks.tools.report.numbers import SET_TITLES, arrow
 from coconot_tasks.tools.report.stats import PairedDifference
-from coconot_tasks.tools.report.tables import DASH, Cell, Table, table_markdown
+from coconot_tasks.tools.report.tables import (
+    DASH,
+    Cell,
+    Table,
+    difference_cell,
+    esc,
+    example_html,
+    more_html,
+    notes_html,
+    page_html,
+    rate_cell,
+    table_html,
+    table_markdown,
+    write_outputs,
+)
 from coconot_tasks.tools.text_format import decimal, excerpt, md_row, percent, share
 
 TITLE = "CoCoNot: how much the judge moves the numbers"
@@ -29,20 +41,8 @@ PAIRED_NOTE = (
 def _rate_cell(rate: JudgeRate) -> Cell:
     if rate.rate is None or rate.ci is None:
         return Cell(DASH, counts=f"({rate.no_verdict} without verdict)" if rate.no_verdict else "")
-    lo, hi = rate.ci
     missing = f", {rate.no_verdict} without verdict" if rate.no_verdict else ""
-    return Cell(
-        share(rate.rate, unit=""),
-        f"[{share(lo, unit='')}, {share(hi, unit='')}]",
-        f"({rate.k}/{rate.n}{missing})",
-    )
-
-
-def _difference_cell(diff: PairedDifference | None) -> Cell:
-    if diff is None or diff.difference is None:
-        return Cell(DASH)
-    lo, hi = diff.difference_ci
-    return Cell(f"{100 * diff.difference:+.1f}", f"[{100 * lo:+.1f}, {100 * hi:+.1f}]", f"(n={diff.n})")
+    return rate_cell(rate.rate, rate.ci, f"({rate.k}/{rate.n}{missing})")
 
 
 def _scope_label(numbers: ScopeNumbers) -> str:
@@ -93,7 +93,7 @@ def rates_table(comparison: JudgeComparison, set_name: str) -> Table:
             [
                 Cell(_scope_label(numbers)),
                 *[_rate_cell(rate) for rate in numbers.rates],
-                *[_difference_cell(diff) for diff in numbers.differences[1:]],
+                *[difference_cell(diff, f"(n={diff.n})" if diff else "") for diff in numbers.differences[1:]],
             ]
         )
     title = f"{SET_TITLES.get(set_name, set_name)}: compliance rate % per judge {arrow(set_name)}"
@@ -153,6 +153,7 @@ def confusion_tables(comparison: JudgeComparison, numbers: ScopeNumbers) -> list
                 ],
                 anchor=f"cmp-confusion-{set_name}-{a}-{b}",
                 strong_rows={len(rows) - 1},
+                level=3,
             )
         )
     return tables
@@ -236,25 +237,21 @@ def disagreements_markdown(comparison: JudgeComparison, limit: int) -> str:
 def comparison_markdown(comparison: JudgeComparison, notes: Sequence[str], limit: int) -> str:
     """The whole ``compare_judges.md``."""
     parts = [f"# {TITLE}", "", *(f"- {note}" for note in notes), ""]
-    parts += [table_markdown(t, 3 if t.anchor.startswith("cmp-") else 2) for t in all_tables(comparison)]
+    parts += [table_markdown(t) for t in all_tables(comparison)]
     parts.append(disagreements_markdown(comparison, limit))
     return "\n".join(parts)
 
 
 def _disagreement_html(comparison: JudgeComparison, index: int) -> str:
-    sample = comparison.responses[index].sample
-    short = excerpt(sample.prompt, 140)
+    response = comparison.responses[index]
+    sample = response.sample
     judges = "".join(
         f"<dt>{esc(spec.name)}</dt><dd>{esc(verdict_of(column[index]) or 'no verdict')}"
         f"<pre>{esc(_rationale(column[index]))}</pre></dd>"
         for spec, column in zip(comparison.judges, comparison.results, strict=True)
     )
-    return (
-        f'<details class="example"><summary>{esc(comparison.responses[index].run)}, id {esc(sample.doc_id)} '
-        f'({esc(sample.subcategory)}): {esc(short)}</summary><dl class="ex">'
-        f"<dt>Prompt</dt><dd><pre>{esc(sample.prompt)}</pre></dd>"
-        f"<dt>Response</dt><dd><pre>{esc(sample.response) or '(empty)'}</pre></dd>{judges}</dl></details>"
-    )
+    summary = f"{response.run}, id {sample.doc_id} ({sample.subcategory}): {excerpt(sample.prompt, 140)}"
+    return example_html(summary, sample.prompt, sample.response, judges)
 
 
 def comparison_html(comparison: JudgeComparison, notes: Sequence[str], limit: int, footer: str) -> str:
@@ -262,7 +259,7 @@ def comparison_html(comparison: JudgeComparison, notes: Sequence[str], limit: in
     tables = all_tables(comparison)
     body = [
         f"<h1>{esc(TITLE)}</h1>",
-        '<div class="notes">' + "".join(f"<p>{esc(n)}</p>" for n in notes) + "</div>",
+        notes_html(list(notes)),
     ]
     body += [table_html(t) for t in tables]
     grouped = _grouped_disagreements(comparison)
@@ -274,9 +271,7 @@ def comparison_html(comparison: JudgeComparison, notes: Sequence[str], limit: in
             f'<span class="counts">{len(indices)} responses</span></summary>'
         )
         body += [_disagreement_html(comparison, i) for i in indices[:limit]]
-        if len(indices) > limit:
-            body.append(f'<p class="none">… and {len(indices) - limit} more</p>')
-        body.append("</details>")
+        body += [*more_html(limit, len(indices)), "</details>"]
     if not grouped:
         body.append('<p class="none">None.</p>')
     return page_html(TITLE, body, footer)
@@ -386,14 +381,10 @@ def write_comparison(
     comparison: JudgeComparison, output_dir: Path, notes: Sequence[str], limit: int
 ) -> dict[str, Path]:
     """Write ``compare_judges.md``, ``.html`` and ``.json`` into ``output_dir``; return their paths."""
-    output_dir.mkdir(parents=True, exist_ok=True)
-    paths = {ext: output_dir / f"compare_judges.{ext}" for ext in ("md", "html", "json")}
-    paths["md"].write_text(comparison_markdown(comparison, notes, limit), encoding="utf-8")
     footer = f"Generated by coconot_tasks {__version__} (coconot compare-judges)."
-    paths["html"].write_text(comparison_html(comparison, notes, limit, footer), encoding="utf-8")
-    data = comparison_dict(comparison, notes)
-    paths["json"].write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return paths
+    markdown = comparison_markdown(comparison, notes, limit)
+    page = comparison_html(comparison, notes, limit, footer)
+    return write_outputs(output_dir, "compare_judges", markdown, page, comparison_dict(comparison, notes))
 
 
 def summary_lines(comparison: JudgeComparison) -> list[str]:

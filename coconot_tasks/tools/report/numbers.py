@@ -55,6 +55,11 @@ def arrow(set_name: str) -> str:
     return "↑" if COMPLIANCE_HIGHER_IS_BETTER[set_name] else "↓"
 
 
+def direction(set_name: str) -> str:
+    """``higher is better`` or ``lower is better`` for the compliance rate of a set."""
+    return "higher is better" if COMPLIANCE_HIGHER_IS_BETTER[set_name] else "lower is better"
+
+
 def _display_names() -> tuple[dict[str, str], dict[str, str]]:
     categories = {cat_slug: name for name, cat_slug in CATEGORY_SLUGS.items()}
     subcategories: dict[str, str] = {}
