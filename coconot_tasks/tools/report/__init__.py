@@ -1,13 +1,7 @@
 """Reports on saved CoCoNot runs: ``report.md``, a self-contained ``report.html`` and ``report.json``.
 
-Use from Python::
-
-    from coconot_tasks.tools.report import write_report
-    from coconot_tasks.results.saved_runs import load_runs
-    write_report(load_runs([Path("out/")]), Path("report/"))
-
-or from the shell: ``coconot report out/ --output-dir report/``. matplotlib (the ``report``
-extra) is imported only to draw the HTML charts; without it the charts are omitted.
+From Python: ``write_report(load_runs([Path("out/")]), Path("report/"))``; from the shell:
+``coconot report out/ --output-dir report/``.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -20,58 +21,8 @@ DASH = "—"
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
-CSS = """
-:root { --fg: #1d2330; --muted: #5b6475; --line: #d9dee7; --bg-alt: #f5f7fa; --accent: #2457a7; }
-* { box-sizing: border-box; }
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif;
-       color: var(--fg); margin: 0; background: #fff; }
-main { max-width: 1240px; margin: 0 auto; padding: 24px 28px 64px; }
-h1 { font-size: 26px; margin: 0 0 4px; }
-h2 { font-size: 19px; margin: 36px 0 8px; padding-bottom: 4px; border-bottom: 2px solid var(--line); }
-h3 { font-size: 16px; margin: 24px 0 6px; }
-p.lead, p.note, .notes p { color: var(--muted); }
-.notes p { margin: 4px 0; font-size: 12.5px; }
-nav.toc { background: var(--bg-alt); border: 1px solid var(--line); border-radius: 6px; padding: 8px 14px;
-          margin: 14px 0; font-size: 13px; display: flex; flex-wrap: wrap; gap: 4px 18px; }
-nav.toc a { color: var(--accent); text-decoration: none; }
-.table-wrap { overflow-x: auto; border: 1px solid var(--line); border-radius: 6px; }
-table { border-collapse: collapse; width: 100%; font-size: 13px; }
-th, td { padding: 5px 9px; border-bottom: 1px solid var(--line); vertical-align: top; }
-th { background: var(--bg-alt); text-align: right; font-weight: 600; }
-th:first-child, td:first-child { text-align: left; min-width: 13em; }
-table.text td, table.text th { text-align: left; }
-p.legend { margin: 2px 0 6px; font-size: 13px; }
-td { text-align: right; font-variant-numeric: tabular-nums; }
-td:first-child { font-variant-numeric: normal; }
-tr.strong td { font-weight: 600; background: #fbfcfe; }
-tbody tr:hover td { background: #eef3fb; }
-td .main { display: block; }
-td .detail { display: block; font-size: 11px; color: var(--muted); white-space: nowrap; font-weight: 400; }
-td.path { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 11.5px; text-align: left;
-          word-break: break-all; }
-img.chart { max-width: 100%; height: auto; display: block; margin: 10px 0; border: 1px solid var(--line);
-            border-radius: 6px; }
-.warning { background: #fff4e5; border: 1px solid #f0c36d; border-radius: 6px; padding: 8px 12px; }
-.warning.judges { background: #fdecea; border-color: #e3928a; font-size: 15px; }
-details { margin: 6px 0; }
-details > summary { cursor: pointer; }
-details.subcat { border: 1px solid var(--line); border-radius: 6px; padding: 6px 10px; background: #fff; }
-details.subcat > summary { font-weight: 600; }
-details.subcat > summary .counts { display: block; font-weight: 400; color: var(--muted); font-size: 12px;
-                                   margin-left: 16px; }
-details.example { border-left: 3px solid #c8d3e6; padding: 2px 0 2px 10px; margin: 6px 0 6px 4px; }
-details.example > summary { color: var(--fg); font-size: 13px; }
-.row-label { font-size: 13px; margin: 10px 0 2px; color: var(--accent); font-weight: 600; }
-dl.ex { margin: 6px 0 10px; display: grid; grid-template-columns: 90px 1fr; gap: 4px 10px; }
-dl.ex dt { font-weight: 600; color: var(--muted); font-size: 12px; }
-dl.ex dd { margin: 0; }
-pre { white-space: pre-wrap; word-wrap: break-word; overflow-wrap: anywhere; margin: 0;
-      font: 12.5px/1.4 ui-monospace, "DejaVu Sans Mono", monospace; background: var(--bg-alt);
-      border: 1px solid var(--line); border-radius: 4px; padding: 6px 8px; max-height: 320px;
-      overflow: auto; }
-.none { color: var(--muted); font-style: italic; font-size: 12.5px; }
-footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
-"""
+#: The page's style sheet (a data file of this package).
+CSS = "\n" + (files("coconot_tasks.tools.report") / "report.css").read_text(encoding="utf-8")
 
 
 @dataclass
