@@ -312,27 +312,21 @@ def _build_cells(row: ReportRow) -> None:
                 continue
             count = counts.get(scope, Counter())
             k, n = count["compliance"], count["n"]
-            cell = RateCell(
-                scope,
-                value,
-                k=k,
-                n=n,
-                ci=wilson(k, n) if n else None,
-                neither=count["neither"],
-                judge_errors=count["errors"],
-                source="samples",
-            )
+            rate, source, note = value, "samples", ""
             if value is None:
-                cell.rate = k / n if n else None
-                cell.source = "samples" if n else "missing"
-                cell.note = "not in the results JSON: counted on the samples" if n else "no verdicts"
+                rate, source = (k / n, "samples") if n else (None, "missing")
+                note = "not in the results JSON: counted on the samples" if n else "no verdicts"
             elif n == 0 or abs(k / n - value) > TOLERANCE * max(1.0, abs(value)):
                 counted = f"{k}/{n}" if n else "no sample with a verdict"
                 raise ReportError(
                     f"{row.run.results_path}: {task} {scope.metric} is {value!r} in the results JSON but "
                     f"{counted} in its samples file: the samples do not belong to these results"
                 )
-            row.cells[scope] = cell
+            ci = wilson(k, n) if n else None
+            errors, neither = count["errors"], count["neither"]
+            row.cells[scope] = RateCell(
+                scope, rate, k, n, ci, neither, judge_errors=errors, source=source, note=note
+            )
 
 
 def _build_score(row: ReportRow) -> None:
@@ -378,13 +372,11 @@ def rows_of(runs: Sequence[Run]) -> list[ReportRow]:
 
 
 def _keyed(row: ReportRow, set_name: str, warnings: list[str]) -> dict[tuple[str, str], Sample]:
+    samples = row.samples.get(set_name, [])
     keyed: dict[tuple[str, str], Sample] = {}
-    duplicates = 0
-    for sample in row.samples.get(set_name, []):
-        if sample.key in keyed:
-            duplicates += 1
-            continue
-        keyed[sample.key] = sample
+    for sample in samples:
+        keyed.setdefault(sample.key, sample)
+    duplicates = len(samples) - len(keyed)
     if duplicates:
         warnings.append(
             f"{row.label}, {set_name}: {duplicates} repeated prompt ids ignored in paired comparisons"
