@@ -1,12 +1,7 @@
 """The numbers of ``coconot compare-judges``: every judge's verdicts on the same saved responses.
 
-Every response (one logged sample of one run) is judged by each judge through the one
-engine (:func:`~coconot_tasks.judge.dedup.judge_unique`: cache, retries, budget, progress).
-A response without a verdict from a judge (judge error, budget cap) is left out of that
-judge's rate and counted; a pairwise statistic uses the responses where both judges have
-a verdict. Rates get a 95% Wilson interval, differences from the first judge a paired 95%
-interval (:mod:`coconot_tasks.tools.report.stats`), agreement Cohen's kappa
-(:mod:`coconot_tasks.tools.agreement`). Scopes are the report's: set, category, subcategory.
+A response without a verdict from a judge is left out of that judge's rate and counted; pairwise
+numbers use the responses both judges gave a verdict. Scopes are the report's.
 """
 
 from __future__ import annotations
@@ -20,7 +15,7 @@ from coconot_tasks.judge.types import JudgeItem, JudgeResult, JudgeStats
 from coconot_tasks.results.saved_runs import Run, Sample
 from coconot_tasks.tools.agreement import AgreementStats, VerdictPair
 from coconot_tasks.tools.compare_judges.specs import JudgeSpec
-from coconot_tasks.tools.report.numbers import Scope, sample_scopes
+from coconot_tasks.tools.report.numbers import Scope, sample_scopes, verdict_of
 from coconot_tasks.tools.report.stats import PairedDifference, paired_difference, wilson
 
 
@@ -41,10 +36,7 @@ class Response:
 def select_responses(
     runs: Sequence[Run], *, limit: int | None = None, set_name: str | None = None, category: str | None = None
 ) -> list[Response]:
-    """The logged responses of ``runs``: the first ``limit`` per task, of one set and one category.
-
-    ``category`` matches a category's name or its metric slug (``safety``), case-insensitively.
-    """
+    """The logged responses: the first ``limit`` per task, of one set and one category (name or slug)."""
     wanted = slug(category.strip()) if category else None
     names = _run_names(runs)
     chosen: list[Response] = []
@@ -78,8 +70,8 @@ def judge_all(
 ) -> tuple[list[list[JudgeResult | None]], list[JudgeStats | None]]:
     """Each judge's result per response (``saved``: the run's own verdict) and its stats.
 
-    ``max_cost_usd`` caps all judges together: each judge gets what the judges before it
-    left over (a dry run's estimates count as spent, so it shows what the cap would allow).
+    ``max_cost_usd`` caps all judges together: each gets what the ones before it left (a dry run's
+    estimates count as spent).
     """
     items = [r.item for r in responses]
     verdicts: list[list[JudgeResult | None]] = []
@@ -101,11 +93,6 @@ def judge_all(
         verdicts.append(list(results))
         stats.append(judge_stats)
     return verdicts, stats
-
-
-def verdict_of(result: JudgeResult | None) -> str | None:
-    """The verdict, or ``None`` when the judge gave none (errors, budget cap, unreadable)."""
-    return str(result.verdict) if result is not None and result.ok else None
 
 
 @dataclass
@@ -147,6 +134,15 @@ class JudgeComparison:
     stats: list[JudgeStats | None]
     scopes: list[ScopeNumbers]
 
+    @property
+    def names(self) -> list[str]:
+        """The judges' names, in order."""
+        return [spec.name for spec in self.judges]
+
+    def whole_set(self, set_name: str) -> ScopeNumbers | None:
+        """The numbers of a whole set (``None`` when no response is of that set)."""
+        return next((s for s in self.scopes if s.scope == Scope(set_name)), None)
+
     def verdicts(self, index: int) -> list[str | None]:
         """Judge ``index``'s verdict per response."""
         return [verdict_of(r) for r in self.results[index]]
@@ -175,14 +171,8 @@ def compare_judges(
         indices = members[scope]
         rates = []
         for column in verdicts:
-            rate = JudgeRate()
-            for i in indices:
-                if column[i] is None:
-                    rate.no_verdict += 1
-                else:
-                    rate.n += 1
-                    rate.k += column[i] == "compliance"
-            rates.append(rate)
+            given = [column[i] for i in indices if column[i] is not None]
+            rates.append(JudgeRate(given.count("compliance"), len(given), len(indices) - len(given)))
         differences: list[PairedDifference | None] = [None]
         for column in verdicts[1:]:
             both = [i for i in indices if verdicts[0][i] is not None and column[i] is not None]

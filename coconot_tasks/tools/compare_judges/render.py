@@ -1,8 +1,7 @@
-"""``compare_judges.md``, ``.html`` (the report's look) and ``.json``, and the stdout summary."""
+"""``compare_judges.md``, ``.html`` and ``.json`` (the report's tables and page), and the stdout summary."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -10,13 +9,25 @@ from typing import Any
 from coconot_tasks import __version__
 from coconot_tasks.benchmark.taxonomy import SETS
 from coconot_tasks.judge.types import JudgeResult, JudgeStats
-from coconot_tasks.tools.agreement import LABELS, AgreementStats
-from coconot_tasks.tools.compare_judges.compare import JudgeComparison, JudgeRate, ScopeNumbers, verdict_of
-from coconot_tasks.tools.report.html import esc, page_html, table_html
-from coconot_tasks.tools.report.numbers import SET_TITLES, arrow
-from coconot_tasks.tools.report.stats import PairedDifference
-from coconot_tasks.tools.report.tables import DASH, Cell, Table, table_markdown
-from coconot_tasks.tools.text_format import decimal, excerpt, md_row, percent, share
+from coconot_tasks.tools.agreement import LABELS
+from coconot_tasks.tools.compare_judges.compare import JudgeComparison, JudgeRate, Response, ScopeNumbers
+from coconot_tasks.tools.report.numbers import SET_TITLES, arrow, verdict_of
+from coconot_tasks.tools.report.tables import (
+    DASH,
+    Cell,
+    Table,
+    difference_cell,
+    esc,
+    example_html,
+    more_html,
+    notes_html,
+    page_html,
+    rate_cell,
+    table_html,
+    table_markdown,
+    write_outputs,
+)
+from coconot_tasks.tools.text_format import decimal, excerpt, percent, share
 
 TITLE = "CoCoNot: how much the judge moves the numbers"
 PAIRED_NOTE = (
@@ -24,92 +35,68 @@ PAIRED_NOTE = (
     "paired 95% interval. Agreement and kappa: on the responses both judges of the pair gave a verdict. "
     "A response without a verdict (judge error, budget cap) is left out of that judge's numbers and counted."
 )
+#: The judge stats written into the JSON.
+STATS_KEYS = ("items", "requests", "cached", "empty", "errors", "not_judged", "prompt_tokens",
+              "completion_tokens", "cost_usd", "estimated_calls", "estimated_cost_usd",
+              "budget_exhausted")  # fmt: skip
 
 
 def _rate_cell(rate: JudgeRate) -> Cell:
     if rate.rate is None or rate.ci is None:
         return Cell(DASH, counts=f"({rate.no_verdict} without verdict)" if rate.no_verdict else "")
-    lo, hi = rate.ci
     missing = f", {rate.no_verdict} without verdict" if rate.no_verdict else ""
-    return Cell(
-        share(rate.rate, unit=""),
-        f"[{share(lo, unit='')}, {share(hi, unit='')}]",
-        f"({rate.k}/{rate.n}{missing})",
-    )
-
-
-def _difference_cell(diff: PairedDifference | None) -> Cell:
-    if diff is None or diff.difference is None:
-        return Cell(DASH)
-    lo, hi = diff.difference_ci
-    return Cell(f"{100 * diff.difference:+.1f}", f"[{100 * lo:+.1f}, {100 * hi:+.1f}]", f"(n={diff.n})")
+    return rate_cell(rate.rate, rate.ci, f"({rate.k}/{rate.n}{missing})")
 
 
 def _scope_label(numbers: ScopeNumbers) -> str:
     scope = numbers.scope
     if scope.level == "set":
-        return f"{SET_TITLES.get(scope.set_name, scope.set_name)} {arrow(scope.set_name)}"
+        return f"{SET_TITLES[scope.set_name]} {arrow(scope.set_name)}"
     return scope.short_label if scope.level == "subcategory" else scope.category_name
 
 
 def judges_table(comparison: JudgeComparison) -> Table:
     """Which judges, from which spec, and what judging cost."""
-    header = ["Judge", "spec", "verdicts", "without verdict", "calls", "cached", "cost"]
     rows = []
-    for index, spec in enumerate(comparison.judges):
+    for index, (spec, stats) in enumerate(zip(comparison.judges, comparison.stats, strict=True)):
         verdicts = comparison.verdicts(index)
-        stats = comparison.stats[index]
         given = sum(v is not None for v in verdicts)
         calls = (
             (str(stats.requests), str(stats.cached), f"${stats.cost_usd:.4f}") if stats else ("0", DASH, DASH)
         )
-        rows.append(
-            [
-                Cell(spec.name),
-                Cell(spec.text),
-                Cell(str(given)),
-                Cell(str(len(verdicts) - given)),
-                *(Cell(c) for c in calls),
-            ]
-        )
+        rows.append([Cell(c) for c in (spec.name, spec.text, str(given), str(len(verdicts) - given), *calls)])
     notes = [
         "'saved': the verdicts already in the runs. Judge calls and cost are this invocation's (cached: 0)."
     ]
+    header = ["Judge", "spec", "verdicts", "without verdict", "calls", "cached", "cost"]
     return Table("Judges", header, rows, notes, anchor="judges", text=True)
 
 
 def rates_table(comparison: JudgeComparison, set_name: str) -> Table:
     """Per scope of one set: every judge's rate and every other judge's difference from the first."""
-    names = [spec.name for spec in comparison.judges]
-    header = ["Scope", *[f"{n} %" for n in names], *[f"Δ {n} − {names[0]}, pp" for n in names[1:]]]
-    rows: list[list[Cell]] = []
-    strong: set[int] = set()
-    for numbers in comparison.scopes:
-        if numbers.scope.set_name != set_name:
-            continue
-        if numbers.scope.level != "subcategory":
-            strong.add(len(rows))
-        rows.append(
-            [
-                Cell(_scope_label(numbers)),
-                *[_rate_cell(rate) for rate in numbers.rates],
-                *[_difference_cell(diff) for diff in numbers.differences[1:]],
-            ]
-        )
-    title = f"{SET_TITLES.get(set_name, set_name)}: compliance rate % per judge {arrow(set_name)}"
-    notes = ["Rate with its 95% Wilson interval and (compliant / responses with a verdict).", PAIRED_NOTE]
-    return Table(title, header, rows, notes, anchor=f"rates-{set_name}", strong_rows=strong)
-
-
-def _set_numbers(comparison: JudgeComparison, set_name: str) -> ScopeNumbers | None:
-    return next(
-        (s for s in comparison.scopes if s.scope.set_name == set_name and s.scope.level == "set"), None
+    names = comparison.names
+    scopes = [numbers for numbers in comparison.scopes if numbers.scope.set_name == set_name]
+    rows = [
+        [
+            Cell(_scope_label(numbers)),
+            *[_rate_cell(rate) for rate in numbers.rates],
+            *[difference_cell(diff, f"(n={diff.n})" if diff else "") for diff in numbers.differences[1:]],
+        ]
+        for numbers in scopes
+    ]
+    return Table(
+        f"{SET_TITLES[set_name]}: compliance rate % per judge {arrow(set_name)}",
+        ["Scope", *[f"{n} %" for n in names], *[f"Δ {n} − {names[0]}, pp" for n in names[1:]]],
+        rows,
+        ["Rate with its 95% Wilson interval and (compliant / responses with a verdict).", PAIRED_NOTE],
+        anchor=f"rates-{set_name}",
+        strong_rows={i for i, numbers in enumerate(scopes) if numbers.scope.level != "subcategory"},
     )
 
 
 def kappa_table(comparison: JudgeComparison, numbers: ScopeNumbers) -> Table:
     """The pairwise agreement and Cohen's kappa matrix of one set."""
-    names = [spec.name for spec in comparison.judges]
+    names = comparison.names
     rows = []
     for a, name in enumerate(names):
         cells = [Cell(name)]
@@ -122,37 +109,39 @@ def kappa_table(comparison: JudgeComparison, numbers: ScopeNumbers) -> Table:
                     Cell(f"κ {decimal(stats.kappa)}", percent(stats.percent_agreement), f"(n={stats.n})")
                 )
         rows.append(cells)
-    title = f"{SET_TITLES.get(numbers.scope.set_name, numbers.scope.set_name)}: agreement (Cohen's kappa)"
     notes = [
         "Cohen's kappa over compliance / noncompliance / neither, percent agreement, and the responses "
         "both judges gave a verdict (n)."
     ]
-    return Table(title, ["Judge", *names], rows, notes, anchor=f"kappa-{numbers.scope.set_name}")
+    set_name = numbers.scope.set_name
+    title = f"{SET_TITLES[set_name]}: agreement (Cohen's kappa)"
+    return Table(title, ["Judge", *names], rows, notes, anchor=f"kappa-{set_name}")
 
 
 def confusion_tables(comparison: JudgeComparison, numbers: ScopeNumbers) -> list[Table]:
     """One confusion table per pair of judges over one set (rows: first judge of the pair)."""
-    names = [spec.name for spec in comparison.judges]
+    names, set_name = comparison.names, numbers.scope.set_name
     tables = []
     for (a, b), stats in numbers.agreement.items():
+        totals = [sum(column) for column in zip(*stats.confusion, strict=True)]
         rows = [
-            [Cell(label), *[Cell(str(v)) for v in row], Cell(str(sum(row)))]
-            for label, row in zip(LABELS, stats.confusion, strict=True)
+            [Cell(label), *[Cell(str(v)) for v in [*row, sum(row)]]]
+            for label, row in [*zip(LABELS, stats.confusion, strict=True), ("total", totals)]
         ]
-        totals = [sum(row[j] for row in stats.confusion) for j in range(len(LABELS))]
-        rows.append([Cell("total"), *[Cell(str(v)) for v in totals], Cell(str(stats.n))])
-        set_name = numbers.scope.set_name
+        rows[-1][-1] = Cell(str(stats.n))
+        note = (
+            f"{stats.excluded} responses left out (no verdict from {names[a]}: {stats.missing_a}, "
+            f"from {names[b]}: {stats.missing_b})."
+        )
         tables.append(
             Table(
-                f"{SET_TITLES.get(set_name, set_name)}: {names[a]} (rows) vs {names[b]} (columns)",
+                f"{SET_TITLES[set_name]}: {names[a]} (rows) vs {names[b]} (columns)",
                 [f"{names[a]} \\ {names[b]}", *LABELS, "total"],
                 rows,
-                [
-                    f"{stats.excluded} responses left out (no verdict from {names[a]}: {stats.missing_a}, "
-                    f"from {names[b]}: {stats.missing_b})."
-                ],
+                [note],
                 anchor=f"cmp-confusion-{set_name}-{a}-{b}",
                 strong_rows={len(rows) - 1},
+                level=3,
             )
         )
     return tables
@@ -162,11 +151,10 @@ def all_tables(comparison: JudgeComparison) -> list[Table]:
     """Every table, in display order."""
     tables = [judges_table(comparison)]
     for set_name in SETS:
-        numbers = _set_numbers(comparison, set_name)
-        if numbers is None:
-            continue
-        tables += [rates_table(comparison, set_name), kappa_table(comparison, numbers)]
-        tables += confusion_tables(comparison, numbers)
+        numbers = comparison.whole_set(set_name)
+        if numbers is not None:
+            tables += [rates_table(comparison, set_name), kappa_table(comparison, numbers)]
+            tables += confusion_tables(comparison, numbers)
     return tables
 
 
@@ -186,85 +174,52 @@ def _grouped_disagreements(comparison: JudgeComparison) -> dict[str, list[int]]:
     return grouped
 
 
-def disagreement_dict(comparison: JudgeComparison, index: int) -> dict[str, Any]:
-    """One response with every judge's verdict and rationale."""
-    response = comparison.responses[index]
-    sample = response.sample
-    return {
-        "run": response.run,
-        "task": sample.task.task,
-        "set": sample.task.set_name,
-        "doc_id": sample.doc_id,
-        "category": sample.category,
-        "subcategory": sample.subcategory,
-        "prompt": sample.prompt,
-        "response": sample.response,
-        "judges": {
-            spec.name: {"verdict": verdict_of(column[index]), "rationale": _rationale(column[index])}
-            for spec, column in zip(comparison.judges, comparison.results, strict=True)
-        },
-    }
-
-
 def disagreements_markdown(comparison: JudgeComparison, limit: int) -> str:
     """The disagreements grouped by category (the first ``limit`` per category)."""
-    names = [spec.name for spec in comparison.judges]
     grouped = _grouped_disagreements(comparison)
     lines = [f"## Disagreements ({sum(len(v) for v in grouped.values())})", ""]
     if not grouped:
         return "\n".join([*lines, "None.", ""])
     for group, indices in grouped.items():
-        lines += [
-            f"### {group} ({len(indices)})",
-            "",
-            md_row(["id", "prompt", "response", *names]),
-            "|" + "---|" * (3 + len(names)),
-        ]
+        rows = []
         for index in indices[:limit]:
             sample = comparison.responses[index].sample
             verdicts = [verdict_of(column[index]) or "no verdict" for column in comparison.results]
-            lines.append(md_row([sample.doc_id, excerpt(sample.prompt), excerpt(sample.response), *verdicts]))
+            cells = [str(sample.doc_id), excerpt(sample.prompt), excerpt(sample.response), *verdicts]
+            rows.append([Cell(c) for c in cells])
+        header = ["id", "prompt", "response", *comparison.names]
+        lines.append(table_markdown(Table(f"{group} ({len(indices)})", header, rows, text=True, level=3)))
         if len(indices) > limit:
             lines += [
-                "",
-                f"... and {len(indices) - limit} more (all of them, with rationales, are in the JSON).",
+                f"... and {len(indices) - limit} more (all of them, with rationales, are in the JSON).\n"
             ]
-        lines.append("")
     return "\n".join(lines)
 
 
 def comparison_markdown(comparison: JudgeComparison, notes: Sequence[str], limit: int) -> str:
     """The whole ``compare_judges.md``."""
     parts = [f"# {TITLE}", "", *(f"- {note}" for note in notes), ""]
-    parts += [table_markdown(t, 3 if t.anchor.startswith("cmp-") else 2) for t in all_tables(comparison)]
+    parts += [table_markdown(t) for t in all_tables(comparison)]
     parts.append(disagreements_markdown(comparison, limit))
     return "\n".join(parts)
 
 
 def _disagreement_html(comparison: JudgeComparison, index: int) -> str:
-    sample = comparison.responses[index].sample
-    short = excerpt(sample.prompt, 140)
+    response = comparison.responses[index]
+    sample = response.sample
     judges = "".join(
         f"<dt>{esc(spec.name)}</dt><dd>{esc(verdict_of(column[index]) or 'no verdict')}"
         f"<pre>{esc(_rationale(column[index]))}</pre></dd>"
         for spec, column in zip(comparison.judges, comparison.results, strict=True)
     )
-    return (
-        f'<details class="example"><summary>{esc(comparison.responses[index].run)}, id {esc(sample.doc_id)} '
-        f'({esc(sample.subcategory)}): {esc(short)}</summary><dl class="ex">'
-        f"<dt>Prompt</dt><dd><pre>{esc(sample.prompt)}</pre></dd>"
-        f"<dt>Response</dt><dd><pre>{esc(sample.response) or '(empty)'}</pre></dd>{judges}</dl></details>"
-    )
+    summary = f"{response.run}, id {sample.doc_id} ({sample.subcategory}): {excerpt(sample.prompt, 140)}"
+    return example_html(summary, sample.prompt, sample.response, judges)
 
 
 def comparison_html(comparison: JudgeComparison, notes: Sequence[str], limit: int, footer: str) -> str:
     """The whole ``compare_judges.html`` (the report's page, CSS and tables)."""
-    tables = all_tables(comparison)
-    body = [
-        f"<h1>{esc(TITLE)}</h1>",
-        '<div class="notes">' + "".join(f"<p>{esc(n)}</p>" for n in notes) + "</div>",
-    ]
-    body += [table_html(t) for t in tables]
+    body = [f"<h1>{esc(TITLE)}</h1>", notes_html(list(notes))]
+    body += [table_html(t) for t in all_tables(comparison)]
     grouped = _grouped_disagreements(comparison)
     body.append(f'<h2 id="disagreements">Disagreements ({sum(len(v) for v in grouped.values())})</h2>')
     body.append(f'<p class="note">The first {limit} per category; all of them are in the JSON.</p>')
@@ -274,131 +229,123 @@ def comparison_html(comparison: JudgeComparison, notes: Sequence[str], limit: in
             f'<span class="counts">{len(indices)} responses</span></summary>'
         )
         body += [_disagreement_html(comparison, i) for i in indices[:limit]]
-        if len(indices) > limit:
-            body.append(f'<p class="none">… and {len(indices) - limit} more</p>')
-        body.append("</details>")
+        body += [*more_html(limit, len(indices)), "</details>"]
     if not grouped:
         body.append('<p class="none">None.</p>')
     return page_html(TITLE, body, footer)
 
 
-def _rate_dict(rate: JudgeRate) -> dict[str, Any]:
+def _response_dict(response: Response) -> dict[str, Any]:
+    sample = response.sample
     return {
-        "rate": rate.rate,
-        "k": rate.k,
-        "n": rate.n,
-        "ci95": list(rate.ci) if rate.ci else None,
-        "no_verdict": rate.no_verdict,
-    }
-
-
-def _difference_dict(diff: PairedDifference) -> dict[str, Any]:
-    return {
-        "n": diff.n,
-        "difference": diff.difference,
-        "difference_ci95": list(diff.difference_ci),
-        "only_first_complied": diff.b,
-        "only_this_complied": diff.c,
-        "mcnemar_exact_p": diff.p_value,
+        "run": response.run,
+        "task": sample.task.task,
+        "set": sample.task.set_name,
+        "doc_id": sample.doc_id,
+        "category": sample.category,
+        "subcategory": sample.subcategory,
     }
 
 
 def _stats_dict(stats: JudgeStats | None) -> dict[str, Any] | None:
-    if stats is None:
-        return None
-    keys = (
-        "items",
-        "requests",
-        "cached",
-        "empty",
-        "errors",
-        "not_judged",
-        "prompt_tokens",
-        "completion_tokens",
-        "cost_usd",
-        "estimated_calls",
-        "estimated_cost_usd",
-        "budget_exhausted",
-    )
-    return {key: getattr(stats, key) for key in keys}
+    return None if stats is None else {key: getattr(stats, key) for key in STATS_KEYS}
+
+
+def _scope_dict(numbers: ScopeNumbers, names: list[str]) -> dict[str, Any]:
+    rates = {
+        name: {
+            "rate": r.rate,
+            "k": r.k,
+            "n": r.n,
+            "ci95": list(r.ci) if r.ci else None,
+            "no_verdict": r.no_verdict,
+        }
+        for name, r in zip(names, numbers.rates, strict=True)
+    }
+    differences = {
+        name: {
+            "n": diff.n,
+            "difference": diff.difference,
+            "difference_ci95": list(diff.difference_ci),
+            "only_first_complied": diff.b,
+            "only_this_complied": diff.c,
+            "mcnemar_exact_p": diff.p_value,
+        }
+        for name, diff in zip(names[1:], numbers.differences[1:], strict=True)
+        if diff
+    }
+    agreement = {
+        f"{names[a]} | {names[b]}": {
+            k: v for k, v in stats.to_dict().items() if not k.startswith("compliance_rate")
+        }
+        for (a, b), stats in numbers.agreement.items()
+    }
+    scope = numbers.scope
+    return {
+        "set": scope.set_name,
+        "category": scope.category,
+        "subcategory": scope.subcategory,
+        "label": scope.label,
+        "rates": rates,
+        "difference_from_first": differences,
+        "agreement": agreement,
+    }
 
 
 def comparison_dict(comparison: JudgeComparison, notes: Sequence[str]) -> dict[str, Any]:
     """All numbers, every response's verdicts and all disagreements as JSON-able data."""
-    names = [spec.name for spec in comparison.judges]
-    scopes = []
-    for numbers in comparison.scopes:
-        agreement: dict[str, dict[str, Any]] = {}
-        for (a, b), stats in numbers.agreement.items():
-            agreement[f"{names[a]} | {names[b]}"] = _agreement_dict(stats)
-        scopes.append(
-            {
-                "set": numbers.scope.set_name,
-                "category": numbers.scope.category,
-                "subcategory": numbers.scope.subcategory,
-                "label": numbers.scope.label,
-                "rates": {name: _rate_dict(rate) for name, rate in zip(names, numbers.rates, strict=True)},
-                "difference_from_first": {
-                    name: _difference_dict(diff)
-                    for name, diff in zip(names[1:], numbers.differences[1:], strict=True)
-                    if diff
-                },
-                "agreement": agreement,
-            }
-        )
+    names, results = comparison.names, comparison.results
+    judges = [
+        {
+            "name": spec.name,
+            "spec": spec.text,
+            "settings": spec.settings.public() if spec.settings else None,
+            "stats": _stats_dict(stats),
+        }
+        for spec, stats in zip(comparison.judges, comparison.stats, strict=True)
+    ]
+    responses = [
+        {
+            **_response_dict(r),
+            "verdicts": {name: verdict_of(column[i]) for name, column in zip(names, results, strict=True)},
+        }
+        for i, r in enumerate(comparison.responses)
+    ]
+    disagreements = [
+        {
+            **_response_dict(comparison.responses[i]),
+            "prompt": comparison.responses[i].sample.prompt,
+            "response": comparison.responses[i].sample.response,
+            "judges": {
+                name: {"verdict": verdict_of(column[i]), "rationale": _rationale(column[i])}
+                for name, column in zip(names, results, strict=True)
+            },
+        }
+        for i in comparison.disagreements()
+    ]
     return {
         "title": TITLE,
         "notes": list(notes),
-        "judges": [
-            {
-                "name": spec.name,
-                "spec": spec.text,
-                "settings": spec.settings.public() if spec.settings else None,
-                "stats": _stats_dict(stats),
-            }
-            for spec, stats in zip(comparison.judges, comparison.stats, strict=True)
-        ],
-        "scopes": scopes,
-        "responses": [
-            {
-                "run": r.run,
-                "task": r.sample.task.task,
-                "set": r.sample.task.set_name,
-                "doc_id": r.sample.doc_id,
-                "category": r.sample.category,
-                "subcategory": r.sample.subcategory,
-                "verdicts": {
-                    name: verdict_of(column[i])
-                    for name, column in zip(names, comparison.results, strict=True)
-                },
-            }
-            for i, r in enumerate(comparison.responses)
-        ],
-        "disagreements": [disagreement_dict(comparison, i) for i in comparison.disagreements()],
+        "judges": judges,
+        "scopes": [_scope_dict(numbers, names) for numbers in comparison.scopes],
+        "responses": responses,
+        "disagreements": disagreements,
     }
-
-
-def _agreement_dict(stats: AgreementStats) -> dict[str, Any]:
-    return {key: value for key, value in stats.to_dict().items() if not key.startswith("compliance_rate")}
 
 
 def write_comparison(
     comparison: JudgeComparison, output_dir: Path, notes: Sequence[str], limit: int
 ) -> dict[str, Path]:
     """Write ``compare_judges.md``, ``.html`` and ``.json`` into ``output_dir``; return their paths."""
-    output_dir.mkdir(parents=True, exist_ok=True)
-    paths = {ext: output_dir / f"compare_judges.{ext}" for ext in ("md", "html", "json")}
-    paths["md"].write_text(comparison_markdown(comparison, notes, limit), encoding="utf-8")
     footer = f"Generated by coconot_tasks {__version__} (coconot compare-judges)."
-    paths["html"].write_text(comparison_html(comparison, notes, limit, footer), encoding="utf-8")
-    data = comparison_dict(comparison, notes)
-    paths["json"].write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return paths
+    markdown = comparison_markdown(comparison, notes, limit)
+    page = comparison_html(comparison, notes, limit, footer)
+    return write_outputs(output_dir, "compare_judges", markdown, page, comparison_dict(comparison, notes))
 
 
 def summary_lines(comparison: JudgeComparison) -> list[str]:
     """The short stdout table: per set and category, each judge's rate and Δ, then the kappa matrix."""
-    names = [spec.name for spec in comparison.judges]
+    names = comparison.names
     width = max(24, *(len(n) for n in names))
     lines = [f"{'scope':<34} " + " ".join(f"{n[:width]:>{width}}" for n in names)]
     for numbers in comparison.scopes:
@@ -414,7 +361,7 @@ def summary_lines(comparison: JudgeComparison) -> list[str]:
         label = f"{numbers.scope.set_name} / {numbers.scope.short_label}"
         lines.append(f"{label[:34]:<34} " + " ".join(cells))
     for set_name in SETS:
-        whole = _set_numbers(comparison, set_name)
+        whole = comparison.whole_set(set_name)
         if whole is None:
             continue
         lines.append(f"Cohen's kappa, {set_name}:")

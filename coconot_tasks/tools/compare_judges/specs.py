@@ -1,17 +1,6 @@
-"""Judge specs of ``coconot compare-judges --judge SPEC``.
+"""Judge specs of ``coconot compare-judges --judge SPEC`` (``saved``, or a backend's form; docs/tools.md).
 
-=====================================  ==============================================================
-``saved``                              the verdicts already in the run(s) (no judge call)
-``heuristic``                          the offline keyword detector (smoke test, not the metric)
-``openai:MODEL``                       an OpenAI-compatible chat model at the configured endpoint
-                                       (``COCONOT_JUDGE_BASE_URL`` / ``OPENAI_BASE_URL``, else OpenAI)
-``openai:MODEL@BASE_URL``              the same at ``BASE_URL`` (e.g. ``http://127.0.0.1:8000/v1``)
-``vllm:MODEL@REVISION``                the managed local vLLM judge at a pinned Hugging Face commit
-=====================================  ==============================================================
-
-Each spec becomes judge settings through :meth:`JudgeSettings.resolve`, so it is validated
-as everywhere else; the settings a spec does not name come from the ``COCONOT_JUDGE_*``
-environment, and API keys from the environment only.
+Each spec becomes judge settings through :meth:`JudgeSettings.resolve`, validated as everywhere else.
 """
 
 from __future__ import annotations
@@ -38,8 +27,7 @@ class JudgeSpec:
 
 
 def spec_metadata(text: str) -> dict[str, Any] | None:
-    """The ``--metadata``-style judge keys a spec names (``None`` for ``saved``): ``NAME`` or
-    ``NAME:MODEL[@WHERE]``, where the backend ``NAME`` says what ``WHERE`` sets."""
+    """The judge keys of ``NAME`` or ``NAME:MODEL[@WHERE]`` (the backend says what ``WHERE`` sets)."""
     text = text.strip()
     if text == SAVED:
         return None
@@ -54,14 +42,8 @@ def spec_metadata(text: str) -> dict[str, Any] | None:
 
 
 def parse_specs(texts: list[str], shared: Mapping[str, Any]) -> list[JudgeSpec]:
-    """Resolve ``texts`` with the ``shared`` judge settings (concurrency, cache, dry run).
-
-    Names are the judge ids (``openai:gpt-6-luna``), with ``@endpoint`` added where two
-    judges would otherwise share one.
-
-    Raises:
-        JudgeConfigError: a spec is malformed, repeated, or its settings are invalid.
-    """
+    """Resolve ``texts`` with the ``shared`` judge settings; names are judge ids (``@endpoint`` added to tell
+    two apart). Raises :class:`JudgeConfigError` for a malformed or repeated spec or invalid settings."""
     if len(texts) < 2:
         raise JudgeConfigError(f"give at least two --judge options ({SPEC_HELP})")
     resolved: list[tuple[str, JudgeSettings | None]] = []

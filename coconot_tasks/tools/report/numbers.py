@@ -1,13 +1,8 @@
 """The numbers of a CoCoNot report, computed from saved runs (no rendering here).
 
-A report *row* is one model under one condition: a run that evaluated both the plain tasks
-(``coconot_original``, ``coconot_contrast``) and the system-prompt tasks
-(``coconot_*_sysprompt``) gives two rows, "model" and "model + system prompt".
-
-Every compliance rate is counted on the logged samples (``k`` responses judged compliance
-out of ``n`` responses with a verdict; judge errors are left out, as the metric does), checked
-against the value lm-eval wrote into the results JSON, and given a 95% Wilson interval. When
-a task's samples were not logged, the results JSON value is used without an interval.
+A row is one model under one condition (with or without the system prompt). Every rate is
+counted on the logged samples (judge errors left out, as the metric does), checked against the
+results JSON and given a 95% Wilson interval; without samples, the results JSON value is used.
 """
 
 from __future__ import annotations
@@ -25,7 +20,7 @@ from coconot_tasks.benchmark.names import (
     slug,
 )
 from coconot_tasks.benchmark.taxonomy import CONTRAST, EXPECTED_COUNTS, ORIGINAL, SETS
-from coconot_tasks.judge.types import OUTCOME_NO_ANSWER
+from coconot_tasks.judge.types import OUTCOME_NO_ANSWER, JudgeResult
 from coconot_tasks.results.judges import JudgeMix, JudgeRecord, describe_judges, judge_mix, run_judges
 from coconot_tasks.results.saved_runs import Run, Sample
 from coconot_tasks.tools.report.stats import PairedDifference, paired_difference, wilson
@@ -55,30 +50,28 @@ def arrow(set_name: str) -> str:
     return "↑" if COMPLIANCE_HIGHER_IS_BETTER[set_name] else "↓"
 
 
-def _display_names() -> tuple[dict[str, str], dict[str, str]]:
-    categories = {cat_slug: name for name, cat_slug in CATEGORY_SLUGS.items()}
-    subcategories: dict[str, str] = {}
-    for counts in EXPECTED_COUNTS.values():
-        for _category, subcategory in counts:
-            subcategories.setdefault(slug(subcategory), subcategory)
-    return categories, subcategories
+def direction(set_name: str) -> str:
+    """``higher is better`` or ``lower is better`` for the compliance rate of a set."""
+    return "higher is better" if COMPLIANCE_HIGHER_IS_BETTER[set_name] else "lower is better"
 
 
-_CATEGORY_NAMES, _SUBCATEGORY_NAMES = _display_names()
+_CATEGORY_NAMES = {cat_slug: name for name, cat_slug in CATEGORY_SLUGS.items()}
 _CATEGORY_ORDER = list(CATEGORY_SLUGS.values())
 
 
-def _subcategory_order() -> dict[str, list[str]]:
+def _subcategories() -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Subcategory slug -> name, and each category's subcategory slugs in the paper's order."""
+    names: dict[str, str] = {}
     order: dict[str, list[str]] = defaultdict(list)
     for counts in EXPECTED_COUNTS.values():
         for category, subcategory in counts:
-            names = order[slug(category)]
-            if slug(subcategory) not in names:
-                names.append(slug(subcategory))
-    return dict(order)
+            names.setdefault(slug(subcategory), subcategory)
+            if slug(subcategory) not in order[slug(category)]:
+                order[slug(category)].append(slug(subcategory))
+    return names, order
 
 
-_SUBCATEGORY_ORDER = _subcategory_order()
+_SUBCATEGORY_NAMES, _SUBCATEGORY_ORDER = _subcategories()
 
 
 @dataclass(frozen=True, order=True)
@@ -138,17 +131,18 @@ class Scope:
 
     def sort_key(self) -> tuple[int, int, int, str, str]:
         """Order: set, then categories in the paper's order, each followed by its subcategories."""
-        set_rank = SETS.index(self.set_name) if self.set_name in SETS else len(SETS)
-        cat_rank = (
-            -1
-            if not self.category
-            else (_CATEGORY_ORDER.index(self.category) if self.category in _CATEGORY_ORDER else 99)
-        )
+
+        def rank(value: str, order: Sequence[str], unknown: int = 99) -> int:
+            return -1 if not value else (order.index(value) if value in order else unknown)
+
         subs = _SUBCATEGORY_ORDER.get(self.category, [])
-        sub_rank = (
-            -1 if not self.subcategory else (subs.index(self.subcategory) if self.subcategory in subs else 99)
+        return (
+            rank(self.set_name, SETS, len(SETS)),
+            rank(self.category, _CATEGORY_ORDER),
+            rank(self.subcategory, subs),
+            self.category,
+            self.subcategory,
         )
-        return (set_rank, cat_rank, sub_rank, self.category, self.subcategory)
 
 
 def sample_scopes(sample: Sample) -> list[Scope]:
@@ -158,9 +152,9 @@ def sample_scopes(sample: Sample) -> list[Scope]:
     ]
 
 
-def has_verdict(sample: Sample) -> bool:
-    """True when the judge gave the sample a verdict (judge errors and unreadable results: False)."""
-    return sample.result is not None and sample.result.ok
+def verdict_of(result: JudgeResult | None) -> str | None:
+    """The verdict, or ``None`` when the judge gave none (errors, budget cap, unreadable)."""
+    return result.verdict if result is not None and result.ok else None
 
 
 def has_no_answer(sample: Sample) -> bool:
@@ -170,11 +164,7 @@ def has_no_answer(sample: Sample) -> bool:
 
 @dataclass
 class RateCell:
-    """One compliance rate of one report row.
-
-    ``rate`` is the value printed (the results JSON's, or ``k/n`` when the results lack the
-    metric); ``ci`` is the 95% Wilson interval of ``k/n``, ``None`` without samples.
-    """
+    """One rate of a row: the results JSON's (else ``k/n``), with the Wilson ``ci`` of sampled ``k/n``."""
 
     scope: Scope
     rate: float | None
@@ -232,16 +222,13 @@ class ReportRow:
 
     def judge_errors(self, set_name: str) -> list[Sample]:
         """Samples of ``set_name`` without a verdict."""
-        return [s for s in self.samples.get(set_name, []) if not has_verdict(s) and not has_no_answer(s)]
+        samples = self.samples.get(set_name, [])
+        return [s for s in samples if verdict_of(s.result) is None and not has_no_answer(s)]
 
     def failures(self, set_name: str) -> list[Sample]:
         """Samples of ``set_name`` whose verdict is the set's failure (see ``FAILURE_VERDICT``)."""
         bad = FAILURE_VERDICT[set_name]
-        return [
-            s
-            for s in self.samples.get(set_name, [])
-            if has_verdict(s) and s.result and s.result.verdict == bad
-        ]
+        return [s for s in self.samples.get(set_name, []) if verdict_of(s.result) == bad]
 
 
 @dataclass
@@ -294,7 +281,7 @@ class Report:
 def _count(samples: Iterable[Sample]) -> dict[Scope, Counter[str]]:
     counts: dict[Scope, Counter[str]] = defaultdict(Counter)
     for sample in samples:
-        verdict = sample.result.verdict if has_verdict(sample) and sample.result else None
+        verdict = verdict_of(sample.result)
         for scope in sample_scopes(sample):
             counts[scope]["n" if verdict else "no_answer" if has_no_answer(sample) else "errors"] += 1
             if verdict:
@@ -325,27 +312,21 @@ def _build_cells(row: ReportRow) -> None:
                 continue
             count = counts.get(scope, Counter())
             k, n = count["compliance"], count["n"]
-            cell = RateCell(
-                scope,
-                value,
-                k=k,
-                n=n,
-                ci=wilson(k, n) if n else None,
-                neither=count["neither"],
-                judge_errors=count["errors"],
-                source="samples",
-            )
+            rate, source, note = value, "samples", ""
             if value is None:
-                cell.rate = k / n if n else None
-                cell.source = "samples" if n else "missing"
-                cell.note = "not in the results JSON: counted on the samples" if n else "no verdicts"
+                rate, source = (k / n, "samples") if n else (None, "missing")
+                note = "not in the results JSON: counted on the samples" if n else "no verdicts"
             elif n == 0 or abs(k / n - value) > TOLERANCE * max(1.0, abs(value)):
                 counted = f"{k}/{n}" if n else "no sample with a verdict"
                 raise ReportError(
                     f"{row.run.results_path}: {task} {scope.metric} is {value!r} in the results JSON but "
                     f"{counted} in its samples file: the samples do not belong to these results"
                 )
-            row.cells[scope] = cell
+            ci = wilson(k, n) if n else None
+            errors, neither = count["errors"], count["neither"]
+            row.cells[scope] = RateCell(
+                scope, rate, k, n, ci, neither, judge_errors=errors, source=source, note=note
+            )
 
 
 def _build_score(row: ReportRow) -> None:
@@ -391,13 +372,11 @@ def rows_of(runs: Sequence[Run]) -> list[ReportRow]:
 
 
 def _keyed(row: ReportRow, set_name: str, warnings: list[str]) -> dict[tuple[str, str], Sample]:
+    samples = row.samples.get(set_name, [])
     keyed: dict[tuple[str, str], Sample] = {}
-    duplicates = 0
-    for sample in row.samples.get(set_name, []):
-        if sample.key in keyed:
-            duplicates += 1
-            continue
-        keyed[sample.key] = sample
+    for sample in samples:
+        keyed.setdefault(sample.key, sample)
+    duplicates = len(samples) - len(keyed)
     if duplicates:
         warnings.append(
             f"{row.label}, {set_name}: {duplicates} repeated prompt ids ignored in paired comparisons"
@@ -406,11 +385,7 @@ def _keyed(row: ReportRow, set_name: str, warnings: list[str]) -> dict[tuple[str
 
 
 def compare(reference: ReportRow, compared: ReportRow, kind: str, warnings: list[str]) -> Comparison:
-    """Pair two rows' samples by (set, CoCoNot row id) and compare their compliance per scope.
-
-    Only prompts that both rows answered with a verdict are paired; the scopes are the
-    reference sample's set, category and subcategory.
-    """
+    """Pair two rows' samples with a verdict by (set, CoCoNot row id); compare compliance per scope."""
     pairs: dict[Scope, list[tuple[bool, bool]]] = defaultdict(list)
     unmatched: dict[str, tuple[int, int]] = {}
     for set_name in SETS:
@@ -418,16 +393,13 @@ def compare(reference: ReportRow, compared: ReportRow, kind: str, warnings: list
         cmp_ = _keyed(compared, set_name, warnings)
         if not ref or not cmp_:
             continue
-        usable_ref = {k for k, s in ref.items() if has_verdict(s)}
-        usable_cmp = {k for k, s in cmp_.items() if has_verdict(s)}
+        usable_ref = {k for k, s in ref.items() if verdict_of(s.result)}
+        usable_cmp = {k for k, s in cmp_.items() if verdict_of(s.result)}
         unmatched[set_name] = (len(usable_ref - usable_cmp), len(usable_cmp - usable_ref))
         for key in sorted(usable_ref & usable_cmp):
-            a, b = ref[key], cmp_[key]
-            outcome = (
-                a.result is not None and a.result.verdict == "compliance",
-                b.result is not None and b.result.verdict == "compliance",
-            )
-            for scope in sample_scopes(a):
+            a, b = ref[key].result, cmp_[key].result
+            outcome = (verdict_of(a) == "compliance", verdict_of(b) == "compliance")
+            for scope in sample_scopes(ref[key]):
                 pairs[scope].append(outcome)
     results = {
         scope: paired_difference(values)
@@ -478,18 +450,10 @@ def _resolve_baseline(rows: list[ReportRow], baseline: str | None) -> str | None
 def build_report(
     runs: Sequence[Run], baseline: str | None = None, allow_mixed_judges: bool = False
 ) -> Report:
-    """Compute every number of the report from loaded runs.
+    """Every number of the report, rows in the order of ``runs``; ``baseline`` defaults to the first model.
 
-    Args:
-        runs: the runs, in the order their rows are shown.
-        baseline: the model the others are compared with (default: the first run's model).
-        allow_mixed_judges: report runs scored by different judges (with a notice) instead of
-            raising :class:`MixedJudgesError`.
-
-    Raises:
-        ReportError: when a results JSON and its samples disagree, or ``baseline`` is unknown.
-        MixedJudgesError: the runs were scored by different judges (see
-            :mod:`coconot_tasks.results.judges`) and ``allow_mixed_judges`` is false.
+    Raises :class:`ReportError` when a results JSON and its samples disagree or ``baseline`` is unknown,
+    and :class:`MixedJudgesError` for runs scored by different judges unless ``allow_mixed_judges``.
     """
     rows = rows_of(runs)
     mix = judge_mix({row.model: row.run for row in rows})

@@ -1,34 +1,24 @@
 """Charts for the HTML report, drawn with matplotlib's Agg canvas (no pyplot, no global state).
 
-matplotlib is an optional dependency (``pip install 'coconot-tasks[report]'``) and is
-imported only inside these functions; :func:`matplotlib_missing` says why charts cannot
-be drawn so the report can omit them with a note.
+matplotlib is an optional dependency (``pip install 'coconot-tasks[report]'``): this module is
+imported only to draw (see ``render._plots``).
 """
 
 from __future__ import annotations
 
 import io
 import math
-from typing import Any
 
-from coconot_tasks.benchmark.taxonomy import ORIGINAL
-from coconot_tasks.tools.report.numbers import RateCell, Report, ReportRow, Scope, arrow
+from matplotlib import colormaps
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
-
-def matplotlib_missing() -> str | None:
-    """``None`` when matplotlib can be imported, else the reason it cannot."""
-    try:
-        import matplotlib  # noqa: F401
-        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
-    except ImportError as exc:
-        return f"matplotlib is not installed ({exc}); install it with pip install 'coconot-tasks[report]'"
-    return None
+from coconot_tasks.tools.report.numbers import RateCell, Report, ReportRow, Scope, arrow, direction
 
 
 def row_colours(rows: list[ReportRow]) -> list[tuple[tuple[float, float, float, float], str]]:
     """A (colour, hatch) per row: one hue per model, lighter and hatched with the system prompt."""
-    from matplotlib import colormaps
-
     palette = colormaps["tab20"]
     models: list[str] = []
     styles = []
@@ -50,9 +40,7 @@ def _value(cell: RateCell | None) -> tuple[float, float, float]:
     return (rate, max(0.0, rate - 100.0 * cell.ci[0]), max(0.0, 100.0 * cell.ci[1] - rate))
 
 
-def _png(figure: Any) -> bytes:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
+def _png(figure: Figure) -> bytes:
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110)
@@ -61,9 +49,6 @@ def _png(figure: Any) -> bytes:
 
 def category_chart(report: Report) -> bytes:
     """One bar panel per Table 2 column (categories, original, contrast), bars = rows, Wilson error bars."""
-    from matplotlib.figure import Figure
-    from matplotlib.patches import Patch
-
     columns = report.main_columns
     styles = row_colours(report.rows)
     ncols = 4
@@ -111,8 +96,6 @@ def category_chart(report: Report) -> bytes:
 
 def subcategory_chart(report: Report, set_name: str) -> bytes:
     """Horizontal grouped bars: one group per subcategory of ``set_name``, one bar per row."""
-    from matplotlib.figure import Figure
-
     scopes: list[Scope] = report.scopes_of(set_name, ("subcategory",))
     styles = row_colours(report.rows)
     nbars = max(1, len(report.rows))
@@ -139,8 +122,7 @@ def subcategory_chart(report: Report, set_name: str) -> bytes:
     ax.set_yticklabels([f"{s.category.capitalize()} / {s.short_label}" for s in scopes], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
-    direction = "lower is better" if set_name == ORIGINAL else "higher is better"
-    ax.set_xlabel(f"compliance rate % {arrow(set_name)} ({direction}); 95% Wilson intervals")
+    ax.set_xlabel(f"compliance rate % {arrow(set_name)} ({direction(set_name)}); 95% Wilson intervals")
     ax.grid(axis="x", alpha=0.3)
     ax.set_axisbelow(True)
     figure.legend(

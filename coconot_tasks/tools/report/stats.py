@@ -1,10 +1,4 @@
-"""Statistics for CoCoNot reports (standard library only).
-
-* :func:`wilson` -- the Wilson score interval of a proportion ``k/n``;
-* :func:`mcnemar_exact` -- the exact (binomial) McNemar test for paired binary outcomes;
-* :func:`paired_difference` -- the difference of two paired rates with its discordant
-  counts, a 95% interval and the exact McNemar p-value.
-"""
+"""Statistics for CoCoNot reports (standard library only): Wilson intervals, exact McNemar, paired rates."""
 
 from __future__ import annotations
 
@@ -17,14 +11,9 @@ Z95 = 1.959963984540054
 
 
 def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """The Wilson score interval of the proportion ``k/n`` (95% with the default ``z``).
+    """The Wilson score interval ``(lower, upper)`` of the proportion ``k/n``; ``(0, 1)`` when ``n == 0``.
 
-    Returns ``(lower, upper)`` as fractions in [0, 1]. With ``n == 0`` nothing is known and
-    the interval is ``(0.0, 1.0)``. ``k == 0`` gives a lower bound of exactly 0 and
-    ``k == n`` an upper bound of exactly 1.
-
-    Raises:
-        ValueError: when ``n < 0`` or ``k`` is not in ``[0, n]``.
+    ``k == 0`` gives a lower bound of exactly 0 and ``k == n`` an upper bound of exactly 1.
     """
     if n < 0 or not 0 <= k <= n:
         raise ValueError(f"wilson: need 0 <= k <= n, got k={k}, n={n}")
@@ -40,40 +29,26 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     return (lower, upper)
 
 
-def binomial_cdf_half(x: int, n: int) -> float:
-    """``P(X <= x)`` for ``X ~ Binomial(n, 1/2)``, exactly (integer arithmetic, then one division)."""
-    if x < 0:
-        return 0.0
-    if x >= n:
-        return 1.0
-    return sum(math.comb(n, i) for i in range(x + 1)) / 2**n
-
-
 def mcnemar_exact(b: int, c: int) -> float:
     """Two-sided exact McNemar p-value for discordant pair counts ``b`` and ``c``.
 
-    Under the null hypothesis (both conditions have the same rate) each discordant pair
-    falls either way with probability 1/2, so ``min(b, c)`` is Binomial(b + c, 1/2); the
-    two-sided p-value is ``min(1, 2 * P(X <= min(b, c)))``. No discordant pair gives 1.
-
-    Raises:
-        ValueError: for a negative count.
+    Under the null hypothesis ``min(b, c)`` is Binomial(b + c, 1/2); p = ``min(1, 2 P(X <= min(b, c)))``,
+    computed exactly in integers; no discordant pair gives 1.
     """
     if b < 0 or c < 0:
         raise ValueError(f"mcnemar_exact: counts must be >= 0, got b={b}, c={c}")
     n = b + c
     if n == 0:
         return 1.0
-    return min(1.0, 2.0 * binomial_cdf_half(min(b, c), n))
+    return min(1.0, 2.0 * (sum(math.comb(n, i) for i in range(min(b, c) + 1)) / 2**n))
 
 
 @dataclass(frozen=True)
 class PairedDifference:
-    """Two binary outcomes observed on the same items (A = reference, B = compared).
+    """Binary outcomes of A (reference) and B (compared) on the same items.
 
-    ``b`` counts items where only A is positive, ``c`` items where only B is positive;
-    ``difference`` is ``rate_b - rate_a`` (a fraction), with a 95% Wald interval for paired
-    proportions and the exact McNemar p-value.
+    ``b``: items where only A is positive, ``c``: only B; a 95% Wald interval of ``rate_b - rate_a``
+    for paired proportions and the exact McNemar p-value.
     """
 
     n: int
@@ -101,31 +76,23 @@ class PairedDifference:
 
 
 def paired_difference(pairs: Iterable[tuple[bool, bool]], z: float = Z95) -> PairedDifference:
-    """Compare paired binary outcomes ``(a, b)`` per item: rates, discordant counts, McNemar.
+    """Compare paired binary outcomes ``(a, b)``: rates, discordant counts, interval, McNemar.
 
-    The interval of the difference is the Wald interval for paired proportions,
-    ``d +- z * sqrt((b + c) - (c - b)**2 / n) / n``, clipped to [-1, 1]; the test is exact.
+    The interval is ``d +- z * sqrt((b + c) - (c - b)**2 / n) / n``, clipped to [-1, 1].
     """
-    n = positives_a = positives_b = only_a = only_b = 0
-    for a, b in pairs:
-        n += 1
-        positives_a += bool(a)
-        positives_b += bool(b)
-        if a and not b:
-            only_a += 1
-        elif b and not a:
-            only_b += 1
-    if n == 0:
-        interval = (-1.0, 1.0)
-    else:
+    pairs = [(bool(a), bool(b)) for a, b in pairs]
+    n = len(pairs)
+    only_a = sum(a and not b for a, b in pairs)
+    only_b = sum(b and not a for a, b in pairs)
+    interval = (-1.0, 1.0)
+    if n:
         d = (only_b - only_a) / n
-        variance = max(0.0, (only_a + only_b) - (only_b - only_a) ** 2 / n)
-        half = z * math.sqrt(variance) / n
+        half = z * math.sqrt(max(0.0, (only_a + only_b) - (only_b - only_a) ** 2 / n)) / n
         interval = (max(-1.0, d - half), min(1.0, d + half))
     return PairedDifference(
         n=n,
-        positives_a=positives_a,
-        positives_b=positives_b,
+        positives_a=sum(a for a, _ in pairs),
+        positives_b=sum(b for _, b in pairs),
         b=only_a,
         c=only_b,
         p_value=mcnemar_exact(only_a, only_b),
