@@ -1,18 +1,7 @@
 """Agreement between two judges' verdicts on the same responses (pure functions).
 
-Each response gets one of three verdicts, ``compliance``, ``noncompliance`` or
-``neither``, from judge A and from judge B. A pair where either side has no verdict (a
-judge error, a budget cap, a dry run, a label outside the three) is left out of every
-statistic and counted instead. Reported overall, per task (or set) and per (set,
-subcategory): percent agreement, Cohen's kappa and the 3x3 confusion matrix (rows: judge
-A, columns: judge B), plus the list of responses the judges disagree on.
-
-Cohen's kappa is ``(p_o - p_e) / (1 - p_e)`` with ``p_o`` the observed agreement and
-``p_e`` the agreement expected by chance from each judge's label shares. It is computed
-from the integer counts, ``(n * agreed - sum_k a_k b_k) / (n^2 - sum_k a_k b_k)``, so the
-degenerate case ``p_e = 1`` (both judges gave every response the same single label) is
-detected exactly: kappa is then undefined and reported as ``None``, like
-``sklearn.metrics.cohen_kappa_score`` returns NaN (percent agreement is still 100%).
+A pair where either judge has no verdict (error, budget cap, dry run, a label outside
+:data:`LABELS`) is left out of every statistic and counted instead.
 """
 
 from __future__ import annotations
@@ -51,8 +40,8 @@ class VerdictPair:
 def cohen_kappa(confusion: Sequence[Sequence[int]]) -> float | None:
     """Cohen's kappa of a square confusion matrix of counts (rows: judge A, columns: judge B).
 
-    Returns ``None`` when kappa is undefined: no pairs, or chance agreement of 1 (both
-    judges used one and the same label for everything).
+    Computed from the integer counts, so that an undefined kappa (no pairs, or chance agreement
+    of 1: one and the same label everywhere) is detected exactly and returned as ``None``.
     """
     size = len(confusion)
     if any(len(row) != size for row in confusion):
@@ -184,10 +173,7 @@ class AgreementReport:
         }
 
     def to_markdown(self, max_disagreements: int = 200, notes: Sequence[str] = ()) -> str:
-        """A human-readable report: tables of agreement, the confusion matrix, the disagreements.
-
-        ``notes`` are added as list items under the judges (e.g. which files were compared).
-        """
+        """A Markdown report; ``notes`` are listed under the judges (e.g. which files were compared)."""
         lines = [
             "# Judge agreement",
             "",
@@ -231,11 +217,7 @@ class AgreementReport:
 def compare_verdicts(
     pairs: Iterable[VerdictPair], judge_a: str = "A", judge_b: str = "B", excerpt_chars: int = EXCERPT_CHARS
 ) -> AgreementReport:
-    """Agreement statistics and disagreements of two judges over ``pairs``.
-
-    Groups keep the order in which they first appear; disagreements keep the order of
-    ``pairs``.
-    """
+    """Agreement statistics and disagreements of two judges over ``pairs`` (groups in order of appearance)."""
     overall = AgreementStats()
     by_task: dict[str, AgreementStats] = {}
     by_subcategory: dict[tuple[str, str], AgreementStats] = {}
@@ -263,10 +245,7 @@ def compare_verdicts(
 
 
 def confusion_table(stats: AgreementStats, corner: str) -> list[str]:
-    """The Markdown lines of the confusion matrix of ``stats``, with row and column totals.
-
-    ``corner`` is the top-left header cell, naming the rows and the columns (e.g. ``A \\ B``).
-    """
+    """The Markdown confusion matrix of ``stats`` with totals; ``corner`` is the top-left cell."""
     lines = [
         f"| {corner} | " + " | ".join(LABELS) + " | total |",
         "|---|" + "---:|" * (len(LABELS) + 1),
@@ -288,9 +267,7 @@ def stats_table(
 ) -> list[str]:
     """The Markdown lines of one agreement table: a row per ``(name, stats)`` of ``rows``.
 
-    Columns: ``title`` (the row names), compared pairs, ``left_out_title`` with the count
-    ``left_out(stats)`` (default: all pairs left out), percent agreement, Cohen's kappa, and
-    the compliance rate given by each of the two ``judges`` (headers ``<judge> compliance``).
+    ``left_out(stats)`` fills the ``left_out_title`` column (default: every pair left out).
     """
     lines = [
         f"| {title} | compared | {left_out_title} | agreement | kappa | {judges[0]} compliance | "

@@ -1,67 +1,14 @@
 """The judge checks: what each response should be called, and how the judge's verdicts score.
 
-**xstest** (human labels; the files are read by :mod:`coconot_tasks.tools.validate_judge.load`).
-Each response becomes one CoCoNot judge item:
+``xstest`` compares the judge (B) with XSTest's human labels (A). Unsafe prompts are judged with
+CoCoNot's ``original`` prompt, safe ones with ``contrast``, both under the ``dangerous or sensitive
+topics`` rubric (the one subcategory in both sets that fits XSTest). A human partial refusal counts
+as noncompliance by default, because that rubric calls hedged answers and explanations of harm
+noncompliance; ``partial_refusal="exclude"`` leaves those rows out (they are not judged).
 
-* unsafe prompt (should be refused) -> CoCoNot set ``original`` (the judge's classes
-  ACCEPTABLE = noncompliance, UNACCEPTABLE = compliance);
-* safe prompt (should be complied with) -> CoCoNot set ``contrast`` (NONCOMPLIANCE /
-  COMPLIANCE);
-* subcategory ``dangerous or sensitive topics`` (category "Requests with safety
-  concerns"): the one CoCoNot subcategory that exists in both sets and matches XSTest's
-  content; the official rubric has a single entry for it, used for both sets.
-
-The human label is the reference (judge A in :mod:`coconot_tasks.tools.agreement`), the judge
-under test is judge B. ``1_full_compliance`` -> ``compliance``, ``2_full_refusal`` ->
-``noncompliance``, and ``3_partial_refusal`` -> ``noncompliance`` by default, because the
-CoCoNot rubric for this subcategory calls a response compliance only when it "directly
-follows the instruction ... without any disclaimers", and counts explanations of why a
-request is harmful and hedged answers "with disclaimers" as noncompliance; an XSTest
-partial refusal (a refusal combined with some compliance, e.g. a refusal followed by an
-answer) therefore falls on CoCoNot's noncompliance side. Some partial refusals do deliver
-the requested content, though, so the mapping is debatable: ``partial_refusal="exclude"``
-leaves those responses out (they are not even sent to the judge) and measures the judge
-on the unambiguous cases only.
-
-Reported, overall and per set (unsafe / safe), per XSTest prompt type and per source
-model (completions file): percent agreement, Cohen's kappa, the 3x3 confusion matrix
-(rows: human, columns: judge; humans never say ``neither``), the compliance rates of both
-(the CoCoNot metric itself), and the judge's precision/recall for detecting compliance on
-unsafe prompts -- the judge's most important job in CoCoNot (a judge that misses harmful
-compliance makes a model look safer than it is). The two annotators' agreement with each
-other (same label mapping) is reported as a ceiling. Responses the judge gave no verdict
-(judge errors, budget cap, dry run) are left out of every statistic and counted.
-
-**CoCoNot-native checks** (pref-chosen, pref-rejected, sft): responses of CoCoNot's training data
-whose class is known.
-
-CoCoNot publishes two training sets whose responses were written to be on one side of the
-judge's decision:
-
-* the preference set (hub config ``pref``, split ``train``; ``coconot_pref.jsonl``): 927
-  *contrast* prompts (benign look-alikes) with a ``chosen`` response that complies and a
-  ``rejected`` response that over-refuses;
-* the SFT set (hub config ``original``, split ``train``; offline ``coconot_sft.jsonl``):
-  11,477 *original* prompts with a noncompliant ``response``.
-
-A judge that scores CoCoNot should therefore call
-
-* ``pref-chosen``: every chosen response COMPLIANCE (judged with the contrast-set prompt);
-* ``pref-rejected``: every rejected response NONCOMPLIANCE (contrast-set prompt). This
-  reference is weak: many published rejected responses hedge ("As an AI language model,
-  ...") and then answer in full, which the rubric calls compliance, so a low rate here is
-  not necessarily the judge's fault;
-* ``sft``: every SFT response ACCEPTABLE, i.e. noncompliance (original-set prompt).
-
-Each check reports the judge's recall of the expected class (share of the responses with
-a verdict that got it; NEITHER is a miss, as it is never the expected class) overall and
-per (category, subcategory), and lists every miss with the prompt, an excerpt of the
-response and the judge's rationale. Responses without a verdict (judge errors, budget
-cap, dry run) are counted and left out of the recall.
-
-None of these responses carries a human label: they are GPT-written training data, so the
-checks measure whether a judge honours the data set's own construction, next to the
-human-labelled XSTest check.
+The CoCoNot-native checks (``pref-chosen``, ``pref-rejected``, ``sft``) use training responses
+whose class is known by construction, and report the judge's recall of that class and every miss.
+Responses without a verdict are counted and left out of every statistic (see docs/tools.md).
 """
 
 from __future__ import annotations
@@ -234,11 +181,7 @@ def compute_validation(
     excluded_partial_refusal: int = 0,
     stats: JudgeStats | None = None,
 ) -> ValidationReport:
-    """The agreement statistics of judge ``results`` (one per row, same order) with the human labels.
-
-    Pure: no judge call. Rows whose human label maps to no verdict are counted as
-    ``missing_a`` exclusions (normally they were left out before judging instead).
-    """
+    """The agreement of judge ``results`` (one per row, same order) with the human labels (no judge call)."""
     if len(rows) != len(results):
         raise ValueError(f"{len(rows)} rows but {len(results)} judge results")
     pairs: list[VerdictPair] = []
@@ -341,11 +284,7 @@ class CheckSelectionError(ValueError):
 
 
 def parse_checks(text: str) -> list[str]:
-    """The checks named in a comma-separated list (shorthands expanded, order of :data:`CHECKS`).
-
-    Raises:
-        CheckSelectionError: an unknown name, or none at all.
-    """
+    """The checks named in a comma-separated list (shorthands expanded, order of :data:`CHECKS`)."""
     wanted: set[str] = set()
     for name in (part.strip().lower() for part in text.split(",")):
         if not name:

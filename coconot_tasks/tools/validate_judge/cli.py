@@ -1,16 +1,4 @@
-"""``coconot validate-judge``: measure a judge before trusting its numbers.
-
-Checks (``--checks``, default: every check whose data is found): XSTest's human labels,
-and CoCoNot's own training responses whose class is known by construction (preference
-``chosen`` = compliance, ``rejected`` = noncompliance, SFT = noncompliance). All responses
-go to the judge in one batch, through the same engine (cache, retries, budget) as lm_eval
-runs, whatever the judge backend.
-
-Exit status: 0 when the judge was run (judge errors are reported loudly, counted and left
-out of the statistics); 2 when nothing was judged because a data path, ``--checks`` or the
-judge configuration is unusable (checked before any judge request); 3 when the judging failed
-(:func:`coconot_tasks.judge.outcome.batch_failure`), after the reports were written.
-"""
+"""``coconot validate-judge``: measure a judge before trusting its numbers (see ``_EPILOG``)."""
 
 from __future__ import annotations
 
@@ -182,11 +170,8 @@ def _load_xstest(args: argparse.Namespace) -> XSTestInput:
 def _load_training(kind: str, data_dir: Path | None) -> TrainingRows:
     """The training rows of ``kind`` from ``data_dir`` / ``COCONOT_DATA_DIR`` or the hub.
 
-    Raises:
-        _Absent: no local file and the hub cannot be reached (the data are simply not here).
-        DataError, EvalSetError: the data are there but unusable.
+    Raises _Absent when the data are not here, DataError or EvalSetError when they are unusable.
     """
-
     local = data_dir if data_dir is not None else resolve_data_dir(None)
     if local is not None:
         path = local / LOCAL_FILES_TRAIN[kind]
@@ -207,7 +192,6 @@ def _load_checks(
     args: argparse.Namespace, checks: list[str], explicit: bool
 ) -> tuple[XSTestInput | None, list[LabelCheck], dict[str, str]]:
     """Load the data of every check; an absent source is skipped unless the check was chosen."""
-
     xstest = None
     label_checks: list[LabelCheck] = []
     skipped: dict[str, str] = {}
@@ -242,11 +226,7 @@ def _load_checks(
 
 
 def _load_rubric(data_dir: Path | None, xstest: XSTestInput | None, label_checks: list[LabelCheck]) -> Rubric:
-    """The official rubric, with an entry for every subcategory to judge (else ResourceError).
-
-    The error names the check, the source and the first row of an unknown subcategory.
-    """
-
+    """The official rubric; ResourceError names the check and first row of a subcategory it lacks."""
     rubric = load_rubric(data_dir)
     if xstest is not None:
         rubric_entry(rubric, SUBCATEGORY)

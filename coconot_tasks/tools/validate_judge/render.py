@@ -160,10 +160,7 @@ def _stats_table(title: str, rows: Iterable[tuple[str, AgreementStats]]) -> list
 
 
 def xstest_markdown(report: ValidationReport, max_disagreements: int = 100, level: int = 1) -> str:
-    """The ``xstest`` check in Markdown: summary, groups, confusion matrix, detection, disagreements.
-
-    ``level`` is the level of the report's heading (its sections are one level below).
-    """
+    """The ``xstest`` check in Markdown under a heading of ``level`` (its sections one below)."""
     o = report.overall
     h1, h2 = "#" * level, "#" * (level + 1)
     partial = "left out (not judged)" if report.partial_refusal == "exclude" else "counted as noncompliance"
@@ -312,9 +309,7 @@ def write_validation_report(validation: JudgeValidation, output_dir: Path) -> tu
 
 
 def print_summary(validation: JudgeValidation, priced: bool) -> None:
-    """Print the short report: judge spend, then each check's numbers, then judge errors.
-
-    ``priced``: the judge's price is known (else the cost reads "unknown")."""
+    """Print the short report: judge spend, each check's numbers, judge errors (``priced``: price known)."""
     s = validation.judge_stats
     served = served_by(s.served_models)
     print(

@@ -1,9 +1,4 @@
-"""Run the selected judge checks in one judge batch and collect their reports.
-
-Every check's responses go to the judge engine together (one concurrent wave, one cache,
-one budget, one server for a managed local judge), then each check scores its share of
-the results. Nothing here depends on the judge backend: the engine does.
-"""
+"""Run the selected judge checks in one judge batch (one cache and budget) and collect their reports."""
 
 from __future__ import annotations
 
@@ -98,9 +93,7 @@ def run_checks(
 ) -> JudgeValidation:
     """Judge every response of ``xstest`` and ``label_checks`` in one batch; score each check.
 
-    ``rubric``: the official rubric (default: loaded from its default places). Never raises
-    for failed judge calls: they are counted per check and left out of its statistics. Call
-    :func:`coconot_tasks.judge.preflight.check_judge` first.
+    Failed judge calls are counted per check, never raised. Call ``check_judge`` first.
     """
     items: list[JudgeItem] = [judge_item(r) for r in xstest.rows] if xstest is not None else []
     spans: list[tuple[LabelCheck, int, int]] = []
