@@ -84,6 +84,15 @@ def rows_to_judge(
 
 
 @dataclass
+class XSTestInput:
+    """The XSTest rows to judge (partial refusals already left out when excluded)."""
+
+    rows: list[XSTestRow]
+    partial_refusal: PartialRefusal
+    excluded_partial_refusal: int
+
+
+@dataclass
 class DetectionStats:
     """How well the judge detects one label (``positive``), with the human label as truth.
 

@@ -6,13 +6,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from coconot_tasks.benchmark.dataset import DataError, resolve_data_dir
-from coconot_tasks.benchmark.official_files import ResourceError, load_rubric, rubric_entry
+from coconot_tasks.benchmark.official_files import ResourceError, Rubric, load_rubric, rubric_entry
 from coconot_tasks.exit_codes import EXIT_JUDGE_ERRORS
 from coconot_tasks.judge.backends import backend_for
 from coconot_tasks.judge.outcome import batch_failure, what_to_do
+from coconot_tasks.judge.preflight import check_judge
 from coconot_tasks.judge.pricing import format_cost, prices_known
 from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
 from coconot_tasks.tools.common import (
@@ -25,7 +25,7 @@ from coconot_tasks.tools.common import (
 )
 from coconot_tasks.tools.export.eval_guard import EvalSetError
 from coconot_tasks.tools.export.kinds import PREFERENCE, SFT
-from coconot_tasks.tools.export.load import LOCAL_FILES_TRAIN, load_training_rows
+from coconot_tasks.tools.export.load import LOCAL_FILES_TRAIN, TrainingRows, load_training_rows
 from coconot_tasks.tools.validate_judge.checks import (
     CHECK_GROUPS,
     CHECKS,
@@ -36,6 +36,8 @@ from coconot_tasks.tools.validate_judge.checks import (
     SUBCATEGORY,
     XSTEST,
     CheckSelectionError,
+    LabelCheck,
+    XSTestInput,
     parse_checks,
     pref_checks,
     rows_to_judge,
@@ -48,13 +50,6 @@ from coconot_tasks.tools.validate_judge.load import (
     default_xstest_dir,
     load_xstest,
 )
-
-if TYPE_CHECKING:
-    from coconot_tasks.benchmark.official_files import Rubric
-    from coconot_tasks.tools.export.load import TrainingRows
-    from coconot_tasks.tools.validate_judge.checks import LabelCheck
-    from coconot_tasks.tools.validate_judge.run import XSTestInput  # import cost: the judge engine (asyncio)
-
 
 _EPILOG = f"""\
 checks:
@@ -154,8 +149,6 @@ class _Absent(Exception):
 
 
 def _load_xstest(args: argparse.Namespace) -> XSTestInput:
-    from coconot_tasks.tools.validate_judge.run import XSTestInput  # import cost: the judge engine (asyncio)
-
     paths: list[Path] = list(args.xstest_dir or [])
     if not paths:
         default = default_xstest_dir()
@@ -244,9 +237,7 @@ def _load_rubric(data_dir: Path | None, xstest: XSTestInput | None, label_checks
 
 def run_validate_judge(args: argparse.Namespace) -> int:
     """Run ``coconot validate-judge``; returns the exit status."""
-    from coconot_tasks.judge.preflight import check_judge  # import cost: the openai SDK (~0.4 s)
-
-    # import cost: the judge engine (asyncio)
+    # import cost: the judge engine and asyncio (~20 ms), not needed by the other coconot commands
     from coconot_tasks.tools.validate_judge.render import print_summary, write_validation_report
     from coconot_tasks.tools.validate_judge.run import run_checks
 

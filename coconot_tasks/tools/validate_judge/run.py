@@ -17,23 +17,13 @@ from coconot_tasks.tools.validate_judge.checks import (
     XSTEST,
     LabelCheck,
     LabelCheckReport,
-    PartialRefusal,
     ValidationReport,
+    XSTestInput,
     compute_label_check,
     compute_validation,
     judge_item,
     stats_of_results,
 )
-from coconot_tasks.tools.validate_judge.load import XSTestRow
-
-
-@dataclass
-class XSTestInput:
-    """The XSTest rows to judge (partial refusals already left out when excluded)."""
-
-    rows: list[XSTestRow]
-    partial_refusal: PartialRefusal
-    excluded_partial_refusal: int
 
 
 @dataclass
