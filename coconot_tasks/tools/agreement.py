@@ -197,20 +197,11 @@ class AgreementReport:
             "set / subcategory", [(f"{s} / {sub}", stats) for (s, sub), stats in self.by_subcategory.items()]
         )
         lines += ["", f"## Disagreements ({len(self.disagreements)})", ""]
-        if self.disagreements:
-            lines += [
-                "| task | doc id | subcategory | prompt | A | B | A's rationale | B's rationale |",
-                "|---|---|---|---|---|---|---|---|",
-            ]
-            for d in self.disagreements[:max_disagreements]:
-                cells = (d.task or d.set_name, d.doc_id, d.subcategory, d.prompt_excerpt, d.verdict_a,
-                         d.verdict_b, excerpt(d.rationale_a, 200), excerpt(d.rationale_b, 200))  # fmt: skip
-                lines.append(md_row(cells))
-            if len(self.disagreements) > max_disagreements:
-                rest = len(self.disagreements) - max_disagreements
-                lines += ["", f"... and {rest} more (all of them are in the JSON report)."]
-        else:
-            lines.append("None.")
+        rows = [(d.task or d.set_name, d.doc_id, d.subcategory, d.prompt_excerpt, d.verdict_a, d.verdict_b,
+                 excerpt(d.rationale_a, 200), excerpt(d.rationale_b, 200))
+                for d in self.disagreements]  # fmt: skip
+        header = ("task", "doc id", "subcategory", "prompt", "A", "B", "A's rationale", "B's rationale")
+        lines += capped_table(header, rows, max_disagreements, "the JSON report")
         return "\n".join(lines) + "\n"
 
 
@@ -242,6 +233,16 @@ def compare_verdicts(
                 )
             )
     return AgreementReport(judge_a, judge_b, overall, by_task, by_subcategory, disagreements)
+
+
+def capped_table(header: Sequence[str], rows: Sequence[Sequence[object]], limit: int, full: str) -> list[str]:
+    """A Markdown table of the first ``limit`` rows and a line counting the rest (all in ``full``)."""
+    if not rows:
+        return ["None."]
+    lines = [md_row(header), "|" + "---|" * len(header), *(md_row(cells) for cells in rows[:limit])]
+    if len(rows) > limit:
+        lines += ["", f"... and {len(rows) - limit} more (all of them are in {full})."]
+    return lines
 
 
 def confusion_table(stats: AgreementStats, corner: str) -> list[str]:

@@ -12,7 +12,14 @@ from coconot_tasks.benchmark.taxonomy import CONTRAST, ORIGINAL
 from coconot_tasks.judge.pricing import format_cost
 from coconot_tasks.judge.provenance import served_by
 from coconot_tasks.judge.types import JudgeStats
-from coconot_tasks.tools.agreement import LABELS, AgreementStats, confusion_table, record_dict, stats_table
+from coconot_tasks.tools.agreement import (
+    LABELS,
+    AgreementStats,
+    capped_table,
+    confusion_table,
+    record_dict,
+    stats_table,
+)
 from coconot_tasks.tools.common import report_no_verdict
 from coconot_tasks.tools.text_format import decimal, excerpt, md_cell, md_row, percent, share
 from coconot_tasks.tools.validate_judge.checks import (
@@ -204,20 +211,15 @@ def xstest_markdown(report: ValidationReport, max_disagreements: int = 100, leve
     safety = {t: UNSAFE if t in UNSAFE_TYPES else SAFE for t in report.by_type}
     lines += _stats_table("type", [(f"{t} ({safety[t]})", v) for t, v in report.by_type.items()])
     lines += ["", f"{h2} Disagreements ({len(report.disagreements)})", ""]
-    if report.disagreements:
-        lines += [
-            "| model:id | set | prompt | human | judge | judge's rationale |",
-            "|---|---|---|---|---|---|",
-        ]
-        for d in report.disagreements[:max_disagreements]:
-            cells = (d.doc_id, d.task, d.prompt_excerpt, d.verdict_a, d.verdict_b,
-                     excerpt(d.rationale_b, 240))  # fmt: skip
-            lines.append(md_row(cells))
-        if len(report.disagreements) > max_disagreements:
-            rest = len(report.disagreements) - max_disagreements
-            lines += ["", f"... and {rest} more (all of them are in validation.json)."]
-    else:
-        lines.append("None.")
+    lines += capped_table(
+        ("model:id", "set", "prompt", "human", "judge", "judge's rationale"),
+        [
+            (d.doc_id, d.task, d.prompt_excerpt, d.verdict_a, d.verdict_b, excerpt(d.rationale_b, 240))
+            for d in report.disagreements
+        ],
+        max_disagreements,
+        "validation.json",
+    )
     if report.judge_stats.error_messages:
         lines += ["", f"{h2} Judge errors (first ones)", ""]
         lines += [f"- {md_cell(m)}" for m in report.judge_stats.error_messages]
@@ -243,22 +245,11 @@ def label_check_markdown(report: LabelCheckReport, max_misses: int = 100) -> lis
     for (cat, sub), count in report.by_subcategory.items():
         lines.append(md_row((cat, sub, count.n, count.hits, share(count.recall))))
     lines += ["", f"### Misses ({len(report.misses)})", ""]
-    if not report.misses:
-        return [*lines, "None."]
-    lines += [
-        "| id | subcategory | prompt | response | judge | judge's rationale |",
-        "|---|---|---|---|---|---|",
-    ]
-    for m in report.misses[:max_misses]:
-        cells = (m.id, m.subcategory, excerpt(m.prompt), excerpt(m.response_excerpt),
-                 m.judge_verdict, excerpt(m.judge_rationale, 240))  # fmt: skip
-        lines.append(md_row(cells))
-    if len(report.misses) > max_misses:
-        lines += [
-            "",
-            f"... and {len(report.misses) - max_misses} more (all of them are in validation.json).",
-        ]
-    if report.stats.error_messages:
+    rows = [(m.id, m.subcategory, excerpt(m.prompt), excerpt(m.response_excerpt), m.judge_verdict,
+             excerpt(m.judge_rationale, 240)) for m in report.misses]  # fmt: skip
+    header = ("id", "subcategory", "prompt", "response", "judge", "judge's rationale")
+    lines += capped_table(header, rows, max_misses, "validation.json")
+    if report.misses and report.stats.error_messages:  # only under a table of misses, as ever
         lines += ["", "Judge errors (first ones):", ""]
         lines += [f"- {md_cell(m)}" for m in report.stats.error_messages]
     return lines
