@@ -37,6 +37,11 @@ class VerdictPair:
         return self.verdict_a in LABELS and self.verdict_b in LABELS
 
 
+def ratio(part: float, whole: float) -> float | None:
+    """``part / whole``, or ``None`` when ``whole`` is 0 (a statistic without data)."""
+    return part / whole if whole else None
+
+
 def cohen_kappa(confusion: Sequence[Sequence[int]]) -> float | None:
     """Cohen's kappa of a square confusion matrix of counts (rows: judge A, columns: judge B).
 
@@ -97,13 +102,14 @@ class AgreementStats:
         """Cohen's kappa (``None`` when undefined, see :func:`cohen_kappa`)."""
         return cohen_kappa(self.confusion)
 
+    def count(self, judge: str, label: str) -> int:
+        """Compared pairs that judge ``"a"`` or ``"b"`` labelled ``label``."""
+        index = LABELS.index(label)
+        return sum(self.confusion[index]) if judge == "a" else sum(row[index] for row in self.confusion)
+
     def rate(self, judge: str, label: str) -> float | None:
         """Share of compared pairs that judge ``"a"`` or ``"b"`` labelled ``label``."""
-        if not self.n:
-            return None
-        index = LABELS.index(label)
-        count = sum(self.confusion[index]) if judge == "a" else sum(row[index] for row in self.confusion)
-        return count / self.n
+        return ratio(self.count(judge, label), self.n)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able summary."""

@@ -29,20 +29,16 @@ from coconot_tasks.tools.export.load import LOCAL_FILES_TRAIN, TrainingRows, loa
 from coconot_tasks.tools.validate_judge.checks import (
     CHECK_GROUPS,
     CHECKS,
+    LABEL_CHECKS,
     PARTIAL_REFUSAL_CHOICES,
-    PREF_CHOSEN,
-    PREF_REJECTED,
-    SFT_CHECK,
     SUBCATEGORY,
     XSTEST,
     CheckSelectionError,
     LabelCheck,
     XSTestInput,
     parse_checks,
-    pref_checks,
     rows_to_judge,
     rubric_subcategory,
-    sft_check,
 )
 from coconot_tasks.tools.validate_judge.load import (
     ENV_XSTEST_DIR,
@@ -199,22 +195,16 @@ def _load_checks(
             xstest = _load_xstest(args)
         except _Absent as exc:
             absent([XSTEST], str(exc))
-    wanted_pref = [c for c in (PREF_CHOSEN, PREF_REJECTED) if c in checks]
-    if wanted_pref:
+    for kind in (PREFERENCE, SFT):
+        names = [c for c in checks if c in LABEL_CHECKS and LABEL_CHECKS[c].kind == kind]
+        if not names:
+            continue
         try:
-            pref = _load_training(PREFERENCE, args.data_dir)
+            data = _load_training(kind, args.data_dir)
         except _Absent as exc:
-            absent(wanted_pref, str(exc))
+            absent(names, str(exc))
         else:
-            built = pref_checks(pref.rows, pref.source, args.limit)
-            label_checks += [built[c] for c in wanted_pref]
-    if SFT_CHECK in checks:
-        try:
-            sft = _load_training(SFT, args.data_dir)
-        except _Absent as exc:
-            absent([SFT_CHECK], str(exc))
-        else:
-            label_checks.append(sft_check(sft.rows, sft.source, args.limit))
+            label_checks += [LABEL_CHECKS[c].with_rows(data.rows, data.source, args.limit) for c in names]
     return xstest, label_checks, skipped
 
 

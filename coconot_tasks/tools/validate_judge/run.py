@@ -22,7 +22,6 @@ from coconot_tasks.tools.validate_judge.checks import (
     compute_label_check,
     compute_validation,
     judge_item,
-    stats_of_results,
 )
 
 
@@ -94,22 +93,14 @@ def run_checks(
     results, stats = judge_items(
         items, settings, rubric=rubric, cache=cache, progress=progress, desc="judge validation"
     )
+    provenance = judge_provenance(settings, stats.served_models)
     xstest_report = None
     if xstest is not None:
-        share_of_xstest = results[: len(xstest.rows)]
-        xstest_report = compute_validation(
-            xstest.rows,
-            share_of_xstest,
-            judge=settings.judge_id,
-            judge_settings=judge_provenance(settings, stats.served_models),
-            partial_refusal=xstest.partial_refusal,
-            excluded_partial_refusal=xstest.excluded_partial_refusal,
-            stats=stats_of_results(share_of_xstest),
-        )
+        xstest_report = compute_validation(xstest, results[: len(xstest.rows)], settings.judge_id, provenance)
     reports = {check.name: compute_label_check(check, results[start:end]) for check, start, end in spans}
     return JudgeValidation(
         judge=settings.judge_id,
-        judge_settings=judge_provenance(settings, stats.served_models),
+        judge_settings=provenance,
         xstest=xstest_report,
         label_checks=reports,
         skipped=dict(skipped or {}),
