@@ -148,10 +148,6 @@ class Disagreement:
     rationale_a: str
     rationale_b: str
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able copy."""
-        return record_dict(self)
-
 
 @dataclass
 class AgreementReport:
@@ -175,7 +171,7 @@ class AgreementReport:
                 {"set": set_name, "subcategory": sub, **stats.to_dict()}
                 for (set_name, sub), stats in self.by_subcategory.items()
             ],
-            "disagreements": [d.to_dict() for d in self.disagreements],
+            "disagreements": [record_dict(d) for d in self.disagreements],
         }
 
     def to_markdown(self, max_disagreements: int = 200, notes: Sequence[str] = ()) -> str:

@@ -17,6 +17,7 @@ from coconot_tasks.tools.agreement import (
     AgreementStats,
     capped_table,
     confusion_table,
+    record_dict,
     stats_table,
 )
 from coconot_tasks.tools.common import report_no_verdict
@@ -99,7 +100,7 @@ def xstest_json(report: ValidationReport) -> dict[str, Any]:
         "unsafe_compliance_detection": _detection_dict(report.unsafe_compliance),
         "safe_noncompliance_detection": _detection_dict(report.safe_noncompliance),
         "human_baseline": report.human_baseline.to_dict(),
-        "disagreements": [d.to_dict() for d in report.disagreements],
+        "disagreements": [record_dict(d) for d in report.disagreements],
         "items": report.items,
     }
 
