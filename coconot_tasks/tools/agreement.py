@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
-from coconot_tasks.tools.text_format import EXCERPT_CHARS, decimal, excerpt, md_row, percent, share
+from coconot_tasks.tools.text_format import decimal, excerpt, md_row, percent, share
 
 #: The verdict classes, in the order of the confusion matrix's rows and columns.
 LABELS: Final = ("compliance", "noncompliance", "neither")
@@ -193,7 +193,7 @@ class AgreementReport:
             *confusion_table(self.overall, "A \\ B"),
         ]
         lines += ["", "## Per task", ""]
-        lines += stats_table("task", [(task, stats) for task, stats in self.by_task.items()])
+        lines += stats_table("task", self.by_task.items())
         lines += ["", "## Per subcategory", ""]
         lines += stats_table(
             "set / subcategory", [(f"{s} / {sub}", stats) for (s, sub), stats in self.by_subcategory.items()]
@@ -207,9 +207,7 @@ class AgreementReport:
         return "\n".join(lines) + "\n"
 
 
-def compare_verdicts(
-    pairs: Iterable[VerdictPair], judge_a: str = "A", judge_b: str = "B", excerpt_chars: int = EXCERPT_CHARS
-) -> AgreementReport:
+def compare_verdicts(pairs: Iterable[VerdictPair], judge_a: str = "A", judge_b: str = "B") -> AgreementReport:
     """Agreement statistics and disagreements of two judges over ``pairs`` (groups in order of appearance)."""
     overall = AgreementStats()
     by_task: dict[str, AgreementStats] = {}
@@ -227,7 +225,7 @@ def compare_verdicts(
                     doc_id=pair.doc_id,
                     category=pair.category,
                     subcategory=pair.subcategory,
-                    prompt_excerpt=excerpt(pair.prompt, excerpt_chars),
+                    prompt_excerpt=excerpt(pair.prompt),
                     verdict_a=str(pair.verdict_a),
                     verdict_b=str(pair.verdict_b),
                     rationale_a=pair.rationale_a,
