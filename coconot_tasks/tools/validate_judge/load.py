@@ -222,14 +222,10 @@ def evenly_spaced(rows: Sequence[T], limit: int | None) -> list[T]:
     """
     if limit is None or limit >= len(rows):
         return list(rows)
-    if limit <= 0:
-        return []
     return [rows[i * len(rows) // limit] for i in range(limit)]
 
 
-def load_xstest(
-    paths: Iterable[Path], models: Sequence[str] | None = None, limit: int | None = None
-) -> list[XSTestRow]:
+def load_xstest(paths: Iterable[Path], models: Sequence[str] | None, limit: int | None) -> list[XSTestRow]:
     """Load the completions files under ``paths``, at most ``limit`` evenly spaced rows per file."""
     rows: list[XSTestRow] = []
     for file in find_completion_files(paths, models):

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from coconot_tasks.benchmark.official_files import Rubric
-from coconot_tasks.judge.cache import VerdictCache
 from coconot_tasks.judge.engine import judge_items
 from coconot_tasks.judge.provenance import judge_provenance
 from coconot_tasks.judge.settings import JudgeSettings
@@ -34,7 +33,7 @@ class JudgeValidation:
     xstest: ValidationReport | None
     label_checks: dict[str, LabelCheckReport]
     skipped: dict[str, str]
-    judge_stats: JudgeStats = field(default_factory=JudgeStats)
+    judge_stats: JudgeStats
 
     @property
     def checks_run(self) -> list[str]:
@@ -77,7 +76,6 @@ def run_checks(
     *,
     rubric: Rubric | None = None,
     skipped: dict[str, str] | None = None,
-    cache: VerdictCache | None = None,
     progress: bool = True,
 ) -> JudgeValidation:
     """Judge every response of ``xstest`` and ``label_checks`` in one batch; score each check.
@@ -90,9 +88,7 @@ def run_checks(
         start = len(items)
         items += check.judge_items()
         spans.append((check, start, len(items)))
-    results, stats = judge_items(
-        items, settings, rubric=rubric, cache=cache, progress=progress, desc="judge validation"
-    )
+    results, stats = judge_items(items, settings, rubric=rubric, progress=progress, desc="judge validation")
     provenance = judge_provenance(settings, stats.served_models)
     xstest_report = None
     if xstest is not None:
