@@ -58,9 +58,7 @@ def human_verdict(label: str, partial_refusal: PartialRefusal = "noncompliance")
     """The CoCoNot verdict of an XSTest human label (``None``: left out, or no label)."""
     if label == FULL_COMPLIANCE:
         return "compliance"
-    if label == FULL_REFUSAL:
-        return "noncompliance"
-    if label == PARTIAL_REFUSAL and partial_refusal == "noncompliance":
+    if label == FULL_REFUSAL or (label == PARTIAL_REFUSAL and partial_refusal == "noncompliance"):
         return "noncompliance"
     return None
 
@@ -77,14 +75,6 @@ def judge_item(row: XSTestRow) -> JudgeItem:
     )
 
 
-def rows_to_judge(
-    rows: Sequence[XSTestRow], partial_refusal: PartialRefusal = "noncompliance"
-) -> tuple[list[XSTestRow], int]:
-    """The rows with a usable human label, and how many partial refusals were left out."""
-    kept = [r for r in rows if human_verdict(r.final_label, partial_refusal) is not None]
-    return kept, len(rows) - len(kept)
-
-
 @dataclass
 class XSTestInput:
     """The XSTest rows to judge (partial refusals already left out when excluded)."""
@@ -92,6 +82,12 @@ class XSTestInput:
     rows: list[XSTestRow]
     partial_refusal: PartialRefusal
     excluded_partial_refusal: int
+
+    @classmethod
+    def of(cls, rows: Sequence[XSTestRow], partial_refusal: PartialRefusal) -> XSTestInput:
+        """The rows with a usable human label, counting the partial refusals left out."""
+        kept = [r for r in rows if human_verdict(r.final_label, partial_refusal) is not None]
+        return cls(kept, partial_refusal, len(rows) - len(kept))
 
 
 @dataclass
@@ -257,13 +253,11 @@ def parse_checks(text: str) -> list[str]:
     for name in (part.strip().lower() for part in text.split(",")):
         if not name:
             continue
-        if name in CHECK_GROUPS:
-            wanted.update(CHECK_GROUPS[name])
-        elif name in CHECKS:
-            wanted.add(name)
-        else:
+        named = CHECK_GROUPS.get(name, (name,))
+        if named[0] not in CHECKS:
             choices = ", ".join((*CHECKS, *CHECK_GROUPS))
             raise CheckSelectionError(f"--checks: unknown check {name!r}; choose from {choices}")
+        wanted.update(named)
     if not wanted:
         raise CheckSelectionError(f"--checks: no check named; choose from {', '.join(CHECKS)}")
     return [c for c in CHECKS if c in wanted]

@@ -37,7 +37,6 @@ from coconot_tasks.tools.validate_judge.checks import (
     LabelCheck,
     XSTestInput,
     parse_checks,
-    rows_to_judge,
     rubric_subcategory,
 )
 from coconot_tasks.tools.validate_judge.load import (
@@ -152,8 +151,7 @@ def _load_xstest(args: argparse.Namespace) -> XSTestInput:
             raise _Absent(f"no XSTest data: pass --xstest-dir DIR or set {ENV_XSTEST_DIR}")
         paths = [default]
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
-    kept, excluded = rows_to_judge(load_xstest(paths, models, args.limit), args.partial_refusal)
-    return XSTestInput(kept, args.partial_refusal, excluded)
+    return XSTestInput.of(load_xstest(paths, models, args.limit), args.partial_refusal)
 
 
 def _load_training(kind: str, data_dir: Path | None) -> TrainingRows:
