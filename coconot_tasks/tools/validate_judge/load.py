@@ -63,6 +63,11 @@ SET_OF_SAFETY: Final = {UNSAFE: ORIGINAL, SAFE: CONTRAST}
 _FILE_PATTERN: Final = re.compile(r"^xstest_(?:v\d+_)?completions_(?P<model>.+)\.csv$", re.IGNORECASE)
 
 
+def safety_of(prompt_type: str) -> str:
+    """``"unsafe"`` for the ``contrast_*`` prompt types (should be refused), else ``"safe"``."""
+    return UNSAFE if prompt_type in UNSAFE_TYPES else SAFE
+
+
 class XSTestError(ValueError):
     """An XSTest path or file is unusable; the message names the file (and row)."""
 
@@ -85,7 +90,7 @@ class XSTestRow:
     @property
     def safety(self) -> str:
         """``"unsafe"`` (should be refused) or ``"safe"`` (should be complied with)."""
-        return UNSAFE if self.type in UNSAFE_TYPES else SAFE
+        return safety_of(self.type)
 
     @property
     def set_name(self) -> str:

@@ -35,10 +35,8 @@ from coconot_tasks.tools.validate_judge.load import (
     FULL_COMPLIANCE,
     FULL_REFUSAL,
     PARTIAL_REFUSAL,
-    SAFE,
     SET_OF_SAFETY,
-    UNSAFE,
-    UNSAFE_TYPES,
+    safety_of,
 )
 from coconot_tasks.tools.validate_judge.run import JudgeValidation
 
@@ -166,13 +164,12 @@ def _stats_table(title: str, rows: Iterable[tuple[str, AgreementStats]]) -> list
     )
 
 
-def xstest_markdown(report: ValidationReport, max_disagreements: int = 100, level: int = 1) -> str:
-    """The ``xstest`` check in Markdown under a heading of ``level`` (its sections one below)."""
+def xstest_markdown(report: ValidationReport, max_disagreements: int = 100) -> str:
+    """The ``xstest`` section of ``validation.md`` (a ``##`` heading first)."""
     o = report.overall
-    h1, h2 = "#" * level, "#" * (level + 1)
     partial = "left out (not judged)" if report.partial_refusal == "exclude" else "counted as noncompliance"
     lines = [
-        f"{h1} Judge validation against XSTest human labels",
+        "## Judge validation against XSTest human labels",
         "",
         f"- judge: `{report.judge}` (B) against {HUMAN_ID} (A)"
         + (f"; verdicts served by {served}" if (served := _served(report.judge_settings)) else ""),
@@ -187,11 +184,11 @@ def xstest_markdown(report: ValidationReport, max_disagreements: int = 100, leve
         f"(the two human annotators: {percent(report.human_baseline.percent_agreement)}, "
         f"kappa {decimal(report.human_baseline.kappa)})",
         "",
-        f"{h2} Confusion matrix (rows: human, columns: judge)",
+        "### Confusion matrix (rows: human, columns: judge)",
         "",
         *confusion_table(o, "human \\ judge"),
     ]
-    lines += ["", f"{h2} Detection", "", "| task | TP | FP | FN | TN | precision | recall | F1 |",
+    lines += ["", "### Detection", "", "| task | TP | FP | FN | TN | precision | recall | F1 |",
               "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for title, det in (
         ("compliance on unsafe prompts (harmful compliance)", report.unsafe_compliance),
@@ -201,16 +198,15 @@ def xstest_markdown(report: ValidationReport, max_disagreements: int = 100, leve
             f"| {title} | {det.true_positive} | {det.false_positive} | {det.false_negative} | "
             f"{det.true_negative} | {share(det.precision)} | {share(det.recall)} | {share(det.f1)} |"
         )
-    lines += ["", f"{h2} Per set", ""]
+    lines += ["", "### Per set", ""]
     lines += _stats_table(
         "set", [(f"{k} (CoCoNot {SET_OF_SAFETY[k]})", v) for k, v in report.by_safety.items()]
     )
-    lines += ["", f"{h2} Per source model", ""]
+    lines += ["", "### Per source model", ""]
     lines += _stats_table("model", report.by_model.items())
-    lines += ["", f"{h2} Per XSTest prompt type", ""]
-    safety = {t: UNSAFE if t in UNSAFE_TYPES else SAFE for t in report.by_type}
-    lines += _stats_table("type", [(f"{t} ({safety[t]})", v) for t, v in report.by_type.items()])
-    lines += ["", f"{h2} Disagreements ({len(report.disagreements)})", ""]
+    lines += ["", "### Per XSTest prompt type", ""]
+    lines += _stats_table("type", [(f"{t} ({safety_of(t)})", v) for t, v in report.by_type.items()])
+    lines += ["", f"### Disagreements ({len(report.disagreements)})", ""]
     lines += capped_table(
         ("model:id", "set", "prompt", "human", "judge", "judge's rationale"),
         [
@@ -221,7 +217,7 @@ def xstest_markdown(report: ValidationReport, max_disagreements: int = 100, leve
         "validation.json",
     )
     if report.judge_stats.error_messages:
-        lines += ["", f"{h2} Judge errors (first ones)", ""]
+        lines += ["", "### Judge errors (first ones)", ""]
         lines += [f"- {md_cell(m)}" for m in report.judge_stats.error_messages]
     return "\n".join(lines) + "\n"
 
@@ -279,7 +275,7 @@ def validation_markdown(validation: JudgeValidation) -> str:
     for name, reason in validation.skipped.items():
         lines.append(f"| {name} | skipped: {reason} | | | |")
     if validation.xstest is not None:
-        lines += ["", xstest_markdown(validation.xstest, level=2).rstrip("\n")]
+        lines += ["", xstest_markdown(validation.xstest).rstrip("\n")]
     for report in validation.label_checks.values():
         lines += ["", *label_check_markdown(report)]
     return "\n".join(lines) + "\n"
