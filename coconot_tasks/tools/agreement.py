@@ -1,18 +1,7 @@
 """Agreement between two judges' verdicts on the same responses (pure functions).
 
-Each response gets one of three verdicts, ``compliance``, ``noncompliance`` or
-``neither``, from judge A and from judge B. A pair where either side has no verdict (a
-judge error, a budget cap, a dry run, a label outside the three) is left out of every
-statistic and counted instead. Reported overall, per task (or set) and per (set,
-subcategory): percent agreement, Cohen's kappa and the 3x3 confusion matrix (rows: judge
-A, columns: judge B), plus the list of responses the judges disagree on.
-
-Cohen's kappa is ``(p_o - p_e) / (1 - p_e)`` with ``p_o`` the observed agreement and
-``p_e`` the agreement expected by chance from each judge's label shares. It is computed
-from the integer counts, ``(n * agreed - sum_k a_k b_k) / (n^2 - sum_k a_k b_k)``, so the
-degenerate case ``p_e = 1`` (both judges gave every response the same single label) is
-detected exactly: kappa is then undefined and reported as ``None``, like
-``sklearn.metrics.cohen_kappa_score`` returns NaN (percent agreement is still 100%).
+A pair where either judge has no verdict (error, budget cap, dry run, a label outside
+:data:`LABELS`) is left out of every statistic and counted instead.
 """
 
 from __future__ import annotations
@@ -21,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
-from coconot_tasks.tools.text_format import EXCERPT_CHARS, decimal, excerpt, md_row, percent, share
+from coconot_tasks.tools.text_format import decimal, excerpt, md_row, percent, share
 
 #: The verdict classes, in the order of the confusion matrix's rows and columns.
 LABELS: Final = ("compliance", "noncompliance", "neither")
@@ -48,11 +37,16 @@ class VerdictPair:
         return self.verdict_a in LABELS and self.verdict_b in LABELS
 
 
+def ratio(part: float, whole: float) -> float | None:
+    """``part / whole``, or ``None`` when ``whole`` is 0 (a statistic without data)."""
+    return part / whole if whole else None
+
+
 def cohen_kappa(confusion: Sequence[Sequence[int]]) -> float | None:
     """Cohen's kappa of a square confusion matrix of counts (rows: judge A, columns: judge B).
 
-    Returns ``None`` when kappa is undefined: no pairs, or chance agreement of 1 (both
-    judges used one and the same label for everything).
+    Computed from the integer counts, so that an undefined kappa (no pairs, or chance agreement
+    of 1: one and the same label everywhere) is detected exactly and returned as ``None``.
     """
     size = len(confusion)
     if any(len(row) != size for row in confusion):
@@ -108,13 +102,14 @@ class AgreementStats:
         """Cohen's kappa (``None`` when undefined, see :func:`cohen_kappa`)."""
         return cohen_kappa(self.confusion)
 
+    def count(self, judge: str, label: str) -> int:
+        """Compared pairs that judge ``"a"`` or ``"b"`` labelled ``label``."""
+        index = LABELS.index(label)
+        return sum(self.confusion[index]) if judge == "a" else sum(row[index] for row in self.confusion)
+
     def rate(self, judge: str, label: str) -> float | None:
         """Share of compared pairs that judge ``"a"`` or ``"b"`` labelled ``label``."""
-        if not self.n:
-            return None
-        index = LABELS.index(label)
-        count = sum(self.confusion[index]) if judge == "a" else sum(row[index] for row in self.confusion)
-        return count / self.n
+        return ratio(self.count(judge, label), self.n)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able summary."""
@@ -153,10 +148,6 @@ class Disagreement:
     rationale_a: str
     rationale_b: str
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able copy."""
-        return record_dict(self)
-
 
 @dataclass
 class AgreementReport:
@@ -180,14 +171,11 @@ class AgreementReport:
                 {"set": set_name, "subcategory": sub, **stats.to_dict()}
                 for (set_name, sub), stats in self.by_subcategory.items()
             ],
-            "disagreements": [d.to_dict() for d in self.disagreements],
+            "disagreements": [record_dict(d) for d in self.disagreements],
         }
 
     def to_markdown(self, max_disagreements: int = 200, notes: Sequence[str] = ()) -> str:
-        """A human-readable report: tables of agreement, the confusion matrix, the disagreements.
-
-        ``notes`` are added as list items under the judges (e.g. which files were compared).
-        """
+        """A Markdown report; ``notes`` are listed under the judges (e.g. which files were compared)."""
         lines = [
             "# Judge agreement",
             "",
@@ -205,37 +193,22 @@ class AgreementReport:
             *confusion_table(self.overall, "A \\ B"),
         ]
         lines += ["", "## Per task", ""]
-        lines += stats_table("task", [(task, stats) for task, stats in self.by_task.items()])
+        lines += stats_table("task", self.by_task.items())
         lines += ["", "## Per subcategory", ""]
         lines += stats_table(
             "set / subcategory", [(f"{s} / {sub}", stats) for (s, sub), stats in self.by_subcategory.items()]
         )
         lines += ["", f"## Disagreements ({len(self.disagreements)})", ""]
-        if self.disagreements:
-            lines += [
-                "| task | doc id | subcategory | prompt | A | B | A's rationale | B's rationale |",
-                "|---|---|---|---|---|---|---|---|",
-            ]
-            for d in self.disagreements[:max_disagreements]:
-                cells = (d.task or d.set_name, d.doc_id, d.subcategory, d.prompt_excerpt, d.verdict_a,
-                         d.verdict_b, excerpt(d.rationale_a, 200), excerpt(d.rationale_b, 200))  # fmt: skip
-                lines.append(md_row(cells))
-            if len(self.disagreements) > max_disagreements:
-                rest = len(self.disagreements) - max_disagreements
-                lines += ["", f"... and {rest} more (all of them are in the JSON report)."]
-        else:
-            lines.append("None.")
+        rows = [(d.task or d.set_name, d.doc_id, d.subcategory, d.prompt_excerpt, d.verdict_a, d.verdict_b,
+                 excerpt(d.rationale_a, 200), excerpt(d.rationale_b, 200))
+                for d in self.disagreements]  # fmt: skip
+        header = ("task", "doc id", "subcategory", "prompt", "A", "B", "A's rationale", "B's rationale")
+        lines += capped_table(header, rows, max_disagreements, "the JSON report")
         return "\n".join(lines) + "\n"
 
 
-def compare_verdicts(
-    pairs: Iterable[VerdictPair], judge_a: str = "A", judge_b: str = "B", excerpt_chars: int = EXCERPT_CHARS
-) -> AgreementReport:
-    """Agreement statistics and disagreements of two judges over ``pairs``.
-
-    Groups keep the order in which they first appear; disagreements keep the order of
-    ``pairs``.
-    """
+def compare_verdicts(pairs: Iterable[VerdictPair], judge_a: str = "A", judge_b: str = "B") -> AgreementReport:
+    """Agreement statistics and disagreements of two judges over ``pairs`` (groups in order of appearance)."""
     overall = AgreementStats()
     by_task: dict[str, AgreementStats] = {}
     by_subcategory: dict[tuple[str, str], AgreementStats] = {}
@@ -252,7 +225,7 @@ def compare_verdicts(
                     doc_id=pair.doc_id,
                     category=pair.category,
                     subcategory=pair.subcategory,
-                    prompt_excerpt=excerpt(pair.prompt, excerpt_chars),
+                    prompt_excerpt=excerpt(pair.prompt),
                     verdict_a=str(pair.verdict_a),
                     verdict_b=str(pair.verdict_b),
                     rationale_a=pair.rationale_a,
@@ -262,11 +235,18 @@ def compare_verdicts(
     return AgreementReport(judge_a, judge_b, overall, by_task, by_subcategory, disagreements)
 
 
-def confusion_table(stats: AgreementStats, corner: str) -> list[str]:
-    """The Markdown lines of the confusion matrix of ``stats``, with row and column totals.
+def capped_table(header: Sequence[str], rows: Sequence[Sequence[object]], limit: int, full: str) -> list[str]:
+    """A Markdown table of the first ``limit`` rows and a line counting the rest (all in ``full``)."""
+    if not rows:
+        return ["None."]
+    lines = [md_row(header), "|" + "---|" * len(header), *(md_row(cells) for cells in rows[:limit])]
+    if len(rows) > limit:
+        lines += ["", f"... and {len(rows) - limit} more (all of them are in {full})."]
+    return lines
 
-    ``corner`` is the top-left header cell, naming the rows and the columns (e.g. ``A \\ B``).
-    """
+
+def confusion_table(stats: AgreementStats, corner: str) -> list[str]:
+    """The Markdown confusion matrix of ``stats`` with totals; ``corner`` is the top-left cell."""
     lines = [
         f"| {corner} | " + " | ".join(LABELS) + " | total |",
         "|---|" + "---:|" * (len(LABELS) + 1),
@@ -288,9 +268,7 @@ def stats_table(
 ) -> list[str]:
     """The Markdown lines of one agreement table: a row per ``(name, stats)`` of ``rows``.
 
-    Columns: ``title`` (the row names), compared pairs, ``left_out_title`` with the count
-    ``left_out(stats)`` (default: all pairs left out), percent agreement, Cohen's kappa, and
-    the compliance rate given by each of the two ``judges`` (headers ``<judge> compliance``).
+    ``left_out(stats)`` fills the ``left_out_title`` column (default: every pair left out).
     """
     lines = [
         f"| {title} | compared | {left_out_title} | agreement | kappa | {judges[0]} compliance | "

@@ -1,16 +1,4 @@
-"""``coconot validate-judge``: measure a judge before trusting its numbers.
-
-Checks (``--checks``, default: every check whose data is found): XSTest's human labels,
-and CoCoNot's own training responses whose class is known by construction (preference
-``chosen`` = compliance, ``rejected`` = noncompliance, SFT = noncompliance). All responses
-go to the judge in one batch, through the same engine (cache, retries, budget) as lm_eval
-runs, whatever the judge backend.
-
-Exit status: 0 when the judge was run (judge errors are reported loudly, counted and left
-out of the statistics); 2 when nothing was judged because a data path, ``--checks`` or the
-judge configuration is unusable (checked before any judge request); 3 when the judging failed
-(:func:`coconot_tasks.judge.outcome.batch_failure`), after the reports were written.
-"""
+"""``coconot validate-judge``: measure a judge before trusting its numbers (see ``_EPILOG``)."""
 
 from __future__ import annotations
 
@@ -18,13 +6,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from coconot_tasks.benchmark.dataset import DataError, resolve_data_dir
-from coconot_tasks.benchmark.official_files import ResourceError, load_rubric, rubric_entry
+from coconot_tasks.benchmark.official_files import ResourceError, Rubric, load_rubric, rubric_entry
 from coconot_tasks.exit_codes import EXIT_JUDGE_ERRORS
 from coconot_tasks.judge.backends import backend_for
 from coconot_tasks.judge.outcome import batch_failure, what_to_do
+from coconot_tasks.judge.preflight import check_judge
 from coconot_tasks.judge.pricing import format_cost, prices_known
 from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
 from coconot_tasks.tools.common import (
@@ -37,22 +25,19 @@ from coconot_tasks.tools.common import (
 )
 from coconot_tasks.tools.export.eval_guard import EvalSetError
 from coconot_tasks.tools.export.kinds import PREFERENCE, SFT
-from coconot_tasks.tools.export.load import LOCAL_FILES_TRAIN, load_training_rows
+from coconot_tasks.tools.export.load import LOCAL_FILES_TRAIN, TrainingRows, load_training_rows
 from coconot_tasks.tools.validate_judge.checks import (
     CHECK_GROUPS,
     CHECKS,
+    LABEL_CHECKS,
     PARTIAL_REFUSAL_CHOICES,
-    PREF_CHOSEN,
-    PREF_REJECTED,
-    SFT_CHECK,
     SUBCATEGORY,
     XSTEST,
     CheckSelectionError,
+    LabelCheck,
+    XSTestInput,
     parse_checks,
-    pref_checks,
-    rows_to_judge,
     rubric_subcategory,
-    sft_check,
 )
 from coconot_tasks.tools.validate_judge.load import (
     ENV_XSTEST_DIR,
@@ -60,13 +45,6 @@ from coconot_tasks.tools.validate_judge.load import (
     default_xstest_dir,
     load_xstest,
 )
-
-if TYPE_CHECKING:
-    from coconot_tasks.benchmark.official_files import Rubric
-    from coconot_tasks.tools.export.load import TrainingRows
-    from coconot_tasks.tools.validate_judge.checks import LabelCheck
-    from coconot_tasks.tools.validate_judge.run import XSTestInput  # import cost: the judge engine (asyncio)
-
 
 _EPILOG = f"""\
 checks:
@@ -166,8 +144,6 @@ class _Absent(Exception):
 
 
 def _load_xstest(args: argparse.Namespace) -> XSTestInput:
-    from coconot_tasks.tools.validate_judge.run import XSTestInput  # import cost: the judge engine (asyncio)
-
     paths: list[Path] = list(args.xstest_dir or [])
     if not paths:
         default = default_xstest_dir()
@@ -175,18 +151,14 @@ def _load_xstest(args: argparse.Namespace) -> XSTestInput:
             raise _Absent(f"no XSTest data: pass --xstest-dir DIR or set {ENV_XSTEST_DIR}")
         paths = [default]
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
-    kept, excluded = rows_to_judge(load_xstest(paths, models, args.limit), args.partial_refusal)
-    return XSTestInput(kept, args.partial_refusal, excluded)
+    return XSTestInput.of(load_xstest(paths, models, args.limit), args.partial_refusal)
 
 
 def _load_training(kind: str, data_dir: Path | None) -> TrainingRows:
     """The training rows of ``kind`` from ``data_dir`` / ``COCONOT_DATA_DIR`` or the hub.
 
-    Raises:
-        _Absent: no local file and the hub cannot be reached (the data are simply not here).
-        DataError, EvalSetError: the data are there but unusable.
+    Raises _Absent when the data are not here, DataError or EvalSetError when they are unusable.
     """
-
     local = data_dir if data_dir is not None else resolve_data_dir(None)
     if local is not None:
         path = local / LOCAL_FILES_TRAIN[kind]
@@ -207,7 +179,6 @@ def _load_checks(
     args: argparse.Namespace, checks: list[str], explicit: bool
 ) -> tuple[XSTestInput | None, list[LabelCheck], dict[str, str]]:
     """Load the data of every check; an absent source is skipped unless the check was chosen."""
-
     xstest = None
     label_checks: list[LabelCheck] = []
     skipped: dict[str, str] = {}
@@ -222,31 +193,21 @@ def _load_checks(
             xstest = _load_xstest(args)
         except _Absent as exc:
             absent([XSTEST], str(exc))
-    wanted_pref = [c for c in (PREF_CHOSEN, PREF_REJECTED) if c in checks]
-    if wanted_pref:
+    for kind in (PREFERENCE, SFT):
+        names = [c for c in checks if c in LABEL_CHECKS and LABEL_CHECKS[c].kind == kind]
+        if not names:
+            continue
         try:
-            pref = _load_training(PREFERENCE, args.data_dir)
+            data = _load_training(kind, args.data_dir)
         except _Absent as exc:
-            absent(wanted_pref, str(exc))
+            absent(names, str(exc))
         else:
-            built = pref_checks(pref.rows, pref.source, args.limit)
-            label_checks += [built[c] for c in wanted_pref]
-    if SFT_CHECK in checks:
-        try:
-            sft = _load_training(SFT, args.data_dir)
-        except _Absent as exc:
-            absent([SFT_CHECK], str(exc))
-        else:
-            label_checks.append(sft_check(sft.rows, sft.source, args.limit))
+            label_checks += [LABEL_CHECKS[c].with_rows(data.rows, data.source, args.limit) for c in names]
     return xstest, label_checks, skipped
 
 
 def _load_rubric(data_dir: Path | None, xstest: XSTestInput | None, label_checks: list[LabelCheck]) -> Rubric:
-    """The official rubric, with an entry for every subcategory to judge (else ResourceError).
-
-    The error names the check, the source and the first row of an unknown subcategory.
-    """
-
+    """The official rubric; ResourceError names the check and first row of a subcategory it lacks."""
     rubric = load_rubric(data_dir)
     if xstest is not None:
         rubric_entry(rubric, SUBCATEGORY)
@@ -264,9 +225,7 @@ def _load_rubric(data_dir: Path | None, xstest: XSTestInput | None, label_checks
 
 def run_validate_judge(args: argparse.Namespace) -> int:
     """Run ``coconot validate-judge``; returns the exit status."""
-    from coconot_tasks.judge.preflight import check_judge  # import cost: the openai SDK (~0.4 s)
-
-    # import cost: the judge engine (asyncio)
+    # import cost: the judge engine and asyncio (~20 ms), not needed by the other coconot commands
     from coconot_tasks.tools.validate_judge.render import print_summary, write_validation_report
     from coconot_tasks.tools.validate_judge.run import run_checks
 

@@ -1,17 +1,9 @@
 """Read XSTest v2 completions files (the human-labelled responses of the ``xstest`` check).
 
-XSTest v2 (Röttger et al. 2024, github.com/paul-rottger/exaggerated-safety, CC BY 4.0)
-ships the responses of five chat models to 450 prompts, each labelled by two human
-annotators (``annotation_1``, ``annotation_2``) and adjudicated (``final_label``):
-``1_full_compliance``, ``2_full_refusal`` or ``3_partial_refusal``. The prompts come in
-18 types of 25: ten *safe* types (``homonyms``, ``figurative_language``, ``safe_targets``,
-``safe_contexts``, ``definitions``, ``real_group_nons_discr``, ``nons_group_real_discr``,
-``historical_events``, ``privacy_public``, ``privacy_fictional``: 250 prompts a model
-should answer) and eight *unsafe* ones, named ``contrast_*`` (200 prompts a model should
-refuse). Careful: XSTest's "contrast" prompts are the *unsafe* ones, while CoCoNot's
-contrast set holds the *benign* look-alikes.
-
-Rows are read verbatim and checked; errors name the file, the row and the line.
+XSTest v2 (Röttger et al. 2024, github.com/paul-rottger/exaggerated-safety, CC BY 4.0): five
+models' responses to 450 prompts of 18 types, labelled by two annotators and adjudicated
+(``final_label``). Careful: XSTest's ``contrast_*`` prompt types are the *unsafe* ones, while
+CoCoNot's contrast set holds the *benign* look-alikes. Errors name the file, the row and the line.
 """
 
 from __future__ import annotations
@@ -71,6 +63,11 @@ SET_OF_SAFETY: Final = {UNSAFE: ORIGINAL, SAFE: CONTRAST}
 _FILE_PATTERN: Final = re.compile(r"^xstest_(?:v\d+_)?completions_(?P<model>.+)\.csv$", re.IGNORECASE)
 
 
+def safety_of(prompt_type: str) -> str:
+    """``"unsafe"`` for the ``contrast_*`` prompt types (should be refused), else ``"safe"``."""
+    return UNSAFE if prompt_type in UNSAFE_TYPES else SAFE
+
+
 class XSTestError(ValueError):
     """An XSTest path or file is unusable; the message names the file (and row)."""
 
@@ -93,7 +90,7 @@ class XSTestRow:
     @property
     def safety(self) -> str:
         """``"unsafe"`` (should be refused) or ``"safe"`` (should be complied with)."""
-        return UNSAFE if self.type in UNSAFE_TYPES else SAFE
+        return safety_of(self.type)
 
     @property
     def set_name(self) -> str:
@@ -119,14 +116,7 @@ def default_xstest_dir() -> Path | None:
 
 
 def find_completion_files(paths: Iterable[Path], models: Sequence[str] | None = None) -> list[Path]:
-    """The completions files under ``paths`` (directories or CSV files), optionally only ``models``.
-
-    A directory contributes its ``xstest_*completions_<model>.csv`` files (sorted by name).
-
-    Raises:
-        XSTestError: a path does not exist, a directory holds no completions file, two files
-            have the same model name, or a requested model has no file.
-    """
+    """The completions files under ``paths`` (directories or CSV files), optionally only ``models``."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -158,12 +148,7 @@ def find_completion_files(paths: Iterable[Path], models: Sequence[str] | None = 
 
 
 def load_completions(path: Path) -> list[XSTestRow]:
-    """Read and check one XSTest completions CSV.
-
-    Raises:
-        XSTestError: unreadable file, missing columns, or a bad row (the message names the
-            file, the data row and the line it ends on).
-    """
+    """Read and check one XSTest completions CSV (else :class:`XSTestError`)."""
     model = model_name(path)
     rows: list[XSTestRow] = []
     try:
@@ -242,18 +227,11 @@ def evenly_spaced(rows: Sequence[T], limit: int | None) -> list[T]:
     """
     if limit is None or limit >= len(rows):
         return list(rows)
-    if limit <= 0:
-        return []
     return [rows[i * len(rows) // limit] for i in range(limit)]
 
 
-def load_xstest(
-    paths: Iterable[Path], models: Sequence[str] | None = None, limit: int | None = None
-) -> list[XSTestRow]:
-    """Load the completions files under ``paths`` (see :func:`find_completion_files`).
-
-    ``limit`` keeps at most that many rows *per file* (see :func:`evenly_spaced`).
-    """
+def load_xstest(paths: Iterable[Path], models: Sequence[str] | None, limit: int | None) -> list[XSTestRow]:
+    """Load the completions files under ``paths``, at most ``limit`` evenly spaced rows per file."""
     rows: list[XSTestRow] = []
     for file in find_completion_files(paths, models):
         rows.extend(evenly_spaced(load_completions(file), limit))

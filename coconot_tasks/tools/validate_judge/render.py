@@ -12,7 +12,14 @@ from coconot_tasks.benchmark.taxonomy import CONTRAST, ORIGINAL
 from coconot_tasks.judge.pricing import format_cost
 from coconot_tasks.judge.provenance import served_by
 from coconot_tasks.judge.types import JudgeStats
-from coconot_tasks.tools.agreement import LABELS, AgreementStats, confusion_table, record_dict, stats_table
+from coconot_tasks.tools.agreement import (
+    LABELS,
+    AgreementStats,
+    capped_table,
+    confusion_table,
+    record_dict,
+    stats_table,
+)
 from coconot_tasks.tools.common import report_no_verdict
 from coconot_tasks.tools.text_format import decimal, excerpt, md_cell, md_row, percent, share
 from coconot_tasks.tools.validate_judge.checks import (
@@ -28,10 +35,8 @@ from coconot_tasks.tools.validate_judge.load import (
     FULL_COMPLIANCE,
     FULL_REFUSAL,
     PARTIAL_REFUSAL,
-    SAFE,
     SET_OF_SAFETY,
-    UNSAFE,
-    UNSAFE_TYPES,
+    safety_of,
 )
 from coconot_tasks.tools.validate_judge.run import JudgeValidation
 
@@ -93,8 +98,8 @@ def xstest_json(report: ValidationReport) -> dict[str, Any]:
         "unsafe_compliance_detection": _detection_dict(report.unsafe_compliance),
         "safe_noncompliance_detection": _detection_dict(report.safe_noncompliance),
         "human_baseline": report.human_baseline.to_dict(),
-        "disagreements": [d.to_dict() for d in report.disagreements],
-        "items": [record_dict(item) for item in report.items],
+        "disagreements": [record_dict(d) for d in report.disagreements],
+        "items": report.items,
     }
 
 
@@ -159,16 +164,12 @@ def _stats_table(title: str, rows: Iterable[tuple[str, AgreementStats]]) -> list
     )
 
 
-def xstest_markdown(report: ValidationReport, max_disagreements: int = 100, level: int = 1) -> str:
-    """The ``xstest`` check in Markdown: summary, groups, confusion matrix, detection, disagreements.
-
-    ``level`` is the level of the report's heading (its sections are one level below).
-    """
+def xstest_markdown(report: ValidationReport, max_disagreements: int = 100) -> str:
+    """The ``xstest`` section of ``validation.md`` (a ``##`` heading first)."""
     o = report.overall
-    h1, h2 = "#" * level, "#" * (level + 1)
     partial = "left out (not judged)" if report.partial_refusal == "exclude" else "counted as noncompliance"
     lines = [
-        f"{h1} Judge validation against XSTest human labels",
+        "## Judge validation against XSTest human labels",
         "",
         f"- judge: `{report.judge}` (B) against {HUMAN_ID} (A)"
         + (f"; verdicts served by {served}" if (served := _served(report.judge_settings)) else ""),
@@ -183,11 +184,11 @@ def xstest_markdown(report: ValidationReport, max_disagreements: int = 100, leve
         f"(the two human annotators: {percent(report.human_baseline.percent_agreement)}, "
         f"kappa {decimal(report.human_baseline.kappa)})",
         "",
-        f"{h2} Confusion matrix (rows: human, columns: judge)",
+        "### Confusion matrix (rows: human, columns: judge)",
         "",
         *confusion_table(o, "human \\ judge"),
     ]
-    lines += ["", f"{h2} Detection", "", "| task | TP | FP | FN | TN | precision | recall | F1 |",
+    lines += ["", "### Detection", "", "| task | TP | FP | FN | TN | precision | recall | F1 |",
               "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for title, det in (
         ("compliance on unsafe prompts (harmful compliance)", report.unsafe_compliance),
@@ -197,32 +198,26 @@ def xstest_markdown(report: ValidationReport, max_disagreements: int = 100, leve
             f"| {title} | {det.true_positive} | {det.false_positive} | {det.false_negative} | "
             f"{det.true_negative} | {share(det.precision)} | {share(det.recall)} | {share(det.f1)} |"
         )
-    lines += ["", f"{h2} Per set", ""]
+    lines += ["", "### Per set", ""]
     lines += _stats_table(
         "set", [(f"{k} (CoCoNot {SET_OF_SAFETY[k]})", v) for k, v in report.by_safety.items()]
     )
-    lines += ["", f"{h2} Per source model", ""]
+    lines += ["", "### Per source model", ""]
     lines += _stats_table("model", report.by_model.items())
-    lines += ["", f"{h2} Per XSTest prompt type", ""]
-    safety = {t: UNSAFE if t in UNSAFE_TYPES else SAFE for t in report.by_type}
-    lines += _stats_table("type", [(f"{t} ({safety[t]})", v) for t, v in report.by_type.items()])
-    lines += ["", f"{h2} Disagreements ({len(report.disagreements)})", ""]
-    if report.disagreements:
-        lines += [
-            "| model:id | set | prompt | human | judge | judge's rationale |",
-            "|---|---|---|---|---|---|",
-        ]
-        for d in report.disagreements[:max_disagreements]:
-            cells = (d.doc_id, d.task, d.prompt_excerpt, d.verdict_a, d.verdict_b,
-                     excerpt(d.rationale_b, 240))  # fmt: skip
-            lines.append(md_row(cells))
-        if len(report.disagreements) > max_disagreements:
-            rest = len(report.disagreements) - max_disagreements
-            lines += ["", f"... and {rest} more (all of them are in validation.json)."]
-    else:
-        lines.append("None.")
+    lines += ["", "### Per XSTest prompt type", ""]
+    lines += _stats_table("type", [(f"{t} ({safety_of(t)})", v) for t, v in report.by_type.items()])
+    lines += ["", f"### Disagreements ({len(report.disagreements)})", ""]
+    lines += capped_table(
+        ("model:id", "set", "prompt", "human", "judge", "judge's rationale"),
+        [
+            (d.doc_id, d.task, d.prompt_excerpt, d.verdict_a, d.verdict_b, excerpt(d.rationale_b, 240))
+            for d in report.disagreements
+        ],
+        max_disagreements,
+        "validation.json",
+    )
     if report.judge_stats.error_messages:
-        lines += ["", f"{h2} Judge errors (first ones)", ""]
+        lines += ["", "### Judge errors (first ones)", ""]
         lines += [f"- {md_cell(m)}" for m in report.judge_stats.error_messages]
     return "\n".join(lines) + "\n"
 
@@ -246,22 +241,11 @@ def label_check_markdown(report: LabelCheckReport, max_misses: int = 100) -> lis
     for (cat, sub), count in report.by_subcategory.items():
         lines.append(md_row((cat, sub, count.n, count.hits, share(count.recall))))
     lines += ["", f"### Misses ({len(report.misses)})", ""]
-    if not report.misses:
-        return [*lines, "None."]
-    lines += [
-        "| id | subcategory | prompt | response | judge | judge's rationale |",
-        "|---|---|---|---|---|---|",
-    ]
-    for m in report.misses[:max_misses]:
-        cells = (m.id, m.subcategory, excerpt(m.prompt), excerpt(m.response_excerpt),
-                 m.judge_verdict, excerpt(m.judge_rationale, 240))  # fmt: skip
-        lines.append(md_row(cells))
-    if len(report.misses) > max_misses:
-        lines += [
-            "",
-            f"... and {len(report.misses) - max_misses} more (all of them are in validation.json).",
-        ]
-    if report.stats.error_messages:
+    rows = [(m.id, m.subcategory, excerpt(m.prompt), excerpt(m.response_excerpt), m.judge_verdict,
+             excerpt(m.judge_rationale, 240)) for m in report.misses]  # fmt: skip
+    header = ("id", "subcategory", "prompt", "response", "judge", "judge's rationale")
+    lines += capped_table(header, rows, max_misses, "validation.json")
+    if report.misses and report.stats.error_messages:  # only under a table of misses, as ever
         lines += ["", "Judge errors (first ones):", ""]
         lines += [f"- {md_cell(m)}" for m in report.stats.error_messages]
     return lines
@@ -291,7 +275,7 @@ def validation_markdown(validation: JudgeValidation) -> str:
     for name, reason in validation.skipped.items():
         lines.append(f"| {name} | skipped: {reason} | | | |")
     if validation.xstest is not None:
-        lines += ["", xstest_markdown(validation.xstest, level=2).rstrip("\n")]
+        lines += ["", xstest_markdown(validation.xstest).rstrip("\n")]
     for report in validation.label_checks.values():
         lines += ["", *label_check_markdown(report)]
     return "\n".join(lines) + "\n"
@@ -312,9 +296,7 @@ def write_validation_report(validation: JudgeValidation, output_dir: Path) -> tu
 
 
 def print_summary(validation: JudgeValidation, priced: bool) -> None:
-    """Print the short report: judge spend, then each check's numbers, then judge errors.
-
-    ``priced``: the judge's price is known (else the cost reads "unknown")."""
+    """Print the short report: judge spend, each check's numbers, judge errors (``priced``: price known)."""
     s = validation.judge_stats
     served = served_by(s.served_models)
     print(

@@ -1,18 +1,12 @@
-"""Run the selected judge checks in one judge batch and collect their reports.
-
-Every check's responses go to the judge engine together (one concurrent wave, one cache,
-one budget, one server for a managed local judge), then each check scores its share of
-the results. Nothing here depends on the judge backend: the engine does.
-"""
+"""Run the selected judge checks in one judge batch (one cache and budget) and collect their reports."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from coconot_tasks.benchmark.official_files import Rubric
-from coconot_tasks.judge.cache import VerdictCache
 from coconot_tasks.judge.engine import judge_items
 from coconot_tasks.judge.provenance import judge_provenance
 from coconot_tasks.judge.settings import JudgeSettings
@@ -22,23 +16,12 @@ from coconot_tasks.tools.validate_judge.checks import (
     XSTEST,
     LabelCheck,
     LabelCheckReport,
-    PartialRefusal,
     ValidationReport,
+    XSTestInput,
     compute_label_check,
     compute_validation,
     judge_item,
-    stats_of_results,
 )
-from coconot_tasks.tools.validate_judge.load import XSTestRow
-
-
-@dataclass
-class XSTestInput:
-    """The XSTest rows to judge (partial refusals already left out when excluded)."""
-
-    rows: list[XSTestRow]
-    partial_refusal: PartialRefusal
-    excluded_partial_refusal: int
 
 
 @dataclass
@@ -50,7 +33,7 @@ class JudgeValidation:
     xstest: ValidationReport | None
     label_checks: dict[str, LabelCheckReport]
     skipped: dict[str, str]
-    judge_stats: JudgeStats = field(default_factory=JudgeStats)
+    judge_stats: JudgeStats
 
     @property
     def checks_run(self) -> list[str]:
@@ -93,14 +76,11 @@ def run_checks(
     *,
     rubric: Rubric | None = None,
     skipped: dict[str, str] | None = None,
-    cache: VerdictCache | None = None,
     progress: bool = True,
 ) -> JudgeValidation:
     """Judge every response of ``xstest`` and ``label_checks`` in one batch; score each check.
 
-    ``rubric``: the official rubric (default: loaded from its default places). Never raises
-    for failed judge calls: they are counted per check and left out of its statistics. Call
-    :func:`coconot_tasks.judge.preflight.check_judge` first.
+    Failed judge calls are counted per check, never raised. Call ``check_judge`` first.
     """
     items: list[JudgeItem] = [judge_item(r) for r in xstest.rows] if xstest is not None else []
     spans: list[tuple[LabelCheck, int, int]] = []
@@ -108,25 +88,15 @@ def run_checks(
         start = len(items)
         items += check.judge_items()
         spans.append((check, start, len(items)))
-    results, stats = judge_items(
-        items, settings, rubric=rubric, cache=cache, progress=progress, desc="judge validation"
-    )
+    results, stats = judge_items(items, settings, rubric=rubric, progress=progress, desc="judge validation")
+    provenance = judge_provenance(settings, stats.served_models)
     xstest_report = None
     if xstest is not None:
-        share_of_xstest = results[: len(xstest.rows)]
-        xstest_report = compute_validation(
-            xstest.rows,
-            share_of_xstest,
-            judge=settings.judge_id,
-            judge_settings=judge_provenance(settings, stats.served_models),
-            partial_refusal=xstest.partial_refusal,
-            excluded_partial_refusal=xstest.excluded_partial_refusal,
-            stats=stats_of_results(share_of_xstest),
-        )
+        xstest_report = compute_validation(xstest, results[: len(xstest.rows)], settings.judge_id, provenance)
     reports = {check.name: compute_label_check(check, results[start:end]) for check, start, end in spans}
     return JudgeValidation(
         judge=settings.judge_id,
-        judge_settings=judge_provenance(settings, stats.served_models),
+        judge_settings=provenance,
         xstest=xstest_report,
         label_checks=reports,
         skipped=dict(skipped or {}),
