@@ -15,7 +15,8 @@ as 400/401/403/404, answers without a label) names the setting to change instead
 
 from __future__ import annotations
 
-from coconot_tasks.judge.settings import ENV_API_KEY, JudgeSettings
+from coconot_tasks.judge.backends import backend_for
+from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import JudgeStats
 
 _UNCHANGED = "rerunning the unchanged command would fail the same way"
@@ -45,7 +46,7 @@ def what_to_do(stats: JudgeStats, settings: JudgeSettings, rerun: str) -> str:
         return f"{rerun[:1].upper()}{rerun[1:]}."
     status, model = stats.permanent_status, settings.model
     if status == 401:
-        fix = f"the endpoint {settings.endpoint} rejected the API key: set {ENV_API_KEY} (or OPENAI_API_KEY)"
+        fix = f"the endpoint {settings.endpoint} rejected the API key: set {backend_for(settings).key_hint()}"
     elif status == 403:
         fix = f"no access to judge model {model!r}: use a key that has access, or another judge_model"
     elif status == 404:

@@ -21,15 +21,13 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from coconot_tasks.judge.backends import BACKENDS
-from coconot_tasks.judge.backends.base import JudgeBackend
+from coconot_tasks.judge.backends.base import ENV_API_KEY, JudgeBackend
 from coconot_tasks.judge.backends.openai.retired import DEFAULT_JUDGE_MODEL
 from coconot_tasks.judge.backends.vllm.settings import VllmServerSettings
 from coconot_tasks.judge.declare import Declared, declarations, setting
 from coconot_tasks.judge.errors import JudgeConfigError
 from coconot_tasks.judge.redact import looks_secret, redact_url, words_of
 
-#: The judge's key: read from the environment only (falls back to ``OPENAI_API_KEY``).
-ENV_API_KEY = "COCONOT_JUDGE_API_KEY"
 #: The ``--metadata`` key under which the task config records the judge's effective settings
 #: (the YAML declares it empty; the ``custom_dataset`` hook fills it in).
 JUDGE_RECORD_KEY = "judge_settings"
@@ -131,7 +129,8 @@ class JudgeSettings(VllmServerSettings, CoreSettings):
         metadata = dict(metadata or {})
         _refuse_credentials(metadata)
         _refuse_unknown_metadata(metadata, {declared.meta_key for declared in SETTINGS.values()})
-        _refuse_unknown_environment({declared.env_var for declared in SETTINGS.values()} | {ENV_API_KEY})
+        keys = {name for backend in BACKENDS.values() for name in backend.key_variables}
+        _refuse_unknown_environment({declared.env_var for declared in SETTINGS.values()} | keys)
         values: dict[str, Any] = {}
         origins: dict[str, str] = {}
         for name, declared in SETTINGS.items():
@@ -147,10 +146,7 @@ class JudgeSettings(VllmServerSettings, CoreSettings):
         backend = BACKENDS[values.get("backend", cls.backend)]
         settings = cls(**backend.defaults(values))
         backend.validate(settings)
-        key = os.environ.get(ENV_API_KEY) or os.environ.get("OPENAI_API_KEY") or None
-        base = settings.base_url or os.environ.get("OPENAI_BASE_URL") or None
-        if base is not None:
-            _check_base_url(base, origins.get("base_url", "OPENAI_BASE_URL"))
+        base, key = backend.connection(settings.base_url, origins.get("base_url", ""))
         return dataclasses.replace(settings, base_url=base, api_key=key)
 
     @property
@@ -263,39 +259,6 @@ def _did_you_mean(name: str, known: set[str]) -> str:
     """``; did you mean X?`` for the closest known name, or nothing."""
     match = difflib.get_close_matches(name.removeprefix("coconot_"), sorted(known), n=1, cutoff=0.6)
     return f"; did you mean {match[0]}?" if match else ""
-
-
-def _check_base_url(url: str, origin: str) -> None:
-    """An ``http(s)`` base URL without user info or query: the OpenAI client can use neither.
-
-    Credentials in a URL never work for the judge: the SDK's aiohttp transport refuses user
-    info next to the key's ``Authorization`` header, the httpx one replaces the key with
-    them, and the SDK appends ``/chat/completions`` after any query string.
-    """
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    shown = redact_url(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise JudgeConfigError(
-            f"{origin}={shown!r} is not an http(s) URL; give the endpoint's base URL, e.g. "
-            "http://localhost:8000/v1"
-        )
-    route = next(
-        (r for r in ("/chat/completions", "/completions", "/models") if parts.path.rstrip("/").endswith(r)),
-        None,
-    )
-    if route:
-        raise JudgeConfigError(
-            f"{origin}={shown!r} names the {route} route; give the API's base URL instead (the part "
-            f"before {route}, e.g. https://host/v1): the client appends the routes itself"
-        )
-    if "@" in parts.netloc or parts.query:
-        raise JudgeConfigError(
-            f"{origin}={shown!r}: the judge's OpenAI client cannot use a base URL with "
-            f"{'credentials' if shown != url else 'a query string'} in it; give the plain endpoint "
-            f"(e.g. https://host/v1) and the key in {ENV_API_KEY}"
-        )
 
 
 if __name__ == "__main__":  # python -m coconot_tasks.judge.settings: the docs' table rows

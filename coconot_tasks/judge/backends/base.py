@@ -15,6 +15,7 @@ its provider's knowledge: request shape, preflight, prices, server lifecycle, de
 from __future__ import annotations
 
 import datetime
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -22,6 +23,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     from coconot_tasks.judge.settings import JudgeSettings
     from coconot_tasks.judge.types import JudgeItem
+
+#: The judge's key variable: read from the environment only, never recorded. A backend that
+#: takes a key lists it first in its ``key_variables``.
+ENV_API_KEY = "COCONOT_JUDGE_API_KEY"
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,8 @@ class JudgeBackend:
     #: This backend's own settings: a frozen dataclass of :func:`~coconot_tasks.judge.declare.setting`
     #: fields, also a base of ``JudgeSettings``. They are recorded for this backend only.
     declares: ClassVar[type | None] = None
+    #: The environment variables that may hold the judge's key, the first one set wins.
+    key_variables: ClassVar[tuple[str, ...]] = ()
     #: Core settings this backend ignores (left out of its judge record).
     not_recorded: ClassVar[frozenset[str]] = frozenset()
     #: A judge spec (``coconot compare-judges --judge NAME:MODEL@WHERE``): the setting ``WHERE``
@@ -91,6 +98,19 @@ class JudgeBackend:
     def endpoint_of(cls, settings: JudgeSettings) -> str:
         """The endpoint ``settings`` judge at, safe to record."""
         raise NotImplementedError
+
+    @classmethod
+    def connection(cls, base_url: str | None, origin: str) -> tuple[str | None, str | None]:
+        """The (base URL, key) to judge with: ``base_url`` as set at ``origin`` (e.g. ``--metadata
+        judge_base_url``), else this backend's fallback, checked; the key from ``key_variables``."""
+        key = next((os.environ[name] for name in cls.key_variables if os.environ.get(name)), None)
+        return base_url, key
+
+    @classmethod
+    def key_hint(cls) -> str:
+        """Where the key goes, e.g. ``COCONOT_JUDGE_API_KEY (or OPENAI_API_KEY)``."""
+        first, *others = cls.key_variables or (ENV_API_KEY,)
+        return first + "".join(f" (or {name})" for name in others)
 
     @classmethod
     def defaults(cls, values: dict[str, Any]) -> dict[str, Any]:

@@ -97,6 +97,12 @@ class VllmBackend(JudgeBackend):
     not_recorded = frozenset({"base_url"})  # the plugin starts the server: the endpoint says so
     spec_where = "judge_vllm_revision"
     spec_form = "{name}:MODEL@REVISION"
+    key_variables = OpenAIBackend.key_variables
+
+    @classmethod
+    def connection(cls, base_url: str | None, origin: str) -> tuple[str | None, str | None]:
+        """The OpenAI route's (the server the plugin starts replaces both when judging)."""
+        return OpenAIBackend.connection(base_url, origin)
 
     @classmethod
     def judge_id(cls, settings: JudgeSettings) -> str:
