@@ -18,12 +18,11 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, TypeVar
 
 from coconot_tasks.judge.backends import BACKENDS
 from coconot_tasks.judge.backends.base import ENV_API_KEY, JudgeBackend
 from coconot_tasks.judge.backends.openai.retired import DEFAULT_JUDGE_MODEL
-from coconot_tasks.judge.backends.vllm.settings import VllmServerSettings
 from coconot_tasks.judge.declare import Declared, declarations, setting
 from coconot_tasks.judge.errors import JudgeConfigError
 from coconot_tasks.judge.redact import looks_secret, redact_url, words_of
@@ -111,10 +110,23 @@ class CoreSettings:
     )  # fmt: skip
 
 
+T = TypeVar("T")
+
+
+def _with_backend_settings(cls: type[T]) -> type[T]:
+    """``cls`` with each backend's settings class (its ``declares``) as a further base: a backend with
+    settings is its folder and its registry line."""
+    declared = tuple(backend.declares for backend in BACKENDS.values() if backend.declares)
+    # Its fields follow the core ones; its own repr (no key, no credentials) beats the backends'.
+    names = {"__module__": cls.__module__, "__qualname__": cls.__qualname__, "__repr__": cls.__repr__}
+    return dataclass(frozen=True, repr=False)(type(cls.__name__, (*declared, cls), names))
+
+
+@_with_backend_settings
 @dataclass(frozen=True)
-class JudgeSettings(VllmServerSettings, CoreSettings):
-    """Everything the judge engine needs: the core settings, then those each backend declares
-    (a backend's settings class is a base here and its ``declares``), and the key."""
+class JudgeSettings(CoreSettings):
+    """Everything the judge engine needs: the core settings, those each backend declares (added
+    by :func:`_with_backend_settings`), and the key."""
 
     api_key: str | None = field(default=None, repr=False, compare=False)
 

@@ -73,7 +73,7 @@ class JudgeBackend:
     #: them, and a dry run only counts them. False for offline rule-based judges.
     remote: ClassVar[bool] = True
     #: This backend's own settings: a frozen dataclass of :func:`~coconot_tasks.judge.declare.setting`
-    #: fields, also a base of ``JudgeSettings``. They are recorded for this backend only.
+    #: fields, which ``JudgeSettings`` gathers from the registry. Recorded for this backend only.
     declares: ClassVar[type | None] = None
     #: The environment variables that may hold the judge's key, the first one set wins.
     key_variables: ClassVar[tuple[str, ...]] = ()

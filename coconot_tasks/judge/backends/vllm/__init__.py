@@ -34,6 +34,7 @@ from coconot_tasks.judge.backends.vllm.settings import (
     DEFAULT_VLLM_MODEL,
     DEFAULT_VLLM_REVISION,
     VllmServerSettings,
+    server_settings,
 )
 from coconot_tasks.judge.errors import JudgeCallError, JudgeConfigError
 from coconot_tasks.judge.prompt import CLASS_NAMES
@@ -64,7 +65,7 @@ def label_regex(set_name: str) -> str:
 
 def request_fields(settings: JudgeSettings, set_name: str) -> dict[str, Any]:
     """Fields this backend adds to each chat request (``judge_id`` names them for the cache key)."""
-    if not settings.structured_outputs:
+    if not server_settings(settings).structured_outputs:
         return {}
     return {"structured_outputs": {"regex": label_regex(set_name)}}
 
@@ -107,8 +108,9 @@ class VllmBackend(JudgeBackend):
     @classmethod
     def judge_id(cls, settings: JudgeSettings) -> str:
         """``vllm:MODEL@REVISION``, ``+structured`` with structured outputs (they change the answers)."""
-        pinned = f"{settings.model}@{settings.vllm_revision}" if settings.vllm_revision else settings.model
-        return f"{cls.name}:{pinned}{'+structured' if settings.structured_outputs else ''}"
+        own = server_settings(settings)
+        pinned = f"{settings.model}@{own.vllm_revision}" if own.vllm_revision else settings.model
+        return f"{cls.name}:{pinned}{'+structured' if own.structured_outputs else ''}"
 
     @classmethod
     def endpoint_of(cls, settings: JudgeSettings) -> str:
@@ -130,11 +132,12 @@ class VllmBackend(JudgeBackend):
         """A pinned revision for a hub model (the numbers are checked against their bounds)."""
         if Path(settings.model).expanduser().is_dir():
             return  # a local directory: its files are the revision
-        if not settings.vllm_revision or not _COMMIT_SHA.fullmatch(settings.vllm_revision):
+        revision = server_settings(settings).vllm_revision
+        if not revision or not _COMMIT_SHA.fullmatch(revision):
             raise JudgeConfigError(
                 f"the local judge {settings.model!r} must be pinned to a Hugging Face commit: set --metadata "
                 "judge_vllm_revision=<40-hex commit sha> (COCONOT_JUDGE_VLLM_REVISION; got "
-                f"{settings.vllm_revision!r}). A branch or tag can move; a commit cannot."
+                f"{revision!r}). A branch or tag can move; a commit cannot."
             )
 
     @classmethod

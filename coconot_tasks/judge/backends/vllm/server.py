@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from coconot_tasks.judge.backends.vllm.settings import server_settings
 from coconot_tasks.judge.errors import JudgeConfigError
 
 if TYPE_CHECKING:
@@ -81,14 +82,15 @@ class ServerSpec:
     @classmethod
     def from_settings(cls, settings: JudgeSettings) -> ServerSpec:
         """The server the ``vllm`` backend of ``settings`` needs."""
+        own = server_settings(settings)
         return cls(
             model=settings.model,
-            revision=settings.vllm_revision,
-            gpu_memory_utilization=settings.gpu_memory_utilization,
-            tensor_parallel_size=settings.tensor_parallel_size,
-            max_model_len=settings.max_model_len,
-            devices=settings.devices,
-            startup_timeout=settings.server_timeout,
+            revision=own.vllm_revision,
+            gpu_memory_utilization=own.gpu_memory_utilization,
+            tensor_parallel_size=own.tensor_parallel_size,
+            max_model_len=own.max_model_len,
+            devices=own.devices,
+            startup_timeout=own.server_timeout,
         )
 
     def command(self, executable: str, port: int) -> list[str]:
