@@ -22,6 +22,8 @@ from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+from tqdm.auto import tqdm
+
 from coconot_tasks.benchmark.official_files import Rubric, load_rubric, rubric_entry
 from coconot_tasks.judge.backends import make_backend, request_shape
 from coconot_tasks.judge.backends.base import Completion, JudgeBackend
@@ -269,8 +271,6 @@ class _Engine:
         )
 
     async def run(self, items: Sequence[JudgeItem], progress: bool, desc: str) -> list[JudgeResult]:
-        from tqdm.auto import tqdm
-
         results: list[JudgeResult | None] = [None] * len(items)
         started = time.perf_counter()
         errors = 0

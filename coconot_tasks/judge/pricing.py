@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from coconot_tasks.judge.backends import backend_for
+from coconot_tasks.judge.errors import JudgeConfigError
 
 if TYPE_CHECKING:
     from coconot_tasks.judge.settings import JudgeSettings
@@ -52,8 +53,6 @@ def check_budget_priced(settings: JudgeSettings) -> None:
     Raises:
         JudgeConfigError: naming the model and the settings that give it a price.
     """
-    from coconot_tasks.judge.errors import JudgeConfigError
-
     if settings.max_cost_usd is None or prices_known(settings):
         return
     raise JudgeConfigError(

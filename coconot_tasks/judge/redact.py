@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 
 def redact_url(url: str | None) -> str | None:
@@ -13,8 +14,6 @@ def redact_url(url: str | None) -> str | None:
     """
     if not url:
         return url
-    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
     parts = urlsplit(url)
     netloc = parts.netloc
     if "@" in netloc:

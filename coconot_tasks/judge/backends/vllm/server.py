@@ -32,9 +32,11 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import logging
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -50,6 +52,7 @@ from typing import TYPE_CHECKING, Any
 
 from coconot_tasks.judge.backends.vllm.settings import server_settings
 from coconot_tasks.judge.errors import JudgeConfigError
+from coconot_tasks.paths import cache_dir
 
 if TYPE_CHECKING:
     from coconot_tasks.judge.settings import JudgeSettings
@@ -114,8 +117,6 @@ def free_port() -> int:
 
 
 def _log_dir() -> Path:
-    from coconot_tasks.paths import cache_dir
-
     path = cache_dir() / "vllm-server-logs"
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -174,8 +175,6 @@ class LocalJudgeServer:
             LocalServerError: ``vllm`` is missing, exited, or was not ready in time (the
                 message holds the tail of its log).
         """
-        import shutil
-
         found = shutil.which(self.executable)
         if found is None:
             raise LocalServerError(
@@ -242,8 +241,6 @@ class LocalJudgeServer:
         return self._get("/health", auth=False)[0] == 200
 
     def _check_model(self) -> None:
-        import json
-
         status, body = self._get("/v1/models", auth=True)
         if status != 200:
             raise self._failure(f"answered HTTP {status} to GET /v1/models with its own API key")
