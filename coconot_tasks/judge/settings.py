@@ -1,13 +1,9 @@
 """Judge configuration: ``--metadata`` first, then environment variables, then defaults.
 
-Secrets (API keys) are read from the environment only and never stored in a field that
-is logged, cached or written to results (:meth:`JudgeSettings.public` omits them and
-redacts credentials in the endpoint URL). lm-eval writes ``--metadata`` (and
-``--model_args``, which it merges into it) verbatim into the results JSON, so
-:meth:`JudgeSettings.resolve` refuses credential-looking keys and URLs with credentials
-there, unknown ``judge_*`` keys and ``COCONOT_JUDGE_*`` variables, and values their declaration
-(:func:`~coconot_tasks.judge.declare.setting`) does not allow. Each setting is one field: of
-:class:`CoreSettings`, or of the settings class a backend declares.
+Each setting is one field (:func:`~coconot_tasks.judge.declare.setting`) of :class:`CoreSettings`
+or of a backend's settings class. Keys come from the environment only and are never logged,
+cached or recorded; since lm-eval writes ``--metadata`` and ``--model_args`` verbatim into the
+results, :meth:`JudgeSettings.resolve` refuses credentials there, and unknown settings.
 """
 
 from __future__ import annotations
@@ -32,8 +28,7 @@ from coconot_tasks.judge.redact import looks_secret, redact_url, words_of
 JUDGE_RECORD_KEY = "judge_settings"
 
 
-#: The values ``judge_reasoning_effort`` accepts (the OpenAI API's ``reasoning_effort`` values;
-#: which of them a model accepts is the endpoint's business).
+#: The values ``judge_reasoning_effort`` accepts (which of them a model accepts is the endpoint's business).
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 
 
@@ -132,12 +127,7 @@ class JudgeSettings(CoreSettings):
 
     @classmethod
     def resolve(cls, metadata: Mapping[str, Any] | None = None) -> JudgeSettings:
-        """Build settings from lm-eval ``--metadata`` and the environment.
-
-        Raises:
-            JudgeConfigError: a credential was passed through metadata, a ``judge_*`` key or
-                ``COCONOT_JUDGE_*`` variable is unknown, or a value is invalid or out of range.
-        """
+        """Build settings from lm-eval ``--metadata`` and the environment (``JudgeConfigError``: the fix)."""
         metadata = dict(metadata or {})
         _refuse_credentials(metadata)
         _refuse_unknown_metadata(metadata, {declared.meta_key for declared in SETTINGS.values()})
@@ -207,11 +197,7 @@ def table_rows(owner: str | None = None) -> list[str]:
 
 
 def _refuse_credentials(metadata: Mapping[str, Any], prefix: str = "") -> None:
-    """Refuse credential-looking keys (nested ones too), and URLs carrying credentials, in ``metadata``.
-
-    lm-eval writes ``--metadata`` and ``--model_args`` (which it merges into the metadata of
-    every task) verbatim into the results JSON, where nothing can redact them.
-    """
+    """Refuse credential-looking keys (nested ones too), and URLs carrying credentials, in ``metadata``."""
     where = "lm-eval writes --metadata and --model_args into the results JSON"
     for key, value in metadata.items():
         name = f"{prefix}{key}"
@@ -233,10 +219,6 @@ def _refuse_credentials(metadata: Mapping[str, Any], prefix: str = "") -> None:
             )
 
 
-def _normalised(name: str) -> str:
-    return "_".join(words_of(name))
-
-
 def _refuse_unknown_metadata(metadata: Mapping[str, Any], known: set[str]) -> None:
     """Refuse ``judge_*`` keys (any case or separator, or ``coconot_*``) that are no setting."""
     record = metadata.get(JUDGE_RECORD_KEY)
@@ -248,7 +230,7 @@ def _refuse_unknown_metadata(metadata: Mapping[str, Any], known: set[str]) -> No
     for name in metadata:
         if name in known or name == JUDGE_RECORD_KEY:
             continue
-        normalised = _normalised(name)
+        normalised = "_".join(words_of(name))
         near_miss = difflib.get_close_matches(normalised, known, cutoff=0.85)
         if normalised.startswith(("judge", "coconot")) or near_miss:
             raise JudgeConfigError(

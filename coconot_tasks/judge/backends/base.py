@@ -1,15 +1,8 @@
 """What a judge backend is: the interface every backend implements, and the values it returns.
 
-A backend turns the official judge messages for one item into the judge's answer
-(:class:`Completion`). Everything around that call -- cache, budget, retries, the
-adaptive limit, the circuit breaker and accounting -- is the engine's
-(:mod:`coconot_tasks.judge.engine`), identical for every backend. A backend maps its
-provider's failures to the package's own vocabulary (:mod:`coconot_tasks.judge.errors`):
-transient (``JudgeTransientError``; ``JudgeRateLimited`` with the delay the endpoint asked
-for; ``InvalidResponseError``), permanent (``JudgeCallError``), a refused request parameter
-(``JudgeRequestRejected``: a configuration error that stops the batch) and a reasoning judge
-out of tokens (``JudgeOutOfTokens``). The engine never sees a provider SDK. Each backend owns
-its provider's knowledge: request shape, preflight, prices, server lifecycle, defaults.
+A backend turns the judge messages for one item into the judge's answer (:class:`Completion`)
+and maps its provider's failures to :mod:`coconot_tasks.judge.errors`; everything around the
+call is the engine's, identical for every backend. Each backend owns its provider's knowledge.
 """
 
 from __future__ import annotations
@@ -56,21 +49,17 @@ class RequestShape:
 class JudgeFacts:
     """What the preflight learned from the judge endpoint (recorded in the results' judge record)."""
 
-    #: The model's ``shutdown_date`` as the endpoint reports it (``None``: none announced,
-    #: none reported, or the endpoint was not asked).
+    #: The model's ``shutdown_date`` as the endpoint reports it, if it does.
     shutdown_date: datetime.date | None = None
 
 
 class JudgeBackend:
-    """A judge backend. The class answers questions about a judge configured by settings
-    (its identity, endpoint, request shape, prices, checks, server lifecycle); an instance is
-    one batch's connection (:meth:`complete`, :meth:`aclose`). The defaults suit a remote judge
-    behind an endpoint that needs no server of ours and has no known price."""
+    """A judge backend: the class answers questions about a configured judge; an instance is one
+    batch's connection. The defaults suit a remote judge with no server of ours and no price."""
 
     #: The ``judge_backend`` value that selects this backend.
     name: ClassVar[str]
-    #: True when answers come from a (paid, slow) model: the engine caches them, prices
-    #: them, and a dry run only counts them. False for offline rule-based judges.
+    #: True when answers come from a (paid, slow) model: cached, priced, only counted in a dry run.
     remote: ClassVar[bool] = True
     #: This backend's own settings: a frozen dataclass of :func:`~coconot_tasks.judge.declare.setting`
     #: fields, which ``JudgeSettings`` gathers from the registry. Recorded for this backend only.
@@ -79,14 +68,12 @@ class JudgeBackend:
     key_variables: ClassVar[tuple[str, ...]] = ()
     #: Core settings this backend ignores (left out of its judge record).
     not_recorded: ClassVar[frozenset[str]] = frozenset()
-    #: A judge spec (``coconot compare-judges --judge NAME:MODEL@WHERE``): the setting ``WHERE``
-    #: sets, and the spec's form for help texts. ``None``: the backend takes no model (``NAME``).
+    #: The setting ``WHERE`` of a ``compare-judges`` spec ``NAME:MODEL@WHERE`` sets (``None``: no model),
+    #: and the spec's form for help texts.
     spec_where: ClassVar[str | None] = "judge_base_url"
     spec_form: ClassVar[str] = "{name}:MODEL[@BASE_URL]"
-    #: Where the answers come from, credentials removed (``None`` for offline judges): part
-    #: of the cache key, so a verdict from one endpoint is never served for another, and
-    #: recorded with every verdict. A backend on a changing address (e.g. a managed local
-    #: server on a free port) gives a stable identity instead.
+    #: Where the answers come from, credentials removed (``None`` offline): part of the cache key
+    #: and recorded with every verdict; stable for a server on a changing port.
     endpoint: str | None = None
 
     @classmethod

@@ -1,7 +1,7 @@
-"""The ``openai`` judge backend: any OpenAI-compatible chat-completions endpoint (OpenAI, vLLM,
-TGI, LiteLLM, ...), via the official SDK. The one place that knows OpenAI: the request shape
-by model family (:mod:`.shape`), the errors (:mod:`.errors`), the preflight (:mod:`.preflight`),
-the retired models (:mod:`.retired`) and the prices (:mod:`.pricing`).
+"""The ``openai`` judge backend: any OpenAI-compatible chat-completions endpoint, via the official SDK.
+
+The one place that knows OpenAI: request shapes, errors, preflight, retired models, prices, the
+key and endpoint fallbacks.
 """
 
 from __future__ import annotations

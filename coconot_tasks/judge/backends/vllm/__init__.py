@@ -1,27 +1,18 @@
-"""The ``vllm`` judge backend: the OpenAI-compatible route, against a server the plugin runs.
+"""The ``vllm`` judge backend: the OpenAI route against the ``vllm serve`` the plugin runs (:mod:`.server`).
 
-Everything else (cache, retries, adaptive concurrency, circuit breaker, progress bar,
-accounting, submission grouped by rubric for the prefix cache) is the engine's, as for the
-``openai`` backend. What differs:
-
-- the endpoint is the local server of :mod:`coconot_tasks.judge.backends.vllm.server` (started once per
-  process, normally by the preflight check before generation; its random key never leaves
-  this process). A server that cannot be (re)started, or that died, fails each request with
-  :class:`LocalJudgeDown` (not retried): the items end as counted judge errors, and the
-  generations are kept;
-- optionally (``judge_structured_outputs``), vLLM's structured outputs constrain every answer
-  to a short rationale followed by one valid ``<label>``; the request field is
-  ``structured_outputs: {"regex": ...}`` (vLLM >= 0.12 removed the older ``guided_regex``);
-- cost is 0 (no price is known for a local model unless ``judge_price_*`` is set).
+A server that cannot be (re)started, or that died, fails each request with :class:`LocalJudgeDown`
+(not retried): judge errors, the generations kept. Optionally (``judge_structured_outputs``) vLLM's
+``structured_outputs: {"regex": ...}`` (``guided_regex`` before vLLM 0.12) constrains every answer
+to a short rationale and one valid ``<label>``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,29 +52,6 @@ def label_regex(set_name: str) -> str:
     refusal, compliance = CLASS_NAMES[set_name]
     classes = "|".join(re.escape(name) for name in (compliance, refusal, "NEITHER"))
     return rf"[^<]{{0,{RATIONALE_CHARS}}}<label>({classes})</label>"
-
-
-def request_fields(settings: JudgeSettings, set_name: str) -> dict[str, Any]:
-    """Fields this backend adds to each chat request (``judge_id`` names them for the cache key)."""
-    if not server_settings(settings).structured_outputs:
-        return {}
-    return {"structured_outputs": {"regex": label_regex(set_name)}}
-
-
-def connect(settings: JudgeSettings) -> JudgeSettings:
-    """``settings`` pointing at the running local server (started now if it is not running).
-
-    Raises:
-        coconot_tasks.judge.backends.vllm.server.LocalServerError: the server could not be started.
-    """
-    running = server.shared_server(settings)
-    return dataclasses.replace(settings, base_url=running.base_url, api_key=running.api_key)
-
-
-def server_gone(settings: JudgeSettings) -> str | None:
-    """Why the local server of ``settings`` is no longer running, or ``None`` if it runs."""
-    running = server.registered_server(server.ServerSpec.from_settings(settings))
-    return None if running is None else running.describe_exit()
 
 
 class LocalJudgeDown(JudgeCallError):
@@ -173,10 +141,12 @@ class VllmBackend(JudgeBackend):
     def __init__(self, settings: JudgeSettings) -> None:
         self.settings = settings
         self.endpoint: str | None = settings.endpoint  # stable across server restarts and ports
+        self.structured = server_settings(settings).structured_outputs
         self.inner: OpenAIBackend | None = None
         self.down: str | None = None
         try:
-            self.inner = OpenAIBackend(connect(settings))
+            running = server.shared_server(settings)
+            self.inner = OpenAIBackend(replace(settings, base_url=running.base_url, api_key=running.api_key))
         except JudgeConfigError as exc:  # could not start: every item becomes a judge error
             logger.error("%s", exc)
             self.down = str(exc).splitlines()[0]
@@ -185,12 +155,12 @@ class VllmBackend(JudgeBackend):
         self, item: JudgeItem, messages: Sequence[dict[str, str]], decoding: dict[str, Any]
     ) -> Completion:
         """One answer from the local server (with structured outputs when configured)."""
-        down = self.down or server_gone(self.settings)
+        down = self.down or server.server_gone(self.settings)
         if down or self.inner is None:
             raise LocalJudgeDown(down or "the local judge server is not running")
-        return await self.inner.complete(
-            item, messages, {**decoding, **request_fields(self.settings, item.set_name)}
-        )
+        if self.structured:  # judge_id says so: part of the cache key
+            decoding = {**decoding, "structured_outputs": {"regex": label_regex(item.set_name)}}
+        return await self.inner.complete(item, messages, decoding)
 
     async def aclose(self) -> None:
         """Close the HTTP client (the server keeps running for the next batch)."""
