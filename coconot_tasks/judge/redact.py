@@ -28,22 +28,8 @@ def redact_url(url: str | None) -> str | None:
 
 
 _SECRET_WORDS = frozenset(
-    [
-        "key",
-        "apikey",
-        "accesstoken",
-        "secret",
-        "password",
-        "passwd",
-        "pwd",
-        "auth",
-        "authorization",
-        "credential",
-        "credentials",
-        "bearer",
-        "signature",
-        "sig",
-    ]
+    ["key", "apikey", "accesstoken", "secret", "password", "passwd", "pwd", "auth", "authorization"]
+    + ["credential", "credentials", "bearer", "signature", "sig"]
 )
 
 
