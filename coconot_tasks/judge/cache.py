@@ -1,25 +1,12 @@
-"""Persistent verdict cache: SQLite, keyed by the content of a judge request.
+"""Persistent verdict cache: SQLite (WAL, busy timeout), keyed by the content of a judge request.
 
-The key covers the judge backend and requested model, the endpoint (base URL without
-credentials), the prompt version, the exact messages (rubric, question and response
-included) and the decoding settings, so a verdict is reused only for an identical request
-to the same server. Each row also keeps the model id the endpoint reported, which a cache
-hit returns. Each verdict is written as soon as it arrives (a killed run resumes with only
-the missing calls). WAL mode and a busy timeout make two processes writing at once safe.
-No credentials are ever part of a key or a row.
-
-Schema versions (``PRAGMA user_version``): 0 is the first layout (no endpoint, no served
-model; keys without the endpoint). Opening such a file migrates it in place: the old rows
-keep their old keys, which no new key can equal, so they are never served again; they stay
-visible as ``legacy_entries`` in ``coconot cache stats`` and ``coconot cache clear --legacy``
-removes them. A file from a newer version is refused.
-
-A cache file that cannot be used (not SQLite, corrupt, not writable, a folder that cannot
-be created) raises :class:`CacheError`, a one-line message naming the file and the fix;
-:meth:`VerdictCache.check` runs every check before generation. Once open, a failed read
-counts as a miss and a failed write keeps the verdict for the run: both are counted
-(:attr:`VerdictCache.read_failures`, :attr:`VerdictCache.write_failures`) and reported,
-never raised.
+The key covers the judge, the endpoint (without credentials), the prompt version, the messages
+and the decoding, so a verdict is reused only for an identical request to the same server; each
+verdict is written as it arrives, so a killed run resumes. No credentials in keys or rows.
+Schema 0 files (keys without the endpoint) are migrated in place: their rows are never served
+again and show as ``legacy_entries``; a newer schema is refused. A file that cannot be used
+raises :class:`CacheError` naming the file and the fix; once open, failed reads (misses) and
+writes (the verdict kept for the run) are counted and reported, never raised.
 """
 
 from __future__ import annotations
@@ -73,11 +60,7 @@ NETWORK_FILESYSTEMS = frozenset(
 
 
 class CacheError(JudgeConfigError):
-    """The verdict cache file cannot be used; the message names the file and the fix.
-
-    ``kind`` is ``"corrupt"``, ``"locked"``, ``"unwritable"``, ``"folder"`` (cannot be
-    created) or ``"newer"`` (written by a newer version); ``path`` is the file, if known.
-    """
+    """The verdict cache file cannot be used (``kind``: corrupt, locked, unwritable, folder, newer)."""
 
     def __init__(self, message: str, *, kind: str, path: Path | None = None) -> None:
         super().__init__(message)
@@ -98,10 +81,7 @@ class CachedOutput:
 def request_key(
     judge_id: str, endpoint: str, prompt_version: str, messages: Any, decoding: dict[str, Any]
 ) -> str:
-    """Return the content hash identifying one judge request to one endpoint.
-
-    ``endpoint`` must be free of credentials (``JudgeSettings.endpoint``).
-    """
+    """The content hash of one judge request to one ``endpoint`` (without credentials)."""
     payload = json.dumps(
         {
             "schema": SCHEMA_VERSION,
@@ -118,11 +98,7 @@ def request_key(
 
 
 def default_cache_path() -> Path:
-    """The cache database file inside the cache directory.
-
-    Raises:
-        CacheError: the cache directory cannot be created.
-    """
+    """The cache database file inside the cache directory (:class:`CacheError` if it cannot be made)."""
     try:
         return cache_dir() / "judge_cache.sqlite3"
     except OSError as exc:
@@ -185,14 +161,8 @@ class _IntegrityError(sqlite3.DatabaseError):
 
 
 class VerdictCache:
-    """A thread-safe handle on the SQLite verdict cache.
-
-    ``busy_timeout``: seconds to wait for another process's write lock before a write counts
-    as failed.
-
-    Raises:
-        CacheError: the file or its folder cannot be used (see the module docstring).
-    """
+    """A thread-safe handle on the verdict cache; ``busy_timeout``: seconds to wait for another
+    process's write lock before a write counts as failed."""
 
     def __init__(self, path: Path | None = None, *, busy_timeout: float = 60.0) -> None:
         self.path = path or default_cache_path()
@@ -274,11 +244,7 @@ class VerdictCache:
             raise
 
     def check(self) -> None:
-        """Check that the whole file is intact and that a verdict can be written (nothing is kept).
-
-        Raises:
-            CacheError: the file is corrupt or cannot be written.
-        """
+        """Check that the whole file is intact and that a verdict can be written (nothing is kept)."""
         try:
             with self._lock:
                 problems = [row[0] for row in self._conn.execute("PRAGMA quick_check")]
@@ -333,10 +299,7 @@ class VerdictCache:
         return True
 
     def stats(self, mounts_table: str | None = None) -> dict[str, Any]:
-        """Entries per judge and endpoint, legacy entries, file size, and the folder's filesystem.
-
-        ``mounts_table`` is the text of ``/proc/mounts`` (read when not given).
-        """
+        """Entries per judge and endpoint, legacy entries, file size, and the folder's filesystem."""
         with self._lock:
             per_judge = dict(
                 self._conn.execute(
@@ -362,10 +325,7 @@ class VerdictCache:
         }
 
     def clear(self, judge_model: str | None = None, *, legacy: bool = False) -> int:
-        """Delete all entries, those of one judge, or (``legacy``) those written before schema 2.
-
-        Returns how many were deleted.
-        """
+        """Delete all entries, those of one judge, or (``legacy``) those before schema 2; return how many."""
         query, params = "DELETE FROM verdicts", ()
         if legacy:
             query += " WHERE endpoint IS NULL"
@@ -390,10 +350,9 @@ def _unescape_mount_field(field: str) -> str:
 
 
 def filesystem_type(folder: Path, mounts_table: str | None = None) -> str | None:
-    """The filesystem type of the mount holding ``folder`` (symlinks resolved), or ``None``.
+    """The filesystem type of the mount holding ``folder`` (symlinks resolved), or ``None`` (not Linux).
 
-    ``mounts_table`` is the text of ``/proc/mounts``; it is read when not given, and
-    ``None`` is returned where it does not exist (not Linux).
+    ``mounts_table`` is the text of ``/proc/mounts`` (read when not given).
     """
     if mounts_table is None:
         try:

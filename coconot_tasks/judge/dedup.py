@@ -1,11 +1,5 @@
-"""Judge a batch that repeats requests, sending each distinct judge request once.
-
-A run with both conditions (with and without the system prompt) often holds the same
-response to the same prompt twice. Judged one task after another (as lm-eval does), the
-second copy is a cache hit; judged in one concurrent batch, both would be sent.
-:func:`judge_unique` sends the first copy only and gives each repeat its verdict, as
-that cache hit would.
-"""
+"""Judge a batch that repeats requests (both conditions often hold the same pair), sending each
+distinct judge request once."""
 
 from __future__ import annotations
 
@@ -33,14 +27,8 @@ def judge_unique(
     progress: bool = True,
     desc: str = "CoCoNot judge",
 ) -> tuple[list[JudgeResult], JudgeStats]:
-    """:func:`judge_items`, sending each distinct judge request once when the cache is on.
-
-    With the cache on, repeats of an item (same set, subcategory, prompt and response)
-    are judged once and get the first copy's verdict as a cached result (no calls, tokens
-    or cost: what the cache would have given), and are counted in the stats like one. With
-    the cache off (``--no-cache``), or with the heuristic backend (which has no cache),
-    every item is sent, as asked. Returns one result per item, in order, and the stats.
-    """
+    """:func:`judge_items`; with the cache on, a repeated item gets the first copy's verdict as a
+    cache hit would (no calls, tokens or cost). Without a cache every item is sent, as asked."""
     if not settings.cache or not backend_for(settings).remote:
         return judge_items(items, settings, cache=cache, progress=progress, desc=desc)
     first: dict[tuple[str, str, str, str], int] = {}

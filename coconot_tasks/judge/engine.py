@@ -1,16 +1,10 @@
 """Judge many question-response pairs concurrently, with cache, budget, retries and accounting.
 
-One engine serves every scoring path (the lm-eval filter, ``coconot rescore``,
-``coconot validate-judge``) and every backend (:mod:`coconot_tasks.judge.backends`).
-:meth:`_Engine.grade` is the metric's grading step -- prompt, call, parse, verdict -- and
-everything else is wrapped around its call (:meth:`_Engine.ask`): requests run
-concurrently under an adaptive (AIMD) limit, each retried with exponential backoff and
-jitter that honours ``Retry-After``; a circuit breaker stops the batch when the endpoint
-is clearly down. A call that still fails, or whose output holds no recognisable label
-after ``label_retries`` re-asks, becomes a result without a verdict -- counted and
-reported, never turned into a label. Verdicts go to the cache as they arrive, so an
-interrupted batch resumes where it stopped. A bug in the engine itself is not a judge
-error: it propagates.
+One engine for every scoring path and backend. :meth:`_Engine.grade` is the metric's step --
+prompt, call, parse, verdict; around the call: an adaptive concurrency limit, retries with
+backoff honouring ``Retry-After``, a circuit breaker. A call that still fails, or an output
+without a label after ``label_retries`` re-asks, is a result without a verdict: counted, never
+a label. Verdicts are cached as they arrive. A bug in the engine itself propagates.
 """
 
 from __future__ import annotations
@@ -21,6 +15,8 @@ import time
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
+
+from tqdm.auto import tqdm
 
 from coconot_tasks.benchmark.official_files import Rubric, load_rubric, rubric_entry
 from coconot_tasks.judge.backends import make_backend, request_shape
@@ -53,12 +49,10 @@ from coconot_tasks.judge.verdict import Verdict, parse_verdict
 
 T = TypeVar("T")
 
-#: Typical completion length of the paper's judge (a short rationale plus the label),
-#: used only by dry-run estimates.
+#: Typical completion length of the paper's judge (rationale and label), for dry-run estimates.
 TYPICAL_COMPLETION_TOKENS = 80
 
-#: The circuit breaker opens after this many failed requests in a row (at least; twice
-#: the concurrency when that is more, so one wave of in-flight failures is not enough).
+#: The circuit breaker opens after this many failed requests in a row (or twice the concurrency).
 BREAKER_MIN_FAILURES = 20
 
 
@@ -108,7 +102,6 @@ class _Engine:
         self.backend = backend
         self.cache = cache
         self.stats = stats
-        # The backend decides the request shape by model family (part of the cache key).
         self.shape = request_shape(settings)
         self.decoding = self.shape.params
         self.limiter = AdaptiveLimiter(settings.concurrency)
@@ -269,8 +262,6 @@ class _Engine:
         )
 
     async def run(self, items: Sequence[JudgeItem], progress: bool, desc: str) -> list[JudgeResult]:
-        from tqdm.auto import tqdm
-
         results: list[JudgeResult | None] = [None] * len(items)
         started = time.perf_counter()
         errors = 0
@@ -309,12 +300,8 @@ class _Engine:
 
 
 def submission_order(items: Sequence[JudgeItem]) -> list[int]:
-    """Indices of ``items`` grouped by (set, subcategory): the order to send them in.
-
-    Consecutive requests then share the rubric prefix of the judge prompt, which servers with
-    prefix caching (vLLM, SGLang) compute once per group. Stable within a group; results are
-    still returned in the original order.
-    """
+    """Indices of ``items`` grouped by (set, subcategory): consecutive requests share the rubric
+    prefix, which servers with prefix caching compute once."""
     return sorted(range(len(items)), key=lambda i: (items[i].set_name, items[i].subcategory.lower()))
 
 
@@ -334,11 +321,8 @@ def judge_items(
 ) -> tuple[list[JudgeResult], JudgeStats]:
     """Judge ``items`` concurrently; return one result per item (same order) and stats.
 
-    A cache is opened at the default location when ``settings.cache`` is true and none
-    is given; the official rubric is loaded from its default places when none is given.
-    If the cache cannot be opened (it is checked before generation, but a file can break
-    later), judging goes on without it and ``stats.cache_problem`` says why. Never raises
-    because of a failed judge call or a cache failure.
+    Opens the default cache (``settings.cache``) and rubric when none is given; a cache that
+    cannot be opened is skipped (``stats.cache_problem``). Judge and cache failures never raise.
     """
     stats = JudgeStats(items=len(items))
     backend = make_backend(settings)

@@ -8,28 +8,16 @@ class JudgeConfigError(ValueError):
 
 
 class JudgeRequestRejected(Exception):
-    """The endpoint refused a parameter of the judge request: a configuration error.
-
-    Every other request of the batch would be refused the same way, so the engine stops the
-    batch. The message names the parameter and the setting to change.
-    """
+    """The endpoint refused a parameter of the judge request: the engine stops the batch."""
 
 
 class JudgeOutOfTokens(Exception):
-    """A reasoning judge spent its whole completion budget reasoning and wrote no answer.
-
-    A judge error for this item (never a label, not re-asked: the same request would run out
-    again); the message says which setting to change.
-    """
+    """A reasoning judge spent its whole budget reasoning: a judge error, not re-asked."""
 
 
 class JudgeCallError(Exception):
-    """A judge request failed; not retried. ``str()`` is the one line the engine logs and counts.
-
-    Backends map their provider's errors to this class and its subclasses, e.g.
-    ``JudgeCallError("Incorrect API key", kind="AuthenticationError", status=401)`` reads
-    ``AuthenticationError (HTTP 401): Incorrect API key``.
-    """
+    """A judge request failed; not retried. ``str()`` is one line, e.g. ``AuthenticationError (HTTP
+    401): Incorrect API key`` for ``JudgeCallError("Incorrect API key", kind=..., status=401)``."""
 
     #: True for failures worth another attempt (:mod:`coconot_tasks.judge.retry`).
     retryable = False

@@ -7,17 +7,11 @@ import time
 
 
 class AdaptiveLimiter:
-    """Additive-increase / multiplicative-decrease concurrency limit.
+    """Additive-increase / multiplicative-decrease concurrency limit, starting at ``maximum``.
 
-    Starts at ``maximum``. A throttle signal (HTTP 429) halves the limit, at most once
-    per ``cooldown`` seconds so that one burst of 429s counts once. Recovery is two-speed,
-    as in TCP's fast recovery: below the limit in force before the last decrease, each
-    success adds half a slot (the limit returns there within about one round of
-    requests); above it, each success adds ``1 / limit`` (about one slot per round), so
-    the limit probes toward the configured maximum slowly.
-
-    Waiters are woken only for free slots (never all at once), so a batch of thousands
-    of queued judgments costs O(1) per release.
+    A 429 halves the limit, at most once per ``cooldown``. Each success adds half a slot below
+    the limit before the last decrease (fast recovery), ``1 / limit`` above it. Waiters are woken
+    only for free slots.
     """
 
     def __init__(self, maximum: int, *, minimum: int = 1, cooldown: float = 1.0) -> None:

@@ -1,21 +1,14 @@
 """Whether a batch's judging failed, and what to do about it: one rule for every judging path.
 
-A batch *failed* (``lm_eval`` and the ``coconot`` commands then exit with status 3 after
-writing their output, whatever ``judge_max_error_rate`` says) when the endpoint rejected a
-request parameter (``stats.config_error``), the circuit breaker stopped judging
-(``stats.endpoint_down``), or judge errors left it without a single verdict from the judge
-(empty responses need none, so they do not count). A dry run,
-``--predict_only`` and the budget cap judge less on purpose: they are not failures here
-(``judge_max_error_rate`` still applies to the budget cap).
-
-The advice depends on the errors: transient ones (429, 5xx, timeouts, dropped connections,
-the breaker on those) heal by rerunning; a permanent one (a rejected parameter, a 4xx such
-as 400/401/403/404, answers without a label) names the setting to change instead.
+Failed (exit status 3 after the output is written): a rejected request parameter, the circuit
+breaker, or judge errors without a single verdict. A dry run, ``--predict_only`` and the budget
+cap judge less on purpose. Transient errors heal by rerunning; a permanent one names the fix.
 """
 
 from __future__ import annotations
 
-from coconot_tasks.judge.settings import ENV_API_KEY, JudgeSettings
+from coconot_tasks.judge.backends import backend_for
+from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import JudgeStats
 
 _UNCHANGED = "rerunning the unchanged command would fail the same way"
@@ -45,7 +38,7 @@ def what_to_do(stats: JudgeStats, settings: JudgeSettings, rerun: str) -> str:
         return f"{rerun[:1].upper()}{rerun[1:]}."
     status, model = stats.permanent_status, settings.model
     if status == 401:
-        fix = f"the endpoint {settings.endpoint} rejected the API key: set {ENV_API_KEY} (or OPENAI_API_KEY)"
+        fix = f"the endpoint {settings.endpoint} rejected the API key: set {backend_for(settings).key_hint()}"
     elif status == 403:
         fix = f"no access to judge model {model!r}: use a key that has access, or another judge_model"
     elif status == 404:

@@ -17,13 +17,7 @@ logger = logging.getLogger("coconot_tasks")
 
 
 def check_cache(path: Path | None = None, mounts_table: str | None = None) -> None:
-    """Open the verdict cache and check that it is intact and writable; warn on a network filesystem.
-
-    ``mounts_table`` is the text of ``/proc/mounts`` (read when not given).
-
-    Raises:
-        JudgeConfigError: (a :class:`~coconot_tasks.judge.cache.CacheError`) naming the file and the fix.
-    """
+    """Open the verdict cache and check that it is intact and writable; warn on a network filesystem."""
     cache = VerdictCache(path)
     try:
         cache.check()
@@ -47,15 +41,8 @@ def check_judge(
 ) -> JudgeFacts:
     """Raise :class:`JudgeConfigError` with what to set if the judge cannot work; return what it learned.
 
-    Free, local checks always run: a budget cap needs the judge's price
-    (:func:`~coconot_tasks.judge.pricing.check_budget_priced`), the backend's own checks
-    (``check``: e.g. a model OpenAI has shut down is refused on api.openai.com), and the verdict
-    cache (when on) must be intact and writable (:func:`check_cache`). Then, unless ``preflight``
-    is off or this is a dry run, the backend's ``preflight``: the ``vllm`` backend starts the
-    local judge server now (with ``judge_preflight=0`` it starts when judging begins instead); the
-    ``openai`` backend checks that the endpoint answers, knows the model (and its shutdown date,
-    ``today`` defaulting to today, UTC) and accepts the run's exact request
-    (:func:`coconot_tasks.judge.backends.openai.preflight.check_endpoint`).
+    Free local checks always run (a priced budget cap, the backend's ``check``, the cache); then,
+    unless ``preflight`` is off or this is a dry run, the backend's ``preflight``.
     """
     check_budget_priced(settings)
     backend = backend_for(settings)

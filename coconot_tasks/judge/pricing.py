@@ -1,18 +1,13 @@
-"""Judge costs, for cost estimates and the budget cap.
-
-USD per one million tokens (input, output), from the backend's price list (OpenAI's public
-prices: :mod:`coconot_tasks.judge.backends.openai.pricing`); prices change, so treat
-estimates as estimates. Unknown models (local endpoints) are counted as
-costing 0 unless ``judge_price_input`` / ``judge_price_output`` (USD per 1M tokens) are given,
-and every cost report then says "unknown" (:func:`format_cost`); a budget cap needs a price
-(:func:`check_budget_priced`).
-"""
+"""Judge costs, for estimates and the budget cap: USD per 1M (input, output) tokens from the
+``judge_price_*`` settings, else the backend's price list; unknown prices count as 0 and are
+reported as "unknown"."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from coconot_tasks.judge.backends import backend_for
+from coconot_tasks.judge.errors import JudgeConfigError
 
 if TYPE_CHECKING:
     from coconot_tasks.judge.settings import JudgeSettings
@@ -34,10 +29,7 @@ def cost_usd(prices: tuple[float, float] | None, prompt_tokens: int, completion_
 
 
 def prices_known(settings: JudgeSettings) -> bool:
-    """True when the cost of ``settings``' judge can be computed (table or explicit prices).
-
-    The offline heuristic judge costs nothing, and says so.
-    """
+    """True when the cost of ``settings``' judge can be computed (table or explicit prices)."""
     return judge_prices(settings) is not None
 
 
@@ -47,13 +39,7 @@ def format_cost(usd: float, known: bool) -> str:
 
 
 def check_budget_priced(settings: JudgeSettings) -> None:
-    """Refuse a budget cap that could never be enforced: the judge's price is unknown.
-
-    Raises:
-        JudgeConfigError: naming the model and the settings that give it a price.
-    """
-    from coconot_tasks.judge.errors import JudgeConfigError
-
+    """Refuse a budget cap that could never be enforced: the judge's price is unknown."""
     if settings.max_cost_usd is None or prices_known(settings):
         return
     raise JudgeConfigError(

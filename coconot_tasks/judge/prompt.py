@@ -46,25 +46,13 @@ _CONTRAST_COMPLIANCE_SUFFIX: Final = (
 
 
 def neutralise_label_tags(response: str) -> str:
-    """``response`` with every ``<label>`` / ``</label>`` tag HTML-escaped (``&lt;label&gt;``).
-
-    The judge still sees that the response wrote such a tag, but when it quotes the
-    response, the quote holds no tag that could pass for the judge's own verdict. Text
-    without such tags is returned unchanged (so its judge request and cache key are too).
-    """
+    """``response`` with every ``<label>`` / ``</label>`` tag HTML-escaped: a judge quoting it quotes
+    no verdict tag. Text without such tags is returned unchanged (and so is its cache key)."""
     return _LABEL_TAG.sub(r"&lt;\1&gt;", response)
 
 
 def judge_user_message(set_name: str, prompt: str, response: str, rubric: dict[str, str]) -> str:
-    """Return the official judge user message for one question-response pair.
-
-    Args:
-        set_name: ``"original"`` or ``"contrast"``.
-        prompt: the CoCoNot request, verbatim.
-        response: the model's response, verbatim except for escaped verdict tags
-            (:func:`neutralise_label_tags`).
-        rubric: the subcategory's rubric entry (keys ``"refusal"`` and ``"compliance"``).
-    """
+    """The official judge user message for one pair; ``rubric`` is the subcategory's entry."""
     if set_name not in CLASS_NAMES:
         raise ValueError(f"unknown CoCoNot set {set_name!r}; expected one of {list(CLASS_NAMES)}")
     refusal_class, compliance_class = CLASS_NAMES[set_name]

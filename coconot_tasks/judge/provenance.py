@@ -1,12 +1,4 @@
-"""What a results file records about the judge that scored it.
-
-One dict, written into each CoCoNot task config's ``metadata`` under :data:`JUDGE_RECORD_KEY`
-(lm-eval copies task configs into the results JSON) by an ``lm_eval`` run and by ``coconot
-rescore``: the effective settings (whatever their source), the requested judge, the endpoint
-it was asked at (credentials removed), the model ids that endpoint reported for the
-verdicts, and ``price_known``: false when the judge model has no known price (its
-``judge_cost_usd`` is then 0 for lack of a price, not because judging was free).
-"""
+"""What a results file records about the judge that scored it (under :data:`JUDGE_RECORD_KEY`)."""
 
 from __future__ import annotations
 
@@ -21,11 +13,8 @@ from coconot_tasks.judge.settings import JudgeSettings, applies
 def judge_provenance(
     settings: JudgeSettings, served_models: Mapping[str, int] | None = None
 ) -> dict[str, Any]:
-    """The record of ``settings``' judge: its public settings plus ``judge``, ``endpoint`` and
-    ``served_models`` (verdicts per model id the endpoint reported), ``request`` (the decoding
-    parameters sent with every judge request, without messages) and ``paper_request`` (true when
-    they are exactly the paper's), without the keys that do not apply to its backend (a
-    heuristic judge has no model; only ``vllm`` has server fields)."""
+    """The record of ``settings``' judge: the public settings that apply to its backend, the judge,
+    endpoint, served models, request parameters, whether they are the paper's, and ``price_known``."""
     backend = backend_for(settings)
     shape = request_shape(settings)
     record = {name: value for name, value in settings.public().items() if applies(name, backend)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 
 def redact_url(url: str | None) -> str | None:
@@ -13,8 +14,6 @@ def redact_url(url: str | None) -> str | None:
     """
     if not url:
         return url
-    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
     parts = urlsplit(url)
     netloc = parts.netloc
     if "@" in netloc:
@@ -29,22 +28,8 @@ def redact_url(url: str | None) -> str | None:
 
 
 _SECRET_WORDS = frozenset(
-    [
-        "key",
-        "apikey",
-        "accesstoken",
-        "secret",
-        "password",
-        "passwd",
-        "pwd",
-        "auth",
-        "authorization",
-        "credential",
-        "credentials",
-        "bearer",
-        "signature",
-        "sig",
-    ]
+    ["key", "apikey", "accesstoken", "secret", "password", "passwd", "pwd", "auth", "authorization"]
+    + ["credential", "credentials", "bearer", "signature", "sig"]
 )
 
 

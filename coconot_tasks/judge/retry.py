@@ -1,12 +1,7 @@
-"""When and how long to retry a failed judge request (used with ``tenacity``).
+"""When and how long to retry a failed judge request (with ``tenacity``), and when to stop altogether.
 
-Retried: what the backend classified as transient (:class:`~coconot_tasks.judge.errors.JudgeTransientError`:
-for the OpenAI protocol HTTP 408, 409, 429 and 5xx, timeouts, connection errors and HTTP 200
-bodies that are not a chat completion). Not retried: every other
-:class:`~coconot_tasks.judge.errors.JudgeCallError` (a bad key or an unknown model does not heal
-by waiting). The wait honours the delay the endpoint asked for (``retry_after``, capped at
-60 s), else exponential backoff with full jitter.
-:class:`CircuitBreaker` decides when to stop trying altogether.
+Retried: what the backend classified as transient; the wait is the delay the endpoint asked for
+(capped at 60 s), else exponential backoff with full jitter.
 """
 
 from __future__ import annotations
@@ -51,13 +46,8 @@ def retrying(max_retries: int, initial: float = 0.5, maximum: float = 20.0) -> t
 
 
 class CircuitBreaker:
-    """Stop judging when the endpoint is clearly down, instead of retrying every item for hours.
-
-    Opens after ``threshold`` consecutive failed requests (any failure but a 429, which
-    the adaptive limiter handles) with no success in between: a dead or hanging endpoint,
-    a revoked key, a model that was taken away. Once open it stays open for the batch;
-    the items not yet judged are reported as such, and a rerun resumes from the cache.
-    """
+    """Stop judging when the endpoint is clearly down: open (for the rest of the batch) after
+    ``threshold`` failed requests in a row (429s excepted: the limiter handles them)."""
 
     def __init__(self, threshold: int) -> None:
         self.threshold = max(1, threshold)

@@ -1,13 +1,9 @@
 """Judge configuration: ``--metadata`` first, then environment variables, then defaults.
 
-Secrets (API keys) are read from the environment only and never stored in a field that
-is logged, cached or written to results (:meth:`JudgeSettings.public` omits them and
-redacts credentials in the endpoint URL). lm-eval writes ``--metadata`` (and
-``--model_args``, which it merges into it) verbatim into the results JSON, so
-:meth:`JudgeSettings.resolve` refuses credential-looking keys and URLs with credentials
-there, unknown ``judge_*`` keys and ``COCONOT_JUDGE_*`` variables, and values their declaration
-(:func:`~coconot_tasks.judge.declare.setting`) does not allow. Each setting is one field: of
-:class:`CoreSettings`, or of the settings class a backend declares.
+Each setting is one field (:func:`~coconot_tasks.judge.declare.setting`) of :class:`CoreSettings`
+or of a backend's settings class. Keys come from the environment only and are never logged,
+cached or recorded; since lm-eval writes ``--metadata`` and ``--model_args`` verbatim into the
+results, :meth:`JudgeSettings.resolve` refuses credentials there, and unknown settings.
 """
 
 from __future__ import annotations
@@ -18,25 +14,21 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, TypeVar
 
 from coconot_tasks.judge.backends import BACKENDS
-from coconot_tasks.judge.backends.base import JudgeBackend
+from coconot_tasks.judge.backends.base import ENV_API_KEY, JudgeBackend
 from coconot_tasks.judge.backends.openai.retired import DEFAULT_JUDGE_MODEL
-from coconot_tasks.judge.backends.vllm.settings import VllmServerSettings
 from coconot_tasks.judge.declare import Declared, declarations, setting
 from coconot_tasks.judge.errors import JudgeConfigError
 from coconot_tasks.judge.redact import looks_secret, redact_url, words_of
 
-#: The judge's key: read from the environment only (falls back to ``OPENAI_API_KEY``).
-ENV_API_KEY = "COCONOT_JUDGE_API_KEY"
 #: The ``--metadata`` key under which the task config records the judge's effective settings
 #: (the YAML declares it empty; the ``custom_dataset`` hook fills it in).
 JUDGE_RECORD_KEY = "judge_settings"
 
 
-#: The values ``judge_reasoning_effort`` accepts (the OpenAI API's ``reasoning_effort`` values;
-#: which of them a model accepts is the endpoint's business).
+#: The values ``judge_reasoning_effort`` accepts (which of them a model accepts is the endpoint's business).
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 
 
@@ -113,25 +105,34 @@ class CoreSettings:
     )  # fmt: skip
 
 
+T = TypeVar("T")
+
+
+def _with_backend_settings(cls: type[T]) -> type[T]:
+    """``cls`` with each backend's settings class (its ``declares``) as a further base: a backend with
+    settings is its folder and its registry line."""
+    declared = tuple(backend.declares for backend in BACKENDS.values() if backend.declares)
+    # Its fields follow the core ones; its own repr (no key, no credentials) beats the backends'.
+    names = {"__module__": cls.__module__, "__qualname__": cls.__qualname__, "__repr__": cls.__repr__}
+    return dataclass(frozen=True, repr=False)(type(cls.__name__, (*declared, cls), names))
+
+
+@_with_backend_settings
 @dataclass(frozen=True)
-class JudgeSettings(VllmServerSettings, CoreSettings):
-    """Everything the judge engine needs: the core settings, then those each backend declares
-    (a backend's settings class is a base here and its ``declares``), and the key."""
+class JudgeSettings(CoreSettings):
+    """Everything the judge engine needs: the core settings, those each backend declares (added
+    by :func:`_with_backend_settings`), and the key."""
 
     api_key: str | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def resolve(cls, metadata: Mapping[str, Any] | None = None) -> JudgeSettings:
-        """Build settings from lm-eval ``--metadata`` and the environment.
-
-        Raises:
-            JudgeConfigError: a credential was passed through metadata, a ``judge_*`` key or
-                ``COCONOT_JUDGE_*`` variable is unknown, or a value is invalid or out of range.
-        """
+        """Build settings from lm-eval ``--metadata`` and the environment (``JudgeConfigError``: the fix)."""
         metadata = dict(metadata or {})
         _refuse_credentials(metadata)
         _refuse_unknown_metadata(metadata, {declared.meta_key for declared in SETTINGS.values()})
-        _refuse_unknown_environment({declared.env_var for declared in SETTINGS.values()} | {ENV_API_KEY})
+        keys = {name for backend in BACKENDS.values() for name in backend.key_variables}
+        _refuse_unknown_environment({declared.env_var for declared in SETTINGS.values()} | keys)
         values: dict[str, Any] = {}
         origins: dict[str, str] = {}
         for name, declared in SETTINGS.items():
@@ -147,10 +148,7 @@ class JudgeSettings(VllmServerSettings, CoreSettings):
         backend = BACKENDS[values.get("backend", cls.backend)]
         settings = cls(**backend.defaults(values))
         backend.validate(settings)
-        key = os.environ.get(ENV_API_KEY) or os.environ.get("OPENAI_API_KEY") or None
-        base = settings.base_url or os.environ.get("OPENAI_BASE_URL") or None
-        if base is not None:
-            _check_base_url(base, origins.get("base_url", "OPENAI_BASE_URL"))
+        base, key = backend.connection(settings.base_url, origins.get("base_url", ""))
         return dataclasses.replace(settings, base_url=base, api_key=key)
 
     @property
@@ -199,11 +197,7 @@ def table_rows(owner: str | None = None) -> list[str]:
 
 
 def _refuse_credentials(metadata: Mapping[str, Any], prefix: str = "") -> None:
-    """Refuse credential-looking keys (nested ones too), and URLs carrying credentials, in ``metadata``.
-
-    lm-eval writes ``--metadata`` and ``--model_args`` (which it merges into the metadata of
-    every task) verbatim into the results JSON, where nothing can redact them.
-    """
+    """Refuse credential-looking keys (nested ones too), and URLs carrying credentials, in ``metadata``."""
     where = "lm-eval writes --metadata and --model_args into the results JSON"
     for key, value in metadata.items():
         name = f"{prefix}{key}"
@@ -225,10 +219,6 @@ def _refuse_credentials(metadata: Mapping[str, Any], prefix: str = "") -> None:
             )
 
 
-def _normalised(name: str) -> str:
-    return "_".join(words_of(name))
-
-
 def _refuse_unknown_metadata(metadata: Mapping[str, Any], known: set[str]) -> None:
     """Refuse ``judge_*`` keys (any case or separator, or ``coconot_*``) that are no setting."""
     record = metadata.get(JUDGE_RECORD_KEY)
@@ -240,7 +230,7 @@ def _refuse_unknown_metadata(metadata: Mapping[str, Any], known: set[str]) -> No
     for name in metadata:
         if name in known or name == JUDGE_RECORD_KEY:
             continue
-        normalised = _normalised(name)
+        normalised = "_".join(words_of(name))
         near_miss = difflib.get_close_matches(normalised, known, cutoff=0.85)
         if normalised.startswith(("judge", "coconot")) or near_miss:
             raise JudgeConfigError(
@@ -263,39 +253,6 @@ def _did_you_mean(name: str, known: set[str]) -> str:
     """``; did you mean X?`` for the closest known name, or nothing."""
     match = difflib.get_close_matches(name.removeprefix("coconot_"), sorted(known), n=1, cutoff=0.6)
     return f"; did you mean {match[0]}?" if match else ""
-
-
-def _check_base_url(url: str, origin: str) -> None:
-    """An ``http(s)`` base URL without user info or query: the OpenAI client can use neither.
-
-    Credentials in a URL never work for the judge: the SDK's aiohttp transport refuses user
-    info next to the key's ``Authorization`` header, the httpx one replaces the key with
-    them, and the SDK appends ``/chat/completions`` after any query string.
-    """
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    shown = redact_url(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise JudgeConfigError(
-            f"{origin}={shown!r} is not an http(s) URL; give the endpoint's base URL, e.g. "
-            "http://localhost:8000/v1"
-        )
-    route = next(
-        (r for r in ("/chat/completions", "/completions", "/models") if parts.path.rstrip("/").endswith(r)),
-        None,
-    )
-    if route:
-        raise JudgeConfigError(
-            f"{origin}={shown!r} names the {route} route; give the API's base URL instead (the part "
-            f"before {route}, e.g. https://host/v1): the client appends the routes itself"
-        )
-    if "@" in parts.netloc or parts.query:
-        raise JudgeConfigError(
-            f"{origin}={shown!r}: the judge's OpenAI client cannot use a base URL with "
-            f"{'credentials' if shown != url else 'a query string'} in it; give the plain endpoint "
-            f"(e.g. https://host/v1) and the key in {ENV_API_KEY}"
-        )
 
 
 if __name__ == "__main__":  # python -m coconot_tasks.judge.settings: the docs' table rows

@@ -1,10 +1,4 @@
-"""Judge backends: the one registry. A backend is one folder (or module) here; see
-:class:`~coconot_tasks.judge.backends.base.JudgeBackend` for what it provides.
-
-Everything around the judge call -- cache, budget, retries, the adaptive limit, the circuit
-breaker and accounting -- is the engine's (:mod:`coconot_tasks.judge.engine`), identical for
-every backend.
-"""
+"""Judge backends: the one registry (see :class:`~coconot_tasks.judge.backends.base.JudgeBackend`)."""
 
 from __future__ import annotations
 

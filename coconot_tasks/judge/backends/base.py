@@ -1,20 +1,14 @@
 """What a judge backend is: the interface every backend implements, and the values it returns.
 
-A backend turns the official judge messages for one item into the judge's answer
-(:class:`Completion`). Everything around that call -- cache, budget, retries, the
-adaptive limit, the circuit breaker and accounting -- is the engine's
-(:mod:`coconot_tasks.judge.engine`), identical for every backend. A backend maps its
-provider's failures to the package's own vocabulary (:mod:`coconot_tasks.judge.errors`):
-transient (``JudgeTransientError``; ``JudgeRateLimited`` with the delay the endpoint asked
-for; ``InvalidResponseError``), permanent (``JudgeCallError``), a refused request parameter
-(``JudgeRequestRejected``: a configuration error that stops the batch) and a reasoning judge
-out of tokens (``JudgeOutOfTokens``). The engine never sees a provider SDK. Each backend owns
-its provider's knowledge: request shape, preflight, prices, server lifecycle, defaults.
+A backend turns the judge messages for one item into the judge's answer (:class:`Completion`)
+and maps its provider's failures to :mod:`coconot_tasks.judge.errors`; everything around the
+call is the engine's, identical for every backend. Each backend owns its provider's knowledge.
 """
 
 from __future__ import annotations
 
 import datetime
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -22,6 +16,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     from coconot_tasks.judge.settings import JudgeSettings
     from coconot_tasks.judge.types import JudgeItem
+
+#: The judge's key variable: read from the environment only, never recorded. A backend that
+#: takes a key lists it first in its ``key_variables``.
+ENV_API_KEY = "COCONOT_JUDGE_API_KEY"
 
 
 @dataclass(frozen=True)
@@ -51,35 +49,31 @@ class RequestShape:
 class JudgeFacts:
     """What the preflight learned from the judge endpoint (recorded in the results' judge record)."""
 
-    #: The model's ``shutdown_date`` as the endpoint reports it (``None``: none announced,
-    #: none reported, or the endpoint was not asked).
+    #: The model's ``shutdown_date`` as the endpoint reports it, if it does.
     shutdown_date: datetime.date | None = None
 
 
 class JudgeBackend:
-    """A judge backend. The class answers questions about a judge configured by settings
-    (its identity, endpoint, request shape, prices, checks, server lifecycle); an instance is
-    one batch's connection (:meth:`complete`, :meth:`aclose`). The defaults suit a remote judge
-    behind an endpoint that needs no server of ours and has no known price."""
+    """A judge backend: the class answers questions about a configured judge; an instance is one
+    batch's connection. The defaults suit a remote judge with no server of ours and no price."""
 
     #: The ``judge_backend`` value that selects this backend.
     name: ClassVar[str]
-    #: True when answers come from a (paid, slow) model: the engine caches them, prices
-    #: them, and a dry run only counts them. False for offline rule-based judges.
+    #: True when answers come from a (paid, slow) model: cached, priced, only counted in a dry run.
     remote: ClassVar[bool] = True
     #: This backend's own settings: a frozen dataclass of :func:`~coconot_tasks.judge.declare.setting`
-    #: fields, also a base of ``JudgeSettings``. They are recorded for this backend only.
+    #: fields, which ``JudgeSettings`` gathers from the registry. Recorded for this backend only.
     declares: ClassVar[type | None] = None
+    #: The environment variables that may hold the judge's key, the first one set wins.
+    key_variables: ClassVar[tuple[str, ...]] = ()
     #: Core settings this backend ignores (left out of its judge record).
     not_recorded: ClassVar[frozenset[str]] = frozenset()
-    #: A judge spec (``coconot compare-judges --judge NAME:MODEL@WHERE``): the setting ``WHERE``
-    #: sets, and the spec's form for help texts. ``None``: the backend takes no model (``NAME``).
+    #: The setting ``WHERE`` of a ``compare-judges`` spec ``NAME:MODEL@WHERE`` sets (``None``: no model),
+    #: and the spec's form for help texts.
     spec_where: ClassVar[str | None] = "judge_base_url"
     spec_form: ClassVar[str] = "{name}:MODEL[@BASE_URL]"
-    #: Where the answers come from, credentials removed (``None`` for offline judges): part
-    #: of the cache key, so a verdict from one endpoint is never served for another, and
-    #: recorded with every verdict. A backend on a changing address (e.g. a managed local
-    #: server on a free port) gives a stable identity instead.
+    #: Where the answers come from, credentials removed (``None`` offline): part of the cache key
+    #: and recorded with every verdict; stable for a server on a changing port.
     endpoint: str | None = None
 
     @classmethod
@@ -91,6 +85,19 @@ class JudgeBackend:
     def endpoint_of(cls, settings: JudgeSettings) -> str:
         """The endpoint ``settings`` judge at, safe to record."""
         raise NotImplementedError
+
+    @classmethod
+    def connection(cls, base_url: str | None, origin: str) -> tuple[str | None, str | None]:
+        """The (base URL, key) to judge with: ``base_url`` as set at ``origin`` (e.g. ``--metadata
+        judge_base_url``), else this backend's fallback, checked; the key from ``key_variables``."""
+        key = next((os.environ[name] for name in cls.key_variables if os.environ.get(name)), None)
+        return base_url, key
+
+    @classmethod
+    def key_hint(cls) -> str:
+        """Where the key goes, e.g. ``COCONOT_JUDGE_API_KEY (or OPENAI_API_KEY)``."""
+        first, *others = cls.key_variables or (ENV_API_KEY,)
+        return first + "".join(f" (or {name})" for name in others)
 
     @classmethod
     def defaults(cls, values: dict[str, Any]) -> dict[str, Any]:

@@ -1,19 +1,22 @@
-"""The ``openai`` judge backend: any OpenAI-compatible chat-completions endpoint (OpenAI, vLLM,
-TGI, LiteLLM, ...), via the official SDK. The one place that knows OpenAI: the request shape
-by model family (:mod:`.shape`), the errors (:mod:`.errors`), the preflight (:mod:`.preflight`),
-the retired models (:mod:`.retired`) and the prices (:mod:`.pricing`).
+"""The ``openai`` judge backend: any OpenAI-compatible chat-completions endpoint, via the official SDK.
+
+The one place that knows OpenAI: request shapes, errors, preflight, retired models, prices, the
+key and endpoint fallbacks.
 """
 
 from __future__ import annotations
 
 import datetime
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from coconot_tasks.judge.backends.base import Completion, JudgeBackend, JudgeFacts, RequestShape
+from coconot_tasks.judge.backends.base import ENV_API_KEY, Completion, JudgeBackend, JudgeFacts, RequestShape
 from coconot_tasks.judge.backends.openai.pricing import price_per_million
 from coconot_tasks.judge.backends.openai.retired import check_not_retired
 from coconot_tasks.judge.backends.openai.shape import openai_request_shape
+from coconot_tasks.judge.errors import JudgeConfigError
 from coconot_tasks.judge.redact import redact_url
 
 if TYPE_CHECKING:
@@ -22,12 +25,26 @@ if TYPE_CHECKING:
 
 #: The judge endpoint when no base URL is set.
 OPENAI_BASE_URL = "https://api.openai.com/v1"
+#: The endpoint's environment variable when ``judge_base_url`` is not set (as for the SDK).
+BASE_URL_VARIABLE = "OPENAI_BASE_URL"
 
 
 class OpenAIBackend(JudgeBackend):
     """Chat completions through ``openai.AsyncOpenAI``."""
 
     name = "openai"
+    key_variables = (ENV_API_KEY, "OPENAI_API_KEY")
+
+    @classmethod
+    def connection(cls, base_url: str | None, origin: str) -> tuple[str | None, str | None]:
+        """``judge_base_url``, else ``OPENAI_BASE_URL`` (checked: :func:`check_base_url`); the key from
+        ``COCONOT_JUDGE_API_KEY``, else ``OPENAI_API_KEY``."""
+        base, key = super().connection(base_url, origin)
+        if base is None and os.environ.get(BASE_URL_VARIABLE):
+            base, origin = os.environ[BASE_URL_VARIABLE], BASE_URL_VARIABLE
+        if base is not None:
+            check_base_url(base, origin)
+        return base, key
 
     @classmethod
     def endpoint_of(cls, settings: JudgeSettings) -> str:
@@ -73,3 +90,34 @@ class OpenAIBackend(JudgeBackend):
     async def aclose(self) -> None:
         """Close the HTTP client."""
         await self.chat.aclose()
+
+
+def check_base_url(url: str, origin: str) -> None:
+    """An ``http(s)`` base URL without user info or query: the OpenAI client can use neither.
+
+    Credentials in a URL never work for the judge: the SDK's aiohttp transport refuses user
+    info next to the key's ``Authorization`` header, the httpx one replaces the key with
+    them, and the SDK appends ``/chat/completions`` after any query string.
+    """
+    parts = urlsplit(url)
+    shown = redact_url(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise JudgeConfigError(
+            f"{origin}={shown!r} is not an http(s) URL; give the endpoint's base URL, e.g. "
+            "http://localhost:8000/v1"
+        )
+    route = next(
+        (r for r in ("/chat/completions", "/completions", "/models") if parts.path.rstrip("/").endswith(r)),
+        None,
+    )
+    if route:
+        raise JudgeConfigError(
+            f"{origin}={shown!r} names the {route} route; give the API's base URL instead (the part "
+            f"before {route}, e.g. https://host/v1): the client appends the routes itself"
+        )
+    if "@" in parts.netloc or parts.query:
+        raise JudgeConfigError(
+            f"{origin}={shown!r}: the judge's OpenAI client cannot use a base URL with "
+            f"{'credentials' if shown != url else 'a query string'} in it; give the plain endpoint "
+            f"(e.g. https://host/v1) and the key in {ENV_API_KEY}"
+        )

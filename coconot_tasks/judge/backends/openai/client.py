@@ -1,8 +1,4 @@
-"""The OpenAI backend's connection: chat completions through the official SDK.
-
-Imported only when a batch is judged (the SDK costs ~0.4 s to import), so that the command
-line, the settings and the registry stay quick to load.
-"""
+"""The OpenAI backend's connection: chat completions through the official SDK (imported only to judge)."""
 
 from __future__ import annotations
 
@@ -28,12 +24,8 @@ class ChatClient:
         self.client = make_async_client(settings)
 
     async def complete(self, messages: Sequence[dict[str, str]], decoding: dict[str, Any]) -> Completion:
-        """One chat completion: the SDK's documented raw route (``client.post``).
-
-        It keeps the SDK's auth, base URL, timeouts and typed errors without the per-call
-        cost of building and validating typed request/response models (half of the
-        client's CPU at high concurrency).
-        """
+        """One chat completion through the SDK's raw route (``client.post``): its auth, timeouts and
+        errors without the cost of typed models (half the client's CPU at high concurrency)."""
         body = {"model": self.model, "messages": list(messages), **decoding}
         try:
             completion = await self.client.post("/chat/completions", body=body, cast_to=object)
@@ -91,13 +83,8 @@ def completion_text(completion: dict[str, Any]) -> str:
 
 
 def make_async_client(settings: JudgeSettings) -> openai.AsyncOpenAI:
-    """An ``openai.AsyncOpenAI`` client for the judge endpoint.
-
-    Uses the SDK's aiohttp transport when available (``openai[aiohttp]``: about a third
-    less CPU per call than the default one, which matters at high concurrency on few
-    cores). The SDK's own retries are off: :mod:`coconot_tasks.judge.retry` retries
-    instead, so that every 429 reaches the adaptive concurrency limiter.
-    """
+    """An ``openai.AsyncOpenAI`` client for the judge endpoint: the aiohttp transport when installed
+    (a third less CPU per call); no SDK retries, so every 429 reaches the adaptive limiter."""
     http_client: Any = None
     factory = getattr(openai, "DefaultAioHttpClient", None)
     if factory is not None:

@@ -1,11 +1,7 @@
 """The OpenAI protocol's errors in the package's own vocabulary (:mod:`coconot_tasks.judge.errors`).
 
-Transient (retried): HTTP 408, 409 and 5xx, timeouts and connection errors (a dropped
-connection included); rate-limited: HTTP 429, with the delay of ``Retry-After`` /
-``Retry-After-Ms`` (seconds, milliseconds or an HTTP date; capped at
-:data:`~coconot_tasks.judge.retry.MAX_RETRY_AFTER`); every other error (a bad key, an unknown
-model) is permanent. A refused parameter (HTTP 400 naming it) is a configuration error
-(:func:`rejection_message`).
+Transient: HTTP 408, 409, 5xx, timeouts and connection errors; rate-limited: 429 with the delay of
+``Retry-After(-Ms)``; permanent: every other error. A refused parameter is a configuration error.
 """
 
 from __future__ import annotations
@@ -87,10 +83,7 @@ def _error_object(exc: openai.APIStatusError) -> dict[str, Any]:
 
 
 def rejection_message(exc: openai.APIStatusError, secrets: Sequence[str | None] = ()) -> str | None:
-    """One line for a refused parameter (``code`` unsupported_parameter/unsupported_value), else None.
-
-    Quotes the endpoint's own message; names the parameter and the setting to change.
-    """
+    """One line for a refused parameter (unsupported_parameter/value), naming the setting; else None."""
     error = _error_object(exc)
     if exc.status_code != 400 or error.get("code") not in ("unsupported_parameter", "unsupported_value"):
         return None

@@ -19,16 +19,8 @@ if TYPE_CHECKING:
 
 
 def check_endpoint(settings: JudgeSettings, today: datetime.date | None = None) -> JudgeFacts:
-    """A key must be available for api.openai.com, the endpoint must answer and know the model
-    (``GET /models/{model}``, or the ``GET /models`` list where that route is missing), the
-    ``shutdown_date`` it reports must not be past (:func:`check_reported_shutdown`; ``today``:
-    today, UTC), and it must accept a tiny chat request ("ping") with exactly the decoding
-    parameters the run will send: a refused parameter stops the run here, naming the parameter
-    and the setting to change.
-
-    Raises:
-        JudgeConfigError: what to set.
-    """
+    """A key for api.openai.com; the endpoint answers, knows the model, reports no past
+    ``shutdown_date``, and accepts a "ping" with the run's exact decoding (``JudgeConfigError``)."""
     where = settings.endpoint
     hint = (
         "Set COCONOT_JUDGE_API_KEY (or OPENAI_API_KEY) for the judge, point it elsewhere with "
@@ -102,9 +94,7 @@ def _refused(
 
 
 def _reported_shutdown_date(client: openai.OpenAI, model: str) -> str | None:
-    """The ``shutdown_date`` the endpoint reports for ``model``: ``GET /models/{model}``, or the
-    ``GET /models`` list where that route 404s. ``None`` when it reports none (vLLM and most
-    OpenAI-compatible servers) or the model is not listed; the check request then says more."""
+    """The ``shutdown_date`` the endpoint reports for ``model`` (``GET /models/{model}``, else the list)."""
     try:
         entry: Any = client.models.retrieve(model)
     except openai.NotFoundError:

@@ -1,16 +1,9 @@
 """OpenAI models that have been (or will be) shut down: asking api.openai.com for one fails before generation.
 
-The table holds only what OpenAI's deprecations page documents
-(https://platform.openai.com/docs/deprecations), one row per model name, each with the
-announcement it comes from. A model is treated as retired from its shutdown date on; before
-that day a scheduled shutdown is a warning naming the date and the days left. Names match
-with or without a gateway's provider prefix (``openai/gpt-4o``).
-
-The table is the fallback for endpoints that report no dates: the preflight also reads the
-``shutdown_date`` the endpoint reports for the model (:func:`check_reported_shutdown`).
-
-Against another base URL a retired name is allowed with a warning: a local server or proxy
-may serve anything under any name (the served model id is recorded with every verdict).
+One row per model name from OpenAI's deprecations page, each with its announcement. A model is
+retired from its shutdown date on (before: a warning); names match with or without a gateway's
+provider prefix. Elsewhere a retired name is only a warning: that server decides what it means.
+The preflight also reads the ``shutdown_date`` the endpoint reports (:func:`check_reported_shutdown`).
 """
 
 from __future__ import annotations
@@ -27,10 +20,8 @@ from coconot_tasks.judge.errors import JudgeConfigError
 if TYPE_CHECKING:
     from coconot_tasks.judge.settings import JudgeSettings
 
-#: OpenAI's named replacement for the retiring gpt-4o / gpt-4.1 judges (the paper's gpt-3.5-turbo
-#: was shut down on 2026-10-23): a reasoning model, asked with ``reasoning_effort: "none"`` and
-#: temperature 0 (see :mod:`coconot_tasks.judge.backends.openai.shape`). The model id the endpoint
-#: reports is recorded with every verdict.
+#: OpenAI's named replacement for the retiring gpt-4o / gpt-4.1 judges: a reasoning model, asked
+#: with ``reasoning_effort: "none"`` and temperature 0.
 DEFAULT_JUDGE_MODEL = "gpt-6-luna"
 
 logger = logging.getLogger("coconot_tasks")
@@ -42,13 +33,11 @@ DEPRECATIONS_PAGE = "https://platform.openai.com/docs/deprecations"
 
 @dataclass(frozen=True)
 class RetiredModel:
-    """One shut-down OpenAI model as the deprecations page lists it."""
+    """One shut-down OpenAI model as the deprecations page lists it (``source``: its announcement)."""
 
     name: str
     shutdown: datetime.date
-    #: The replacement the page recommends for this model; ``None`` where none is recorded here.
     substitute: str | None
-    #: Where the line comes from: the page's announcement (its date).
     source: str
 
 
@@ -144,11 +133,7 @@ def describe_retirement(row: RetiredModel) -> str:
 
 
 def check_not_retired(settings: JudgeSettings, today: datetime.date | None = None) -> None:
-    """Refuse a retired OpenAI judge model on api.openai.com; warn about the name elsewhere.
-
-    Raises:
-        JudgeConfigError: the judge is api.openai.com and the model has been shut down.
-    """
+    """Refuse a retired OpenAI judge model on api.openai.com; warn about the name elsewhere."""
     if settings.backend != "openai":
         return
     today = today or utc_today()
@@ -182,9 +167,7 @@ def check_reported_shutdown(
 ) -> datetime.date | None:
     """Act on the ``shutdown_date`` the endpoint reports for the judge model; return it as a date.
 
-    Past (or today): :class:`JudgeConfigError` naming the date. Within :data:`WARN_DAYS` days: a
-    warning naming the date and the days left. ``None`` (no date announced, or an endpoint that
-    reports none): silence. A value that is not a date is ignored with a warning.
+    Past: :class:`JudgeConfigError`. Within :data:`WARN_DAYS` days: a warning. Not a date: ignored.
     """
     if not reported:
         return None

@@ -1,17 +1,9 @@
-"""Any OpenAI-compatible chat-completions endpoint (OpenAI, vLLM, TGI, LiteLLM, ...), via the official SDK.
+"""The request shape by model name (with or without a provider prefix), whatever the base URL.
 
-The one place that knows OpenAI's model families. The request shape depends on the model name
-(with or without a gateway's provider prefix such as ``openai/``), whatever the base URL:
-
-- reasoning families (``gpt-5*``, ``gpt-6*``, the o-series ``o1``, ``o3``, ``o4-mini``, ...)
-  refuse ``max_tokens`` and, unless ``reasoning_effort`` is ``"none"``, any temperature but 1.
-  They get ``max_completion_tokens`` and the lowest ``reasoning_effort`` the family accepts
-  (:func:`model_family`), ``temperature: 0`` only with effort ``"none"``, and no top_p or
-  penalties (their defaults: omitting them changes nothing). Reasoning tokens count against
-  ``max_completion_tokens``, so with an effort other than ``"none"`` the default budget is
-  :data:`REASONING_MAX_TOKENS` instead of the paper's 256;
-- every other name (classic chat models, open-weight judges behind vLLM/TGI/Ollama) gets the
-  paper's request exactly (:data:`PAPER_DECODING`).
+Reasoning families (``gpt-5*``, ``gpt-6*``, ``o1``/``o3``/``o4-mini``...) refuse ``max_tokens`` and,
+unless the effort is ``"none"``, any temperature but 1: they get ``max_completion_tokens``, the
+family's lowest ``reasoning_effort``, temperature 0 only with effort ``"none"``, and
+:data:`REASONING_MAX_TOKENS` when reasoning tokens count. Every other name gets the paper's request.
 """
 
 from __future__ import annotations
@@ -73,11 +65,8 @@ def model_family(model: str) -> ModelFamily:
 
 
 def openai_request_shape(settings: JudgeSettings) -> RequestShape:
-    """The decoding parameters every judge request of ``settings`` carries (see the module doc).
-
-    ``judge_max_tokens`` and ``judge_reasoning_effort`` override the family's defaults; an
-    effort set for a classic name is sent too (e.g. gpt-oss behind vLLM accepts it).
-    """
+    """The decoding parameters every judge request of ``settings`` carries; ``judge_max_tokens`` and
+    ``judge_reasoning_effort`` override the family's (an effort is sent for a classic name too)."""
     family = model_family(settings.model)
     if not family.reasoning:
         params: dict[str, Any] = {

@@ -1,27 +1,18 @@
-"""The ``vllm`` judge backend: the OpenAI-compatible route, against a server the plugin runs.
+"""The ``vllm`` judge backend: the OpenAI route against the ``vllm serve`` the plugin runs (:mod:`.server`).
 
-Everything else (cache, retries, adaptive concurrency, circuit breaker, progress bar,
-accounting, submission grouped by rubric for the prefix cache) is the engine's, as for the
-``openai`` backend. What differs:
-
-- the endpoint is the local server of :mod:`coconot_tasks.judge.backends.vllm.server` (started once per
-  process, normally by the preflight check before generation; its random key never leaves
-  this process). A server that cannot be (re)started, or that died, fails each request with
-  :class:`LocalJudgeDown` (not retried): the items end as counted judge errors, and the
-  generations are kept;
-- optionally (``judge_structured_outputs``), vLLM's structured outputs constrain every answer
-  to a short rationale followed by one valid ``<label>``; the request field is
-  ``structured_outputs: {"regex": ...}`` (vLLM >= 0.12 removed the older ``guided_regex``);
-- cost is 0 (no price is known for a local model unless ``judge_price_*`` is set).
+A server that cannot be (re)started, or that died, fails each request with :class:`LocalJudgeDown`
+(not retried): judge errors, the generations kept. Optionally (``judge_structured_outputs``) vLLM's
+``structured_outputs: {"regex": ...}`` (``guided_regex`` before vLLM 0.12) constrains every answer
+to a short rationale and one valid ``<label>``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +25,7 @@ from coconot_tasks.judge.backends.vllm.settings import (
     DEFAULT_VLLM_MODEL,
     DEFAULT_VLLM_REVISION,
     VllmServerSettings,
+    server_settings,
 )
 from coconot_tasks.judge.errors import JudgeCallError, JudgeConfigError
 from coconot_tasks.judge.prompt import CLASS_NAMES
@@ -62,29 +54,6 @@ def label_regex(set_name: str) -> str:
     return rf"[^<]{{0,{RATIONALE_CHARS}}}<label>({classes})</label>"
 
 
-def request_fields(settings: JudgeSettings, set_name: str) -> dict[str, Any]:
-    """Fields this backend adds to each chat request (``judge_id`` names them for the cache key)."""
-    if not settings.structured_outputs:
-        return {}
-    return {"structured_outputs": {"regex": label_regex(set_name)}}
-
-
-def connect(settings: JudgeSettings) -> JudgeSettings:
-    """``settings`` pointing at the running local server (started now if it is not running).
-
-    Raises:
-        coconot_tasks.judge.backends.vllm.server.LocalServerError: the server could not be started.
-    """
-    running = server.shared_server(settings)
-    return dataclasses.replace(settings, base_url=running.base_url, api_key=running.api_key)
-
-
-def server_gone(settings: JudgeSettings) -> str | None:
-    """Why the local server of ``settings`` is no longer running, or ``None`` if it runs."""
-    running = server.registered_server(server.ServerSpec.from_settings(settings))
-    return None if running is None else running.describe_exit()
-
-
 class LocalJudgeDown(JudgeCallError):
     """The local judge server is not running (not retried: waiting will not bring it back)."""
 
@@ -97,12 +66,19 @@ class VllmBackend(JudgeBackend):
     not_recorded = frozenset({"base_url"})  # the plugin starts the server: the endpoint says so
     spec_where = "judge_vllm_revision"
     spec_form = "{name}:MODEL@REVISION"
+    key_variables = OpenAIBackend.key_variables
+
+    @classmethod
+    def connection(cls, base_url: str | None, origin: str) -> tuple[str | None, str | None]:
+        """The OpenAI route's (the server the plugin starts replaces both when judging)."""
+        return OpenAIBackend.connection(base_url, origin)
 
     @classmethod
     def judge_id(cls, settings: JudgeSettings) -> str:
         """``vllm:MODEL@REVISION``, ``+structured`` with structured outputs (they change the answers)."""
-        pinned = f"{settings.model}@{settings.vllm_revision}" if settings.vllm_revision else settings.model
-        return f"{cls.name}:{pinned}{'+structured' if settings.structured_outputs else ''}"
+        own = server_settings(settings)
+        pinned = f"{settings.model}@{own.vllm_revision}" if own.vllm_revision else settings.model
+        return f"{cls.name}:{pinned}{'+structured' if own.structured_outputs else ''}"
 
     @classmethod
     def endpoint_of(cls, settings: JudgeSettings) -> str:
@@ -124,11 +100,12 @@ class VllmBackend(JudgeBackend):
         """A pinned revision for a hub model (the numbers are checked against their bounds)."""
         if Path(settings.model).expanduser().is_dir():
             return  # a local directory: its files are the revision
-        if not settings.vllm_revision or not _COMMIT_SHA.fullmatch(settings.vllm_revision):
+        revision = server_settings(settings).vllm_revision
+        if not revision or not _COMMIT_SHA.fullmatch(revision):
             raise JudgeConfigError(
                 f"the local judge {settings.model!r} must be pinned to a Hugging Face commit: set --metadata "
                 "judge_vllm_revision=<40-hex commit sha> (COCONOT_JUDGE_VLLM_REVISION; got "
-                f"{settings.vllm_revision!r}). A branch or tag can move; a commit cannot."
+                f"{revision!r}). A branch or tag can move; a commit cannot."
             )
 
     @classmethod
@@ -164,10 +141,12 @@ class VllmBackend(JudgeBackend):
     def __init__(self, settings: JudgeSettings) -> None:
         self.settings = settings
         self.endpoint: str | None = settings.endpoint  # stable across server restarts and ports
+        self.structured = server_settings(settings).structured_outputs
         self.inner: OpenAIBackend | None = None
         self.down: str | None = None
         try:
-            self.inner = OpenAIBackend(connect(settings))
+            running = server.shared_server(settings)
+            self.inner = OpenAIBackend(replace(settings, base_url=running.base_url, api_key=running.api_key))
         except JudgeConfigError as exc:  # could not start: every item becomes a judge error
             logger.error("%s", exc)
             self.down = str(exc).splitlines()[0]
@@ -176,12 +155,12 @@ class VllmBackend(JudgeBackend):
         self, item: JudgeItem, messages: Sequence[dict[str, str]], decoding: dict[str, Any]
     ) -> Completion:
         """One answer from the local server (with structured outputs when configured)."""
-        down = self.down or server_gone(self.settings)
+        down = self.down or server.server_gone(self.settings)
         if down or self.inner is None:
             raise LocalJudgeDown(down or "the local judge server is not running")
-        return await self.inner.complete(
-            item, messages, {**decoding, **request_fields(self.settings, item.set_name)}
-        )
+        if self.structured:  # judge_id says so: part of the cache key
+            decoding = {**decoding, "structured_outputs": {"regex": label_regex(item.set_name)}}
+        return await self.inner.complete(item, messages, decoding)
 
     async def aclose(self) -> None:
         """Close the HTTP client (the server keeps running for the next batch)."""

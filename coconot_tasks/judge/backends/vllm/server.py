@@ -1,40 +1,23 @@
 """The local judge's server: ``vllm serve`` as a child process, started once, never orphaned.
 
-With ``judge_backend=vllm`` the plugin runs vLLM's OpenAI-compatible server itself:
-
-- **start** -- ``vllm serve MODEL --revision SHA ...`` (the ``vllm`` on ``PATH``) on a free
-  loopback port, in a new session (its own process group), with a random API key passed in the
-  environment (``VLLM_API_KEY``: not visible in ``ps`` and not echoed by vLLM's "non-default
-  args" log line), its output going to a log file under the cache directory;
-- **ready** -- ``GET /health`` answers 200 and ``GET /v1/models`` (with the key) lists the model,
-  within ``judge_server_timeout`` seconds; if the process exits or the time runs out first,
-  :class:`LocalServerError` carries the tail of the server's own log;
-- **stop** -- SIGTERM to the whole process group (vLLM's engine and worker processes included),
-  SIGKILL to whatever is left after a grace period. This happens when the last user releases
-  the server, at interpreter exit, on SIGTERM/SIGHUP (the signal is then re-delivered, so the
-  exit status stays the signal's), and -- on Linux, when started from the main thread -- also
-  when this process dies without running any Python code (``PR_SET_PDEATHSIG``).
-
-One server per process and configuration (:func:`shared_server`), shared by both CoCoNot sets
-and both conditions. The registry is a module global because lm-eval builds the tasks and
-their filters itself: there is no object of ours that lives for the whole run to hold it.
-
-vLLM flags used, checked against vLLM's own argument definitions (lm-eval 0.4.13's ``vllm``
-extra requires ``vllm>=0.18``): ``--host``, ``--port`` and ``--api-key`` are the frontend
-arguments of ``vllm/entrypoints/openai/cli_args.py`` (``FrontendArgs``; the server falls back
-to the ``VLLM_API_KEY`` environment variable when ``--api-key`` is absent); ``--revision``,
-``--served-model-name``, ``--max-model-len``, ``--seed``, ``--tensor-parallel-size`` and
-``--gpu-memory-utilization`` are ``EngineArgs.add_cli_args`` in ``vllm/engine/arg_utils.py``
-(ModelConfig, ParallelConfig and CacheConfig groups); readiness is ``GET /health``.
+Started on a free loopback port in its own process group, with a random key in ``VLLM_API_KEY``
+(not visible in ``ps``) and its output in a log under the cache directory; ready when
+``GET /health`` answers and ``GET /v1/models`` lists the model. Stopped (SIGTERM to the group,
+SIGKILL after a grace period) when the last user releases it, at exit, on SIGTERM/SIGHUP, and on
+Linux when this process dies (``PR_SET_PDEATHSIG``). One server per process and configuration:
+a module-global registry, since lm-eval builds the tasks and filters itself. The flags are
+vLLM's ``FrontendArgs`` and ``EngineArgs`` (``vllm>=0.18``).
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import logging
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -48,7 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from coconot_tasks.judge.backends.vllm.settings import server_settings
 from coconot_tasks.judge.errors import JudgeConfigError
+from coconot_tasks.paths import cache_dir
 
 if TYPE_CHECKING:
     from coconot_tasks.judge.settings import JudgeSettings
@@ -81,14 +66,15 @@ class ServerSpec:
     @classmethod
     def from_settings(cls, settings: JudgeSettings) -> ServerSpec:
         """The server the ``vllm`` backend of ``settings`` needs."""
+        own = server_settings(settings)
         return cls(
             model=settings.model,
-            revision=settings.vllm_revision,
-            gpu_memory_utilization=settings.gpu_memory_utilization,
-            tensor_parallel_size=settings.tensor_parallel_size,
-            max_model_len=settings.max_model_len,
-            devices=settings.devices,
-            startup_timeout=settings.server_timeout,
+            revision=own.vllm_revision,
+            gpu_memory_utilization=own.gpu_memory_utilization,
+            tensor_parallel_size=own.tensor_parallel_size,
+            max_model_len=own.max_model_len,
+            devices=own.devices,
+            startup_timeout=own.server_timeout,
         )
 
     def command(self, executable: str, port: int) -> list[str]:
@@ -102,21 +88,6 @@ class ServerSpec:
         if self.max_model_len is not None:
             command += ["--max-model-len", str(self.max_model_len)]
         return command
-
-
-def free_port() -> int:
-    """A TCP port on the loopback interface that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def _log_dir() -> Path:
-    from coconot_tasks.paths import cache_dir
-
-    path = cache_dir() / "vllm-server-logs"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 #: Run in a fresh interpreter between fork and ``vllm``: ask Linux to SIGTERM the server when
@@ -166,14 +137,8 @@ class LocalJudgeServer:
         return self.process is not None and self.process.poll() is None
 
     def start(self) -> None:
-        """Start the server and wait until it is ready; on failure nothing is left running.
-
-        Raises:
-            LocalServerError: ``vllm`` is missing, exited, or was not ready in time (the
-                message holds the tail of its log).
-        """
-        import shutil
-
+        """Start the server and wait until it is ready; on failure (:class:`LocalServerError`, with
+        the tail of its log) nothing is left running."""
         found = shutil.which(self.executable)
         if found is None:
             raise LocalServerError(
@@ -181,9 +146,12 @@ class LocalJudgeServer:
                 'machine (pip install "lm-eval[vllm]" or pip install vllm), or choose another judge '
                 "backend (--metadata judge_backend=openai)."
             )
-        self.port = free_port()
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        self.log_path = _log_dir() / f"vllm-{stamp}-{os.getpid()}-{self.port}.log"
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # a free port right now
+            sock.bind((HOST, 0))
+            self.port = int(sock.getsockname()[1])
+        logs = cache_dir() / "vllm-server-logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        self.log_path = logs / f"vllm-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{self.port}.log"
         env = {**os.environ, "VLLM_API_KEY": self.api_key}
         if self.spec.devices is not None:
             env["CUDA_VISIBLE_DEVICES"] = self.spec.devices
@@ -240,8 +208,6 @@ class LocalJudgeServer:
         return self._get("/health", auth=False)[0] == 200
 
     def _check_model(self) -> None:
-        import json
-
         status, body = self._get("/v1/models", auth=True)
         if status != 200:
             raise self._failure(f"answered HTTP {status} to GET /v1/models with its own API key")
@@ -331,11 +297,7 @@ _HOOKS_INSTALLED = False
 
 
 def shared_server(settings: JudgeSettings) -> LocalJudgeServer:
-    """The running server for ``settings``, started now if there is none (blocks until ready).
-
-    Raises:
-        LocalServerError: the server could not be started.
-    """
+    """The running server for ``settings``, started now if there is none (blocks until ready)."""
     spec = ServerSpec.from_settings(settings)
     with _REGISTRY_LOCK:
         server = _SERVERS.get(spec)
@@ -351,10 +313,11 @@ def shared_server(settings: JudgeSettings) -> LocalJudgeServer:
         return server
 
 
-def registered_server(spec: ServerSpec) -> LocalJudgeServer | None:
-    """The server started for ``spec`` in this process (running or not), if any."""
+def server_gone(settings: JudgeSettings) -> str | None:
+    """Why the local server of ``settings`` is no longer running, or ``None`` if it runs."""
     with _REGISTRY_LOCK:
-        return _SERVERS.get(spec)
+        running = _SERVERS.get(ServerSpec.from_settings(settings))
+    return None if running is None else running.describe_exit()
 
 
 def reserve(settings: JudgeSettings) -> None:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from coconot_tasks.judge.declare import setting
+
+if TYPE_CHECKING:
+    from coconot_tasks.judge.settings import JudgeSettings
 
 #: The default local judge: ungated, Apache-2.0, and pinned to a Hugging Face commit so that it
 #: never changes under the same name. The sha is the repository's main-branch commit
@@ -52,3 +56,9 @@ class VllmServerSettings:
     devices: str | None = setting(
         None, "`CUDA_VISIBLE_DEVICES` of the judge server only, e.g. `1`", shown_default="inherited"
     )
+
+
+def server_settings(settings: JudgeSettings) -> VllmServerSettings:
+    """The local judge's part of ``settings`` (``JudgeSettings`` inherits it: the backend declares it)."""
+    assert isinstance(settings, VllmServerSettings)
+    return settings
