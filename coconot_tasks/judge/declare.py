@@ -23,6 +23,9 @@ from coconot_tasks.judge.errors import JudgeConfigError
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than_equal"}
+#: How a range is said in errors and in the docs' tables (see :meth:`Declared._range`).
+_IN_ERRORS = ("at least {}", "from {} to {}", "greater than {}", " and at most {}")
+_IN_DOCS = ("≥ {}", "{} to {}", "> {}", ", at most {}")
 
 
 @dataclass(frozen=True)
@@ -89,29 +92,26 @@ class Declared:
         names = {int: "integer", float: "finite number", bool: "boolean (true/false, yes/no, on/off or 1/0)"}
         return names.get(self.kind, "string")
 
+    def _range(self, words: tuple[str, str, str, str]) -> str:
+        """The bounds in ``words`` (at least, from-to, greater than, and at most: each with ``{}``)."""
+        s = self.setting
+        if s.gt is None:
+            return words[0].format(s.ge) if s.le is None else words[1].format(s.ge, s.le)
+        return words[2].format(s.gt) + ("" if s.le is None else words[3].format(s.le))
+
     def describe_range(self) -> str:
         """E.g. ``from 1 to 1024``, ``greater than 0 and at most 3600 seconds``, ``at least 0``."""
-        low, high, s = self.setting.gt, self.setting.le, self.setting
-        if s.gt is None:
-            text = f"at least {s.ge}" if high is None else f"from {s.ge} to {high}"
-        else:
-            text = f"greater than {low}" + ("" if high is None else f" and at most {high}")
-        return f"{text} {s.unit}".rstrip()
+        return f"{self._range(_IN_ERRORS)} {self.setting.unit}".rstrip()
 
     def allowed(self) -> str:
         """The docs' "allowed" column: e.g. ``integer, 1 to 1024``, ``> 0, at most 3600``, ``boolean``."""
-        s = self.setting
-        if s.choices:
-            return ", ".join(f"`{choice}`" for choice in s.choices)
+        if self.setting.choices:
+            return ", ".join(f"`{choice}`" for choice in self.setting.choices)
         if self.kind is bool:
             return "boolean"
         if self.kind not in (int, float):
-            return s.allowed
-        if s.gt is not None:
-            text = f"> {s.gt}" + ("" if s.le is None else f", at most {s.le}")
-        else:
-            text = f"≥ {s.ge}" if s.le is None else f"{s.ge} to {s.le}"
-        return f"integer, {text}" if self.kind is int else text
+            return self.setting.allowed
+        return f"integer, {self._range(_IN_DOCS)}" if self.kind is int else self._range(_IN_DOCS)
 
     def shown_default(self) -> str:
         if self.setting.shown_default:

@@ -13,7 +13,7 @@ import asyncio
 import concurrent.futures
 import time
 from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
@@ -76,16 +76,6 @@ class NoVerdict(Exception):
         self.output = output
 
 
-@dataclass
-class Spend:
-    """What judging one item cost (every request counted, label-less answers included)."""
-
-    requests: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-
-
 class _Engine:
     """One batch of judgments: shared backend, limiter, breaker, budget and accounting."""
 
@@ -110,66 +100,64 @@ class _Engine:
         self.reserved_usd = 0.0
 
     async def grade(self, item: JudgeItem) -> JudgeResult:
-        """Prompt -> call -> parse -> verdict, for one item (cache, dry run and re-asks around the call)."""
+        """Prompt -> call -> parse -> verdict, for one item (cache, dry run and re-asks around the call).
+
+        The result counts what the item cost as it goes (every request, label-less answers included).
+        """
+        result = JudgeResult(
+            None, OUTCOME_JUDGED, self.settings.judge_id, item.set_name, item.category, item.subcategory
+        )
         if not item.response.strip():
-            return self._result(item, "noncompliance", OUTCOME_EMPTY, Spend())
+            return replace(result, verdict="noncompliance", outcome=OUTCOME_EMPTY)
+        result.endpoint = self.backend.endpoint
         if not self.backend.remote:  # an offline rule-based judge: no prompt, cache, cost or retries
             answer = await self.backend.complete(item, [], self.decoding)
-            verdict = parse_verdict(item.set_name, answer.text)
-            return self._result(item, verdict, OUTCOME_JUDGED, Spend(), output=answer.text)
+            return replace(result, verdict=parse_verdict(item.set_name, answer.text), output=answer.text)
         rubric = rubric_entry(self.rubric, item.subcategory)
         messages = judge_messages(item.set_name, item.prompt, item.response, rubric)
         key = request_key(
             self.settings.judge_id, self.backend.endpoint or "", PROMPT_VERSION, messages, self.decoding
         )
-        cached = self._cached(item, key)
-        if cached is not None:
-            return cached
-        spend = Spend()
+        cached = self.cache.get(key) if self.cache is not None else None  # a failed read is a miss
+        if cached is not None and (verdict := parse_verdict(item.set_name, cached.output)) is not None:
+            return replace(
+                result,
+                verdict=verdict,
+                outcome=OUTCOME_CACHED,
+                output=cached.output,
+                served_model=cached.served_model,
+            )
         try:
             if self.settings.dry_run:
                 raise self._estimate(messages)
-            answer, verdict = await self._ask_for_label(item, messages, spend)
+            answer, verdict = await self._ask_for_label(item, messages, result)
         except NoVerdict as missing:
-            return self._result(
-                item, None, missing.outcome, spend, output=missing.output, error=missing.reason
-            )
+            return replace(result, outcome=missing.outcome, output=missing.output, error=missing.reason)
         self._remember(key, answer)
-        return self._result(
-            item, verdict, OUTCOME_JUDGED, spend, output=answer.text, served_model=answer.served_model
-        )
-
-    def _cached(self, item: JudgeItem, key: str) -> JudgeResult | None:
-        """The cached verdict for ``key``, if any (a failed read is a miss)."""
-        cached = self.cache.get(key) if self.cache is not None else None
-        if cached is None or (verdict := parse_verdict(item.set_name, cached.output)) is None:
-            return None
-        return self._result(
-            item, verdict, OUTCOME_CACHED, Spend(), output=cached.output, served_model=cached.served_model
-        )
+        return replace(result, verdict=verdict, output=answer.text, served_model=answer.served_model)
 
     async def _ask_for_label(
-        self, item: JudgeItem, messages: list[dict[str, str]], spend: Spend
+        self, item: JudgeItem, messages: list[dict[str, str]], result: JudgeResult
     ) -> tuple[Completion, Verdict]:
         """An answer with a label, re-asked up to ``label_retries`` times; else :class:`NoVerdict`."""
         for _ in range(1 + max(0, self.settings.label_retries)):
-            answer = await self.ask(item, messages, spend)
+            answer = await self.ask(item, messages, result)
             verdict = parse_verdict(item.set_name, answer.text)
             if verdict is not None:
                 return answer, verdict
-        reason = f"no recognisable label in the judge output after {spend.requests} requests"
+        reason = f"no recognisable label in the judge output after {result.attempts} requests"
         self.stats.note_permanent(reason)
         raise NoVerdict(OUTCOME_ERROR, reason, output=answer.text)
 
-    async def ask(self, item: JudgeItem, messages: list[dict[str, str]], spend: Spend) -> Completion:
-        """One answer from the backend: within budget, retried, limited, accounted for."""
+    async def ask(self, item: JudgeItem, messages: list[dict[str, str]], result: JudgeResult) -> Completion:
+        """One answer from the backend: within budget, retried, limited, accounted for in ``result``."""
         reserved = self._reserve(messages)
         try:
             async for attempt in retrying(self.settings.max_retries):
                 with attempt:
                     if attempt.retry_state.attempt_number > 1:
                         self.stats.retried += 1
-                    answer = await self._send(item, messages, spend)
+                    answer = await self._send(item, messages, result)
         except JudgeCallError as exc:
             if not is_retryable(exc):
                 self.stats.note_permanent(str(exc), exc.status)
@@ -183,15 +171,13 @@ class _Engine:
         finally:
             self.reserved_usd -= reserved
         cost = cost_usd(self.prices, answer.prompt_tokens, answer.completion_tokens)
-        spend.prompt_tokens += answer.prompt_tokens
-        spend.completion_tokens += answer.completion_tokens
-        spend.cost_usd += cost
-        self.stats.prompt_tokens += answer.prompt_tokens
-        self.stats.completion_tokens += answer.completion_tokens
-        self.stats.cost_usd += cost
+        for tally in (result, self.stats):
+            tally.prompt_tokens += answer.prompt_tokens
+            tally.completion_tokens += answer.completion_tokens
+            tally.cost_usd += cost
         return answer
 
-    async def _send(self, item: JudgeItem, messages: list[dict[str, str]], spend: Spend) -> Completion:
+    async def _send(self, item: JudgeItem, messages: list[dict[str, str]], result: JudgeResult) -> Completion:
         """One request under the adaptive limit; feeds the limiter and the circuit breaker."""
         await self.limiter.acquire()
         try:
@@ -199,7 +185,7 @@ class _Engine:
                 raise NoVerdict(OUTCOME_NOT_JUDGED, f"not judged: {self.breaker.reason}")
             if self.stats.config_error:
                 raise NoVerdict(OUTCOME_NOT_JUDGED, f"not judged: {self.stats.config_error}")
-            spend.requests += 1
+            result.attempts += 1
             self.stats.requests += 1
             answer = await self.backend.complete(item, messages, self.decoding)
         except JudgeRateLimited:
@@ -242,24 +228,6 @@ class _Engine:
                 answer.text, answer.prompt_tokens, answer.completion_tokens, answer.served_model
             )
             self.cache.put(key, self.settings.judge_id, entry, self.backend.endpoint or "")
-
-    def _result(
-        self, item: JudgeItem, verdict: Verdict | None, outcome: str, spend: Spend, **kwargs: Any
-    ) -> JudgeResult:
-        return JudgeResult(
-            verdict=verdict,
-            outcome=outcome,
-            judge=self.settings.judge_id,
-            set_name=item.set_name,
-            category=item.category,
-            subcategory=item.subcategory,
-            prompt_tokens=spend.prompt_tokens,
-            completion_tokens=spend.completion_tokens,
-            cost_usd=spend.cost_usd,
-            attempts=spend.requests,
-            endpoint=None if outcome == OUTCOME_EMPTY else self.backend.endpoint,
-            **kwargs,
-        )
 
     async def run(self, items: Sequence[JudgeItem], progress: bool, desc: str) -> list[JudgeResult]:
         results: list[JudgeResult | None] = [None] * len(items)
