@@ -47,6 +47,8 @@ _ADDED_COLUMNS = ("endpoint", "served_model")
 
 #: SQLite result codes meaning the file's content is not a usable database.
 _CORRUPT = ("SQLITE_NOTADB", "SQLITE_CORRUPT")
+#: ... and that another connection holds the lock.
+_BUSY = ("SQLITE_BUSY", "SQLITE_LOCKED")
 
 #: Filesystem types (``/proc/mounts``) on which SQLite's locking and WAL mode are unsafe.
 NETWORK_FILESYSTEMS = frozenset(
@@ -59,11 +61,32 @@ NETWORK_FILESYSTEMS = frozenset(
 )  # fmt: skip
 
 
-class CacheError(JudgeConfigError):
-    """The verdict cache file cannot be used (``kind``: corrupt, locked, unwritable, folder, newer)."""
+_OFF = "or turn the cache off with judge_cache=false"
+_ELSEWHERE = f"set {ENV_CACHE_DIR} to another folder"
+#: What is wrong with the cache file (or its folder), and the fix, by :attr:`CacheError.kind`.
+_PROBLEMS = {
+    "folder": (": cannot create {its} folder", f"Set {ENV_CACHE_DIR} to a writable folder, {_OFF}"),
+    "corrupt": (
+        " is not a usable SQLite database",
+        f"Remove it with `coconot cache clear` (or move it aside), {_ELSEWHERE}, {_OFF}",
+    ),
+    "locked": (" stayed locked by another process", f"Wait for it to finish, {_ELSEWHERE}, {_OFF}"),
+    "unwritable": (
+        " cannot be opened for writing",
+        f"Make the file and its folder writable, set {ENV_CACHE_DIR} to a writable folder, {_OFF}",
+    ),
+    "newer": (" was written by a newer coconot-tasks", f"Upgrade coconot-tasks, or {_ELSEWHERE}"),
+}
 
-    def __init__(self, message: str, *, kind: str, path: Path | None = None) -> None:
-        super().__init__(message)
+
+class CacheError(JudgeConfigError):
+    """The verdict cache file cannot be used (``kind``: corrupt, locked, unwritable, folder, newer);
+    ``reason`` is what went wrong, ``path`` the file (``None``: the cache folder itself)."""
+
+    def __init__(self, kind: str, reason: object, path: Path | None = None) -> None:
+        what, fix = _PROBLEMS[kind]
+        subject = f"CoCoNot judge cache {path}" if path else "CoCoNot judge cache"
+        super().__init__(f"{subject}{what.format(its='its' if path else 'the cache')} ({reason}). {fix}.")
         self.kind = kind
         self.path = path
 
@@ -102,11 +125,7 @@ def default_cache_path() -> Path:
     try:
         return cache_dir() / "judge_cache.sqlite3"
     except OSError as exc:
-        raise CacheError(
-            f"CoCoNot judge cache: cannot create the cache folder ({_os_reason(exc)}). Set "
-            f"{ENV_CACHE_DIR} to a writable folder, or turn the cache off with judge_cache=false.",
-            kind="folder",
-        ) from None
+        raise CacheError("folder", _os_reason(exc)) from None
 
 
 def cache_files(path: Path) -> list[Path]:
@@ -131,27 +150,8 @@ def _os_reason(exc: OSError) -> str:
 def _unusable(path: Path, exc: Exception) -> CacheError:
     """The one-line error for a cache file that SQLite cannot use, by SQLite's result code."""
     name = getattr(exc, "sqlite_errorname", "")
-    off = "or turn the cache off with judge_cache=false"
-    if name in _CORRUPT:
-        return CacheError(
-            f"CoCoNot judge cache {path} is not a usable SQLite database ({exc}). Remove it with "
-            f"`coconot cache clear` (or move it aside), set {ENV_CACHE_DIR} to another folder, {off}.",
-            kind="corrupt",
-            path=path,
-        )
-    if name in ("SQLITE_BUSY", "SQLITE_LOCKED"):
-        return CacheError(
-            f"CoCoNot judge cache {path} stayed locked by another process ({exc}). Wait for it to "
-            f"finish, set {ENV_CACHE_DIR} to another folder, {off}.",
-            kind="locked",
-            path=path,
-        )
-    return CacheError(
-        f"CoCoNot judge cache {path} cannot be opened for writing ({exc}). Make the file and its "
-        f"folder writable, set {ENV_CACHE_DIR} to a writable folder, {off}.",
-        kind="unwritable",
-        path=path,
-    )
+    kind = "corrupt" if name in _CORRUPT else "locked" if name in _BUSY else "unwritable"
+    return CacheError(kind, exc, path)
 
 
 class _IntegrityError(sqlite3.DatabaseError):
@@ -175,12 +175,7 @@ class VerdictCache:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise CacheError(
-                f"CoCoNot judge cache {self.path}: cannot create its folder ({_os_reason(exc)}). Set "
-                f"{ENV_CACHE_DIR} to a writable folder, or turn the cache off with judge_cache=false.",
-                kind="folder",
-                path=self.path,
-            ) from None
+            raise CacheError("folder", _os_reason(exc), self.path) from None
         try:
             # Autocommit mode: every statement is its own transaction unless BEGIN says otherwise.
             self._conn = sqlite3.connect(
@@ -201,9 +196,7 @@ class VerdictCache:
         # Two processes creating the same new database at once can see "database is locked"
         # while one switches it to WAL (SQLite does not always wait for that): try again.
         for attempt in tenacity.Retrying(
-            retry=tenacity.retry_if_exception(
-                lambda e: getattr(e, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED")
-            ),
+            retry=tenacity.retry_if_exception(lambda e: getattr(e, "sqlite_errorname", "") in _BUSY),
             wait=tenacity.wait_random(0.01, 0.2),
             stop=tenacity.stop_after_delay(self._busy_timeout),
             reraise=True,
@@ -221,13 +214,8 @@ class VerdictCache:
         if version == SCHEMA_VERSION:
             return
         if version > SCHEMA_VERSION:
-            raise CacheError(
-                f"CoCoNot judge cache {self.path} was written by a newer coconot-tasks (cache schema "
-                f"{version}, this version reads up to {SCHEMA_VERSION}). Upgrade coconot-tasks, or set "
-                f"{ENV_CACHE_DIR} to another folder.",
-                kind="newer",
-                path=self.path,
-            )
+            reason = f"cache schema {version}, this version reads up to {SCHEMA_VERSION}"
+            raise CacheError("newer", reason, self.path)
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             # Read again inside the write lock: another process may have migrated meanwhile.
