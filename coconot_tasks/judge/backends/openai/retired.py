@@ -1,16 +1,19 @@
 """OpenAI models that have been (or will be) shut down: asking api.openai.com for one fails before generation.
 
-One row per model name from OpenAI's deprecations page, each with its announcement. A model is
-retired from its shutdown date on (before: a warning); names match with or without a gateway's
-provider prefix. Elsewhere a retired name is only a warning: that server decides what it means.
-The preflight also reads the ``shutdown_date`` the endpoint reports (:func:`check_reported_shutdown`).
+One row per model name from OpenAI's deprecations page, each with its announcement (the data file
+``retired_models.json``). A model is retired from its shutdown date on (before: a warning); names
+match with or without a gateway's provider prefix. Elsewhere a retired name is only a warning: that
+server decides what it means. The preflight also reads the ``shutdown_date`` the endpoint reports
+(:func:`check_reported_shutdown`).
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 from dataclasses import dataclass
+from importlib.resources import files
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
@@ -26,10 +29,6 @@ DEFAULT_JUDGE_MODEL = "gpt-6-luna"
 
 logger = logging.getLogger("coconot_tasks")
 
-#: The host whose model names the table describes.
-OPENAI_API_HOST = "api.openai.com"
-DEPRECATIONS_PAGE = "https://platform.openai.com/docs/deprecations"
-
 
 @dataclass(frozen=True)
 class RetiredModel:
@@ -41,59 +40,23 @@ class RetiredModel:
     source: str
 
 
-_APRIL_2026 = f"{DEPRECATIONS_PAGE}, announcement of 2026-04-22"
-_NOV_2023 = f"{DEPRECATIONS_PAGE}, announcement of 2023-11-06 (shutdown later moved to 2024-09-13)"
-_JUNE_2023 = f"{DEPRECATIONS_PAGE}, announcement of 2023-06-13 (shutdown later moved to 2024-09-13)"
-_INSTRUCT = f"{DEPRECATIONS_PAGE}, gpt-3.5-turbo-instruct entry (shutdown 2026-09-28)"
-_JUNE_2026 = f"{DEPRECATIONS_PAGE}, announcement of 2026-06-11 (OpenAI's emails say 2026-12-10)"
-_OCT_2026 = f"{DEPRECATIONS_PAGE}, announcement of 2026-10-14"
-_OCT_23_2026 = datetime.date(2026, 10, 23)
-_DEC_11_2026 = datetime.date(2026, 12, 11)
-_JAN_14_2027 = datetime.date(2027, 1, 14)
-#: Announced 2026-06-11: the gpt-5 family and o3, each with the substitute named for it.
-_GPT5_SUBSTITUTES = {"gpt-5": "gpt-6.1-sol", "gpt-5-mini": "gpt-6.1-terra", "gpt-5-nano": "gpt-6-luna"}
-
-RETIRED_MODELS: Final[tuple[RetiredModel, ...]] = (
-    # 2026-04-22: the paper's judge and the official README's alternative, shut down 2026-10-23.
-    RetiredModel("gpt-3.5-turbo", datetime.date(2026, 10, 23), "gpt-4.1-mini", _APRIL_2026),
-    RetiredModel("gpt-3.5-turbo-0125", datetime.date(2026, 10, 23), "gpt-4.1-mini", _APRIL_2026),
-    RetiredModel("gpt-4", datetime.date(2026, 10, 23), None, _APRIL_2026),
-    RetiredModel("gpt-4-0613", datetime.date(2026, 10, 23), None, _APRIL_2026),
-    *(
-        RetiredModel(name, _OCT_23_2026, None, _APRIL_2026)
-        for name in ("gpt-4-turbo", "gpt-4.1-nano", "gpt-4o-2024-05-13", "o1", "o3-mini", "o4-mini")
-    ),
-    # 2026-06-11: the gpt-5 family and o3, shutting down 2026-12-11 (the earlier of the two dates).
-    *(
-        RetiredModel(name, _DEC_11_2026, substitute, _JUNE_2026)
-        for base, substitute in _GPT5_SUBSTITUTES.items()
-        for name in (base, f"{base}-2025-08-07")
-    ),
-    RetiredModel("o3", _DEC_11_2026, "gpt-6.1-sol", _JUNE_2026),
-    # 2026-10-14: gpt-4o and gpt-4.1 snapshots (and their aliases), shutting down 2027-01-14.
-    *(
-        RetiredModel(name, _JAN_14_2027, "gpt-6-luna", _OCT_2026)
-        for name in (
-            "gpt-4o-2024-08-06",
-            "gpt-4o-2024-11-20",
-            "gpt-4o-mini-2024-07-18",
-            "gpt-4.1-2025-04-14",
-            "gpt-4.1-mini-2025-04-14",
-            "gpt-4o",
-            "gpt-4o-mini",
-            "gpt-4.1",
-            "gpt-4.1-mini",
+def _load_table() -> tuple[RetiredModel, ...]:
+    """The rows of ``retired_models.json`` (one entry per announcement on the deprecations page)."""
+    table = json.loads(files(__package__).joinpath("retired_models.json").read_text(encoding="utf-8"))
+    return tuple(
+        RetiredModel(
+            name,
+            datetime.date.fromisoformat(entry["shutdown"]),
+            substitute,
+            f"{table['page']}, {entry['source']}",
         )
-    ),  # fmt: skip
-    RetiredModel("gpt-3.5-turbo-instruct", datetime.date(2026, 9, 28), None, _INSTRUCT),
-    # Older gpt-3.5-turbo snapshots, shut down 2024-09-13.
-    RetiredModel("gpt-3.5-turbo-0301", datetime.date(2024, 9, 13), None, _JUNE_2023),
-    RetiredModel("gpt-3.5-turbo-0613", datetime.date(2024, 9, 13), None, _NOV_2023),
-    RetiredModel("gpt-3.5-turbo-16k-0613", datetime.date(2024, 9, 13), None, _NOV_2023),
-)
+        for entry in table["announcements"]
+        for name, substitute in entry["models"].items()
+    )
 
+
+RETIRED_MODELS: Final[tuple[RetiredModel, ...]] = _load_table()
 _BY_NAME: Final[dict[str, RetiredModel]] = {row.name: row for row in RETIRED_MODELS}
-
 
 #: A shutdown date reported by the endpoint is a warning this many days ahead.
 WARN_DAYS = 90
@@ -115,11 +78,6 @@ def retired_model(name: str, today: datetime.date | None = None) -> RetiredModel
     if row is None:
         return None
     return row if (today or utc_today()) >= row.shutdown else None
-
-
-def is_openai_api(endpoint: str) -> bool:
-    """True if ``endpoint`` (a base URL) is OpenAI's own API."""
-    return (urlsplit(endpoint).hostname or "").lower() == OPENAI_API_HOST
 
 
 def describe_retirement(row: RetiredModel) -> str:
@@ -149,7 +107,7 @@ def check_not_retired(settings: JudgeSettings, today: datetime.date | None = Non
         )  # fmt: skip
         return
     endpoint = settings.endpoint
-    if is_openai_api(endpoint):
+    if (urlsplit(endpoint).hostname or "").lower() == "api.openai.com":  # the names the table describes
         raise JudgeConfigError(
             f"CoCoNot judge: {describe_retirement(row)}. Set --metadata judge_model=... or "
             f"COCONOT_JUDGE_MODEL to a model OpenAI still serves (default: {DEFAULT_JUDGE_MODEL}), "
