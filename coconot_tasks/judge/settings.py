@@ -16,9 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
-from coconot_tasks.judge.backends import BACKENDS
+from coconot_tasks.judge.backends import BACKENDS, DEFAULT_BACKEND
 from coconot_tasks.judge.backends.base import ENV_API_KEY, JudgeBackend
-from coconot_tasks.judge.backends.openai.retired import DEFAULT_JUDGE_MODEL
 from coconot_tasks.judge.declare import Declared, declarations, setting
 from coconot_tasks.judge.errors import JudgeConfigError
 from coconot_tasks.judge.redact import looks_secret, redact_url, words_of
@@ -37,14 +36,14 @@ class CoreSettings:
     """The settings of every judge backend. Decoding defaults are the paper's."""
 
     backend: str = setting(
-        "openai",
+        DEFAULT_BACKEND,
         "`vllm`: a local judge the plugin starts and stops "
         "([below](#local-judge-that-never-retires-judge_backendvllm)); "
         "`heuristic`: offline keyword detector for smoke runs (not the paper's metric)",
         choices=tuple(BACKENDS), offline=True,
     )  # fmt: skip
     model: str = setting(
-        DEFAULT_JUDGE_MODEL,
+        BACKENDS[DEFAULT_BACKEND].default_model,
         "the paper's `gpt-3.5-turbo` was shut down on 2026-10-23 and the gpt-4o / gpt-4.1 judges shut "
         "down on 2027-01-14; `gpt-6-luna` is OpenAI's named replacement (no shutdown date announced; the "
         "model id it reports is recorded with every verdict). A reasoning model: see "

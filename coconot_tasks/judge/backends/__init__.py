@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 BACKENDS: dict[str, type[JudgeBackend]] = {
     backend.name: backend for backend in (OpenAIBackend, HeuristicBackend, VllmBackend)
 }
+#: The backend when ``judge_backend`` is not set.
+DEFAULT_BACKEND = OpenAIBackend.name
 
 
 def backend_for(settings: JudgeSettings) -> type[JudgeBackend]:

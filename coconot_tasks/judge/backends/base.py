@@ -59,6 +59,8 @@ class JudgeBackend:
 
     #: The ``judge_backend`` value that selects this backend.
     name: ClassVar[str]
+    #: The judge model when ``judge_model`` is not set (empty: the default backend's).
+    default_model: ClassVar[str] = ""
     #: True when answers come from a (paid, slow) model: cached, priced, only counted in a dry run.
     remote: ClassVar[bool] = True
     #: This backend's own settings: a frozen dataclass of :func:`~coconot_tasks.judge.declare.setting`

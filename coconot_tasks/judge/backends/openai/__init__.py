@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from coconot_tasks.judge.backends.base import ENV_API_KEY, Completion, JudgeBackend, JudgeFacts, RequestShape
 from coconot_tasks.judge.backends.openai.pricing import price_per_million
-from coconot_tasks.judge.backends.openai.retired import check_not_retired
+from coconot_tasks.judge.backends.openai.retired import DEFAULT_JUDGE_MODEL, check_not_retired
 from coconot_tasks.judge.backends.openai.shape import openai_request_shape
 from coconot_tasks.judge.errors import JudgeConfigError
 from coconot_tasks.judge.redact import redact_url
@@ -33,6 +33,7 @@ class OpenAIBackend(JudgeBackend):
     """Chat completions through ``openai.AsyncOpenAI``."""
 
     name = "openai"
+    default_model = DEFAULT_JUDGE_MODEL
     key_variables = (ENV_API_KEY, "OPENAI_API_KEY")
 
     @classmethod

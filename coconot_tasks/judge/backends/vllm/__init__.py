@@ -62,6 +62,7 @@ class VllmBackend(JudgeBackend):
     """Chat completions from the local vLLM server, through :class:`OpenAIBackend`."""
 
     name = "vllm"
+    default_model = DEFAULT_VLLM_MODEL
     declares = VllmServerSettings
     not_recorded = frozenset({"base_url"})  # the plugin starts the server: the endpoint says so
     spec_where = "judge_vllm_revision"
@@ -90,7 +91,7 @@ class VllmBackend(JudgeBackend):
         """The local judge's defaults where the user set nothing: the pinned model, a full batch."""
         values = dict(values)
         if "model" not in values:
-            values["model"] = DEFAULT_VLLM_MODEL
+            values["model"] = cls.default_model
             values.setdefault("vllm_revision", DEFAULT_VLLM_REVISION)
         values.setdefault("concurrency", DEFAULT_VLLM_CONCURRENCY)
         return values
