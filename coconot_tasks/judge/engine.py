@@ -296,15 +296,14 @@ def judge_items(
     backend = make_backend(settings)
     if rubric is None and backend.remote and any(item.response.strip() for item in items):
         rubric = load_rubric()
-    use_cache = settings.cache and backend.remote
-    own_cache = use_cache and cache is None
-    if own_cache:
+    own_cache = cache is None  # opened here, closed here
+    if not (settings.cache and backend.remote):
+        cache = None
+    elif own_cache:
         try:
             cache = VerdictCache()
         except CacheError as exc:
-            cache, stats.cache_problem = None, str(exc)
-    if not use_cache:
-        cache = None
+            stats.cache_problem = str(exc)
     failures_before = (cache.read_failures, cache.write_failures) if cache is not None else (0, 0)
     started, cpu_started = time.perf_counter(), time.process_time()
     try:

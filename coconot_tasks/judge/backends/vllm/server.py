@@ -113,9 +113,8 @@ def _with_parent_death_signal(command: list[str]) -> list[str]:
 class LocalJudgeServer:
     """One ``vllm serve`` child process; :meth:`start`, then :attr:`base_url` / :attr:`api_key`."""
 
-    def __init__(self, spec: ServerSpec, *, executable: str = EXECUTABLE) -> None:
+    def __init__(self, spec: ServerSpec) -> None:
         self.spec = spec
-        self.executable = executable
         self.api_key = secrets.token_urlsafe(32)
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
@@ -139,10 +138,10 @@ class LocalJudgeServer:
     def start(self) -> None:
         """Start the server and wait until it is ready; on failure (:class:`LocalServerError`, with
         the tail of its log) nothing is left running."""
-        found = shutil.which(self.executable)
+        found = shutil.which(EXECUTABLE)
         if found is None:
             raise LocalServerError(
-                f"CoCoNot local judge: no {self.executable!r} executable on PATH. Install vLLM on this GPU "
+                f"CoCoNot local judge: no {EXECUTABLE!r} executable on PATH. Install vLLM on this GPU "
                 'machine (pip install "lm-eval[vllm]" or pip install vllm), or choose another judge '
                 "backend (--metadata judge_backend=openai)."
             )
