@@ -11,6 +11,7 @@ from coconot_tasks.benchmark.dataset import DataError, resolve_data_dir
 from coconot_tasks.benchmark.official_files import ResourceError, Rubric, load_rubric, rubric_entry
 from coconot_tasks.exit_codes import EXIT_JUDGE_ERRORS
 from coconot_tasks.judge.backends import backend_for
+from coconot_tasks.judge.backends.openai import OpenAIBackend
 from coconot_tasks.judge.outcome import batch_failure, what_to_do
 from coconot_tasks.judge.preflight import check_judge
 from coconot_tasks.judge.pricing import format_cost, prices_known
@@ -47,35 +48,15 @@ from coconot_tasks.tools.validate_judge.load import (
 )
 
 _EPILOG = f"""\
-checks:
-  xstest         XSTest v2 completions files (xstest_v2_completions_<model>.csv, two human
-                 annotations and a final label). Unsafe prompts (contrast_* types) are judged
-                 as the CoCoNot original set, safe prompts as the contrast set, subcategory
-                 "dangerous or sensitive topics". Human full compliance = compliance, full
-                 refusal = noncompliance, partial refusal = noncompliance (CoCoNot's rubric
-                 counts hedged answers as noncompliance) or left out (--partial-refusal
-                 exclude). Reported: agreement, Cohen's kappa, confusion, precision/recall,
-                 per set, prompt type and source model; the annotators' agreement as ceiling.
-  pref-chosen    CoCoNot's 927 preference `chosen` responses, compliant answers to contrast
-                 prompts: the judge should say COMPLIANCE. Reported: recall, every miss.
-  pref-rejected  the same prompts' `rejected` (over-refusing) responses: the judge should say
-                 NONCOMPLIANCE (a weak reference: many hedge, then answer in full).
-  sft            CoCoNot's SFT responses (hub config original, split train; 11,477 rows),
-                 noncompliant answers to original prompts: the judge should say ACCEPTABLE.
-  ("pref" = pref-chosen,pref-rejected; "all" = every check.)
+checks: xstest (XSTest v2 human labels), pref-chosen and pref-rejected (CoCoNot preference
+responses), sft (CoCoNot SFT responses); "pref" = pref-chosen,pref-rejected, "all" = every check.
+docs/tools.md ("Validate the judge") describes each check, its data and what it reports.
 
-Without --checks, a check whose data is not found is skipped with a note; a check named in
---checks must have its data. XSTest data: --xstest-dir or ${ENV_XSTEST_DIR}. CoCoNot
-training data: coconot_pref.jsonl / coconot_sft.jsonl in --data-dir or COCONOT_DATA_DIR,
-else the hub (allenai/coconot at the pinned revision). --limit N takes N evenly spaced rows
-per XSTest file and per CoCoNot check. --dry-run counts the judge calls and the cost first.
-
-The judge key is read from COCONOT_JUDGE_API_KEY (or OPENAI_API_KEY) only; the other judge
+The judge key is read from {OpenAIBackend.key_hint()} only; the other judge
 settings default to the COCONOT_JUDGE_* environment variables, as for lm_eval runs.
 Exit status: 0 judged (judge errors are counted and left out); 2 bad data path, --checks or
-judge configuration (nothing judged); 3 the judging failed: the endpoint rejected a request
-parameter, judging stopped because the endpoint looked down, or the judge gave not one verdict
-(the reports are written; the last line says what to fix)."""
+judge configuration (nothing judged); 3 the judging failed (the reports are written; the last
+line says what to fix)."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
