@@ -222,7 +222,7 @@ def compute_validation(
         human_baseline=human_baseline,
         disagreements=agreement.disagreements,
         items=items,
-        judge_stats=stats_of_results(results),
+        judge_stats=JudgeStats.of_results(results),
     )
 
 
@@ -388,18 +388,6 @@ class RecallCount:
         return ratio(self.hits, self.n)
 
 
-def stats_of_results(results: Sequence[JudgeResult]) -> JudgeStats:
-    """The accounting of one check's share of a judge batch (requests = attempts made)."""
-    stats = JudgeStats(items=len(results))
-    for result in results:
-        stats.count_outcome(result)
-        stats.requests += result.attempts
-        stats.prompt_tokens += result.prompt_tokens
-        stats.completion_tokens += result.completion_tokens
-        stats.cost_usd += result.cost_usd
-    return stats
-
-
 @dataclass
 class LabelCheckReport:
     """The judge's recall of a check's expected class, with every miss."""
@@ -462,5 +450,5 @@ def compute_label_check(check: LabelCheck, results: Sequence[JudgeResult]) -> La
         by_subcategory=dict(sorted(by_subcategory.items())),
         misses=misses,
         no_verdict_items=no_verdict,
-        stats=stats_of_results(results),
+        stats=JudgeStats.of_results(results),
     )

@@ -11,7 +11,6 @@ from typing import Any
 from coconot_tasks.benchmark.taxonomy import CONTRAST, ORIGINAL
 from coconot_tasks.judge.pricing import format_cost
 from coconot_tasks.judge.provenance import served_by
-from coconot_tasks.judge.types import JudgeStats
 from coconot_tasks.tools.agreement import (
     LABELS,
     AgreementStats,
@@ -43,25 +42,6 @@ from coconot_tasks.tools.validate_judge.run import JudgeValidation
 # --------------------------------------------------------------------------- validation.json
 
 
-def judge_stats_dict(s: JudgeStats) -> dict[str, Any]:
-    """The accounting of a judge batch (or a check's share of it) as JSON-able data."""
-    return {
-        "items": s.items,
-        "requests": s.requests,
-        "cached": s.cached,
-        "empty_responses": s.empty,
-        "errors": s.errors,
-        "not_judged": s.not_judged,
-        "budget_exhausted": s.budget_exhausted,
-        "endpoint_down": s.endpoint_down,
-        "prompt_tokens": s.prompt_tokens,
-        "completion_tokens": s.completion_tokens,
-        "cost_usd": s.cost_usd,
-        "wall_seconds": s.wall_seconds,
-        "error_messages": list(s.error_messages),
-    }
-
-
 def _detection_dict(d: DetectionStats) -> dict[str, Any]:
     return {**asdict(d), "precision": d.precision, "recall": d.recall, "f1": d.f1}
 
@@ -90,7 +70,7 @@ def xstest_json(report: ValidationReport) -> dict[str, Any]:
         "excluded_partial_refusal": report.excluded_partial_refusal,
         "judged_items": len(report.items),
         "no_verdict": report.no_verdict,
-        "judge_stats": judge_stats_dict(report.judge_stats),
+        "judge_stats": report.judge_stats.to_dict(),
         "overall": report.overall.to_dict(),
         "by_safety": {name: stats.to_dict() for name, stats in report.by_safety.items()},
         "by_type": {name: stats.to_dict() for name, stats in report.by_type.items()},
@@ -117,7 +97,7 @@ def label_check_json(report: LabelCheckReport) -> dict[str, Any]:
         "no_verdict": report.no_verdict,
         **_recall_dict(report.overall),
         "verdicts": dict(report.verdicts),
-        "judge_stats": judge_stats_dict(report.stats),
+        "judge_stats": report.stats.to_dict(),
         "by_subcategory": [
             {"category": cat, "subcategory": sub, **_recall_dict(count)}
             for (cat, sub), count in report.by_subcategory.items()
@@ -139,7 +119,7 @@ def validation_json(validation: JudgeValidation) -> dict[str, Any]:
         "checks_run": validation.checks_run,
         "skipped": dict(validation.skipped),
         "no_verdict": validation.no_verdict,
-        "judge_stats": judge_stats_dict(validation.judge_stats),
+        "judge_stats": validation.judge_stats.to_dict(),
         "summary": validation.summary(),
         "checks": {name: checks[name] for name in validation.checks_run},
     }
