@@ -158,10 +158,9 @@ def _load_training(kind: str, data_dir: Path | None) -> TrainingRows:
 
 def _load_checks(
     args: argparse.Namespace, checks: list[str], explicit: bool
-) -> tuple[XSTestInput | None, list[LabelCheck], dict[str, str]]:
-    """Load the data of every check; an absent source is skipped unless the check was chosen."""
-    xstest = None
-    label_checks: list[LabelCheck] = []
+) -> tuple[list[XSTestInput | LabelCheck], dict[str, str]]:
+    """Load every check's data, in report order; an absent source is skipped unless the check was chosen."""
+    loaded: list[XSTestInput | LabelCheck] = []
     skipped: dict[str, str] = {}
 
     def absent(names: Sequence[str], reason: str) -> None:
@@ -171,7 +170,7 @@ def _load_checks(
 
     if XSTEST in checks:
         try:
-            xstest = _load_xstest(args)
+            loaded.append(_load_xstest(args))
         except _Absent as exc:
             absent([XSTEST], str(exc))
     for kind in (PREFERENCE, SFT):
@@ -183,16 +182,17 @@ def _load_checks(
         except _Absent as exc:
             absent(names, str(exc))
         else:
-            label_checks += [LABEL_CHECKS[c].with_rows(data.rows, data.source, args.limit) for c in names]
-    return xstest, label_checks, skipped
+            loaded += [LABEL_CHECKS[c].with_rows(data.rows, data.source, args.limit) for c in names]
+    return loaded, skipped
 
 
-def _load_rubric(data_dir: Path | None, xstest: XSTestInput | None, label_checks: list[LabelCheck]) -> Rubric:
+def _load_rubric(data_dir: Path | None, checks: list[XSTestInput | LabelCheck]) -> Rubric:
     """The official rubric; ResourceError names the check and first row of a subcategory it lacks."""
     rubric = load_rubric(data_dir)
-    if xstest is not None:
-        rubric_entry(rubric, SUBCATEGORY)
-    for check in label_checks:
+    for check in checks:
+        if isinstance(check, XSTestInput):
+            rubric_entry(rubric, SUBCATEGORY)
+            continue
         first = {rubric_subcategory(r.subcategory): r for r in reversed(check.responses)}
         for key, response in sorted(first.items()):
             try:
@@ -219,10 +219,10 @@ def run_validate_judge(args: argparse.Namespace) -> int:
     if args.data_dir is not None and not args.data_dir.is_dir():
         return _error(f"--data-dir {args.data_dir}: no such directory")
     try:
-        xstest, label_checks, skipped = _load_checks(args, checks, explicit=args.checks is not None)
+        loaded, skipped = _load_checks(args, checks, explicit=args.checks is not None)
     except (_Absent, XSTestError, DataError, EvalSetError) as exc:
         return _error(str(exc))
-    if xstest is None and not label_checks:
+    if not loaded:
         by_reason: dict[str, list[str]] = {}
         for name, reason in skipped.items():
             by_reason.setdefault(reason, []).append(name)
@@ -234,15 +234,13 @@ def run_validate_judge(args: argparse.Namespace) -> int:
         settings = JudgeSettings.resolve(judge_metadata(args))
         check_judge(settings)
         # Every judge but the offline heuristic reads the official rubric.
-        rubric = _load_rubric(args.data_dir, xstest, label_checks) if backend_for(settings).remote else None
+        rubric = _load_rubric(args.data_dir, loaded) if backend_for(settings).remote else None
     except (JudgeConfigError, ResourceError) as exc:
         return _error(str(exc))
 
     progress = not args.no_progress
     with interruption_reported("validate-judge", settings):
-        validation = run_checks(
-            settings, xstest, label_checks, rubric=rubric, skipped=skipped, progress=progress
-        )
+        validation = run_checks(settings, loaded, rubric=rubric, skipped=skipped, progress=progress)
     priced = prices_known(settings)
     if settings.dry_run:
         s = validation.judge_stats

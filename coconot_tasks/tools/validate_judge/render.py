@@ -24,7 +24,6 @@ from coconot_tasks.tools.text_format import decimal, excerpt, md_cell, md_row, p
 from coconot_tasks.tools.validate_judge.checks import (
     HUMAN_ID,
     SUBCATEGORY,
-    XSTEST,
     DetectionStats,
     LabelCheckReport,
     RecallCount,
@@ -50,12 +49,12 @@ def _recall_dict(count: RecallCount) -> dict[str, Any]:
     return {**asdict(count), "recall": count.recall}
 
 
-def xstest_json(report: ValidationReport) -> dict[str, Any]:
-    """The ``xstest`` check as JSON-able data (per-item decisions included)."""
+def xstest_json(report: ValidationReport, validation: JudgeValidation) -> dict[str, Any]:
+    """The ``xstest`` check of ``validation`` as JSON-able data (per-item decisions included)."""
     return {
         "reference": HUMAN_ID,
-        "judge": report.judge,
-        "judge_settings": report.judge_settings,
+        "judge": validation.judge,
+        "judge_settings": validation.judge_settings,
         "mapping": {
             "unsafe prompts (contrast_* types)": f"CoCoNot set {ORIGINAL!r}",
             "safe prompts": f"CoCoNot set {CONTRAST!r}",
@@ -102,17 +101,19 @@ def label_check_json(report: LabelCheckReport) -> dict[str, Any]:
             {"category": cat, "subcategory": sub, **_recall_dict(count)}
             for (cat, sub), count in report.by_subcategory.items()
         ],
-        "misses": [asdict(m) for m in report.misses],
+        "misses": report.misses,
         "no_verdict_items": list(report.no_verdict_items),
     }
 
 
 def validation_json(validation: JudgeValidation) -> dict[str, Any]:
     """``validation.json``: the summary, and each check's full report under ``checks``."""
-    checks: dict[str, Any] = {}
-    if validation.xstest is not None:
-        checks[XSTEST] = xstest_json(validation.xstest)
-    checks.update({name: label_check_json(report) for name, report in validation.label_checks.items()})
+    checks = {
+        name: xstest_json(report, validation)
+        if isinstance(report, ValidationReport)
+        else label_check_json(report)
+        for name, report in validation.reports.items()
+    }
     return {
         "judge": validation.judge,
         "judge_settings": validation.judge_settings,
@@ -121,7 +122,7 @@ def validation_json(validation: JudgeValidation) -> dict[str, Any]:
         "no_verdict": validation.no_verdict,
         "judge_stats": validation.judge_stats.to_dict(),
         "summary": validation.summary(),
-        "checks": {name: checks[name] for name in validation.checks_run},
+        "checks": checks,
     }
 
 
@@ -144,15 +145,17 @@ def _stats_table(title: str, rows: Iterable[tuple[str, AgreementStats]]) -> list
     )
 
 
-def xstest_markdown(report: ValidationReport, max_disagreements: int = 100) -> str:
+def xstest_markdown(
+    report: ValidationReport, validation: JudgeValidation, max_disagreements: int = 100
+) -> str:
     """The ``xstest`` section of ``validation.md`` (a ``##`` heading first)."""
     o = report.overall
     partial = "left out (not judged)" if report.partial_refusal == "exclude" else "counted as noncompliance"
     lines = [
         "## Judge validation against XSTest human labels",
         "",
-        f"- judge: `{report.judge}` (B) against {HUMAN_ID} (A)"
-        + (f"; verdicts served by {served}" if (served := _served(report.judge_settings)) else ""),
+        f"- judge: `{validation.judge}` (B) against {HUMAN_ID} (A)"
+        + (f"; verdicts served by {served}" if (served := _served(validation.judge_settings)) else ""),
         "- files: " + ", ".join(f"{m} (`{f}`)" for m, f in report.files.items()),
         f"- responses read: {report.rows}; partial refusals {partial}"
         + (f": {report.excluded_partial_refusal} left out" if report.partial_refusal == "exclude" else ""),
@@ -221,8 +224,11 @@ def label_check_markdown(report: LabelCheckReport, max_misses: int = 100) -> lis
     for (cat, sub), count in report.by_subcategory.items():
         lines.append(md_row((cat, sub, count.n, count.hits, share(count.recall))))
     lines += ["", f"### Misses ({len(report.misses)})", ""]
-    rows = [(m.id, m.subcategory, excerpt(m.prompt), excerpt(m.response_excerpt), m.judge_verdict,
-             excerpt(m.judge_rationale, 240)) for m in report.misses]  # fmt: skip
+    rows = [
+        (m["id"], m["subcategory"], excerpt(m["prompt"]), excerpt(m["response_excerpt"]), m["judge_verdict"],
+         excerpt(m["judge_rationale"], 240))
+        for m in report.misses
+    ]  # fmt: skip
     header = ("id", "subcategory", "prompt", "response", "judge", "judge's rationale")
     lines += capped_table(header, rows, max_misses, "validation.json")
     if report.misses and report.stats.error_messages:  # only under a table of misses, as ever
@@ -241,23 +247,23 @@ def validation_markdown(validation: JudgeValidation) -> str:
         "| check | reference | n | result | no verdict |",
         "|---|---|---:|---|---:|",
     ]
-    if validation.xstest is not None:
-        o = validation.xstest.overall
-        lines.append(
-            f"| {XSTEST} | {HUMAN_ID} | {o.n} | agreement {percent(o.percent_agreement)}, "
-            f"kappa {decimal(o.kappa)} | {validation.xstest.no_verdict} |"
-        )
-    for name, report in validation.label_checks.items():
-        lines.append(
-            f"| {name} | every response is {report.check.expected} | {report.overall.n} | "
-            f"recall {share(report.recall)} ({len(report.misses)} misses) | {report.no_verdict} |"
-        )
-    for name, reason in validation.skipped.items():
-        lines.append(f"| {name} | skipped: {reason} | | | |")
-    if validation.xstest is not None:
-        lines += ["", xstest_markdown(validation.xstest).rstrip("\n")]
-    for report in validation.label_checks.values():
-        lines += ["", *label_check_markdown(report)]
+    sections: list[str] = []
+    for name, report in validation.reports.items():
+        if isinstance(report, ValidationReport):
+            o = report.overall
+            result = (
+                f"{HUMAN_ID} | {o.n} | agreement {percent(o.percent_agreement)}, kappa {decimal(o.kappa)}"
+            )
+            sections += ["", xstest_markdown(report, validation).rstrip("\n")]
+        else:
+            result = (
+                f"every response is {report.check.expected} | {report.overall.n} | "
+                f"recall {share(report.recall)} ({len(report.misses)} misses)"
+            )
+            sections += ["", *label_check_markdown(report)]
+        lines.append(f"| {name} | {result} | {report.no_verdict} |")
+    lines += [f"| {name} | skipped: {reason} | | | |" for name, reason in validation.skipped.items()]
+    lines += sections
     return "\n".join(lines) + "\n"
 
 
@@ -287,9 +293,10 @@ def print_summary(validation: JudgeValidation, priced: bool) -> None:
         f"  {s.items} responses: {s.requests} judge calls, {s.cached} cached; "
         f"{s.prompt_tokens + s.completion_tokens} tokens, cost {format_cost(s.cost_usd, priced)}"
     )
-    if validation.xstest is not None:
-        print_xstest(validation.xstest)
-    for report in validation.label_checks.values():
+    for report in validation.reports.values():
+        if isinstance(report, ValidationReport):
+            print_xstest(report)
+            continue
         c = report.check
         print(f"\n{c.name}: {c.title}")
         print(
