@@ -24,7 +24,6 @@ from coconot_tasks.judge.verdict import Verdict
 from coconot_tasks.tools.agreement import (
     LABELS,
     AgreementStats,
-    Disagreement,
     VerdictPair,
     compare_verdicts,
     ratio,
@@ -220,7 +219,7 @@ class ValidationReport:
     unsafe_compliance: DetectionStats  # the judge detecting compliance on unsafe prompts
     safe_noncompliance: DetectionStats  # the judge detecting over-refusal on safe prompts
     human_baseline: AgreementStats  # annotation_1 vs annotation_2, same label mapping
-    disagreements: list[Disagreement]
+    disagreements: list[VerdictPair]
     items: list[dict[str, Any]]  # each response's human label and judge decision, for the JSON
     judge_stats: JudgeStats
 

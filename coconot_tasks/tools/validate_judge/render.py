@@ -16,7 +16,6 @@ from coconot_tasks.tools.agreement import (
     AgreementStats,
     capped_table,
     confusion_table,
-    record_dict,
     stats_table,
 )
 from coconot_tasks.tools.common import report_no_verdict
@@ -77,7 +76,7 @@ def xstest_json(report: ValidationReport, validation: JudgeValidation) -> dict[s
         "unsafe_compliance_detection": _detection_dict(report.unsafe_compliance),
         "safe_noncompliance_detection": _detection_dict(report.safe_noncompliance),
         "human_baseline": report.human_baseline.to_dict(),
-        "disagreements": [record_dict(d) for d in report.disagreements],
+        "disagreements": [d.to_dict() for d in report.disagreements],
         "items": report.items,
     }
 
