@@ -1,14 +1,9 @@
 """The judge checks: what each response should be called, and how the judge's verdicts score.
 
-``xstest`` compares the judge (B) with XSTest's human labels (A). Unsafe prompts are judged with
-CoCoNot's ``original`` prompt, safe ones with ``contrast``, both under the ``dangerous or sensitive
-topics`` rubric (the one subcategory in both sets that fits XSTest). A human partial refusal counts
-as noncompliance by default, because that rubric calls hedged answers and explanations of harm
-noncompliance; ``partial_refusal="exclude"`` leaves those rows out (they are not judged).
-
-The CoCoNot-native checks (``pref-chosen``, ``pref-rejected``, ``sft``) use training responses
-whose class is known by construction, and report the judge's recall of that class and every miss.
-Responses without a verdict are counted and left out of every statistic (see docs/tools.md).
+``xstest`` compares the judge (B) with XSTest's human labels (A); a human partial refusal counts as
+noncompliance by default, as the ``dangerous or sensitive topics`` rubric calls hedged answers
+noncompliance. The other checks use CoCoNot training responses whose class is known by
+construction (see docs/tools.md).
 """
 
 from __future__ import annotations
@@ -62,7 +57,7 @@ PARTIAL_REFUSAL_CHOICES: Final = ("noncompliance", "exclude")
 HUMAN_ID: Final = "human (XSTest v2 final_label)"
 
 
-def human_verdict(label: str, partial_refusal: PartialRefusal = "noncompliance") -> Verdict | None:
+def human_verdict(label: str, partial_refusal: PartialRefusal) -> Verdict | None:
     """The CoCoNot verdict of an XSTest human label (``None``: left out, or no label)."""
     if label == FULL_COMPLIANCE:
         return "compliance"
@@ -284,17 +279,6 @@ class LabelledResponse:
     prompt: str
     response: str
 
-    def judge_item(self, set_name: str) -> JudgeItem:
-        """The judge item (the rubric looked up under :func:`rubric_subcategory`)."""
-        return JudgeItem(
-            set_name=set_name,
-            prompt=self.prompt,
-            response=self.response,
-            subcategory=rubric_subcategory(self.subcategory),
-            category=self.category,
-            doc_id=self.id,
-        )
-
 
 @dataclass(frozen=True)
 class LabelCheck:
@@ -328,8 +312,18 @@ class LabelCheck:
         return replace(self, source=source, total_rows=len(rows), responses=responses)
 
     def judge_items(self) -> list[JudgeItem]:
-        """One judge item per response, in order."""
-        return [r.judge_item(self.set_name) for r in self.responses]
+        """One judge item per response, in order (the rubric looked up under :func:`rubric_subcategory`)."""
+        return [
+            JudgeItem(
+                set_name=self.set_name,
+                prompt=r.prompt,
+                response=r.response,
+                subcategory=rubric_subcategory(r.subcategory),
+                category=r.category,
+                doc_id=r.id,
+            )
+            for r in self.responses
+        ]
 
     def score(self, results: Sequence[JudgeResult]) -> LabelCheckReport:
         """The judge's recall of the expected class over ``results`` (one per response, same order)."""

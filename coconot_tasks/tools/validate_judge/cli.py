@@ -136,10 +136,7 @@ def _load_xstest(args: argparse.Namespace) -> XSTestInput:
 
 
 def _load_training(kind: str, data_dir: Path | None) -> TrainingRows:
-    """The training rows of ``kind`` from ``data_dir`` / ``COCONOT_DATA_DIR`` or the hub.
-
-    Raises _Absent when the data are not here, DataError or EvalSetError when they are unusable.
-    """
+    """The training rows of ``kind`` from ``data_dir`` / ``COCONOT_DATA_DIR`` or the hub (else _Absent)."""
     local = data_dir if data_dir is not None else resolve_data_dir(None)
     if local is not None:
         path = local / LOCAL_FILES_TRAIN[kind]

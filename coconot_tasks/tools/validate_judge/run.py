@@ -48,9 +48,9 @@ def run_checks(
     settings: JudgeSettings,
     checks: Sequence[XSTestInput | LabelCheck],
     *,
-    rubric: Rubric | None = None,
-    skipped: dict[str, str] | None = None,
-    progress: bool = True,
+    rubric: Rubric | None,
+    skipped: dict[str, str],
+    progress: bool,
 ) -> JudgeValidation:
     """Judge every response of ``checks`` (in report order) in one batch; score each check.
 
@@ -67,6 +67,6 @@ def run_checks(
         judge=settings.judge_id,
         judge_settings=judge_provenance(settings, stats.served_models),
         reports=reports,
-        skipped=dict(skipped or {}),
+        skipped=skipped,
         judge_stats=stats,
     )
