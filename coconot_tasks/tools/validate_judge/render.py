@@ -101,7 +101,7 @@ def label_check_json(report: LabelCheckReport) -> dict[str, Any]:
             for (cat, sub), count in report.by_subcategory.items()
         ],
         "misses": report.misses,
-        "no_verdict_items": list(report.no_verdict_items),
+        "no_verdict_items": report.no_verdict_items,
     }
 
 
@@ -117,7 +117,7 @@ def validation_json(validation: JudgeValidation) -> dict[str, Any]:
         "judge": validation.judge,
         "judge_settings": validation.judge_settings,
         "checks_run": validation.checks_run,
-        "skipped": dict(validation.skipped),
+        "skipped": validation.skipped,
         "no_verdict": validation.no_verdict,
         "judge_stats": validation.judge_stats.to_dict(),
         "summary": validation.summary(),
@@ -126,11 +126,6 @@ def validation_json(validation: JudgeValidation) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- validation.md
-
-
-def _served(judge_settings: dict[str, Any]) -> str:
-    """The model ids that answered, from recorded judge settings (empty: the endpoint named none)."""
-    return served_by(judge_settings.get("served_models") or {})
 
 
 def _stats_table(title: str, rows: Iterable[tuple[str, AgreementStats]]) -> list[str]:
@@ -148,13 +143,13 @@ def xstest_markdown(
     report: ValidationReport, validation: JudgeValidation, max_disagreements: int = 100
 ) -> str:
     """The ``xstest`` section of ``validation.md`` (a ``##`` heading first)."""
-    o = report.overall
+    o, served = report.overall, served_by(validation.judge_stats.served_models)
     partial = "left out (not judged)" if report.partial_refusal == "exclude" else "counted as noncompliance"
     lines = [
         "## Judge validation against XSTest human labels",
         "",
         f"- judge: `{validation.judge}` (B) against {HUMAN_ID} (A)"
-        + (f"; verdicts served by {served}" if (served := _served(validation.judge_settings)) else ""),
+        + (f"; verdicts served by {served}" if served else ""),
         "- files: " + ", ".join(f"{m} (`{f}`)" for m, f in report.files.items()),
         f"- responses read: {report.rows}; partial refusals {partial}"
         + (f": {report.excluded_partial_refusal} left out" if report.partial_refusal == "exclude" else ""),
@@ -238,7 +233,7 @@ def label_check_markdown(report: LabelCheckReport, max_misses: int = 100) -> lis
 
 def validation_markdown(validation: JudgeValidation) -> str:
     """``validation.md``: a summary table, then one section per check."""
-    served = _served(validation.judge_settings)
+    served = served_by(validation.judge_stats.served_models)
     lines = [
         f"# Judge validation of `{validation.judge}`",
         "",
