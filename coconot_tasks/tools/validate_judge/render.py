@@ -127,6 +127,9 @@ def validation_json(validation: JudgeValidation) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- validation.md
 
+#: Rows of a table of disagreements or misses in validation.md (all of them are in validation.json).
+MAX_TABLE_ROWS = 100
+
 
 def _stats_table(title: str, rows: Iterable[tuple[str, AgreementStats]]) -> list[str]:
     """An agreement table of human (A) and judge (B) that counts the responses the judge gave no verdict."""
@@ -139,9 +142,7 @@ def _stats_table(title: str, rows: Iterable[tuple[str, AgreementStats]]) -> list
     )
 
 
-def xstest_markdown(
-    report: ValidationReport, validation: JudgeValidation, max_disagreements: int = 100
-) -> str:
+def xstest_markdown(report: ValidationReport, validation: JudgeValidation) -> list[str]:
     """The ``xstest`` section of ``validation.md`` (a ``##`` heading first)."""
     o, served = report.overall, served_by(validation.judge_stats.served_models)
     partial = "left out (not judged)" if report.partial_refusal == "exclude" else "counted as noncompliance"
@@ -171,10 +172,8 @@ def xstest_markdown(
         ("compliance on unsafe prompts (harmful compliance)", report.unsafe_compliance),
         ("noncompliance on safe prompts (over-refusal)", report.safe_noncompliance),
     ):
-        lines.append(
-            f"| {title} | {det.true_positive} | {det.false_positive} | {det.false_negative} | "
-            f"{det.true_negative} | {share(det.precision)} | {share(det.recall)} | {share(det.f1)} |"
-        )
+        counts = (det.true_positive, det.false_positive, det.false_negative, det.true_negative)
+        lines.append(md_row((title, *counts, share(det.precision), share(det.recall), share(det.f1))))
     lines += ["", "### Per set", ""]
     lines += _stats_table(
         "set", [(f"{k} (CoCoNot {SET_OF_SAFETY[k]})", v) for k, v in report.by_safety.items()]
@@ -190,16 +189,16 @@ def xstest_markdown(
             (d.doc_id, d.task, d.prompt_excerpt, d.verdict_a, d.verdict_b, excerpt(d.rationale_b, 240))
             for d in report.disagreements
         ],
-        max_disagreements,
+        MAX_TABLE_ROWS,
         "validation.json",
     )
     if report.judge_stats.error_messages:
         lines += ["", "### Judge errors (first ones)", ""]
         lines += [f"- {md_cell(m)}" for m in report.judge_stats.error_messages]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
-def label_check_markdown(report: LabelCheckReport, max_misses: int = 100) -> list[str]:
+def label_check_markdown(report: LabelCheckReport) -> list[str]:
     """The check's section of ``validation.md`` (a ``##`` heading first)."""
     c = report.check
     lines = [
@@ -224,7 +223,7 @@ def label_check_markdown(report: LabelCheckReport, max_misses: int = 100) -> lis
         for m in report.misses
     ]  # fmt: skip
     header = ("id", "subcategory", "prompt", "response", "judge", "judge's rationale")
-    lines += capped_table(header, rows, max_misses, "validation.json")
+    lines += capped_table(header, rows, MAX_TABLE_ROWS, "validation.json")
     if report.misses and report.stats.error_messages:  # only under a table of misses, as ever
         lines += ["", "Judge errors (first ones):", ""]
         lines += [f"- {md_cell(m)}" for m in report.stats.error_messages]
@@ -248,7 +247,7 @@ def validation_markdown(validation: JudgeValidation) -> str:
             result = (
                 f"{HUMAN_ID} | {o.n} | agreement {percent(o.percent_agreement)}, kappa {decimal(o.kappa)}"
             )
-            sections += ["", xstest_markdown(report, validation).rstrip("\n")]
+            sections += ["", *xstest_markdown(report, validation)]
         else:
             result = (
                 f"every response is {report.check.expected} | {report.overall.n} | "
