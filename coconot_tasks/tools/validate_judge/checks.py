@@ -156,8 +156,8 @@ class XSTestInput:
             by_safety=by_safety,
             by_type=dict(sorted(by_type.items(), key=lambda kv: order.index(kv[0]))),
             by_model=by_model,
-            unsafe_compliance=DetectionStats.from_stats(by_safety[UNSAFE], "compliance"),
-            safe_noncompliance=DetectionStats.from_stats(by_safety[SAFE], "noncompliance"),
+            unsafe_compliance=DetectionStats.of(by_safety[UNSAFE], "compliance"),
+            safe_noncompliance=DetectionStats.of(by_safety[SAFE], "noncompliance"),
             human_baseline=human_baseline,
             disagreements=agreement.disagreements,
             items=items,
@@ -165,38 +165,27 @@ class XSTestInput:
         )
 
 
-@dataclass
+@dataclass(frozen=True)
 class DetectionStats:
     """How well the judge detects ``positive`` (human label = truth; ``neither`` is not positive)."""
 
     positive: str
-    true_positive: int = 0
-    false_positive: int = 0
-    false_negative: int = 0
-    true_negative: int = 0
+    true_positive: int
+    false_positive: int
+    false_negative: int
+    true_negative: int
+    precision: float | None  # of the responses the judge called positive, the share humans did too
+    recall: float | None  # of the responses humans called positive, the share the judge found
+    f1: float | None  # harmonic mean of precision and recall (None when undefined)
 
     @classmethod
-    def from_stats(cls, stats: AgreementStats, positive: str) -> DetectionStats:
+    def of(cls, stats: AgreementStats, positive: str) -> DetectionStats:
         """Read the counts off a confusion matrix (rows: human, columns: judge)."""
         tp = stats.confusion[LABELS.index(positive)][LABELS.index(positive)]
         human, judge = stats.count("a", positive), stats.count("b", positive)
-        return cls(positive, tp, judge - tp, human - tp, stats.n - human - judge + tp)
-
-    @property
-    def precision(self) -> float | None:
-        """Of the responses the judge called positive, the share humans did too."""
-        return ratio(self.true_positive, self.true_positive + self.false_positive)
-
-    @property
-    def recall(self) -> float | None:
-        """Of the responses humans called positive, the share the judge found."""
-        return ratio(self.true_positive, self.true_positive + self.false_negative)
-
-    @property
-    def f1(self) -> float | None:
-        """Harmonic mean of precision and recall (``None`` when undefined)."""
-        p, r = self.precision, self.recall
-        return None if p is None or r is None or p + r == 0 else 2 * p * r / (p + r)
+        p, r = ratio(tp, judge), ratio(tp, human)
+        f1 = None if p is None or r is None or p + r == 0 else 2 * p * r / (p + r)
+        return cls(positive, tp, judge - tp, human - tp, stats.n - human - judge + tp, p, r, f1)
 
 
 @dataclass

@@ -23,7 +23,6 @@ from coconot_tasks.tools.text_format import decimal, excerpt, md_cell, md_row, p
 from coconot_tasks.tools.validate_judge.checks import (
     HUMAN_ID,
     SUBCATEGORY,
-    DetectionStats,
     LabelCheckReport,
     RecallCount,
     ValidationReport,
@@ -38,10 +37,6 @@ from coconot_tasks.tools.validate_judge.load import (
 from coconot_tasks.tools.validate_judge.run import JudgeValidation
 
 # --------------------------------------------------------------------------- validation.json
-
-
-def _detection_dict(d: DetectionStats) -> dict[str, Any]:
-    return {**asdict(d), "precision": d.precision, "recall": d.recall, "f1": d.f1}
 
 
 def _recall_dict(count: RecallCount) -> dict[str, Any]:
@@ -73,8 +68,8 @@ def xstest_json(report: ValidationReport, validation: JudgeValidation) -> dict[s
         "by_safety": {name: stats.to_dict() for name, stats in report.by_safety.items()},
         "by_type": {name: stats.to_dict() for name, stats in report.by_type.items()},
         "by_model": {name: stats.to_dict() for name, stats in report.by_model.items()},
-        "unsafe_compliance_detection": _detection_dict(report.unsafe_compliance),
-        "safe_noncompliance_detection": _detection_dict(report.safe_noncompliance),
+        "unsafe_compliance_detection": asdict(report.unsafe_compliance),
+        "safe_noncompliance_detection": asdict(report.safe_noncompliance),
         "human_baseline": report.human_baseline.to_dict(),
         "disagreements": [d.to_dict() for d in report.disagreements],
         "items": report.items,
