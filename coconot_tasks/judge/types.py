@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 from coconot_tasks.judge.verdict import Verdict
 
@@ -171,3 +173,35 @@ class JudgeStats:
             self.errors += 1
             if keep_error and result.error and len(self.error_messages) < 5:
                 self.error_messages.append(result.error)
+
+    # -- a share of a batch, and its JSON (used by validate-judge's per-check accounting) --
+
+    @classmethod
+    def of_results(cls, results: Sequence[JudgeResult]) -> JudgeStats:
+        """The accounting of ``results``, e.g. one check's share of a batch (requests = attempts made)."""
+        stats = cls(items=len(results))
+        for result in results:
+            stats.count_outcome(result)
+            stats.requests += result.attempts
+            stats.prompt_tokens += result.prompt_tokens
+            stats.completion_tokens += result.completion_tokens
+            stats.cost_usd += result.cost_usd
+        return stats
+
+    def to_dict(self) -> dict[str, Any]:
+        """The counts, tokens, cost, time and first errors as JSON-able data."""
+        return {
+            "items": self.items,
+            "requests": self.requests,
+            "cached": self.cached,
+            "empty_responses": self.empty,
+            "errors": self.errors,
+            "not_judged": self.not_judged,
+            "budget_exhausted": self.budget_exhausted,
+            "endpoint_down": self.endpoint_down,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cost_usd": self.cost_usd,
+            "wall_seconds": self.wall_seconds,
+            "error_messages": list(self.error_messages),
+        }

@@ -7,7 +7,7 @@ A pair where either judge has no verdict (error, budget cap, dry run, a label ou
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from coconot_tasks.tools.text_format import decimal, excerpt, md_row, percent, share
@@ -35,6 +35,26 @@ class VerdictPair:
     def complete(self) -> bool:
         """True when both judges gave one of the three verdicts."""
         return self.verdict_a in LABELS and self.verdict_b in LABELS
+
+    @property
+    def prompt_excerpt(self) -> str:
+        """The prompt on one line, shortened for tables and disagreement records."""
+        return excerpt(self.prompt)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON record of a disagreement."""
+        return {
+            "set": self.set_name,
+            "task": self.task,
+            "doc_id": self.doc_id,
+            "category": self.category,
+            "subcategory": self.subcategory,
+            "prompt_excerpt": self.prompt_excerpt,
+            "verdict_a": self.verdict_a,
+            "verdict_b": self.verdict_b,
+            "rationale_a": self.rationale_a,
+            "rationale_b": self.rationale_b,
+        }
 
 
 def ratio(part: float, whole: float) -> float | None:
@@ -128,27 +148,6 @@ class AgreementStats:
         }
 
 
-def record_dict(record: Any) -> dict[str, Any]:
-    """A dataclass ``record`` as JSON-able data, its ``set_name`` field written as ``"set"``."""
-    return {("set" if key == "set_name" else key): value for key, value in asdict(record).items()}
-
-
-@dataclass(frozen=True)
-class Disagreement:
-    """One response the two judges labelled differently."""
-
-    set_name: str
-    task: str
-    doc_id: str
-    category: str
-    subcategory: str
-    prompt_excerpt: str
-    verdict_a: str
-    verdict_b: str
-    rationale_a: str
-    rationale_b: str
-
-
 @dataclass
 class AgreementReport:
     """Agreement of judge A and judge B overall, per task and per (set, subcategory)."""
@@ -158,7 +157,7 @@ class AgreementReport:
     overall: AgreementStats
     by_task: dict[str, AgreementStats]
     by_subcategory: dict[tuple[str, str], AgreementStats]
-    disagreements: list[Disagreement]
+    disagreements: list[VerdictPair]  # both judges gave a verdict, and not the same one
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able copy (subcategories as a list of ``{"set", "subcategory", ...}``)."""
@@ -171,7 +170,7 @@ class AgreementReport:
                 {"set": set_name, "subcategory": sub, **stats.to_dict()}
                 for (set_name, sub), stats in self.by_subcategory.items()
             ],
-            "disagreements": [record_dict(d) for d in self.disagreements],
+            "disagreements": [d.to_dict() for d in self.disagreements],
         }
 
     def to_markdown(self, max_disagreements: int = 200, notes: Sequence[str] = ()) -> str:
@@ -212,26 +211,13 @@ def compare_verdicts(pairs: Iterable[VerdictPair], judge_a: str = "A", judge_b: 
     overall = AgreementStats()
     by_task: dict[str, AgreementStats] = {}
     by_subcategory: dict[tuple[str, str], AgreementStats] = {}
-    disagreements: list[Disagreement] = []
+    disagreements: list[VerdictPair] = []
     for pair in pairs:
         overall.add(pair)
         by_task.setdefault(pair.task or pair.set_name, AgreementStats()).add(pair)
         by_subcategory.setdefault((pair.set_name, pair.subcategory), AgreementStats()).add(pair)
         if pair.complete and pair.verdict_a != pair.verdict_b:
-            disagreements.append(
-                Disagreement(
-                    set_name=pair.set_name,
-                    task=pair.task,
-                    doc_id=pair.doc_id,
-                    category=pair.category,
-                    subcategory=pair.subcategory,
-                    prompt_excerpt=excerpt(pair.prompt),
-                    verdict_a=str(pair.verdict_a),
-                    verdict_b=str(pair.verdict_b),
-                    rationale_a=pair.rationale_a,
-                    rationale_b=pair.rationale_b,
-                )
-            )
+            disagreements.append(pair)
     return AgreementReport(judge_a, judge_b, overall, by_task, by_subcategory, disagreements)
 
 

@@ -11,6 +11,7 @@ from coconot_tasks.benchmark.dataset import DataError, resolve_data_dir
 from coconot_tasks.benchmark.official_files import ResourceError, Rubric, load_rubric, rubric_entry
 from coconot_tasks.exit_codes import EXIT_JUDGE_ERRORS
 from coconot_tasks.judge.backends import backend_for
+from coconot_tasks.judge.backends.openai import OpenAIBackend
 from coconot_tasks.judge.outcome import batch_failure, what_to_do
 from coconot_tasks.judge.preflight import check_judge
 from coconot_tasks.judge.pricing import format_cost, prices_known
@@ -47,35 +48,15 @@ from coconot_tasks.tools.validate_judge.load import (
 )
 
 _EPILOG = f"""\
-checks:
-  xstest         XSTest v2 completions files (xstest_v2_completions_<model>.csv, two human
-                 annotations and a final label). Unsafe prompts (contrast_* types) are judged
-                 as the CoCoNot original set, safe prompts as the contrast set, subcategory
-                 "dangerous or sensitive topics". Human full compliance = compliance, full
-                 refusal = noncompliance, partial refusal = noncompliance (CoCoNot's rubric
-                 counts hedged answers as noncompliance) or left out (--partial-refusal
-                 exclude). Reported: agreement, Cohen's kappa, confusion, precision/recall,
-                 per set, prompt type and source model; the annotators' agreement as ceiling.
-  pref-chosen    CoCoNot's 927 preference `chosen` responses, compliant answers to contrast
-                 prompts: the judge should say COMPLIANCE. Reported: recall, every miss.
-  pref-rejected  the same prompts' `rejected` (over-refusing) responses: the judge should say
-                 NONCOMPLIANCE (a weak reference: many hedge, then answer in full).
-  sft            CoCoNot's SFT responses (hub config original, split train; 11,477 rows),
-                 noncompliant answers to original prompts: the judge should say ACCEPTABLE.
-  ("pref" = pref-chosen,pref-rejected; "all" = every check.)
+checks: xstest (XSTest v2 human labels), pref-chosen and pref-rejected (CoCoNot preference
+responses), sft (CoCoNot SFT responses); "pref" = pref-chosen,pref-rejected, "all" = every check.
+docs/tools.md ("Validate the judge") describes each check, its data and what it reports.
 
-Without --checks, a check whose data is not found is skipped with a note; a check named in
---checks must have its data. XSTest data: --xstest-dir or ${ENV_XSTEST_DIR}. CoCoNot
-training data: coconot_pref.jsonl / coconot_sft.jsonl in --data-dir or COCONOT_DATA_DIR,
-else the hub (allenai/coconot at the pinned revision). --limit N takes N evenly spaced rows
-per XSTest file and per CoCoNot check. --dry-run counts the judge calls and the cost first.
-
-The judge key is read from COCONOT_JUDGE_API_KEY (or OPENAI_API_KEY) only; the other judge
+The judge key is read from {OpenAIBackend.key_hint()} only; the other judge
 settings default to the COCONOT_JUDGE_* environment variables, as for lm_eval runs.
 Exit status: 0 judged (judge errors are counted and left out); 2 bad data path, --checks or
-judge configuration (nothing judged); 3 the judging failed: the endpoint rejected a request
-parameter, judging stopped because the endpoint looked down, or the judge gave not one verdict
-(the reports are written; the last line says what to fix)."""
+judge configuration (nothing judged); 3 the judging failed (the reports are written; the last
+line says what to fix)."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -155,10 +136,7 @@ def _load_xstest(args: argparse.Namespace) -> XSTestInput:
 
 
 def _load_training(kind: str, data_dir: Path | None) -> TrainingRows:
-    """The training rows of ``kind`` from ``data_dir`` / ``COCONOT_DATA_DIR`` or the hub.
-
-    Raises _Absent when the data are not here, DataError or EvalSetError when they are unusable.
-    """
+    """The training rows of ``kind`` from ``data_dir`` / ``COCONOT_DATA_DIR`` or the hub (else _Absent)."""
     local = data_dir if data_dir is not None else resolve_data_dir(None)
     if local is not None:
         path = local / LOCAL_FILES_TRAIN[kind]
@@ -177,10 +155,9 @@ def _load_training(kind: str, data_dir: Path | None) -> TrainingRows:
 
 def _load_checks(
     args: argparse.Namespace, checks: list[str], explicit: bool
-) -> tuple[XSTestInput | None, list[LabelCheck], dict[str, str]]:
-    """Load the data of every check; an absent source is skipped unless the check was chosen."""
-    xstest = None
-    label_checks: list[LabelCheck] = []
+) -> tuple[list[XSTestInput | LabelCheck], dict[str, str]]:
+    """Load every check's data, in report order; an absent source is skipped unless the check was chosen."""
+    loaded: list[XSTestInput | LabelCheck] = []
     skipped: dict[str, str] = {}
 
     def absent(names: Sequence[str], reason: str) -> None:
@@ -190,7 +167,7 @@ def _load_checks(
 
     if XSTEST in checks:
         try:
-            xstest = _load_xstest(args)
+            loaded.append(_load_xstest(args))
         except _Absent as exc:
             absent([XSTEST], str(exc))
     for kind in (PREFERENCE, SFT):
@@ -202,16 +179,17 @@ def _load_checks(
         except _Absent as exc:
             absent(names, str(exc))
         else:
-            label_checks += [LABEL_CHECKS[c].with_rows(data.rows, data.source, args.limit) for c in names]
-    return xstest, label_checks, skipped
+            loaded += [LABEL_CHECKS[c].with_rows(data.rows, data.source, args.limit) for c in names]
+    return loaded, skipped
 
 
-def _load_rubric(data_dir: Path | None, xstest: XSTestInput | None, label_checks: list[LabelCheck]) -> Rubric:
+def _load_rubric(data_dir: Path | None, checks: list[XSTestInput | LabelCheck]) -> Rubric:
     """The official rubric; ResourceError names the check and first row of a subcategory it lacks."""
     rubric = load_rubric(data_dir)
-    if xstest is not None:
-        rubric_entry(rubric, SUBCATEGORY)
-    for check in label_checks:
+    for check in checks:
+        if isinstance(check, XSTestInput):
+            rubric_entry(rubric, SUBCATEGORY)
+            continue
         first = {rubric_subcategory(r.subcategory): r for r in reversed(check.responses)}
         for key, response in sorted(first.items()):
             try:
@@ -238,10 +216,10 @@ def run_validate_judge(args: argparse.Namespace) -> int:
     if args.data_dir is not None and not args.data_dir.is_dir():
         return _error(f"--data-dir {args.data_dir}: no such directory")
     try:
-        xstest, label_checks, skipped = _load_checks(args, checks, explicit=args.checks is not None)
+        loaded, skipped = _load_checks(args, checks, explicit=args.checks is not None)
     except (_Absent, XSTestError, DataError, EvalSetError) as exc:
         return _error(str(exc))
-    if xstest is None and not label_checks:
+    if not loaded:
         by_reason: dict[str, list[str]] = {}
         for name, reason in skipped.items():
             by_reason.setdefault(reason, []).append(name)
@@ -253,15 +231,13 @@ def run_validate_judge(args: argparse.Namespace) -> int:
         settings = JudgeSettings.resolve(judge_metadata(args))
         check_judge(settings)
         # Every judge but the offline heuristic reads the official rubric.
-        rubric = _load_rubric(args.data_dir, xstest, label_checks) if backend_for(settings).remote else None
+        rubric = _load_rubric(args.data_dir, loaded) if backend_for(settings).remote else None
     except (JudgeConfigError, ResourceError) as exc:
         return _error(str(exc))
 
     progress = not args.no_progress
     with interruption_reported("validate-judge", settings):
-        validation = run_checks(
-            settings, xstest, label_checks, rubric=rubric, skipped=skipped, progress=progress
-        )
+        validation = run_checks(settings, loaded, rubric=rubric, skipped=skipped, progress=progress)
     priced = prices_known(settings)
     if settings.dry_run:
         s = validation.judge_stats

@@ -11,13 +11,11 @@ from typing import Any
 from coconot_tasks.benchmark.taxonomy import CONTRAST, ORIGINAL
 from coconot_tasks.judge.pricing import format_cost
 from coconot_tasks.judge.provenance import served_by
-from coconot_tasks.judge.types import JudgeStats
 from coconot_tasks.tools.agreement import (
     LABELS,
     AgreementStats,
     capped_table,
     confusion_table,
-    record_dict,
     stats_table,
 )
 from coconot_tasks.tools.common import report_no_verdict
@@ -25,8 +23,6 @@ from coconot_tasks.tools.text_format import decimal, excerpt, md_cell, md_row, p
 from coconot_tasks.tools.validate_judge.checks import (
     HUMAN_ID,
     SUBCATEGORY,
-    XSTEST,
-    DetectionStats,
     LabelCheckReport,
     RecallCount,
     ValidationReport,
@@ -43,39 +39,16 @@ from coconot_tasks.tools.validate_judge.run import JudgeValidation
 # --------------------------------------------------------------------------- validation.json
 
 
-def judge_stats_dict(s: JudgeStats) -> dict[str, Any]:
-    """The accounting of a judge batch (or a check's share of it) as JSON-able data."""
-    return {
-        "items": s.items,
-        "requests": s.requests,
-        "cached": s.cached,
-        "empty_responses": s.empty,
-        "errors": s.errors,
-        "not_judged": s.not_judged,
-        "budget_exhausted": s.budget_exhausted,
-        "endpoint_down": s.endpoint_down,
-        "prompt_tokens": s.prompt_tokens,
-        "completion_tokens": s.completion_tokens,
-        "cost_usd": s.cost_usd,
-        "wall_seconds": s.wall_seconds,
-        "error_messages": list(s.error_messages),
-    }
-
-
-def _detection_dict(d: DetectionStats) -> dict[str, Any]:
-    return {**asdict(d), "precision": d.precision, "recall": d.recall, "f1": d.f1}
-
-
 def _recall_dict(count: RecallCount) -> dict[str, Any]:
     return {**asdict(count), "recall": count.recall}
 
 
-def xstest_json(report: ValidationReport) -> dict[str, Any]:
-    """The ``xstest`` check as JSON-able data (per-item decisions included)."""
+def xstest_json(report: ValidationReport, validation: JudgeValidation) -> dict[str, Any]:
+    """The ``xstest`` check of ``validation`` as JSON-able data (per-item decisions included)."""
     return {
         "reference": HUMAN_ID,
-        "judge": report.judge,
-        "judge_settings": report.judge_settings,
+        "judge": validation.judge,
+        "judge_settings": validation.judge_settings,
         "mapping": {
             "unsafe prompts (contrast_* types)": f"CoCoNot set {ORIGINAL!r}",
             "safe prompts": f"CoCoNot set {CONTRAST!r}",
@@ -90,15 +63,15 @@ def xstest_json(report: ValidationReport) -> dict[str, Any]:
         "excluded_partial_refusal": report.excluded_partial_refusal,
         "judged_items": len(report.items),
         "no_verdict": report.no_verdict,
-        "judge_stats": judge_stats_dict(report.judge_stats),
+        "judge_stats": report.judge_stats.to_dict(),
         "overall": report.overall.to_dict(),
         "by_safety": {name: stats.to_dict() for name, stats in report.by_safety.items()},
         "by_type": {name: stats.to_dict() for name, stats in report.by_type.items()},
         "by_model": {name: stats.to_dict() for name, stats in report.by_model.items()},
-        "unsafe_compliance_detection": _detection_dict(report.unsafe_compliance),
-        "safe_noncompliance_detection": _detection_dict(report.safe_noncompliance),
+        "unsafe_compliance_detection": asdict(report.unsafe_compliance),
+        "safe_noncompliance_detection": asdict(report.safe_noncompliance),
         "human_baseline": report.human_baseline.to_dict(),
-        "disagreements": [record_dict(d) for d in report.disagreements],
+        "disagreements": [d.to_dict() for d in report.disagreements],
         "items": report.items,
     }
 
@@ -117,40 +90,40 @@ def label_check_json(report: LabelCheckReport) -> dict[str, Any]:
         "no_verdict": report.no_verdict,
         **_recall_dict(report.overall),
         "verdicts": dict(report.verdicts),
-        "judge_stats": judge_stats_dict(report.stats),
+        "judge_stats": report.stats.to_dict(),
         "by_subcategory": [
             {"category": cat, "subcategory": sub, **_recall_dict(count)}
             for (cat, sub), count in report.by_subcategory.items()
         ],
-        "misses": [asdict(m) for m in report.misses],
-        "no_verdict_items": list(report.no_verdict_items),
+        "misses": report.misses,
+        "no_verdict_items": report.no_verdict_items,
     }
 
 
 def validation_json(validation: JudgeValidation) -> dict[str, Any]:
     """``validation.json``: the summary, and each check's full report under ``checks``."""
-    checks: dict[str, Any] = {}
-    if validation.xstest is not None:
-        checks[XSTEST] = xstest_json(validation.xstest)
-    checks.update({name: label_check_json(report) for name, report in validation.label_checks.items()})
+    checks = {
+        name: xstest_json(report, validation)
+        if isinstance(report, ValidationReport)
+        else label_check_json(report)
+        for name, report in validation.reports.items()
+    }
     return {
         "judge": validation.judge,
         "judge_settings": validation.judge_settings,
         "checks_run": validation.checks_run,
-        "skipped": dict(validation.skipped),
+        "skipped": validation.skipped,
         "no_verdict": validation.no_verdict,
-        "judge_stats": judge_stats_dict(validation.judge_stats),
+        "judge_stats": validation.judge_stats.to_dict(),
         "summary": validation.summary(),
-        "checks": {name: checks[name] for name in validation.checks_run},
+        "checks": checks,
     }
 
 
 # --------------------------------------------------------------------------- validation.md
 
-
-def _served(judge_settings: dict[str, Any]) -> str:
-    """The model ids that answered, from recorded judge settings (empty: the endpoint named none)."""
-    return served_by(judge_settings.get("served_models") or {})
+#: Rows of a table of disagreements or misses in validation.md (all of them are in validation.json).
+MAX_TABLE_ROWS = 100
 
 
 def _stats_table(title: str, rows: Iterable[tuple[str, AgreementStats]]) -> list[str]:
@@ -164,15 +137,15 @@ def _stats_table(title: str, rows: Iterable[tuple[str, AgreementStats]]) -> list
     )
 
 
-def xstest_markdown(report: ValidationReport, max_disagreements: int = 100) -> str:
+def xstest_markdown(report: ValidationReport, validation: JudgeValidation) -> list[str]:
     """The ``xstest`` section of ``validation.md`` (a ``##`` heading first)."""
-    o = report.overall
+    o, served = report.overall, served_by(validation.judge_stats.served_models)
     partial = "left out (not judged)" if report.partial_refusal == "exclude" else "counted as noncompliance"
     lines = [
         "## Judge validation against XSTest human labels",
         "",
-        f"- judge: `{report.judge}` (B) against {HUMAN_ID} (A)"
-        + (f"; verdicts served by {served}" if (served := _served(report.judge_settings)) else ""),
+        f"- judge: `{validation.judge}` (B) against {HUMAN_ID} (A)"
+        + (f"; verdicts served by {served}" if served else ""),
         "- files: " + ", ".join(f"{m} (`{f}`)" for m, f in report.files.items()),
         f"- responses read: {report.rows}; partial refusals {partial}"
         + (f": {report.excluded_partial_refusal} left out" if report.partial_refusal == "exclude" else ""),
@@ -194,10 +167,8 @@ def xstest_markdown(report: ValidationReport, max_disagreements: int = 100) -> s
         ("compliance on unsafe prompts (harmful compliance)", report.unsafe_compliance),
         ("noncompliance on safe prompts (over-refusal)", report.safe_noncompliance),
     ):
-        lines.append(
-            f"| {title} | {det.true_positive} | {det.false_positive} | {det.false_negative} | "
-            f"{det.true_negative} | {share(det.precision)} | {share(det.recall)} | {share(det.f1)} |"
-        )
+        counts = (det.true_positive, det.false_positive, det.false_negative, det.true_negative)
+        lines.append(md_row((title, *counts, share(det.precision), share(det.recall), share(det.f1))))
     lines += ["", "### Per set", ""]
     lines += _stats_table(
         "set", [(f"{k} (CoCoNot {SET_OF_SAFETY[k]})", v) for k, v in report.by_safety.items()]
@@ -213,16 +184,16 @@ def xstest_markdown(report: ValidationReport, max_disagreements: int = 100) -> s
             (d.doc_id, d.task, d.prompt_excerpt, d.verdict_a, d.verdict_b, excerpt(d.rationale_b, 240))
             for d in report.disagreements
         ],
-        max_disagreements,
+        MAX_TABLE_ROWS,
         "validation.json",
     )
     if report.judge_stats.error_messages:
         lines += ["", "### Judge errors (first ones)", ""]
         lines += [f"- {md_cell(m)}" for m in report.judge_stats.error_messages]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
-def label_check_markdown(report: LabelCheckReport, max_misses: int = 100) -> list[str]:
+def label_check_markdown(report: LabelCheckReport) -> list[str]:
     """The check's section of ``validation.md`` (a ``##`` heading first)."""
     c = report.check
     lines = [
@@ -241,10 +212,13 @@ def label_check_markdown(report: LabelCheckReport, max_misses: int = 100) -> lis
     for (cat, sub), count in report.by_subcategory.items():
         lines.append(md_row((cat, sub, count.n, count.hits, share(count.recall))))
     lines += ["", f"### Misses ({len(report.misses)})", ""]
-    rows = [(m.id, m.subcategory, excerpt(m.prompt), excerpt(m.response_excerpt), m.judge_verdict,
-             excerpt(m.judge_rationale, 240)) for m in report.misses]  # fmt: skip
+    rows = [
+        (m["id"], m["subcategory"], excerpt(m["prompt"]), excerpt(m["response_excerpt"]), m["judge_verdict"],
+         excerpt(m["judge_rationale"], 240))
+        for m in report.misses
+    ]  # fmt: skip
     header = ("id", "subcategory", "prompt", "response", "judge", "judge's rationale")
-    lines += capped_table(header, rows, max_misses, "validation.json")
+    lines += capped_table(header, rows, MAX_TABLE_ROWS, "validation.json")
     if report.misses and report.stats.error_messages:  # only under a table of misses, as ever
         lines += ["", "Judge errors (first ones):", ""]
         lines += [f"- {md_cell(m)}" for m in report.stats.error_messages]
@@ -253,7 +227,7 @@ def label_check_markdown(report: LabelCheckReport, max_misses: int = 100) -> lis
 
 def validation_markdown(validation: JudgeValidation) -> str:
     """``validation.md``: a summary table, then one section per check."""
-    served = _served(validation.judge_settings)
+    served = served_by(validation.judge_stats.served_models)
     lines = [
         f"# Judge validation of `{validation.judge}`",
         "",
@@ -261,23 +235,23 @@ def validation_markdown(validation: JudgeValidation) -> str:
         "| check | reference | n | result | no verdict |",
         "|---|---|---:|---|---:|",
     ]
-    if validation.xstest is not None:
-        o = validation.xstest.overall
-        lines.append(
-            f"| {XSTEST} | {HUMAN_ID} | {o.n} | agreement {percent(o.percent_agreement)}, "
-            f"kappa {decimal(o.kappa)} | {validation.xstest.no_verdict} |"
-        )
-    for name, report in validation.label_checks.items():
-        lines.append(
-            f"| {name} | every response is {report.check.expected} | {report.overall.n} | "
-            f"recall {share(report.recall)} ({len(report.misses)} misses) | {report.no_verdict} |"
-        )
-    for name, reason in validation.skipped.items():
-        lines.append(f"| {name} | skipped: {reason} | | | |")
-    if validation.xstest is not None:
-        lines += ["", xstest_markdown(validation.xstest).rstrip("\n")]
-    for report in validation.label_checks.values():
-        lines += ["", *label_check_markdown(report)]
+    sections: list[str] = []
+    for name, report in validation.reports.items():
+        if isinstance(report, ValidationReport):
+            o = report.overall
+            result = (
+                f"{HUMAN_ID} | {o.n} | agreement {percent(o.percent_agreement)}, kappa {decimal(o.kappa)}"
+            )
+            sections += ["", *xstest_markdown(report, validation)]
+        else:
+            result = (
+                f"every response is {report.check.expected} | {report.overall.n} | "
+                f"recall {share(report.recall)} ({len(report.misses)} misses)"
+            )
+            sections += ["", *label_check_markdown(report)]
+        lines.append(f"| {name} | {result} | {report.no_verdict} |")
+    lines += [f"| {name} | skipped: {reason} | | | |" for name, reason in validation.skipped.items()]
+    lines += sections
     return "\n".join(lines) + "\n"
 
 
@@ -307,9 +281,10 @@ def print_summary(validation: JudgeValidation, priced: bool) -> None:
         f"  {s.items} responses: {s.requests} judge calls, {s.cached} cached; "
         f"{s.prompt_tokens + s.completion_tokens} tokens, cost {format_cost(s.cost_usd, priced)}"
     )
-    if validation.xstest is not None:
-        print_xstest(validation.xstest)
-    for report in validation.label_checks.values():
+    for report in validation.reports.values():
+        if isinstance(report, ValidationReport):
+            print_xstest(report)
+            continue
         c = report.check
         print(f"\n{c.name}: {c.title}")
         print(
