@@ -158,14 +158,7 @@ class CoconotJudgeFilter(Filter):
     def apply(self, resps: Iterable[Any], docs: Sequence[dict[str, Any]]) -> list[str]:
         """Judge ``resps`` (one list of generations per doc) against ``docs``."""
         items = [
-            JudgeItem(
-                set_name=self.set_name,
-                prompt=str(doc["prompt"]),
-                response=_first(resp),
-                subcategory=str(doc["subcategory"]),
-                category=str(doc["category"]),
-                doc_id=str(doc.get("id", "")),
-            )
+            JudgeItem.from_row(self.set_name, doc, _first(resp))
             for doc, resp in zip(docs, resps, strict=True)
         ]
         judge = _TASK_JUDGES.get(self.task) or TaskJudge(JudgeSettings.resolve(), None)
