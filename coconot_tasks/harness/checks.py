@@ -40,10 +40,8 @@ def running_call_locals(*functions: Any) -> Mapping[str, Any] | None:
 
 
 def warn_if_chat_template_missing(task_name: str) -> bool:
-    """Warn once per model when a chat model runs CoCoNot without ``--apply_chat_template``.
-
-    Returns True when it warned; silent outside ``simple_evaluate``.
-    """
+    """Warn once per model when a chat model runs CoCoNot without ``--apply_chat_template`` (True:
+    it warned; silent outside ``simple_evaluate``)."""
     arguments = running_call_locals(evaluator.simple_evaluate)
     if arguments is None or arguments.get("apply_chat_template") or (lm := arguments.get("lm")) is None:
         return False
