@@ -12,7 +12,6 @@ import os
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from coconot_tasks.benchmark.dataset import ENV_DATA_DIR, resolve_data_dir
 from coconot_tasks.paths import cache_dir
@@ -95,8 +94,7 @@ Rubric = dict[str, dict[str, str]]
 
 def load_rubric(data_dir: str | os.PathLike[str] | None = None) -> Rubric:
     """Return the rubric: ``{subcategory.lower(): {"refusal": ..., "compliance": ...}}``."""
-    loaded: Any = json.loads(resource_bytes(RUBRIC, data_dir))
-    return {str(k).lower(): v for k, v in loaded.items()}
+    return {str(k).lower(): v for k, v in json.loads(resource_bytes(RUBRIC, data_dir)).items()}
 
 
 def rubric_entry(rubric: Rubric, subcategory: str) -> dict[str, str]:
@@ -114,5 +112,4 @@ def rubric_for(subcategory: str, data_dir: str | os.PathLike[str] | None = None)
 
 def load_system_prompt(data_dir: str | os.PathLike[str] | None = None) -> str:
     """Return the paper's evaluation system prompt (Figure 6) as plain text."""
-    loaded: Any = json.loads(resource_bytes(SYSTEM_PROMPT, data_dir))
-    return str(loaded["content"])
+    return str(json.loads(resource_bytes(SYSTEM_PROMPT, data_dir))["content"])
