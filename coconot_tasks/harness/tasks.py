@@ -90,12 +90,11 @@ def dataset(*, task: str, set_name: str, system_prompt: bool = False, **metadata
         raise
 
 
+@functools.cache  # installed once
 def _show_config_errors_in_one_line() -> None:
     """Make the interpreter print an uncaught :data:`CONFIG_ERRORS` as ``error: <message>`` (lm-eval
     lets them reach it: a 45-line traceback); API callers still get the exception."""
     previous = sys.excepthook
-    if getattr(previous, "coconot_one_line", False):
-        return
 
     def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         if isinstance(exc, CONFIG_ERRORS):
@@ -103,7 +102,6 @@ def _show_config_errors_in_one_line() -> None:
         else:
             previous(kind, exc, tb)
 
-    hook.coconot_one_line = True  # type: ignore[attr-defined]
     sys.excepthook = hook
 
 
@@ -140,7 +138,9 @@ def _load(task: str, set_name: str, system_prompt: bool, metadata: dict[str, Any
         shutdown = facts.shutdown_date if facts else None
         record.clear()
         record.update(judge_provenance(settings), shutdown_date=shutdown.isoformat() if shutdown else None)
-    _TASK_JUDGES[task] = TaskJudge(settings, rubric, record if isinstance(record, dict) else None, answers)
+    else:
+        record = None
+    _TASK_JUDGES[task] = TaskJudge(settings, rubric, record, answers)
     logger.info("CoCoNot %s: judge %s", task, settings.public())
     return data
 
@@ -161,15 +161,15 @@ class CoconotJudgeFilter(Filter):
             for doc, resp in zip(docs, resps, strict=True)
         ]
         judge = _TASK_JUDGES.get(self.task) or TaskJudge(JudgeSettings.resolve(), None)
-        task = _filtering_task()
-        opened = [judge.answers.prompt_opens_reasoning(prompt) for prompt in _prompts(task, len(items))]
+        lm_task = _filtering_task()
+        opened = [judge.answers.prompt_opens_reasoning(prompt) for prompt in _prompts(lm_task, len(items))]
         answers = [
             judge.answers.answer(item.response, prompt_opened=prompt_opened)
             for item, prompt_opened in zip(items, opened, strict=True)
         ]
         for message in warn_about_answers(self.task, judge.answers, answers, sum(opened)):
             logger.warning("%s", message)
-        if "bypass" in getattr(task, "_metric_fn_list", {}):  # lm-eval's --predict_only
+        if "bypass" in getattr(lm_task, "_metric_fn_list", {}):  # lm-eval's --predict_only
             logger.warning("CoCoNot %s: --predict_only: %d responses saved unjudged.", self.task, len(items))
             reason = "predict only: not judged"
             return [JudgeResult.without_verdict(item, OUTCOME_NOT_JUDGED, reason).to_json() for item in items]
