@@ -1,8 +1,5 @@
-"""CoCoNot contextual-noncompliance benchmark as lm-evaluation-harness tasks.
-
-Importing this package is cheap: it imports neither lm-eval nor openai. Public helpers:
-:func:`task_dir` (for ``lm_eval --include_path``) and :func:`get_task_manager`.
-"""
+"""CoCoNot contextual-noncompliance benchmark as lm-evaluation-harness tasks (importing it is cheap:
+neither lm-eval nor openai)."""
 
 from __future__ import annotations
 

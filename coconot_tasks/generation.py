@@ -10,9 +10,6 @@ opening tag ``<x>``, any other marker means the model always reasons first):
 - a tag later in an answer is text, not reasoning.
 
 Reasoning that never finished is **no answer**: not judged, reported as ``no_answer_rate``.
-After lm-eval's ``think_end_token`` (merged into the task metadata) the reasoning is already
-gone and is not stripped again. A response equal to a non-empty
-``LMEVAL_MODEL_NONE_ANSWER_PLACEHOLDER`` (a null API answer) has no answer.
 """
 
 from __future__ import annotations
@@ -124,11 +121,8 @@ def judge_answers(
     answers: Sequence[Answer],
     judge: Callable[[list[JudgeItem]], tuple[list[JudgeResult], JudgeStats]],
 ) -> tuple[list[JudgeResult], JudgeStats]:
-    """Judge the answers of ``items`` (whose ``response`` is the raw generation) with ``judge``.
-
-    Items without an answer get a ``no_answer`` result; a result whose answer differs from the raw
-    response records it (``JudgeResult.answer``). One result per item, in order, and the stats.
-    """
+    """Judge the answers of ``items`` (whose ``response`` is the raw generation) with ``judge``: one
+    result per item, in order (``no_answer`` without one; ``answer`` set when not the raw response)."""
     answered = [
         replace(item, response=answer.text)
         for item, answer in zip(items, answers, strict=True)

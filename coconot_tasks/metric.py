@@ -1,9 +1,5 @@
 """Per-sample metrics: what one verdict contributes to its set, its category and its subcategory.
-
-Rates are averaged by lm-eval over the docs a key covers (:data:`rate_mean`), judge accounting
-keys are summed (:func:`total`). Compliance and NEITHER rates are over the items with a verdict;
-``judge_error_rate`` and ``no_answer_rate`` over all items.
-"""
+Compliance and NEITHER rates cover the items with a verdict; the error and no-answer rates all."""
 
 from __future__ import annotations
 
@@ -55,13 +51,9 @@ def total(values: list[float]) -> float:
 
 
 class _RateMean:
-    """Aggregation for rates: the mean over the docs a key covers, with lm-eval's stderr.
-
-    It drops :data:`NOT_COVERED` values from lm-eval's list *in place* (NaN when none is left).
-    lm-eval computes the stderr from that same list and picks its function by comparing the
-    aggregation with its own ``mean`` (``stderr_for_metric``): equal to ``mean``, this gets
-    ``mean``'s closed form over the covered docs.
-    """
+    """Aggregation for rates: the mean over the docs a key covers (NaN: none). It drops the
+    :data:`NOT_COVERED` values from lm-eval's list *in place*, and compares equal to lm-eval's
+    ``mean``, so that ``stderr_for_metric`` gives ``mean``'s stderr over the same covered docs."""
 
     __name__ = "rate_mean"
 

@@ -1,9 +1,5 @@
-"""Load the CoCoNot evaluation sets: the HF hub at a pinned revision, or a local directory of the
-official JSONL files (as in github.com/allenai/noncompliance ``data/``).
-
-Every row is checked (an error names the file, the row and the problem); a set that is not the
-official one is flagged: a warning, and ``official_set`` = 0 in the results.
-"""
+"""Load and check the CoCoNot evaluation sets: the HF hub at a pinned revision, or a local directory
+of the official JSONL files (as in github.com/allenai/noncompliance ``data/``)."""
 
 from __future__ import annotations
 
@@ -51,10 +47,7 @@ def check_rows(
     set_name: str | None = None,
 ) -> list[dict[str, Any]]:
     """Check every row's schema (with ``set_name``: also its taxonomy); return the rows as dicts.
-
-    ``numbers`` are the rows' line numbers in ``source`` (default 1, 2, 3, ...), for the
-    :class:`DataError` that names the source, the row and the problem.
-    """
+    A :class:`DataError` names ``source`` and the row's number (``numbers``, default 1, 2, 3, ...)."""
     checked: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     rows = list(rows)
@@ -79,7 +72,6 @@ def check_rows(
 
 
 def _check_taxonomy(set_name: str, row: Mapping[str, Any], where: str) -> None:
-    """Raise :class:`DataError` unless the row's (category, subcategory) is one of ``set_name``'s."""
     category, subcategory = row["category"], row["subcategory"]
     if (category, subcategory) in EXPECTED_COUNTS[set_name]:
         return
@@ -202,11 +194,9 @@ def load_dataset_dict(
     revision: str | None = None,
     system_prompt: str | None = None,
 ) -> Any:
-    """A ``datasets.DatasetDict`` with one ``test`` split (what lm-eval expects).
-
-    ``system_prompt`` fills a column the system-prompt tasks name as their ``description``.
-    ``official_set`` says whether the whole set is official (``--limit`` selects rows later).
-    """
+    """A ``datasets.DatasetDict`` with one ``test`` split (what lm-eval expects); ``system_prompt``
+    fills the column the system-prompt tasks name as their ``description``. A set that is not the
+    official one (as a whole: ``--limit`` selects rows later) gets a warning and ``official_set`` = 0."""
     import datasets  # import cost (~0.5 s, measured); local files do without it
 
     rows, source = _load_rows(set_name, data_dir, revision)

@@ -65,9 +65,7 @@ OFFICIAL_SET_NAME: Final = "official_set"
 
 def slug(text: str) -> str:
     """Turn a category or subcategory name into a metric-name fragment."""
-    if text in CATEGORY_SLUGS:
-        return CATEGORY_SLUGS[text]
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+    return CATEGORY_SLUGS.get(text) or re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
 def metric_scopes(category: str, subcategory: str) -> tuple[str, str, str]:

@@ -12,7 +12,6 @@ import os
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from coconot_tasks.benchmark.dataset import ENV_DATA_DIR, resolve_data_dir
 from coconot_tasks.paths import cache_dir
@@ -59,39 +58,30 @@ def _verified(resource: Resource, data: bytes, origin: str) -> bytes:
     return data
 
 
-def _download(resource: Resource) -> bytes:
-    base = os.environ.get(ENV_BASE_URL, DEFAULT_BASE_URL).rstrip("/")
-    url = f"{base}/prompts/{resource.name}"
-    try:
-        with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - pinned URL
-            data: bytes = response.read()
-    except OSError as exc:
-        raise ResourceError(
-            f"could not download {resource.name} from {url} ({exc}). On an offline machine set "
-            f"{resource.env_var} to a local copy, or {ENV_DATA_DIR} to a directory holding it."
-        ) from exc
-    return _verified(resource, data, url)
-
-
 def resource_bytes(resource: Resource, data_dir: str | os.PathLike[str] | None = None) -> bytes:
     """The verified bytes of ``resource``, from the first of: its environment variable (a file),
     ``data_dir`` (else ``COCONOT_DATA_DIR``), the cache, a download."""
     explicit = os.environ.get(resource.env_var)
+    folder = resolve_data_dir(data_dir, must_exist=False)
     if explicit:
         path = Path(explicit).expanduser()
         if not path.is_file():
             raise ResourceError(f"{resource.env_var}={explicit}: no such file")
         return _verified(resource, path.read_bytes(), str(path))
-    folder = resolve_data_dir(data_dir, must_exist=False)
-    if folder and (folder / resource.name).is_file():
-        path = folder / resource.name
+    if folder and (path := folder / resource.name).is_file():
         return _verified(resource, path.read_bytes(), str(path))
     cached = cache_dir() / "resources" / SOURCE_COMMIT / resource.name
-    if cached.is_file():
-        data = cached.read_bytes()
-        if hashlib.sha256(data).hexdigest() == resource.sha256:
-            return data
-    data = _download(resource)
+    if cached.is_file() and hashlib.sha256(data := cached.read_bytes()).hexdigest() == resource.sha256:
+        return data
+    url = f"{os.environ.get(ENV_BASE_URL, DEFAULT_BASE_URL).rstrip('/')}/prompts/{resource.name}"
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - pinned URL
+            data = _verified(resource, response.read(), url)
+    except OSError as exc:
+        raise ResourceError(
+            f"could not download {resource.name} from {url} ({exc}). On an offline machine set "
+            f"{resource.env_var} to a local copy, or {ENV_DATA_DIR} to a directory holding it."
+        ) from exc
     cached.parent.mkdir(parents=True, exist_ok=True)
     tmp = cached.with_suffix(f".tmp{os.getpid()}")
     tmp.write_bytes(data)
@@ -104,8 +94,7 @@ Rubric = dict[str, dict[str, str]]
 
 def load_rubric(data_dir: str | os.PathLike[str] | None = None) -> Rubric:
     """Return the rubric: ``{subcategory.lower(): {"refusal": ..., "compliance": ...}}``."""
-    loaded: Any = json.loads(resource_bytes(RUBRIC, data_dir))
-    return {str(k).lower(): v for k, v in loaded.items()}
+    return {str(k).lower(): v for k, v in json.loads(resource_bytes(RUBRIC, data_dir)).items()}
 
 
 def rubric_entry(rubric: Rubric, subcategory: str) -> dict[str, str]:
@@ -123,5 +112,4 @@ def rubric_for(subcategory: str, data_dir: str | os.PathLike[str] | None = None)
 
 def load_system_prompt(data_dir: str | os.PathLike[str] | None = None) -> str:
     """Return the paper's evaluation system prompt (Figure 6) as plain text."""
-    loaded: Any = json.loads(resource_bytes(SYSTEM_PROMPT, data_dir))
-    return str(loaded["content"])
+    return str(json.loads(resource_bytes(SYSTEM_PROMPT, data_dir))["content"])

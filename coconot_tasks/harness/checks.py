@@ -39,35 +39,24 @@ def running_call_locals(*functions: Any) -> Mapping[str, Any] | None:
         del frame  # no reference cycle through the frame
 
 
-def _has_chat_template(lm: Any) -> bool:
+def warn_if_chat_template_missing(task_name: str) -> bool:
+    """Warn once per model when a chat model runs CoCoNot without ``--apply_chat_template`` (True:
+    it warned; silent outside ``simple_evaluate``)."""
+    arguments = running_call_locals(evaluator.simple_evaluate)
+    if arguments is None or arguments.get("apply_chat_template") or (lm := arguments.get("lm")) is None:
+        return False
     try:
         template = lm.chat_template(True)
     except Exception:  # any model class: a check must never break a run
         return False
-    return isinstance(template, str) and bool(template)
-
-
-def _warned_before(lm: Any) -> bool:
-    """Whether ``lm`` was warned about already; from now on it counts as warned."""
+    if not isinstance(template, str) or not template:
+        return False
     try:
-        seen = lm in _WARNED
+        if lm in _WARNED:
+            return False
         _WARNED.add(lm)
     except TypeError:  # a model class without weak references: warn per task
-        return False
-    return seen
-
-
-def warn_if_chat_template_missing(task_name: str) -> bool:
-    """Warn once per model when a chat model runs CoCoNot without ``--apply_chat_template``.
-
-    Returns True when it warned; silent outside ``simple_evaluate``.
-    """
-    arguments = running_call_locals(evaluator.simple_evaluate)
-    if arguments is None or arguments.get("apply_chat_template"):
-        return False
-    lm = arguments.get("lm")
-    if lm is None or not _has_chat_template(lm) or _warned_before(lm):
-        return False
+        pass
     logger.warning(
         "CoCoNot (%s): the model has a chat template but --apply_chat_template is not set, so every "
         "request goes to it as raw text instead of a user turn. CoCoNot is a chat benchmark (the "

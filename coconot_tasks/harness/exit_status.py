@@ -1,4 +1,5 @@
-"""Exit status 3: results were written, but too many items have no verdict.
+"""The exit statuses of ``lm_eval`` runs and the ``coconot`` commands, and the handler that ends an
+``lm_eval`` run with status 3 when its results were written but too many items have no verdict.
 
 lm-eval lets a task set no exit status, so an ``atexit`` handler does (the one side channel it
 leaves). It is registered as early as possible because ``atexit`` runs handlers last-in,
@@ -13,8 +14,15 @@ import functools
 import logging
 import os
 import sys
+from typing import Final
 
-from coconot_tasks.exit_codes import EXIT_JUDGE_ERRORS
+#: Nothing was done: bad input or judge settings (checked before any judge request).
+EXIT_USAGE: Final = 2
+#: The results were written, but the judging failed (see :mod:`coconot_tasks.judge.outcome`)
+#: or more items lack a verdict than ``judge_max_error_rate`` allows.
+EXIT_JUDGE_ERRORS: Final = 3
+#: Ctrl-C: the status a shell reports for a process ended by SIGINT.
+EXIT_INTERRUPTED: Final = 130
 
 _reasons: list[str] = []
 

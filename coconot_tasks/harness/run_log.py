@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import defaultdict
 from typing import Final
 
 from coconot_tasks.benchmark.names import group_name, task_name
@@ -65,27 +66,24 @@ def install_log_filter() -> None:
 
 #: Judge spend of this process so far, over all CoCoNot tasks (sets and conditions). lm-eval
 #: builds a new filter for every task, so a run-wide total can only live in the process.
-#: ``price_known`` turns 0 once a task's judge had no known price (the total is then unknown).
-_RUN_TOTAL = {
-    "tasks": 0, "calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0, "price_known": 1
-}  # fmt: skip
+_RUN_TOTAL: defaultdict[str, float] = defaultdict(float)
 
 
 def report_run_total(stats: JudgeStats, settings: JudgeSettings) -> None:
     """Log the running total; after the last CoCoNot task it is the whole run's judge spend."""
-    _RUN_TOTAL["tasks"] += 1
-    _RUN_TOTAL["price_known"] = int(_RUN_TOTAL["price_known"] and prices_known(settings))
-    _RUN_TOTAL["calls"] += stats.requests
-    _RUN_TOTAL["prompt_tokens"] += stats.prompt_tokens
-    _RUN_TOTAL["completion_tokens"] += stats.completion_tokens
-    _RUN_TOTAL["cost_usd"] += stats.cost_usd
+    added = {
+        "tasks": 1, "unpriced": not prices_known(settings), "calls": stats.requests,
+        "prompt_tokens": stats.prompt_tokens, "completion_tokens": stats.completion_tokens,
+        "cost_usd": stats.cost_usd,
+    }  # fmt: skip
+    for key, value in added.items():
+        _RUN_TOTAL[key] += value
     if _RUN_TOTAL["tasks"] > 1:
         logger.warning(
             "CoCoNot judge total over the %d CoCoNot tasks judged so far: %d judge calls, %d prompt + %d "
             "completion tokens, cost %s",
             _RUN_TOTAL["tasks"], _RUN_TOTAL["calls"], _RUN_TOTAL["prompt_tokens"],
-            _RUN_TOTAL["completion_tokens"],
-            format_cost(_RUN_TOTAL["cost_usd"], bool(_RUN_TOTAL["price_known"])),
+            _RUN_TOTAL["completion_tokens"], format_cost(_RUN_TOTAL["cost_usd"], not _RUN_TOTAL["unpriced"]),
         )  # fmt: skip
 
 

@@ -4,6 +4,7 @@ in one concurrent batch) and :func:`process_results` (one verdict -> the doc's m
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -71,8 +72,8 @@ class TaskJudge:
 #: its filter, so the judge resolved (and checked) with the data waits here for the filter.
 _TASK_JUDGES: dict[str, TaskJudge] = {}
 
-#: Judge settings already checked in this process, with what the check learned (once per judge).
-_CHECKED: dict[JudgeSettings, JudgeFacts] = {}
+#: Each judge is checked once per process; what the check learned is kept.
+_check_judge_once = functools.cache(check_judge)
 
 
 #: Errors whose message says what to fix: shown as one line, without a traceback.
@@ -89,12 +90,11 @@ def dataset(*, task: str, set_name: str, system_prompt: bool = False, **metadata
         raise
 
 
+@functools.cache  # installed once
 def _show_config_errors_in_one_line() -> None:
     """Make the interpreter print an uncaught :data:`CONFIG_ERRORS` as ``error: <message>`` (lm-eval
     lets them reach it: a 45-line traceback); API callers still get the exception."""
     previous = sys.excepthook
-    if getattr(previous, "coconot_one_line", False):
-        return
 
     def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         if isinstance(exc, CONFIG_ERRORS):
@@ -102,7 +102,6 @@ def _show_config_errors_in_one_line() -> None:
         else:
             previous(kind, exc, tb)
 
-    hook.coconot_one_line = True  # type: ignore[attr-defined]
     sys.excepthook = hook
 
 
@@ -111,13 +110,12 @@ def _load(task: str, set_name: str, system_prompt: bool, metadata: dict[str, Any
     settings = JudgeSettings.resolve(metadata)
     answers = AnswerRules.from_metadata(metadata, lm_eval_none_placeholder())
     data_dir = metadata.get("data_dir")
+    facts: JudgeFacts | None = None
     if _predict_only_requested():
         logger.warning("CoCoNot %s: --predict_only: responses are saved unjudged, for coconot rescore.", task)
     else:
         backend_for(settings).reserve(settings)  # this task will judge: a judge server stays up until then
-        if settings not in _CHECKED:
-            # for judge_backend=vllm: starts the local server
-            _CHECKED[settings] = check_judge(settings)
+        facts = _check_judge_once(settings)  # for judge_backend=vllm: starts the local server
     data = load_dataset_dict(
         set_name,
         data_dir=data_dir,
@@ -137,11 +135,12 @@ def _load(task: str, set_name: str, system_prompt: bool, metadata: dict[str, Any
         )
     record = metadata.get(JUDGE_RECORD_KEY)
     if isinstance(record, dict):
+        shutdown = facts.shutdown_date if facts else None
         record.clear()
-        record.update(judge_provenance(settings))
-        shutdown = _CHECKED[settings].shutdown_date if settings in _CHECKED else None
-        record["shutdown_date"] = shutdown.isoformat() if shutdown else None
-    _TASK_JUDGES[task] = TaskJudge(settings, rubric, record if isinstance(record, dict) else None, answers)
+        record.update(judge_provenance(settings), shutdown_date=shutdown.isoformat() if shutdown else None)
+    else:
+        record = None
+    _TASK_JUDGES[task] = TaskJudge(settings, rubric, record, answers)
     logger.info("CoCoNot %s: judge %s", task, settings.public())
     return data
 
@@ -158,30 +157,26 @@ class CoconotJudgeFilter(Filter):
     def apply(self, resps: Iterable[Any], docs: Sequence[dict[str, Any]]) -> list[str]:
         """Judge ``resps`` (one list of generations per doc) against ``docs``."""
         items = [
-            JudgeItem(
-                set_name=self.set_name,
-                prompt=str(doc["prompt"]),
-                response=_first(resp),
-                subcategory=str(doc["subcategory"]),
-                category=str(doc["category"]),
-                doc_id=str(doc.get("id", "")),
-            )
+            JudgeItem.from_row(self.set_name, doc, _first(resp))
             for doc, resp in zip(docs, resps, strict=True)
         ]
         judge = _TASK_JUDGES.get(self.task) or TaskJudge(JudgeSettings.resolve(), None)
-        prompts = _prompts(len(items))
-        opened = [judge.answers.prompt_opens_reasoning(prompt) for prompt in prompts]
+        lm_task = _filtering_task()
+        opened = [judge.answers.prompt_opens_reasoning(prompt) for prompt in _prompts(lm_task, len(items))]
         answers = [
             judge.answers.answer(item.response, prompt_opened=prompt_opened)
             for item, prompt_opened in zip(items, opened, strict=True)
         ]
         for message in warn_about_answers(self.task, judge.answers, answers, sum(opened)):
             logger.warning("%s", message)
-        if _metrics_bypassed():
+        if "bypass" in getattr(lm_task, "_metric_fn_list", {}):  # lm-eval's --predict_only
             logger.warning("CoCoNot %s: --predict_only: %d responses saved unjudged.", self.task, len(items))
             reason = "predict only: not judged"
             return [JudgeResult.without_verdict(item, OUTCOME_NOT_JUDGED, reason).to_json() for item in items]
-        settings = _share_of_budget(judge.settings)
+        settings = judge.settings
+        if (world_size := _world_size()) > 1 and settings.max_cost_usd is not None:
+            # every rank judges its own shard: an equal share of the cap keeps the run within it
+            settings = replace(settings, max_cost_usd=settings.max_cost_usd / world_size)
         try:
             results, stats = judge_answers(
                 items,
@@ -223,18 +218,11 @@ def _filtering_task() -> Any:
     return (running_call_locals(Task.apply_filters, ConfigurableTask.apply_filters) or {}).get("self")
 
 
-def _metrics_bypassed() -> bool:
-    """True when lm-eval replaced the task's metrics by ``bypass`` (``--predict_only``)."""
-    return "bypass" in getattr(_filtering_task(), "_metric_fn_list", {})
-
-
-def _prompts(count: int) -> list[str]:
-    """The prompt each of the ``count`` responses answered, as the model got it (``""`` if unknown).
-
-    lm-eval hands a filter no requests; the task's instances (one per response, in order) hold the
-    rendered prompt, which with a local chat template may end with an opening ``<think>``.
-    """
-    instances = getattr(_filtering_task(), "_instances", None)
+def _prompts(task: Any, count: int) -> list[str]:
+    """The prompt each of the ``count`` responses answered, as the model got it (``""`` if unknown):
+    lm-eval hands a filter no requests, but ``task``'s instances (one per response, in order) hold
+    the rendered prompt, which with a local chat template may end with an opening ``<think>``."""
+    instances = getattr(task, "_instances", None)
     if not isinstance(instances, list) or len(instances) != count:
         return [""] * count
     return [str(instance.arguments[0]) if instance.arguments else "" for instance in instances]
@@ -244,12 +232,3 @@ def _world_size() -> int:
     """The number of ranks lm-eval shards the documents over (1 unless data-parallel)."""
     size = (running_call_locals(evaluator.evaluate) or {}).get("WORLD_SIZE")
     return size if isinstance(size, int) and size > 1 else 1
-
-
-def _share_of_budget(settings: JudgeSettings) -> JudgeSettings:
-    """In a data-parallel run every rank judges its own shard: each gets an equal share of the
-    budget cap, so the run as a whole never spends more than the cap."""
-    world_size = _world_size()
-    if world_size == 1 or settings.max_cost_usd is None:
-        return settings
-    return replace(settings, max_cost_usd=settings.max_cost_usd / world_size)

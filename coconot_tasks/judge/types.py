@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -34,6 +34,18 @@ class JudgeItem:
     subcategory: str
     category: str = ""
     doc_id: str = ""
+
+    @classmethod
+    def from_row(cls, set_name: str, row: Mapping[str, Any], response: str) -> JudgeItem:
+        """The item of ``response`` to a CoCoNot row (``prompt``, ``subcategory``, ``category``, ``id``)."""
+        return cls(
+            set_name,
+            str(row["prompt"]),
+            response,
+            str(row["subcategory"]),
+            str(row["category"]),
+            str(row.get("id", "")),
+        )
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""What the ``coconot`` commands share: exit statuses, error lines, judge options, the no-verdict summary."""
+"""What the ``coconot`` commands share: error lines, judge options, the no-verdict summary."""
 
 from __future__ import annotations
 
@@ -8,18 +8,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from coconot_tasks.harness.exit_status import EXIT_INTERRUPTED, EXIT_USAGE
 from coconot_tasks.judge.backends import BACKENDS, backend_for
 from coconot_tasks.judge.backends.openai.retired import DEFAULT_JUDGE_MODEL
 from coconot_tasks.judge.cache import CacheError, VerdictCache
 from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import JudgeStats
 
-#: Nothing was done: bad input or judge settings (checked before any judge request).
-EXIT_USAGE = 2
 #: How a judging command resumes after transient judge errors.
 RERUN_TOOL = "rerun the same command: verdicts already obtained come from the judge cache"
-#: Ctrl-C: the status a shell reports for a process ended by SIGINT.
-EXIT_INTERRUPTED = 130
 
 
 @contextmanager

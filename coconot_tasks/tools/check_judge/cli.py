@@ -6,9 +6,9 @@ import argparse
 import json
 import sys
 
+from coconot_tasks.harness.exit_status import EXIT_USAGE
 from coconot_tasks.judge.preflight import check_judge
 from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
-from coconot_tasks.tools.common import EXIT_USAGE
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

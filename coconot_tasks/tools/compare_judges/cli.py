@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from coconot_tasks.benchmark.taxonomy import SETS
-from coconot_tasks.exit_codes import EXIT_JUDGE_ERRORS
+from coconot_tasks.harness.exit_status import EXIT_JUDGE_ERRORS
 from coconot_tasks.judge.pricing import format_cost, prices_known
 from coconot_tasks.judge.settings import JudgeConfigError
 from coconot_tasks.results.saved_runs import RunError, load_runs

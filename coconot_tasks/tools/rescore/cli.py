@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from coconot_tasks.exit_codes import EXIT_JUDGE_ERRORS
 from coconot_tasks.generation import lm_eval_none_placeholder
+from coconot_tasks.harness.exit_status import EXIT_JUDGE_ERRORS
 from coconot_tasks.judge.dedup import judge_unique
 from coconot_tasks.judge.outcome import batch_failure, what_to_do
 from coconot_tasks.judge.preflight import check_judge

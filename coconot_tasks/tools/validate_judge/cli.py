@@ -9,7 +9,7 @@ from pathlib import Path
 
 from coconot_tasks.benchmark.dataset import DataError, resolve_data_dir
 from coconot_tasks.benchmark.official_files import ResourceError, Rubric, load_rubric, rubric_entry
-from coconot_tasks.exit_codes import EXIT_JUDGE_ERRORS
+from coconot_tasks.harness.exit_status import EXIT_JUDGE_ERRORS
 from coconot_tasks.judge.backends import backend_for
 from coconot_tasks.judge.backends.openai import OpenAIBackend
 from coconot_tasks.judge.outcome import batch_failure, what_to_do
