@@ -1,7 +1,7 @@
 """CoCoNot's training data (``sft``, ``preference``), converted for the tools people fine-tune with.
 
 :func:`export` reads the rows (``load``: one file, a data directory or the hub, every row
-schema-checked, evaluation sets refused by ``eval_guard``), chooses them (``selection``:
+schema-checked, evaluation sets refused), chooses them (``selection``:
 filters, shuffle/limit, split) and writes them (``writers``: formats, system message, files).
 The formats and data sources: docs/tools.md ("Export training data") and ``coconot export --help``.
 """
@@ -16,9 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from coconot_tasks.benchmark.dataset import resolve_data_dir
-from coconot_tasks.tools.export.eval_guard import EvalCheck, EvalSetError, eval_file_name_reason
-from coconot_tasks.tools.export.kinds import check_kind
-from coconot_tasks.tools.export.load import LOCAL_FILES_TRAIN, TrainingRows, load_training_rows
+from coconot_tasks.tools.export.load import (
+    LOCAL_FILES_TRAIN,
+    EvalCheck,
+    EvalSetError,
+    TrainingRows,
+    check_kind,
+    eval_file_name_reason,
+    load_training_rows,
+)
 from coconot_tasks.tools.export.selection import (
     TRAIN,
     VALIDATION,

@@ -13,8 +13,7 @@ from pathlib import Path
 from coconot_tasks.benchmark.dataset import DataError
 from coconot_tasks.tools.common import cli_error
 from coconot_tasks.tools.export import ExportResult, export
-from coconot_tasks.tools.export.kinds import KINDS, PREFERENCE, SFT
-from coconot_tasks.tools.export.load import LOCAL_FILES_TRAIN
+from coconot_tasks.tools.export.load import KINDS, LOCAL_FILES_TRAIN, PREFERENCE, SFT
 from coconot_tasks.tools.export.selection import TRAIN, VALIDATION
 from coconot_tasks.tools.export.writers import ALL_FORMATS, DEFAULT_FORMAT, FORMATS, HF_DATASET
 

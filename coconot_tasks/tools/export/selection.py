@@ -9,7 +9,7 @@ from typing import Any, Final
 
 from coconot_tasks.benchmark.dataset import DataError
 from coconot_tasks.benchmark.names import CATEGORY_SLUGS, slug
-from coconot_tasks.tools.export.eval_guard import normalise_prompt
+from coconot_tasks.tools.export.load import normalise_prompt
 
 #: Split names (:func:`split_rows` returns them in this order).
 TRAIN: Final = "train"

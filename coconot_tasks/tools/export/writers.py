@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from coconot_tasks.benchmark.dataset import DataError
 from coconot_tasks.benchmark.official_files import ResourceError, load_system_prompt
-from coconot_tasks.tools.export.kinds import PREFERENCE, SFT
+from coconot_tasks.tools.export.load import PREFERENCE, SFT
 from coconot_tasks.tools.export.selection import TRAIN, VALIDATION
 
 MESSAGES: Final = "messages"

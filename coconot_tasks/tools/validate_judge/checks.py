@@ -29,7 +29,7 @@ from coconot_tasks.tools.agreement import (
     compare_verdicts,
     ratio,
 )
-from coconot_tasks.tools.export.kinds import PREFERENCE, SFT
+from coconot_tasks.tools.export.load import PREFERENCE, SFT
 from coconot_tasks.tools.text_format import excerpt
 from coconot_tasks.tools.validate_judge.load import (
     FULL_COMPLIANCE,
