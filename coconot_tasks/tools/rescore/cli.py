@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from coconot_tasks.exit_codes import EXIT_JUDGE_ERRORS
 from coconot_tasks.generation import lm_eval_none_placeholder
+from coconot_tasks.judge.backends import BACKENDS
 from coconot_tasks.judge.dedup import judge_unique
 from coconot_tasks.judge.outcome import batch_failure, what_to_do
 from coconot_tasks.judge.preflight import check_judge
@@ -35,8 +36,8 @@ if TYPE_CHECKING:
     from coconot_tasks.tools.rescore.rescore import RescoreSummary
 
 
-_EPILOG = """\
-The judge key is read from COCONOT_JUDGE_API_KEY (or OPENAI_API_KEY) only; the other judge
+_EPILOG = f"""\
+The judge key is read from {BACKENDS[JudgeSettings.backend].key_hint()} only; the other judge
 settings default to the COCONOT_JUDGE_* environment variables, as for lm_eval runs.
 Each RUN is an lm_eval --output_path directory (the newest results of every model below it)
 or a results_*.json file, saved with --log_samples. Output per run:
