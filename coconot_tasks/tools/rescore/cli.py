@@ -189,8 +189,8 @@ def print_summary(summary: RescoreSummary, priced: bool) -> None:
         f"{len(summary.agreement.disagreements)} disagreements"
     )
     print(
-        f"  written to {summary.output_dir}/: {summary.results_path.name}, {len(summary.samples_paths)} "
-        f"samples files, {summary.agreement_json.name}, {summary.agreement_md.name}"
+        f"  written to {summary.results_path.parent}/: {summary.results_path.name}, {len(summary.tasks)} "
+        f"samples files, {', '.join(path.name for path in summary.agreement_files)}"
     )
     if summary.no_verdict:
         consequence = "they count in judge_error_rate and are left out of compliance_rate."

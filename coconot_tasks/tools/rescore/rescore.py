@@ -5,7 +5,9 @@ Each answer (found by the task's own rules) goes through the one judge engine, t
 (:mod:`coconot_tasks.results.results_json`): rescoring with the run's own judge reproduces its
 results JSON bit for bit, except the judge accounting (what *this* judging spent). Written into
 ``<output_dir>/<model_name_sanitized>/``: ``results_<date>.json`` and ``samples_<task>_<date>.jsonl``
-in lm-eval's shape, and ``agreement.json`` / ``agreement.md`` (old verdicts = judge A, new = B).
+in lm-eval's shape, and ``agreement.json`` / ``agreement.md`` (old verdicts = judge A, new = B). The
+results record ``config.rescore`` (the source run, both judges, what judging cost) and, in each task
+config's ``metadata``, the new judge instead of the old one.
 """
 
 from __future__ import annotations
@@ -23,12 +25,15 @@ from typing import Any
 
 from lm_eval.utils import sanitize_model_name
 
+from coconot_tasks import __version__
 from coconot_tasks.benchmark.names import FILTER_NAME, SCORE_NAME
 from coconot_tasks.generation import Answer, AnswerRules, judge_answers
+from coconot_tasks.judge.backends import backend_for
 from coconot_tasks.judge.cache import VerdictCache
 from coconot_tasks.judge.dedup import judge_unique
 from coconot_tasks.judge.errors import JudgeConfigError
-from coconot_tasks.judge.settings import JudgeSettings
+from coconot_tasks.judge.provenance import judge_provenance
+from coconot_tasks.judge.settings import JUDGE_RECORD_KEY, JudgeSettings
 from coconot_tasks.judge.types import OUTCOME_NO_ANSWER, JudgeItem, JudgeResult, JudgeStats
 from coconot_tasks.metric import sample_metrics
 from coconot_tasks.results.results_json import (
@@ -41,7 +46,14 @@ from coconot_tasks.results.saved_runs import Run, RunError, Sample
 from coconot_tasks.tools.agreement import AgreementReport, VerdictPair, compare_verdicts
 from coconot_tasks.tools.export.writers import write_jsonl
 from coconot_tasks.tools.rescore.checks import check_output_dir, check_samples_match_sets
-from coconot_tasks.tools.rescore.provenance import rescore_provenance, rescored_config, source_judges
+
+#: Keys of a task config's ``metadata`` that describe the judge (replaced on rescoring).
+JUDGE_METADATA_KEYS = ("judge_backend", "judge_model", "judge_base_url", JUDGE_RECORD_KEY)
+#: The judge accounting a rescored run records in ``config.rescore.judge_stats``.
+_RECORDED_STATS = (
+    "items", "requests", "cached", "empty", "errors", "not_judged",
+    "prompt_tokens", "completion_tokens", "cost_usd",
+)  # fmt: skip
 
 
 @dataclass
@@ -64,11 +76,8 @@ class RescoreSummary:
     model: str
     old_judges: list[str]
     judge: str
-    output_dir: Path
-    results_path: Path
-    samples_paths: dict[str, Path]
-    agreement_json: Path
-    agreement_md: Path
+    results_path: Path  # the rescored run's; its samples files are beside it
+    agreement_files: tuple[Path, Path]  # agreement.json, agreement.md
     tasks: list[TaskRescore]
     groups: dict[str, tuple[float | None, float | None]]  # group -> (old, new) coconot_score
     agreement: AgreementReport
@@ -86,16 +95,9 @@ class RescoreSummary:
 
 
 def target_dir(run: Run, output_dir: Path) -> Path:
-    """Where the rescore of ``run`` goes: ``output_dir/<model_name_sanitized>``, like lm-eval."""
-    return output_dir / model_name_sanitized(run)
-
-
-def model_name_sanitized(run: Run) -> str:
-    """lm-eval's ``model_name_sanitized`` of the run (recomputed the way lm-eval does if absent)."""
-    name = run.results.get("model_name_sanitized")
-    if name:
-        return str(name)
-    return str(sanitize_model_name(run.base_model))
+    """Where the rescore of ``run`` goes: ``output_dir/<model_name_sanitized>``, like lm-eval (which
+    computes the name this way when the results file lacks it)."""
+    return output_dir / str(run.results.get("model_name_sanitized") or sanitize_model_name(run.base_model))
 
 
 def check_rescorable(run: Run, output_dir: Path) -> None:
@@ -131,21 +133,11 @@ def check_rescorable(run: Run, output_dir: Path) -> None:
 
 def judge_items_for(run: Run) -> list[JudgeItem]:
     """One :class:`JudgeItem` per logged sample of every CoCoNot task, as the judge filter builds them."""
-    return [_item(sample) for info in run.tasks for sample in run.samples.get(info.task, [])]
-
-
-def answers_for(run: Run, none_placeholder: str = "") -> list[Answer]:
-    """The answer in each response of :func:`judge_items_for` ``(run)``, found as the task found it
-    (its rules from the task metadata saved in the results, the opened reasoning from the logged
-    prompt); ``none_placeholder`` is lm-eval's ``LMEVAL_MODEL_NONE_ANSWER_PLACEHOLDER`` of the run."""
-    answers: list[Answer] = []
-    for info in run.tasks:
-        config = (run.results.get("configs") or {}).get(info.task) or {}
-        rules = AnswerRules.from_metadata(config.get("metadata") or {}, none_placeholder)
-        for sample in run.samples.get(info.task, []):
-            opened = rules.prompt_opens_reasoning(_logged_prompt(sample))
-            answers.append(rules.answer(sample.response, prompt_opened=opened))
-    return answers
+    return [
+        JudgeItem(s.task.set_name, s.prompt, s.response, s.subcategory, s.category, s.doc_id)
+        for info in run.tasks
+        for s in run.samples.get(info.task, [])
+    ]
 
 
 def judge_run(
@@ -153,8 +145,17 @@ def judge_run(
     judge: Callable[[list[JudgeItem]], tuple[list[JudgeResult], JudgeStats]],
     none_placeholder: str = "",
 ) -> tuple[list[JudgeResult], JudgeStats]:
-    """Judge the answers of every CoCoNot response of ``run`` with ``judge`` (see :func:`judge_answers`)."""
-    return judge_answers(judge_items_for(run), answers_for(run, none_placeholder), judge)
+    """Judge the answer in every CoCoNot response of ``run`` with ``judge`` (see :func:`judge_answers`),
+    found as the task found it: its rules from the task metadata saved in the results, the opened
+    reasoning from the logged prompt, ``none_placeholder`` as lm-eval's of the run."""
+    answers: list[Answer] = []
+    for info in run.tasks:
+        config = (run.results.get("configs") or {}).get(info.task) or {}
+        rules = AnswerRules.from_metadata(config.get("metadata") or {}, none_placeholder)
+        for sample in run.samples.get(info.task, []):
+            opened = rules.prompt_opens_reasoning(_logged_prompt(sample))
+            answers.append(rules.answer(sample.response, prompt_opened=opened))
+    return judge_answers(judge_items_for(run), answers, judge)
 
 
 def rescore_run(
@@ -212,10 +213,9 @@ def rescore_run(
     out = target_dir(run, output_dir)
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / f"results_{date_id}.json"
-    samples_paths = {task: out / f"samples_{task}_{date_id}.jsonl" for task in sample_lines}
     for task, lines in sample_lines.items():
-        write_jsonl(lines, samples_paths[task])
-    agreement_json, agreement_md = _write_agreement(out, run, agreement, results_path)
+        write_jsonl(lines, out / f"samples_{task}_{date_id}.jsonl")
+    agreement_files = _write_agreement(out, run, agreement, results_path)
     document = build_results(
         run.results,
         task_metrics,
@@ -232,11 +232,8 @@ def rescore_run(
         model=run.base_model,
         old_judges=old_judges,
         judge=settings.judge_id,
-        output_dir=out,
         results_path=results_path,
-        samples_paths=samples_paths,
-        agreement_json=agreement_json,
-        agreement_md=agreement_md,
+        agreement_files=agreement_files,
         tasks=[
             TaskRescore(
                 task=task,
@@ -257,18 +254,65 @@ def rescore_run(
     )
 
 
-# --- helpers ---------------------------------------------------------------------------------
+# --- what a rescored run records ----------------------------------------------------------------
 
 
-def _item(sample: Sample) -> JudgeItem:
-    return JudgeItem(
-        set_name=sample.task.set_name,
-        prompt=sample.prompt,
-        response=sample.response,
-        subcategory=sample.subcategory,
-        category=sample.category,
-        doc_id=sample.doc_id,
+def source_judges(run: Run) -> list[str]:
+    """The judges whose verdicts ``run``'s samples hold, sorted (empty if none is recorded)."""
+    return sorted(
+        {
+            sample.result.judge
+            for samples in run.samples.values()
+            for sample in samples
+            if sample.result is not None and sample.result.judge
+        }
     )
+
+
+def rescored_config(
+    config: Mapping[str, Any], settings: JudgeSettings, served_models: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """A copy of a task config whose ``metadata`` judge keys describe the judge of ``settings``
+    (``served_models``: this task's new verdicts per model id the endpoint reported)."""
+    updated = dict(config)
+    metadata = dict(updated.get("metadata") or {})
+    for key in JUDGE_METADATA_KEYS:
+        metadata.pop(key, None)
+    metadata["judge_backend"] = settings.backend
+    if backend_for(settings).remote:  # an offline judge (heuristic) has no model
+        metadata["judge_model"] = settings.model
+    if settings.base_url:
+        metadata["judge_base_url"] = settings.endpoint
+    metadata[JUDGE_RECORD_KEY] = judge_provenance(settings, served_models)
+    updated["metadata"] = metadata
+    return updated
+
+
+def rescore_provenance(run: Run, settings: JudgeSettings, stats: JudgeStats) -> dict[str, Any]:
+    """``config.rescore``: the source run, both judges, the new judge's accounting (``stats``) and
+    the source's own ``config.rescore`` as ``previous_rescore``."""
+    previous_config = run.results.get("config") or {}
+    source_metadata = {
+        task: {k: v for k, v in ((config or {}).get("metadata") or {}).items() if k in JUDGE_METADATA_KEYS}
+        for task, config in (run.results.get("configs") or {}).items()
+    }
+    provenance: dict[str, Any] = {
+        "tool": "coconot rescore",
+        "coconot_tasks_version": __version__,
+        "rescored_from": str(run.results_path.resolve()),
+        "source_date": run.results.get("date"),
+        "source_judges": source_judges(run),
+        "source_judge_metadata": {task: meta for task, meta in source_metadata.items() if meta},
+        "judge": settings.judge_id,
+        "judge_settings": judge_provenance(settings, stats.served_models),
+        "judge_stats": {name: getattr(stats, name) for name in _RECORDED_STATS},
+    }
+    if isinstance(previous_config, dict) and "rescore" in previous_config:
+        provenance["previous_rescore"] = previous_config["rescore"]
+    return provenance
+
+
+# --- helpers ---------------------------------------------------------------------------------
 
 
 def _logged_prompt(sample: Sample) -> str:
@@ -282,30 +326,19 @@ def _logged_prompt(sample: Sample) -> str:
 def _score_samples(
     samples: Sequence[Sample], results: Sequence[JudgeResult]
 ) -> tuple[dict[tuple[str, str], list[float]], list[dict[str, Any]]]:
-    """A task's per-sample metrics of the new verdicts and its rescored samples lines.
-
-    The metrics are keyed like lm-eval's, ``(metric, filter)``, each a list in document order.
-    """
+    """A task's per-sample metrics of the new verdicts, keyed like lm-eval's ``(metric, filter)`` and
+    each in document order, and its samples lines: the original ones with the new verdict and metrics."""
     raw_metrics: dict[tuple[str, str], list[float]] = {}
     lines: list[dict[str, Any]] = []
     for sample, result in zip(samples, results, strict=True):
-        verdict_json = result.to_json()
         metrics = sample_metrics(sample.raw["doc"], result)
         filter_key = str(sample.raw.get("filter") or FILTER_NAME)
         for name, value in metrics.items():
             raw_metrics.setdefault((name, filter_key), []).append(value)
-        lines.append(_rescored_line(sample.raw, verdict_json, metrics))
+        old_metrics = set(sample.raw.get("metrics") or [])
+        line = {key: value for key, value in sample.raw.items() if key not in old_metrics}
+        lines.append({**line, "filtered_resps": [result.to_json()], "metrics": list(metrics), **metrics})
     return raw_metrics, lines
-
-
-def _rescored_line(raw: Mapping[str, Any], verdict_json: str, metrics: Mapping[str, float]) -> dict[str, Any]:
-    """The original samples line with the new verdict and metrics (lm-eval's layout)."""
-    old_metrics = set(raw.get("metrics") or [])
-    line = {key: value for key, value in raw.items() if key not in old_metrics}
-    line["filtered_resps"] = [verdict_json]
-    line["metrics"] = list(metrics)
-    line.update(metrics)
-    return line
 
 
 def _write_agreement(
