@@ -13,7 +13,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from coconot_tasks.benchmark.dataset import resolve_data_dir
 from coconot_tasks.tools.export.load import (
@@ -105,20 +104,19 @@ def export(
     paths = output_paths(out, fmt, validation=val_fraction is not None)
     local_dir = resolve_data_dir(data_dir, must_exist=False)
     input_file = (
-        source if source is not None else (Path(local_dir) / LOCAL_FILES_TRAIN[kind] if local_dir else None)
+        Path(source) if source is not None else local_dir / LOCAL_FILES_TRAIN[kind] if local_dir else None
     )
-    check_outputs(list(paths.values()), fmt, overwrite, str(input_file) if input_file is not None else None)
+    check_outputs(list(paths.values()), fmt, overwrite, input_file)
     system_text = resolve_system_prompt(system_prompt, local_dir)
 
     loaded = load_training_rows(kind, source=source, data_dir=data_dir, revision=revision)
     rows = filter_rows(loaded.rows, categories, subcategories)
     rows = select_rows(rows, shuffle=shuffle, seed=seed, limit=limit)
-    splits: dict[str, list[dict[str, Any]]]
-    if val_fraction is not None:
-        train, val = split_rows(rows, val_fraction, seed=seed)
-        splits = {TRAIN: train, VALIDATION: val}
-    else:
-        splits = {TRAIN: rows}
+    splits = (
+        dict(zip((TRAIN, VALIDATION), split_rows(rows, val_fraction, seed=seed), strict=True))
+        if val_fraction is not None
+        else {TRAIN: rows}
+    )
     layout = record_layout(kind, fmt)
     records = {
         name: [to_record(r, layout, system_text, with_metadata, strip_responses) for r in split]

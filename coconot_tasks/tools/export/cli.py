@@ -8,6 +8,7 @@ without ``--overwrite``, or an evaluation set as the source).
 from __future__ import annotations
 
 import argparse
+import inspect
 from pathlib import Path
 
 from coconot_tasks.benchmark.dataset import DataError
@@ -126,25 +127,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run_export(args: argparse.Namespace) -> int:
     """Run ``coconot export``; returns the exit status."""
-    try:
-        result = export(
-            args.kind,
-            args.fmt,
-            args.output,
-            source=args.source,
-            data_dir=args.data_dir,
-            revision=args.revision,
-            categories=args.categories,
-            subcategories=args.subcategories,
-            limit=args.limit,
-            shuffle=args.shuffle,
-            seed=args.seed,
-            val_fraction=args.val_fraction,
-            system_prompt=args.system_prompt,
-            with_metadata=args.with_metadata,
-            strip_responses=args.strip_responses,
-            overwrite=args.overwrite,
-        )
+    try:  # each of export()'s parameters is the flag of the same name
+        result = export(**{name: getattr(args, name) for name in inspect.signature(export).parameters})
     except DataError as exc:
         return cli_error("export", str(exc))
     except OSError as exc:

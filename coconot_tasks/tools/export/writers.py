@@ -105,14 +105,14 @@ def output_paths(output: Path, fmt: str, validation: bool) -> dict[str, Path]:
     return {split: output.with_name(f"{output.stem}.{split}{suffix}") for split in (TRAIN, VALIDATION)}
 
 
-def check_outputs(paths: Sequence[Path], fmt: str, overwrite: bool, source: str | None = None) -> None:
+def check_outputs(paths: Sequence[Path], fmt: str, overwrite: bool, source: Path | None = None) -> None:
     """Refuse to clobber files unless ``overwrite``, and never the source or a foreign directory.
 
     Raises:
         DataError: naming the output and the fix.
     """
     for path in paths:
-        if source is not None and Path(source).exists() and path.resolve() == Path(source).resolve():
+        if source is not None and source.exists() and path.resolve() == source.resolve():
             raise DataError(f"{path}: the output would overwrite the source file")
         if fmt == HF_DATASET:
             if path.exists() and not path.is_dir():
@@ -145,25 +145,22 @@ def write_jsonl(records: Sequence[Mapping[str, Any]], path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def save_hf_dataset(splits: Mapping[str, Sequence[Mapping[str, Any]]], path: Path) -> None:
-    """Save the splits as a ``datasets.DatasetDict`` (replacing one saved at ``path``)."""
+def write_splits(
+    records: Mapping[str, Sequence[Mapping[str, Any]]], fmt: str, paths: Mapping[str, Path]
+) -> None:
+    """Write each split's records to its path (``hf-dataset``: one ``DatasetDict`` at the ``train`` path,
+    replacing one saved there)."""
+    if fmt != HF_DATASET:
+        for name, split_records in records.items():
+            write_jsonl(split_records, paths[name])
+        return
     import datasets  # import cost (~0.5 s); only this format needs it
 
     dataset = datasets.DatasetDict(
-        {name: datasets.Dataset.from_list([dict(r) for r in records]) for name, records in splits.items()}
+        {name: datasets.Dataset.from_list([dict(r) for r in split]) for name, split in records.items()}
     )
+    path = paths[TRAIN]
     if path.is_dir() and (path / "dataset_dict.json").is_file():
         shutil.rmtree(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     dataset.save_to_disk(str(path))
-
-
-def write_splits(
-    records: Mapping[str, Sequence[Mapping[str, Any]]], fmt: str, paths: Mapping[str, Path]
-) -> None:
-    """Write each split's records to its path (``hf-dataset``: one ``DatasetDict`` at the ``train`` path)."""
-    if fmt == HF_DATASET:
-        save_hf_dataset(records, paths[TRAIN])
-    else:
-        for name, split_records in records.items():
-            write_jsonl(split_records, paths[name])
