@@ -57,8 +57,7 @@ class Sample:
 def sample_from_line(task: TaskInfo, line: dict[str, Any]) -> Sample:
     """Build a :class:`Sample` from one line of lm-eval's samples JSONL."""
     doc = line.get("doc") or {}
-    resps = line.get("resps") or [[""]]
-    first = resps[0] if resps else [""]
+    first = (line.get("resps") or [[""]])[0]
     response = first[0] if isinstance(first, list) and first else first
     filtered = line.get("filtered_resps") or []
     result: JudgeResult | None = None
@@ -130,18 +129,13 @@ class Run:
         return None
 
 
-def _date_stamp(results_path: Path) -> str:
-    return results_path.stem[len("results_") :]
-
-
 def samples_files(results_path: Path) -> dict[str, Path]:
     """The samples file of each task of the run (same directory, same date stamp)."""
-    stamp = _date_stamp(results_path)
-    found: dict[str, Path] = {}
-    for path in results_path.parent.glob(f"samples_*_{stamp}.jsonl"):
-        task = path.name[len("samples_") : -len(f"_{stamp}.jsonl")]
-        found[task] = path
-    return found
+    stamp = results_path.stem[len("results_") :]
+    return {
+        path.name[len("samples_") : -len(f"_{stamp}.jsonl")]: path
+        for path in results_path.parent.glob(f"samples_*_{stamp}.jsonl")
+    }
 
 
 def read_samples(path: Path, task: TaskInfo) -> list[Sample]:

@@ -39,7 +39,6 @@ from coconot_tasks.metric import sample_metrics
 from coconot_tasks.results.results_json import (
     aggregate_groups,
     build_results,
-    effective_samples,
     task_block,
 )
 from coconot_tasks.results.saved_runs import Run, RunError, Sample
@@ -112,7 +111,9 @@ def check_rescorable(run: Run, output_dir: Path) -> None:
                 f"samples_{info.task}_<date>.jsonl); rescoring needs the responses, so the run must be "
                 "made with lm_eval --log_samples"
             )
-        expected = effective_samples(run.results, info.task)
+        counts = (run.results.get("n-samples") or {}).get(info.task) or {}
+        effective = counts.get("effective") if isinstance(counts, dict) else None  # documents evaluated
+        expected = int(effective) if isinstance(effective, (int, float)) else None
         if expected is not None and expected != len(samples):
             raise RunError(
                 f"{run.results_path}: the samples file of {info.task} holds {len(samples)} samples but "
