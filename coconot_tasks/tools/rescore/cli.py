@@ -14,13 +14,11 @@ from typing import TYPE_CHECKING
 from coconot_tasks.exit_codes import EXIT_JUDGE_ERRORS
 from coconot_tasks.generation import lm_eval_none_placeholder
 from coconot_tasks.judge.backends import BACKENDS
-from coconot_tasks.judge.dedup import judge_unique
 from coconot_tasks.judge.outcome import batch_failure, what_to_do
 from coconot_tasks.judge.preflight import check_judge
 from coconot_tasks.judge.pricing import format_cost, prices_known
 from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
-from coconot_tasks.judge.types import JudgeStats
-from coconot_tasks.results.saved_runs import Run, RunError, load_runs
+from coconot_tasks.results.saved_runs import RunError, load_runs
 from coconot_tasks.tools.common import (
     RERUN_TOOL,
     add_judge_arguments,
@@ -111,11 +109,15 @@ def run_rescore(args: argparse.Namespace) -> int:
     if settings.dry_run:
         for run in runs:
             _results, stats = judge_run(
-                run,
-                lambda items: judge_unique(items, settings, progress=progress, desc="CoCoNot dry run"),
-                none_placeholder,
+                run, settings, progress=progress, none_placeholder=none_placeholder, desc="CoCoNot dry run"
             )
-            print_dry_run(run, settings.judge_id, stats, priced)
+            print(
+                f"{run.model} ({run.results_path}): DRY RUN with judge {settings.judge_id}, nothing judged "
+                f"or written: {stats.items} responses, {stats.estimated_calls} judge calls needed "
+                f"({stats.cached} cached, {stats.empty} empty responses), estimated cost "
+                f"{format_cost(stats.estimated_cost_usd, priced)} "
+                f"(at most {format_cost(stats.estimated_max_cost_usd, priced)})"
+            )
         return 0
 
     missing, total, failures, advice = 0, 0, [], ""
@@ -142,17 +144,6 @@ def run_rescore(args: argparse.Namespace) -> int:
         )
         return EXIT_JUDGE_ERRORS
     return 0
-
-
-def print_dry_run(run: Run, judge: str, stats: JudgeStats, priced: bool) -> None:
-    """One line per run: what rescoring it with ``judge`` would take."""
-    print(
-        f"{run.model} ({run.results_path}): DRY RUN with judge {judge}, nothing judged or "
-        f"written: {stats.items} responses, {stats.estimated_calls} judge calls needed ({stats.cached} "
-        f"cached, {stats.empty} empty responses), estimated cost "
-        f"{format_cost(stats.estimated_cost_usd, priced)} "
-        f"(at most {format_cost(stats.estimated_max_cost_usd, priced)})"
-    )
 
 
 def print_summary(summary: RescoreSummary, priced: bool) -> None:

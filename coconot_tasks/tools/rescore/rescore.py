@@ -16,7 +16,7 @@ import json
 import math
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
@@ -29,9 +29,7 @@ from coconot_tasks import __version__
 from coconot_tasks.benchmark.names import FILTER_NAME, SCORE_NAME
 from coconot_tasks.generation import Answer, AnswerRules, judge_answers
 from coconot_tasks.judge.backends import backend_for
-from coconot_tasks.judge.cache import VerdictCache
 from coconot_tasks.judge.dedup import judge_unique
-from coconot_tasks.judge.errors import JudgeConfigError
 from coconot_tasks.judge.provenance import judge_provenance
 from coconot_tasks.judge.settings import JUDGE_RECORD_KEY, JudgeSettings
 from coconot_tasks.judge.types import OUTCOME_NO_ANSWER, JudgeItem, JudgeResult, JudgeStats
@@ -132,67 +130,51 @@ def check_rescorable(run: Run, output_dir: Path) -> None:
     check_output_dir(output_dir.resolve(), target)
 
 
-def judge_items_for(run: Run) -> list[JudgeItem]:
-    """One :class:`JudgeItem` per logged sample of every CoCoNot task, as the judge filter builds them."""
-    return [
-        JudgeItem(s.task.set_name, s.prompt, s.response, s.subcategory, s.category, s.doc_id)
-        for info in run.tasks
-        for s in run.samples.get(info.task, [])
-    ]
-
-
 def judge_run(
-    run: Run,
-    judge: Callable[[list[JudgeItem]], tuple[list[JudgeResult], JudgeStats]],
-    none_placeholder: str = "",
+    run: Run, settings: JudgeSettings, *, progress: bool, none_placeholder: str, desc: str
 ) -> tuple[list[JudgeResult], JudgeStats]:
-    """Judge the answer in every CoCoNot response of ``run`` with ``judge`` (see :func:`judge_answers`),
-    found as the task found it: its rules from the task metadata saved in the results, the opened
+    """Judge (or, for a dry run, estimate) the answer in every CoCoNot response of ``run``, task by task,
+    each found as the task found it: its rules from the task metadata saved in the results, the opened
     reasoning from the logged prompt, ``none_placeholder`` as lm-eval's of the run."""
+    items: list[JudgeItem] = []
     answers: list[Answer] = []
     for info in run.tasks:
         config = (run.results.get("configs") or {}).get(info.task) or {}
         rules = AnswerRules.from_metadata(config.get("metadata") or {}, none_placeholder)
-        for sample in run.samples.get(info.task, []):
-            opened = rules.prompt_opens_reasoning(_logged_prompt(sample))
-            answers.append(rules.answer(sample.response, prompt_opened=opened))
-    return judge_answers(judge_items_for(run), answers, judge)
+        for s in run.samples.get(info.task, []):
+            items.append(
+                JudgeItem(s.task.set_name, s.prompt, s.response, s.subcategory, s.category, s.doc_id)
+            )
+            answers.append(
+                rules.answer(s.response, prompt_opened=rules.prompt_opens_reasoning(_logged_prompt(s)))
+            )
+    return judge_answers(
+        items, answers, lambda batch: judge_unique(batch, settings, progress=progress, desc=desc)
+    )
 
 
 def rescore_run(
-    run: Run,
-    settings: JudgeSettings,
-    output_dir: Path,
-    *,
-    cache: VerdictCache | None = None,
-    progress: bool = True,
-    date_id: str | None = None,
-    none_placeholder: str = "",
+    run: Run, settings: JudgeSettings, output_dir: Path, *, progress: bool = True, none_placeholder: str = ""
 ) -> RescoreSummary:
-    """Re-judge every CoCoNot response of ``run`` with ``settings`` and write the rescored run.
+    """Re-judge every CoCoNot response of ``run`` with ``settings`` (not a dry run) and write the rescored
+    run, stamped with the current time as lm-eval stamps its files.
 
     The judge is not checked here (call :func:`~coconot_tasks.judge.preflight.check_judge` first);
     failed judge calls become samples without a verdict (:attr:`RescoreSummary.no_verdict`).
-    ``date_id`` stamps the files written (default: now, as lm-eval stamps them).
 
     Raises:
         RunError: the run cannot be rescored (see :func:`check_rescorable`); nothing is judged.
-        JudgeConfigError: ``settings.dry_run`` is set (nothing would be judged).
     """
-    if settings.dry_run:
-        raise JudgeConfigError(
-            "a dry run judges nothing: estimate with judge_unique(judge_items_for(run), ...)"
-        )
     check_rescorable(run, output_dir)
     started = time.time()
     results, stats = judge_run(
         run,
-        lambda items: judge_unique(
-            items, settings, cache=cache, progress=progress, desc=f"CoCoNot rescore ({run.model})"
-        ),
-        none_placeholder,
+        settings,
+        progress=progress,
+        none_placeholder=none_placeholder,
+        desc=f"CoCoNot rescore ({run.model})",
     )
-    remaining = iter(results)  # in the order of judge_items_for(run): task by task
+    remaining = iter(results)  # task by task
     new_results = {info.task: list(islice(remaining, len(run.samples[info.task]))) for info in run.tasks}
 
     task_metrics: dict[str, dict[str, Any]] = {}
@@ -210,7 +192,7 @@ def rescore_run(
     agreement = compare_verdicts(
         _pairs(run, new_results), judge_a=" + ".join(old_judges) or "original", judge_b=settings.judge_id
     )
-    date_id = date_id or datetime.now().isoformat().replace(":", "-")
+    date_id = datetime.now().isoformat().replace(":", "-")
     out = target_dir(run, output_dir)
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / f"results_{date_id}.json"
