@@ -12,7 +12,7 @@ import json
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -64,8 +64,8 @@ class EvalSetError(DataError):
 class EvalCheck:
     """What the evaluation-set guard compared a source with."""
 
-    eval_files: list[Path] = field(default_factory=list)
-    overlapping_prompts: int = 0
+    eval_files: list[Path]
+    overlapping_prompts: int
 
     def describe(self) -> str:
         """One line for the export summary."""

@@ -59,12 +59,10 @@ def filter_rows(
         DataError: a name matches no row (the message lists the names present), or no row is left.
     """
     kept = list(rows)
-    if categories:
-        names = _match_names(categories, [r["category"] for r in rows], "category")
-        kept = [r for r in kept if r["category"] in names]
-    if subcategories:
-        names = _match_names(subcategories, [r["subcategory"] for r in rows], "subcategory")
-        kept = [r for r in kept if r["subcategory"] in names]
+    for field, wanted in (("category", categories), ("subcategory", subcategories)):
+        if wanted:
+            names = _match_names(wanted, [r[field] for r in rows], field)
+            kept = [r for r in kept if r[field] in names]
     if not kept:
         raise DataError(
             f"no rows left after filtering (categories {list(categories or [])}, subcategories "

@@ -62,7 +62,6 @@ class TaskRescore:
     old_compliance_rate: float | None
     new_compliance_rate: float | None
     changed: int  # samples whose verdict changed (both sides with a verdict)
-    no_answer: int  # samples without an answer: not judged (reasoning that never finished)
 
 
 @dataclass
@@ -79,16 +78,12 @@ class RescoreSummary:
     groups: dict[str, tuple[float | None, float | None]]  # group -> (old, new) coconot_score
     agreement: AgreementReport
     stats: JudgeStats
+    no_answer: int  # samples without an answer (reasoning that never finished): not judged, not errors
 
     @property
     def no_verdict(self) -> int:
         """Samples the new judge gave no verdict (judge errors plus items not judged)."""
         return self.stats.errors + self.stats.not_judged
-
-    @property
-    def no_answer(self) -> int:
-        """Samples without an answer (reasoning that never finished): not judged, not judge errors."""
-        return sum(task.no_answer for task in self.tasks)
 
 
 def target_dir(run: Run, output_dir: Path) -> Path:
@@ -224,7 +219,6 @@ def rescore_run(
                 old_compliance_rate=run.metric(task, "compliance_rate"),
                 new_compliance_rate=_metric(task_metrics[task], "compliance_rate"),
                 changed=_changed_verdicts(agreement, task),
-                no_answer=sum(1 for result in new_results[task] if result.outcome == OUTCOME_NO_ANSWER),
             )
             for task in new_results
         ],
@@ -234,6 +228,7 @@ def rescore_run(
         },
         agreement=agreement,
         stats=stats,
+        no_answer=sum(1 for result in results if result.outcome == OUTCOME_NO_ANSWER),
     )
 
 
