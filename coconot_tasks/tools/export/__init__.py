@@ -87,14 +87,8 @@ def export(
     strip_responses: bool = False,
     overwrite: bool = False,
 ) -> ExportResult:
-    """Load, guard, filter, split, convert and write CoCoNot training data of ``kind``.
-
-    ``system_prompt`` is ``"official"`` (the paper's prompt), any other text, or None. Everything
-    that can be checked before loading is (format, fraction, limit, output paths, system prompt).
-
-    Raises:
-        DataError (EvalSetError for evaluation data): every problem of the input.
-    """
+    """Load, guard, filter, split, convert and write CoCoNot training data of ``kind``; every problem of
+    the input is a DataError (EvalSetError for evaluation data), found before loading where it can be."""
     check_kind(kind)
     fmt = resolve_format(kind, fmt)
     if val_fraction is not None:

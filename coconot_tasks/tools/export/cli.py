@@ -1,9 +1,5 @@
-"""``coconot export``: write CoCoNot's training data (SFT, preference) for fine-tuning tools.
-
-Exit status: 0 written; 2 bad input, nothing written (missing data, a row without CoCoNot's
-schema, an unknown category, a format that does not fit the kind, an existing output
-without ``--overwrite``, or an evaluation set as the source).
-"""
+"""``coconot export``: write CoCoNot's training data (SFT, preference) for fine-tuning tools; exit
+status 0 written, 2 bad input (every DataError, nothing written)."""
 
 from __future__ import annotations
 

@@ -207,13 +207,9 @@ def load_training_rows(
     data_dir: str | os.PathLike[str] | None = None,
     revision: str | None = None,
 ) -> TrainingRows:
-    """Load and validate the training rows of ``kind``: from ``source`` (one JSONL or parquet
-    file), else ``data_dir`` / ``COCONOT_DATA_DIR`` (:data:`LOCAL_FILES_TRAIN`), else the hub.
-
-    Raises:
-        EvalSetError: the source is an evaluation set.
-        DataError: missing data or a row without CoCoNot's schema.
-    """
+    """Load and validate the training rows of ``kind``: from ``source`` (one JSONL or parquet file),
+    else ``data_dir`` / ``COCONOT_DATA_DIR`` (:data:`LOCAL_FILES_TRAIN`), else the hub (EvalSetError for
+    an evaluation set, DataError for missing data or a row without CoCoNot's schema)."""
     check_kind(kind)
     explicit_dir = Path(data_dir).expanduser() if data_dir else None
     if explicit_dir is not None and not explicit_dir.is_dir():

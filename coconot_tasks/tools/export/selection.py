@@ -53,11 +53,8 @@ def filter_rows(
     categories: Sequence[str] | None = None,
     subcategories: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Keep the rows of the given categories and subcategories (names or slugs, any case).
-
-    Raises:
-        DataError: a name matches no row (the message lists the names present), or no row is left.
-    """
+    """Keep the rows of the given categories and subcategories (names or slugs, any case); a name that
+    matches no row (the message lists the names present), or no row left, is a DataError."""
     kept = list(rows)
     for field, wanted in (("category", categories), ("subcategory", subcategories)):
         if wanted:
@@ -89,9 +86,6 @@ def split_rows(
     The validation set takes ``round(len(rows) * val_fraction)`` rows (at least 1), drawn per
     category in proportion to its size. Rows with the same prompt (up to case and whitespace)
     land in the same split, which may take the validation set slightly past its size.
-
-    Raises:
-        DataError: the fraction is not in (0, 1), or there are too few rows to split.
     """
     check_val_fraction(val_fraction)
     groups: dict[str, list[int]] = {}

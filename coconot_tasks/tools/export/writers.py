@@ -44,11 +44,8 @@ def record_layout(kind: str, fmt: str) -> str:
 
 
 def resolve_system_prompt(value: str | None, data_dir: str | os.PathLike[str] | None = None) -> str | None:
-    """``"official"``: the paper's system prompt (a copy in ``data_dir`` first); other text is used as is.
-
-    Raises:
-        DataError: empty text, or the official prompt cannot be found (offline without a copy).
-    """
+    """``"official"``: the paper's system prompt (a copy in ``data_dir`` first); other text is used as is
+    (empty text, or no official prompt offline without a copy: DataError)."""
     if value is None:
         return None
     if not value.strip():
@@ -106,11 +103,7 @@ def output_paths(output: Path, fmt: str, validation: bool) -> dict[str, Path]:
 
 
 def check_outputs(paths: Sequence[Path], fmt: str, overwrite: bool, source: Path | None = None) -> None:
-    """Refuse to clobber files unless ``overwrite``, and never the source or a foreign directory.
-
-    Raises:
-        DataError: naming the output and the fix.
-    """
+    """Refuse (DataError) to clobber files unless ``overwrite``; never the source or a foreign directory."""
     for path in paths:
         if source is not None and source.exists() and path.resolve() == source.resolve():
             raise DataError(f"{path}: the output would overwrite the source file")

@@ -151,15 +151,9 @@ def judge_run(
 def rescore_run(
     run: Run, settings: JudgeSettings, output_dir: Path, *, progress: bool = True, none_placeholder: str = ""
 ) -> RescoreSummary:
-    """Re-judge every CoCoNot response of ``run`` with ``settings`` (not a dry run) and write the rescored
-    run, stamped with the current time as lm-eval stamps its files.
-
-    The judge is not checked here (call :func:`~coconot_tasks.judge.preflight.check_judge` first);
-    failed judge calls become samples without a verdict (:attr:`RescoreSummary.no_verdict`).
-
-    Raises:
-        RunError: the run cannot be rescored (see :func:`check_rescorable`); nothing is judged.
-    """
+    """Re-judge every CoCoNot response of ``run`` with ``settings`` (checked, not a dry run) and write the
+    rescored run; failed judge calls become samples without a verdict. RunError (nothing judged): the
+    run cannot be rescored (:func:`check_rescorable`)."""
     check_rescorable(run, output_dir)
     started = time.time()
     results, stats = judge_run(
