@@ -172,13 +172,12 @@ def build_results(
     group_metrics: Mapping[str, Mapping[str, Any]],
     *,
     started: float,
-    rewrite_config: Callable[[Mapping[str, Any]], dict[str, Any]] = dict,
-    config_update: Mapping[str, Any] | None = None,
+    rewrite_config: Callable[[Mapping[str, Any]], dict[str, Any]],
+    config_update: Mapping[str, Any],
 ) -> dict[str, Any]:
     """A results JSON in ``original``'s shape (its keys, in its order) holding only the tasks and
     groups given, with their new blocks; ``date`` is ``started``, each kept task config goes through
     ``rewrite_config`` and ``config_update`` is merged into ``config``."""
-    update = dict(config_update or {})
     kept = set(task_metrics) | set(group_metrics)
     document: dict[str, Any] = {}
     for key, value in original.items():
@@ -201,7 +200,7 @@ def build_results(
                 if name in task_metrics
             }
         elif key == "config":
-            document[key] = {**dict(value or {}), **update}
+            document[key] = {**dict(value or {}), **config_update}
         elif key == "date":
             document[key] = started
         elif key == "total_evaluation_time_seconds":
@@ -211,6 +210,6 @@ def build_results(
     document.setdefault("results", {name: dict(m) for name, m in task_metrics.items()})
     if group_metrics and "groups" not in document:
         document["groups"] = {name: dict(m) for name, m in group_metrics.items()}
-    document.setdefault("config", update)
+    document.setdefault("config", dict(config_update))
     document.setdefault("date", started)
     return document

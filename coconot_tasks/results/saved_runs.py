@@ -89,7 +89,10 @@ class Run:
     @property
     def model(self) -> str:
         """A readable model name; a rescored run's names its judge too: ``org/model [judge X]``."""
-        return self.base_model + self.judge_suffix
+        rescore = (self.results.get("config") or {}).get("rescore")
+        if isinstance(rescore, dict) and rescore.get("judge"):
+            return f"{self.base_model} [judge {rescore['judge']}]"
+        return self.base_model
 
     @property
     def base_model(self) -> str:
@@ -103,14 +106,6 @@ class Run:
                 if args.get(key):
                     return str(args[key])
         return self.results_path.parent.name
-
-    @property
-    def judge_suffix(self) -> str:
-        """`` [judge X]`` for a rescored run, else empty."""
-        rescore = (self.results.get("config") or {}).get("rescore")
-        if isinstance(rescore, dict) and rescore.get("judge"):
-            return f" [judge {rescore['judge']}]"
-        return ""
 
     @property
     def tasks(self) -> list[TaskInfo]:

@@ -34,9 +34,10 @@ from coconot_tasks.tools.export.selection import (
     split_rows,
 )
 from coconot_tasks.tools.export.writers import (
+    DEFAULT_FORMAT,
+    HF_DATASET,
     check_outputs,
     output_paths,
-    record_layout,
     resolve_format,
     resolve_system_prompt,
     to_record,
@@ -111,7 +112,7 @@ def export(
         if val_fraction is not None
         else {TRAIN: rows}
     )
-    layout = record_layout(kind, fmt)
+    layout = DEFAULT_FORMAT[kind] if fmt == HF_DATASET else fmt  # hf-dataset rows: the kind's TRL layout
     records = {
         name: [to_record(r, layout, system_text, with_metadata, strip_responses) for r in split]
         for name, split in splits.items()

@@ -38,11 +38,6 @@ def resolve_format(kind: str, fmt: str | None) -> str:
     return fmt
 
 
-def record_layout(kind: str, fmt: str) -> str:
-    """The line format of ``fmt``'s records: ``hf-dataset`` rows have the TRL layout of the kind."""
-    return DEFAULT_FORMAT[kind] if fmt == HF_DATASET else fmt
-
-
 def resolve_system_prompt(value: str | None, data_dir: str | os.PathLike[str] | None = None) -> str | None:
     """``"official"``: the paper's system prompt (a copy in ``data_dir`` first); other text is used as is
     (empty text, or no official prompt offline without a copy: DataError)."""

@@ -1,8 +1,5 @@
-"""``coconot rescore``: re-judge saved lm-eval samples with another judge, without regenerating.
-
-Exit status: 0 ok; 2 nothing judged (bad run path, samples, output folder or judge); 3 written, but
-more responses than ``COCONOT_JUDGE_MAX_ERROR_RATE`` got no verdict, or the judging failed.
-"""
+"""``coconot rescore``: re-judge saved lm-eval samples with another judge, without regenerating (exit
+statuses: the epilog)."""
 
 from __future__ import annotations
 
