@@ -164,22 +164,23 @@ def rescore_run(
         desc=f"CoCoNot rescore ({run.model})",
     )
     remaining = iter(results)  # task by task
-    new_results = {info.task: list(islice(remaining, len(run.samples[info.task]))) for info in run.tasks}
-
     task_metrics: dict[str, dict[str, Any]] = {}
     sample_lines: dict[str, list[dict[str, Any]]] = {}
-    for task, task_results in new_results.items():
-        raw_metrics, sample_lines[task] = _score_samples(run.samples[task], task_results)
-        task_metrics[task] = task_block(run.results, task, raw_metrics)
+    served: dict[str, Counter[str]] = {}
+    pairs: list[VerdictPair] = []
+    for info in run.tasks:
+        samples = run.samples[info.task]
+        task_results = list(islice(remaining, len(samples)))
+        raw_metrics, sample_lines[info.task] = _score_samples(samples, task_results)
+        task_metrics[info.task] = task_block(run.results, info.task, raw_metrics)
+        served[info.task] = Counter(
+            r.served_model for r in task_results if r.served_model and r.verdict is not None
+        )
+        pairs += [_pair(sample, new) for sample, new in zip(samples, task_results, strict=True)]
     group_metrics = aggregate_groups(run.results, task_metrics)
-    served = {
-        task: Counter(r.served_model for r in task_results if r.served_model and r.verdict is not None)
-        for task, task_results in new_results.items()
-    }
-
     old_judges = source_judges(run)
     agreement = compare_verdicts(
-        _pairs(run, new_results), judge_a=" + ".join(old_judges) or "original", judge_b=settings.judge_id
+        pairs, judge_a=" + ".join(old_judges) or "original", judge_b=settings.judge_id
     )
     date_id = datetime.now().isoformat().replace(":", "-")
     out = target_dir(run, output_dir)
@@ -214,7 +215,7 @@ def rescore_run(
                 new_compliance_rate=_metric(task_metrics[task], "compliance_rate"),
                 changed=_changed_verdicts(agreement, task),
             )
-            for task in new_results
+            for task in task_metrics
         ],
         groups={
             group: (_metric(run.results["results"].get(group, {}), SCORE_NAME), _metric(values, SCORE_NAME))
@@ -334,26 +335,21 @@ def _verdict(result: JudgeResult | None) -> str | None:
     return str(result.verdict) if result is not None and result.ok else None
 
 
-def _pairs(run: Run, new_results: Mapping[str, list[JudgeResult]]) -> list[VerdictPair]:
-    pairs: list[VerdictPair] = []
-    for task, results in new_results.items():
-        for sample, new in zip(run.samples[task], results, strict=True):
-            old = sample.result
-            pairs.append(
-                VerdictPair(
-                    set_name=sample.task.set_name,
-                    subcategory=sample.subcategory,
-                    doc_id=sample.doc_id,
-                    prompt=sample.prompt,
-                    verdict_a=_verdict(old),
-                    verdict_b=_verdict(new),
-                    rationale_a=old.output if old is not None else "",
-                    rationale_b=new.output,
-                    category=sample.category,
-                    task=task,
-                )
-            )
-    return pairs
+def _pair(sample: Sample, new: JudgeResult) -> VerdictPair:
+    """The sample's old verdict (judge A) and ``new`` one (judge B)."""
+    old = sample.result
+    return VerdictPair(
+        set_name=sample.task.set_name,
+        subcategory=sample.subcategory,
+        doc_id=sample.doc_id,
+        prompt=sample.prompt,
+        verdict_a=_verdict(old),
+        verdict_b=_verdict(new),
+        rationale_a=old.output if old is not None else "",
+        rationale_b=new.output,
+        category=sample.category,
+        task=sample.task.task,
+    )
 
 
 def _metric(values: Mapping[str, Any], name: str) -> float | None:
