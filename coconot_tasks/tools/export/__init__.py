@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from coconot_tasks.benchmark.dataset import resolve_data_dir
+from coconot_tasks.benchmark.dataset import DataError, resolve_data_dir
 from coconot_tasks.tools.export.load import (
     LOCAL_FILES_TRAIN,
     EvalCheck,
@@ -27,7 +27,6 @@ from coconot_tasks.tools.export.load import (
 from coconot_tasks.tools.export.selection import (
     TRAIN,
     VALIDATION,
-    check_limit,
     check_val_fraction,
     filter_rows,
     select_rows,
@@ -94,7 +93,8 @@ def export(
     fmt = resolve_format(kind, fmt)
     if val_fraction is not None:
         check_val_fraction(val_fraction)
-    check_limit(limit)
+    if limit is not None and limit < 1:
+        raise DataError(f"--limit must be at least 1, got {limit}")
     out = Path(output).expanduser()
     paths = output_paths(out, fmt, validation=val_fraction is not None)
     local_dir = resolve_data_dir(data_dir, must_exist=False)

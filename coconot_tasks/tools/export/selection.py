@@ -16,12 +16,6 @@ TRAIN: Final = "train"
 VALIDATION: Final = "validation"
 
 
-def check_limit(limit: int | None) -> None:
-    """Refuse a row limit below 1 (None: no limit)."""
-    if limit is not None and limit < 1:
-        raise DataError(f"--limit must be at least 1, got {limit}")
-
-
 def check_val_fraction(val_fraction: float) -> None:
     """Refuse a validation fraction outside (0, 1)."""
     if not 0 < val_fraction < 1:
@@ -75,7 +69,7 @@ def select_rows(
     chosen = list(rows)
     if shuffle:
         random.Random(f"coconot-shuffle-{seed}").shuffle(chosen)
-    return chosen if limit is None else chosen[:limit]
+    return chosen[:limit]
 
 
 def split_rows(

@@ -38,7 +38,7 @@ def resolve_format(kind: str, fmt: str | None) -> str:
     return fmt
 
 
-def resolve_system_prompt(value: str | None, data_dir: str | os.PathLike[str] | None = None) -> str | None:
+def resolve_system_prompt(value: str | None, data_dir: Path | None) -> str | None:
     """``"official"``: the paper's system prompt (a copy in ``data_dir`` first); other text is used as is
     (empty text, or no official prompt offline without a copy: DataError)."""
     if value is None:
@@ -48,7 +48,7 @@ def resolve_system_prompt(value: str | None, data_dir: str | os.PathLike[str] | 
     if value != "official":
         return value
     try:
-        return load_system_prompt(Path(data_dir).expanduser() if data_dir else None)
+        return load_system_prompt(data_dir)
     except ResourceError as exc:
         raise DataError(str(exc)) from exc
 
