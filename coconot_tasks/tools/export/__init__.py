@@ -1,10 +1,6 @@
-"""CoCoNot's training data (``sft``, ``preference``), converted for the tools people fine-tune with.
-
-:func:`export` reads the rows (``load``: one file, a data directory or the hub, every row
-schema-checked, evaluation sets refused), chooses them (``selection``:
-filters, shuffle/limit, split) and writes them (``writers``: formats, system message, files).
-The formats and data sources: docs/tools.md ("Export training data") and ``coconot export --help``.
-"""
+"""CoCoNot's training data (``sft``, ``preference``), converted for the tools people fine-tune with:
+:func:`export` reads the rows (``load``), chooses them (``selection``) and writes them (``writers``).
+Formats and data sources: docs/tools.md ("Export training data") and ``coconot export --help``."""
 
 from __future__ import annotations
 

@@ -1,10 +1,6 @@
 """Reading CoCoNot training rows of either kind (one file, a data directory or the hub), schema-checked
-and guarded against the evaluation sets; an error names the file, the row and the problem.
-
-A source is refused as an evaluation set when it is named like an evaluation file, shares ids
-with the evaluation files found locally, or has most of its prompts in them: training on the
-evaluation sets would invalidate CoCoNot numbers.
-"""
+and refused when they are the evaluation sets (by file name, ids or prompts); an error names the file,
+the row and the problem."""
 
 from __future__ import annotations
 

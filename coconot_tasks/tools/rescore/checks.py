@@ -47,9 +47,14 @@ def check_samples_match_sets(run: Run) -> None:
                 "would be judged with the wrong rubric and classes"
             )
         sample = samples[foreign[0] - 1]
+        data_dir, revision = _data_settings(run, info.set_name)
+        pinned = f" {revision}" if revision else ""
+        source = (
+            f"data_dir {data_dir}" if data_dir else f"COCONOT_DATA_DIR or the pinned hub revision{pinned}"
+        )
         raise RunError(
             f"{path}, sample {foreign[0]}: id {sample.doc_id!r} is not a row of the CoCoNot {info.set_name} "
-            f"set ({_source(run, info.set_name)}); this samples file does not belong to {info.task}"
+            f"set ({source}); this samples file does not belong to {info.task}"
         )
 
 
@@ -92,13 +97,6 @@ def _data_settings(run: Run, set_name: str) -> tuple[str | None, str | None]:
     if data_dir and not Path(str(data_dir)).expanduser().is_dir():
         data_dir = None  # moved or on another machine: the default data, as for a new run
     return (str(data_dir) if data_dir else None), (str(revision) if revision else None)
-
-
-def _source(run: Run, set_name: str) -> str:
-    data_dir, revision = _data_settings(run, set_name)
-    if data_dir:
-        return f"data_dir {data_dir}"
-    return "COCONOT_DATA_DIR or the pinned hub revision" + (f" {revision}" if revision else "")
 
 
 def _rows_by_id(run: Run, set_name: str) -> dict[str, dict[str, Any]]:
