@@ -4,6 +4,7 @@ and the ``samples_<task>_<date>.jsonl`` files next to it with the same date stam
 from __future__ import annotations
 
 import json
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,11 +62,8 @@ def sample_from_line(task: TaskInfo, line: dict[str, Any]) -> Sample:
     response = first[0] if isinstance(first, list) and first else first
     filtered = line.get("filtered_resps") or []
     result: JudgeResult | None = None
-    if filtered:
-        try:
-            result = JudgeResult.from_json(str(filtered[0]))
-        except (ValueError, TypeError):
-            result = None
+    with suppress(ValueError, TypeError):  # not a CoCoNot verdict
+        result = JudgeResult.from_json(str(filtered[0])) if filtered else None
     return Sample(
         task=task,
         doc_id=str(doc.get("id", line.get("doc_id", ""))),

@@ -247,18 +247,15 @@ def rescored_config(
 ) -> dict[str, Any]:
     """A copy of a task config whose ``metadata`` judge keys describe the judge of ``settings``
     (``served_models``: this task's new verdicts per model id the endpoint reported)."""
-    updated = dict(config)
-    metadata = dict(updated.get("metadata") or {})
-    for key in JUDGE_METADATA_KEYS:
-        metadata.pop(key, None)
+    old = config.get("metadata") or {}
+    metadata = {key: value for key, value in old.items() if key not in JUDGE_METADATA_KEYS}
     metadata["judge_backend"] = settings.backend
     if backend_for(settings).remote:  # an offline judge (heuristic) has no model
         metadata["judge_model"] = settings.model
     if settings.base_url:
         metadata["judge_base_url"] = settings.endpoint
     metadata[JUDGE_RECORD_KEY] = judge_provenance(settings, served_models)
-    updated["metadata"] = metadata
-    return updated
+    return {**config, "metadata": metadata}
 
 
 def rescore_provenance(run: Run, settings: JudgeSettings, stats: JudgeStats) -> dict[str, Any]:
