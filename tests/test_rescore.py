@@ -385,6 +385,24 @@ def test_rescore_with_a_second_judge_reports_agreement(
     assert f"{len(disagreements)} disagreements" in printed
 
 
+def test_the_changed_verdicts_column_counts_each_tasks_flipped_verdicts(
+    tiny_run: SavedRun, judge_env: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["rescore", str(tiny_run.output_path), "-o", str(tmp_path / "b"), "--judge-model", FAKE_JUDGE_B]
+    assert main([*args, "--no-progress"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    rows = {line.split()[1]: line for line in printed if "compliance_rate " in line}
+    flipped = Counter(
+        task
+        for task, set_name, doc, response in tiny_run.responses()
+        if expected_verdict(set_name, doc, response, FAKE_JUDGE)
+        != expected_verdict(set_name, doc, response, FAKE_JUDGE_B)
+    )
+    assert len(set(flipped.values())) > 1  # the tasks differ, so a count cannot come from another task
+    for task in ALL_TASKS:
+        assert rows[task].endswith(f"  {flipped[task]} of {len(tiny_run.lines[task])}"), rows[task]
+
+
 # --- fast: failures ------------------------------------------------------------------------------
 
 

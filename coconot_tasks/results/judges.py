@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from coconot_tasks.judge.backends import BACKENDS
@@ -25,7 +25,7 @@ UNKNOWN_JUDGE = "judge unknown"
 class JudgeRecord:
     """One judge as a saved run records it."""
 
-    requested: str | None  # the judge id asked for, e.g. openai:gpt-4.1-mini-2025-04-14
+    judge: str | None  # the judge id asked for, e.g. openai:gpt-4.1-mini-2025-04-14
     backend: str | None
     served_models: tuple[str, ...] = ()
     endpoint: str | None = None
@@ -37,7 +37,7 @@ class JudgeRecord:
     @property
     def known(self) -> bool:
         """False when nothing records the judge."""
-        return self.requested is not None or bool(self.served_models)
+        return self.judge is not None or bool(self.served_models)
 
     @property
     def identity(self) -> str | None:
@@ -46,7 +46,7 @@ class JudgeRecord:
             return None
         pinned = f"@{self.revision}" if self.revision else ""
         if not self.served_models:
-            return f"{self.requested}{'' if pinned and pinned in str(self.requested) else pinned}"
+            return f"{self.judge}{'' if pinned and pinned in str(self.judge) else pinned}"
         return f"{self.backend or '?'}:{'+'.join(self.served_models)}{pinned}"
 
     def describe(self) -> str:
@@ -58,28 +58,18 @@ class JudgeRecord:
             details.append("served " + ", ".join(self.served_models))
         if self.endpoint:
             details.append(f"endpoint {self.endpoint}")
-        if self.backend and not str(self.requested or "").startswith(f"{self.backend}:"):
+        if self.backend and not str(self.judge or "").startswith(f"{self.backend}:"):
             details.append(f"backend {self.backend}")
         if self.request is not None:
             details.append("request " + json.dumps(dict(self.request), sort_keys=True))
         if self.source == "samples":
             details.append("read from the verdicts")
-        name = self.requested or f"{self.backend}:{'+'.join(self.served_models)}"
+        name = self.judge or f"{self.backend}:{'+'.join(self.served_models)}"
         return f"{name} ({'; '.join(details)})" if details else name
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able copy."""
-        return {
-            "judge": self.requested,
-            "backend": self.backend,
-            "served_models": list(self.served_models),
-            "endpoint": self.endpoint,
-            "revision": self.revision,
-            "request": dict(self.request) if self.request is not None else None,
-            "source": self.source,
-            "identity": self.identity,
-            "description": self.describe(),
-        }
+        return {**asdict(self), "identity": self.identity, "description": self.describe()}
 
 
 def _from_provenance(record: Mapping[str, Any]) -> JudgeRecord:
@@ -88,7 +78,7 @@ def _from_provenance(record: Mapping[str, Any]) -> JudgeRecord:
     backend = record.get("backend")
     request = record.get("request")
     return JudgeRecord(
-        requested=str(record["judge"]) if record.get("judge") else None,
+        judge=str(record["judge"]) if record.get("judge") else None,
         backend=str(backend) if backend else None,
         served_models=models,
         endpoint=str(record["endpoint"]) if record.get("endpoint") else None,
@@ -106,7 +96,7 @@ def _revision(backend: str, judge_id: str, record: Mapping[str, Any] | None = No
 def _from_samples(run: Run, task: str) -> JudgeRecord:
     results = [s.result for s in run.samples.get(task, []) if s.result is not None and s.result.judge]
     if not results:
-        return JudgeRecord(requested=None, backend=None, source="unknown")
+        return JudgeRecord(judge=None, backend=None, source="unknown")
     requested = " + ".join(sorted({r.judge for r in results}))
     served = tuple(sorted({r.served_model for r in results if r.served_model and r.verdict is not None}))
     endpoint = next((r.endpoint for r in results if r.endpoint), None)

@@ -89,47 +89,24 @@ class _SavedTask(Task):
 def task_block(
     original: Mapping[str, Any], task: str, raw_metrics: Mapping[tuple[str, str], Sequence[float]]
 ) -> dict[str, Any]:
-    """``task``'s entry of ``results``: name, alias and :func:`aggregate_task` of ``raw_metrics``, with
-    the aggregations and bootstrap iterations ``original`` was computed with."""
-    with _quiet_expected_lm_eval_warnings():
-        block = aggregate_task(
-            raw_metrics, task_aggregations(original, task), bootstrap_iters(original), task
-        )
-    return {"name": task, "alias": task_alias(original, task), **block}
-
-
-def task_aggregations(original: Mapping[str, Any], task: str) -> dict[str, str]:
-    """Metric -> aggregation name, from the task config saved in ``original`` (else the package's)."""
+    """``task``'s entry of ``results``: name, alias and :func:`aggregate_task` of ``raw_metrics``, as
+    ``original`` shows and computed them (alias, aggregations, bootstrap iterations)."""
     config = (original.get("configs") or {}).get(task) or {}
-    names: dict[str, str] = {}
-    for entry in config.get("metric_list") or []:
-        if isinstance(entry, dict) and isinstance(entry.get("aggregation"), str):
-            names[str(entry["metric"])] = entry["aggregation"]
-    if not names:  # a results file without configs: the package's own definitions
+    aggregations = {
+        str(entry["metric"]): entry["aggregation"]
+        for entry in config.get("metric_list") or []
+        if isinstance(entry, dict) and isinstance(entry.get("aggregation"), str)
+    }
+    if not aggregations:  # a results file without configs: the package's own definitions
         info = task_info(task)
         if info is None:  # pragma: no cover - only CoCoNot tasks reach here
             raise RunError(f"{task} is not a CoCoNot task")
-        names = {metric: aggregation(metric) for metric in metric_names(info.set_name)}
-    return names
-
-
-def task_alias(original: Mapping[str, Any], task: str) -> str:
-    """The alias ``original`` shows for ``task`` (its results entry, else its config, else the name)."""
-    old = (original.get("results") or {}).get(task) or {}
-    config = (original.get("configs") or {}).get(task) or {}
-    return str(old.get("alias") or config.get("task_alias") or task)
-
-
-def bootstrap_iters(original: Mapping[str, Any]) -> int:
-    """The ``--bootstrap_iters`` ``original`` was computed with (lm-eval's default if not recorded)."""
-    return int((original.get("config") or {}).get("bootstrap_iters", DEFAULT_BOOTSTRAP_ITERS))
-
-
-def effective_samples(original: Mapping[str, Any], task: str) -> int | None:
-    """The number of documents ``task`` was evaluated on (``n-samples.<task>.effective``), if recorded."""
-    counts = (original.get("n-samples") or {}).get(task) or {}
-    effective = counts.get("effective") if isinstance(counts, dict) else None
-    return int(effective) if isinstance(effective, (int, float)) else None
+        aggregations = {metric: aggregation(metric) for metric in metric_names(info.set_name)}
+    iterations = int((original.get("config") or {}).get("bootstrap_iters", DEFAULT_BOOTSTRAP_ITERS))
+    with _quiet_expected_lm_eval_warnings():
+        block = aggregate_task(raw_metrics, aggregations, iterations, task)
+    alias = ((original.get("results") or {}).get(task) or {}).get("alias") or config.get("task_alias") or task
+    return {"name": task, "alias": str(alias), **block}
 
 
 # --- groups ------------------------------------------------------------------------------------
@@ -195,13 +172,12 @@ def build_results(
     group_metrics: Mapping[str, Mapping[str, Any]],
     *,
     started: float,
-    rewrite_config: Callable[[Mapping[str, Any]], dict[str, Any]] = dict,
-    config_update: Mapping[str, Any] | None = None,
+    rewrite_config: Callable[[Mapping[str, Any]], dict[str, Any]],
+    config_update: Mapping[str, Any],
 ) -> dict[str, Any]:
     """A results JSON in ``original``'s shape (its keys, in its order) holding only the tasks and
     groups given, with their new blocks; ``date`` is ``started``, each kept task config goes through
     ``rewrite_config`` and ``config_update`` is merged into ``config``."""
-    update = dict(config_update or {})
     kept = set(task_metrics) | set(group_metrics)
     document: dict[str, Any] = {}
     for key, value in original.items():
@@ -224,7 +200,7 @@ def build_results(
                 if name in task_metrics
             }
         elif key == "config":
-            document[key] = {**dict(value or {}), **update}
+            document[key] = {**dict(value or {}), **config_update}
         elif key == "date":
             document[key] = started
         elif key == "total_evaluation_time_seconds":
@@ -234,6 +210,6 @@ def build_results(
     document.setdefault("results", {name: dict(m) for name, m in task_metrics.items()})
     if group_metrics and "groups" not in document:
         document["groups"] = {name: dict(m) for name, m in group_metrics.items()}
-    document.setdefault("config", update)
+    document.setdefault("config", dict(config_update))
     document.setdefault("date", started)
     return document

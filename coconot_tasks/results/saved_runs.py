@@ -4,6 +4,7 @@ and the ``samples_<task>_<date>.jsonl`` files next to it with the same date stam
 from __future__ import annotations
 
 import json
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,16 +58,12 @@ class Sample:
 def sample_from_line(task: TaskInfo, line: dict[str, Any]) -> Sample:
     """Build a :class:`Sample` from one line of lm-eval's samples JSONL."""
     doc = line.get("doc") or {}
-    resps = line.get("resps") or [[""]]
-    first = resps[0] if resps else [""]
+    first = (line.get("resps") or [[""]])[0]
     response = first[0] if isinstance(first, list) and first else first
     filtered = line.get("filtered_resps") or []
     result: JudgeResult | None = None
-    if filtered:
-        try:
-            result = JudgeResult.from_json(str(filtered[0]))
-        except (ValueError, TypeError):
-            result = None
+    with suppress(ValueError, TypeError):  # not a CoCoNot verdict
+        result = JudgeResult.from_json(str(filtered[0])) if filtered else None
     return Sample(
         task=task,
         doc_id=str(doc.get("id", line.get("doc_id", ""))),
@@ -90,7 +87,10 @@ class Run:
     @property
     def model(self) -> str:
         """A readable model name; a rescored run's names its judge too: ``org/model [judge X]``."""
-        return self.base_model + self.judge_suffix
+        rescore = (self.results.get("config") or {}).get("rescore")
+        if isinstance(rescore, dict) and rescore.get("judge"):
+            return f"{self.base_model} [judge {rescore['judge']}]"
+        return self.base_model
 
     @property
     def base_model(self) -> str:
@@ -104,14 +104,6 @@ class Run:
                 if args.get(key):
                     return str(args[key])
         return self.results_path.parent.name
-
-    @property
-    def judge_suffix(self) -> str:
-        """`` [judge X]`` for a rescored run, else empty."""
-        rescore = (self.results.get("config") or {}).get("rescore")
-        if isinstance(rescore, dict) and rescore.get("judge"):
-            return f" [judge {rescore['judge']}]"
-        return ""
 
     @property
     def tasks(self) -> list[TaskInfo]:
@@ -130,18 +122,13 @@ class Run:
         return None
 
 
-def _date_stamp(results_path: Path) -> str:
-    return results_path.stem[len("results_") :]
-
-
 def samples_files(results_path: Path) -> dict[str, Path]:
     """The samples file of each task of the run (same directory, same date stamp)."""
-    stamp = _date_stamp(results_path)
-    found: dict[str, Path] = {}
-    for path in results_path.parent.glob(f"samples_*_{stamp}.jsonl"):
-        task = path.name[len("samples_") : -len(f"_{stamp}.jsonl")]
-        found[task] = path
-    return found
+    stamp = results_path.stem[len("results_") :]
+    return {
+        path.name[len("samples_") : -len(f"_{stamp}.jsonl")]: path
+        for path in results_path.parent.glob(f"samples_*_{stamp}.jsonl")
+    }
 
 
 def read_samples(path: Path, task: TaskInfo) -> list[Sample]:

@@ -1,10 +1,6 @@
-"""CoCoNot's training data (``sft``, ``preference``), converted for the tools people fine-tune with.
-
-:func:`export` reads the rows (``load``: one file, a data directory or the hub, every row
-schema-checked, evaluation sets refused by ``eval_guard``), chooses them (``selection``:
-filters, shuffle/limit, split) and writes them (``writers``: formats, system message, files).
-The formats and data sources: docs/tools.md ("Export training data") and ``coconot export --help``.
-"""
+"""CoCoNot's training data (``sft``, ``preference``), converted for the tools people fine-tune with:
+:func:`export` reads the rows (``load``), chooses them (``selection``) and writes them (``writers``).
+Formats and data sources: docs/tools.md ("Export training data") and ``coconot export --help``."""
 
 from __future__ import annotations
 
@@ -13,25 +9,30 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from coconot_tasks.benchmark.dataset import resolve_data_dir
-from coconot_tasks.tools.export.eval_guard import EvalCheck, EvalSetError, eval_file_name_reason
-from coconot_tasks.tools.export.kinds import check_kind
-from coconot_tasks.tools.export.load import LOCAL_FILES_TRAIN, TrainingRows, load_training_rows
+from coconot_tasks.benchmark.dataset import DataError, resolve_data_dir
+from coconot_tasks.tools.export.load import (
+    LOCAL_FILES_TRAIN,
+    EvalCheck,
+    EvalSetError,
+    TrainingRows,
+    check_kind,
+    eval_file_name_reason,
+    load_training_rows,
+)
 from coconot_tasks.tools.export.selection import (
     TRAIN,
     VALIDATION,
-    check_limit,
     check_val_fraction,
     filter_rows,
     select_rows,
     split_rows,
 )
 from coconot_tasks.tools.export.writers import (
+    DEFAULT_FORMAT,
+    HF_DATASET,
     check_outputs,
     output_paths,
-    record_layout,
     resolve_format,
     resolve_system_prompt,
     to_record,
@@ -82,38 +83,32 @@ def export(
     strip_responses: bool = False,
     overwrite: bool = False,
 ) -> ExportResult:
-    """Load, guard, filter, split, convert and write CoCoNot training data of ``kind``.
-
-    ``system_prompt`` is ``"official"`` (the paper's prompt), any other text, or None. Everything
-    that can be checked before loading is (format, fraction, limit, output paths, system prompt).
-
-    Raises:
-        DataError (EvalSetError for evaluation data): every problem of the input.
-    """
+    """Load, guard, filter, split, convert and write CoCoNot training data of ``kind``; every problem of
+    the input is a DataError (EvalSetError for evaluation data), found before loading where it can be."""
     check_kind(kind)
     fmt = resolve_format(kind, fmt)
     if val_fraction is not None:
         check_val_fraction(val_fraction)
-    check_limit(limit)
+    if limit is not None and limit < 1:
+        raise DataError(f"--limit must be at least 1, got {limit}")
     out = Path(output).expanduser()
     paths = output_paths(out, fmt, validation=val_fraction is not None)
     local_dir = resolve_data_dir(data_dir, must_exist=False)
     input_file = (
-        source if source is not None else (Path(local_dir) / LOCAL_FILES_TRAIN[kind] if local_dir else None)
+        Path(source) if source is not None else local_dir / LOCAL_FILES_TRAIN[kind] if local_dir else None
     )
-    check_outputs(list(paths.values()), fmt, overwrite, str(input_file) if input_file is not None else None)
+    check_outputs(list(paths.values()), fmt, overwrite, input_file)
     system_text = resolve_system_prompt(system_prompt, local_dir)
 
     loaded = load_training_rows(kind, source=source, data_dir=data_dir, revision=revision)
     rows = filter_rows(loaded.rows, categories, subcategories)
     rows = select_rows(rows, shuffle=shuffle, seed=seed, limit=limit)
-    splits: dict[str, list[dict[str, Any]]]
-    if val_fraction is not None:
-        train, val = split_rows(rows, val_fraction, seed=seed)
-        splits = {TRAIN: train, VALIDATION: val}
-    else:
-        splits = {TRAIN: rows}
-    layout = record_layout(kind, fmt)
+    splits = (
+        dict(zip((TRAIN, VALIDATION), split_rows(rows, val_fraction, seed=seed), strict=True))
+        if val_fraction is not None
+        else {TRAIN: rows}
+    )
+    layout = DEFAULT_FORMAT[kind] if fmt == HF_DATASET else fmt  # hf-dataset rows: the kind's TRL layout
     records = {
         name: [to_record(r, layout, system_text, with_metadata, strip_responses) for r in split]
         for name, split in splits.items()

@@ -1,20 +1,16 @@
-"""``coconot export``: write CoCoNot's training data (SFT, preference) for fine-tuning tools.
-
-Exit status: 0 written; 2 bad input, nothing written (missing data, a row without CoCoNot's
-schema, an unknown category, a format that does not fit the kind, an existing output
-without ``--overwrite``, or an evaluation set as the source).
-"""
+"""``coconot export``: write CoCoNot's training data (SFT, preference) for fine-tuning tools; exit
+status 0 written, 2 bad input (every DataError, nothing written)."""
 
 from __future__ import annotations
 
 import argparse
+import inspect
 from pathlib import Path
 
 from coconot_tasks.benchmark.dataset import DataError
 from coconot_tasks.tools.common import cli_error
 from coconot_tasks.tools.export import ExportResult, export
-from coconot_tasks.tools.export.kinds import KINDS, PREFERENCE, SFT
-from coconot_tasks.tools.export.load import LOCAL_FILES_TRAIN
+from coconot_tasks.tools.export.load import KINDS, LOCAL_FILES_TRAIN, PREFERENCE, SFT
 from coconot_tasks.tools.export.selection import TRAIN, VALIDATION
 from coconot_tasks.tools.export.writers import ALL_FORMATS, DEFAULT_FORMAT, FORMATS, HF_DATASET
 
@@ -127,25 +123,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run_export(args: argparse.Namespace) -> int:
     """Run ``coconot export``; returns the exit status."""
-    try:
-        result = export(
-            args.kind,
-            args.fmt,
-            args.output,
-            source=args.source,
-            data_dir=args.data_dir,
-            revision=args.revision,
-            categories=args.categories,
-            subcategories=args.subcategories,
-            limit=args.limit,
-            shuffle=args.shuffle,
-            seed=args.seed,
-            val_fraction=args.val_fraction,
-            system_prompt=args.system_prompt,
-            with_metadata=args.with_metadata,
-            strip_responses=args.strip_responses,
-            overwrite=args.overwrite,
-        )
+    try:  # each of export()'s parameters is the flag of the same name
+        result = export(**{name: getattr(args, name) for name in inspect.signature(export).parameters})
     except DataError as exc:
         return cli_error("export", str(exc))
     except OSError as exc:

@@ -9,17 +9,11 @@ from typing import Any, Final
 
 from coconot_tasks.benchmark.dataset import DataError
 from coconot_tasks.benchmark.names import CATEGORY_SLUGS, slug
-from coconot_tasks.tools.export.eval_guard import normalise_prompt
+from coconot_tasks.tools.export.load import normalise_prompt
 
 #: Split names (:func:`split_rows` returns them in this order).
 TRAIN: Final = "train"
 VALIDATION: Final = "validation"
-
-
-def check_limit(limit: int | None) -> None:
-    """Refuse a row limit below 1 (None: no limit)."""
-    if limit is not None and limit < 1:
-        raise DataError(f"--limit must be at least 1, got {limit}")
 
 
 def check_val_fraction(val_fraction: float) -> None:
@@ -53,18 +47,13 @@ def filter_rows(
     categories: Sequence[str] | None = None,
     subcategories: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Keep the rows of the given categories and subcategories (names or slugs, any case).
-
-    Raises:
-        DataError: a name matches no row (the message lists the names present), or no row is left.
-    """
+    """Keep the rows of the given categories and subcategories (names or slugs, any case); a name that
+    matches no row (the message lists the names present), or no row left, is a DataError."""
     kept = list(rows)
-    if categories:
-        names = _match_names(categories, [r["category"] for r in rows], "category")
-        kept = [r for r in kept if r["category"] in names]
-    if subcategories:
-        names = _match_names(subcategories, [r["subcategory"] for r in rows], "subcategory")
-        kept = [r for r in kept if r["subcategory"] in names]
+    for field, wanted in (("category", categories), ("subcategory", subcategories)):
+        if wanted:
+            names = _match_names(wanted, [r[field] for r in rows], field)
+            kept = [r for r in kept if r[field] in names]
     if not kept:
         raise DataError(
             f"no rows left after filtering (categories {list(categories or [])}, subcategories "
@@ -80,7 +69,7 @@ def select_rows(
     chosen = list(rows)
     if shuffle:
         random.Random(f"coconot-shuffle-{seed}").shuffle(chosen)
-    return chosen if limit is None else chosen[:limit]
+    return chosen[:limit]
 
 
 def split_rows(
@@ -91,9 +80,6 @@ def split_rows(
     The validation set takes ``round(len(rows) * val_fraction)`` rows (at least 1), drawn per
     category in proportion to its size. Rows with the same prompt (up to case and whitespace)
     land in the same split, which may take the validation set slightly past its size.
-
-    Raises:
-        DataError: the fraction is not in (0, 1), or there are too few rows to split.
     """
     check_val_fraction(val_fraction)
     groups: dict[str, list[int]] = {}

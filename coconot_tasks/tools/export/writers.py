@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from coconot_tasks.benchmark.dataset import DataError
 from coconot_tasks.benchmark.official_files import ResourceError, load_system_prompt
-from coconot_tasks.tools.export.kinds import PREFERENCE, SFT
+from coconot_tasks.tools.export.load import PREFERENCE, SFT
 from coconot_tasks.tools.export.selection import TRAIN, VALIDATION
 
 MESSAGES: Final = "messages"
@@ -38,17 +38,9 @@ def resolve_format(kind: str, fmt: str | None) -> str:
     return fmt
 
 
-def record_layout(kind: str, fmt: str) -> str:
-    """The line format of ``fmt``'s records: ``hf-dataset`` rows have the TRL layout of the kind."""
-    return DEFAULT_FORMAT[kind] if fmt == HF_DATASET else fmt
-
-
-def resolve_system_prompt(value: str | None, data_dir: str | os.PathLike[str] | None = None) -> str | None:
-    """``"official"``: the paper's system prompt (a copy in ``data_dir`` first); other text is used as is.
-
-    Raises:
-        DataError: empty text, or the official prompt cannot be found (offline without a copy).
-    """
+def resolve_system_prompt(value: str | None, data_dir: Path | None) -> str | None:
+    """``"official"``: the paper's system prompt (a copy in ``data_dir`` first); other text is used as is
+    (empty text, or no official prompt offline without a copy: DataError)."""
     if value is None:
         return None
     if not value.strip():
@@ -56,7 +48,7 @@ def resolve_system_prompt(value: str | None, data_dir: str | os.PathLike[str] | 
     if value != "official":
         return value
     try:
-        return load_system_prompt(Path(data_dir).expanduser() if data_dir else None)
+        return load_system_prompt(data_dir)
     except ResourceError as exc:
         raise DataError(str(exc)) from exc
 
@@ -105,14 +97,10 @@ def output_paths(output: Path, fmt: str, validation: bool) -> dict[str, Path]:
     return {split: output.with_name(f"{output.stem}.{split}{suffix}") for split in (TRAIN, VALIDATION)}
 
 
-def check_outputs(paths: Sequence[Path], fmt: str, overwrite: bool, source: str | None = None) -> None:
-    """Refuse to clobber files unless ``overwrite``, and never the source or a foreign directory.
-
-    Raises:
-        DataError: naming the output and the fix.
-    """
+def check_outputs(paths: Sequence[Path], fmt: str, overwrite: bool, source: Path | None = None) -> None:
+    """Refuse (DataError) to clobber files unless ``overwrite``; never the source or a foreign directory."""
     for path in paths:
-        if source is not None and Path(source).exists() and path.resolve() == Path(source).resolve():
+        if source is not None and source.exists() and path.resolve() == source.resolve():
             raise DataError(f"{path}: the output would overwrite the source file")
         if fmt == HF_DATASET:
             if path.exists() and not path.is_dir():
@@ -145,25 +133,22 @@ def write_jsonl(records: Sequence[Mapping[str, Any]], path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def save_hf_dataset(splits: Mapping[str, Sequence[Mapping[str, Any]]], path: Path) -> None:
-    """Save the splits as a ``datasets.DatasetDict`` (replacing one saved at ``path``)."""
+def write_splits(
+    records: Mapping[str, Sequence[Mapping[str, Any]]], fmt: str, paths: Mapping[str, Path]
+) -> None:
+    """Write each split's records to its path (``hf-dataset``: one ``DatasetDict`` at the ``train`` path,
+    replacing one saved there)."""
+    if fmt != HF_DATASET:
+        for name, split_records in records.items():
+            write_jsonl(split_records, paths[name])
+        return
     import datasets  # import cost (~0.5 s); only this format needs it
 
     dataset = datasets.DatasetDict(
-        {name: datasets.Dataset.from_list([dict(r) for r in records]) for name, records in splits.items()}
+        {name: datasets.Dataset.from_list([dict(r) for r in split]) for name, split in records.items()}
     )
+    path = paths[TRAIN]
     if path.is_dir() and (path / "dataset_dict.json").is_file():
         shutil.rmtree(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     dataset.save_to_disk(str(path))
-
-
-def write_splits(
-    records: Mapping[str, Sequence[Mapping[str, Any]]], fmt: str, paths: Mapping[str, Path]
-) -> None:
-    """Write each split's records to its path (``hf-dataset``: one ``DatasetDict`` at the ``train`` path)."""
-    if fmt == HF_DATASET:
-        save_hf_dataset(records, paths[TRAIN])
-    else:
-        for name, split_records in records.items():
-            write_jsonl(split_records, paths[name])

@@ -21,10 +21,7 @@ _CHECKED_FIELDS = ("prompt", "category", "subcategory")
 def check_samples_match_sets(run: Run) -> None:
     """Raise :class:`RunError` unless every sample of ``run`` is a row of its task's set (same id,
     prompt, category and subcategory), in the data the run's task metadata names (if still there)."""
-    rows: dict[str, dict[str, dict[str, Any]]] = {}
-    for info in run.tasks:
-        if info.set_name not in rows:
-            rows[info.set_name] = _rows_by_id(run, info.set_name)
+    rows = {name: _rows_by_id(run, name) for name in dict.fromkeys(info.set_name for info in run.tasks)}
     files = samples_files(run.results_path)
     for info in run.tasks:
         samples = run.samples.get(info.task, [])
@@ -36,25 +33,28 @@ def check_samples_match_sets(run: Run) -> None:
             for number, sample in enumerate(samples, start=1):
                 _check_sample(sample, own[sample.doc_id], f"{path}, sample {number}")
             continue
-        for other_set in SETS:
-            if other_set == info.set_name or len(foreign) != len(samples):
-                continue
-            if other_set not in rows:
-                try:
-                    rows[other_set] = _rows_by_id(run, other_set)
-                except RunError:  # that set is not at hand: say what is known
-                    continue
-            if all(sample.doc_id in rows[other_set] for sample in samples):
-                raise RunError(
-                    f"{path}: holds rows of the CoCoNot {other_set} set, but {info.task} is a task of the "
-                    f"{info.set_name} set: the {info.set_name} and {other_set} samples files were swapped or "
-                    f"renamed. Give each file its own task's name; rescored as {info.set_name} rows they "
-                    "would be judged with the wrong rubric and classes"
-                )
+        other_set = next(name for name in SETS if name != info.set_name)
+        if len(foreign) == len(samples) and other_set not in rows:
+            try:
+                rows[other_set] = _rows_by_id(run, other_set)
+            except RunError:  # that set is not at hand: say what is known
+                rows[other_set] = {}
+        if len(foreign) == len(samples) and all(sample.doc_id in rows[other_set] for sample in samples):
+            raise RunError(
+                f"{path}: holds rows of the CoCoNot {other_set} set, but {info.task} is a task of the "
+                f"{info.set_name} set: the {info.set_name} and {other_set} samples files were swapped or "
+                f"renamed. Give each file its own task's name; rescored as {info.set_name} rows they "
+                "would be judged with the wrong rubric and classes"
+            )
         sample = samples[foreign[0] - 1]
+        data_dir, revision = _data_settings(run, info.set_name)
+        pinned = f" {revision}" if revision else ""
+        source = (
+            f"data_dir {data_dir}" if data_dir else f"COCONOT_DATA_DIR or the pinned hub revision{pinned}"
+        )
         raise RunError(
             f"{path}, sample {foreign[0]}: id {sample.doc_id!r} is not a row of the CoCoNot {info.set_name} "
-            f"set ({_source(run, info.set_name)}); this samples file does not belong to {info.task}"
+            f"set ({source}); this samples file does not belong to {info.task}"
         )
 
 
@@ -91,23 +91,12 @@ def _check_sample(sample: Sample, row: Mapping[str, Any], where: str) -> None:
 
 def _data_settings(run: Run, set_name: str) -> tuple[str | None, str | None]:
     """(data_dir, data_revision) recorded in the task metadata of the run's ``set_name`` tasks."""
-    for info in run.tasks:
-        if info.set_name != set_name:
-            continue
-        config = (run.results.get("configs") or {}).get(info.task) or {}
-        metadata = config.get("metadata") or {}
-        data_dir, revision = metadata.get("data_dir"), metadata.get("data_revision")
-        if data_dir and not Path(str(data_dir)).expanduser().is_dir():
-            data_dir = None  # moved or on another machine: the default data, as for a new run
-        return (str(data_dir) if data_dir else None), (str(revision) if revision else None)
-    return None, None
-
-
-def _source(run: Run, set_name: str) -> str:
-    data_dir, revision = _data_settings(run, set_name)
-    if data_dir:
-        return f"data_dir {data_dir}"
-    return "COCONOT_DATA_DIR or the pinned hub revision" + (f" {revision}" if revision else "")
+    task = next((info.task for info in run.tasks if info.set_name == set_name), None)
+    metadata = ((run.results.get("configs") or {}).get(task) or {}).get("metadata") or {}
+    data_dir, revision = metadata.get("data_dir"), metadata.get("data_revision")
+    if data_dir and not Path(str(data_dir)).expanduser().is_dir():
+        data_dir = None  # moved or on another machine: the default data, as for a new run
+    return (str(data_dir) if data_dir else None), (str(revision) if revision else None)
 
 
 def _rows_by_id(run: Run, set_name: str) -> dict[str, dict[str, Any]]:

@@ -1,8 +1,5 @@
-"""``coconot rescore``: re-judge saved lm-eval samples with another judge, without regenerating.
-
-Exit status: 0 ok; 2 nothing judged (bad run path, samples, output folder or judge); 3 written, but
-more responses than ``COCONOT_JUDGE_MAX_ERROR_RATE`` got no verdict, or the judging failed.
-"""
+"""``coconot rescore``: re-judge saved lm-eval samples with another judge, without regenerating (exit
+statuses: the epilog)."""
 
 from __future__ import annotations
 
@@ -13,13 +10,12 @@ from typing import TYPE_CHECKING
 
 from coconot_tasks.generation import lm_eval_none_placeholder
 from coconot_tasks.harness.exit_status import EXIT_JUDGE_ERRORS
-from coconot_tasks.judge.dedup import judge_unique
+from coconot_tasks.judge.backends import BACKENDS
 from coconot_tasks.judge.outcome import batch_failure, what_to_do
 from coconot_tasks.judge.preflight import check_judge
 from coconot_tasks.judge.pricing import format_cost, prices_known
 from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
-from coconot_tasks.judge.types import JudgeStats
-from coconot_tasks.results.saved_runs import Run, RunError, load_runs
+from coconot_tasks.results.saved_runs import RunError, load_runs
 from coconot_tasks.tools.common import (
     RERUN_TOOL,
     add_judge_arguments,
@@ -35,8 +31,8 @@ if TYPE_CHECKING:
     from coconot_tasks.tools.rescore.rescore import RescoreSummary
 
 
-_EPILOG = """\
-The judge key is read from COCONOT_JUDGE_API_KEY (or OPENAI_API_KEY) only; the other judge
+_EPILOG = f"""\
+The judge key is read from {BACKENDS[JudgeSettings.backend].key_hint()} only; the other judge
 settings default to the COCONOT_JUDGE_* environment variables, as for lm_eval runs.
 Each RUN is an lm_eval --output_path directory (the newest results of every model below it)
 or a results_*.json file, saved with --log_samples. Output per run:
@@ -110,11 +106,15 @@ def run_rescore(args: argparse.Namespace) -> int:
     if settings.dry_run:
         for run in runs:
             _results, stats = judge_run(
-                run,
-                lambda items: judge_unique(items, settings, progress=progress, desc="CoCoNot dry run"),
-                none_placeholder,
+                run, settings, progress=progress, none_placeholder=none_placeholder, desc="CoCoNot dry run"
             )
-            print_dry_run(run, settings.judge_id, stats, priced)
+            print(
+                f"{run.model} ({run.results_path}): DRY RUN with judge {settings.judge_id}, nothing judged "
+                f"or written: {stats.items} responses, {stats.estimated_calls} judge calls needed "
+                f"({stats.cached} cached, {stats.empty} empty responses), estimated cost "
+                f"{format_cost(stats.estimated_cost_usd, priced)} "
+                f"(at most {format_cost(stats.estimated_max_cost_usd, priced)})"
+            )
         return 0
 
     missing, total, failures, advice = 0, 0, [], ""
@@ -141,17 +141,6 @@ def run_rescore(args: argparse.Namespace) -> int:
         )
         return EXIT_JUDGE_ERRORS
     return 0
-
-
-def print_dry_run(run: Run, judge: str, stats: JudgeStats, priced: bool) -> None:
-    """One line per run: what rescoring it with ``judge`` would take."""
-    print(
-        f"{run.model} ({run.results_path}): DRY RUN with judge {judge}, nothing judged or "
-        f"written: {stats.items} responses, {stats.estimated_calls} judge calls needed ({stats.cached} "
-        f"cached, {stats.empty} empty responses), estimated cost "
-        f"{format_cost(stats.estimated_cost_usd, priced)} "
-        f"(at most {format_cost(stats.estimated_max_cost_usd, priced)})"
-    )
 
 
 def print_summary(summary: RescoreSummary, priced: bool) -> None:
@@ -188,8 +177,8 @@ def print_summary(summary: RescoreSummary, priced: bool) -> None:
         f"{len(summary.agreement.disagreements)} disagreements"
     )
     print(
-        f"  written to {summary.output_dir}/: {summary.results_path.name}, {len(summary.samples_paths)} "
-        f"samples files, {summary.agreement_json.name}, {summary.agreement_md.name}"
+        f"  written to {summary.results_path.parent}/: {summary.results_path.name}, {len(summary.tasks)} "
+        f"samples files, {', '.join(path.name for path in summary.agreement_files)}"
     )
     if summary.no_verdict:
         consequence = "they count in judge_error_rate and are left out of compliance_rate."

@@ -5,7 +5,9 @@ Each answer (found by the task's own rules) goes through the one judge engine, t
 (:mod:`coconot_tasks.results.results_json`): rescoring with the run's own judge reproduces its
 results JSON bit for bit, except the judge accounting (what *this* judging spent). Written into
 ``<output_dir>/<model_name_sanitized>/``: ``results_<date>.json`` and ``samples_<task>_<date>.jsonl``
-in lm-eval's shape, and ``agreement.json`` / ``agreement.md`` (old verdicts = judge A, new = B).
+in lm-eval's shape, and ``agreement.json`` / ``agreement.md`` (old verdicts = judge A, new = B). The
+results record ``config.rescore`` (the source run, both judges, what judging cost) and, in each task
+config's ``metadata``, the new judge instead of the old one.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 import math
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
@@ -23,25 +25,32 @@ from typing import Any
 
 from lm_eval.utils import sanitize_model_name
 
+from coconot_tasks import __version__
 from coconot_tasks.benchmark.names import FILTER_NAME, SCORE_NAME
 from coconot_tasks.generation import Answer, AnswerRules, judge_answers
-from coconot_tasks.judge.cache import VerdictCache
+from coconot_tasks.judge.backends import backend_for
 from coconot_tasks.judge.dedup import judge_unique
-from coconot_tasks.judge.errors import JudgeConfigError
-from coconot_tasks.judge.settings import JudgeSettings
+from coconot_tasks.judge.provenance import judge_provenance
+from coconot_tasks.judge.settings import JUDGE_RECORD_KEY, JudgeSettings
 from coconot_tasks.judge.types import OUTCOME_NO_ANSWER, JudgeItem, JudgeResult, JudgeStats
 from coconot_tasks.metric import sample_metrics
 from coconot_tasks.results.results_json import (
     aggregate_groups,
     build_results,
-    effective_samples,
     task_block,
 )
 from coconot_tasks.results.saved_runs import Run, RunError, Sample
 from coconot_tasks.tools.agreement import AgreementReport, VerdictPair, compare_verdicts
 from coconot_tasks.tools.export.writers import write_jsonl
 from coconot_tasks.tools.rescore.checks import check_output_dir, check_samples_match_sets
-from coconot_tasks.tools.rescore.provenance import rescore_provenance, rescored_config, source_judges
+
+#: Keys of a task config's ``metadata`` that describe the judge (replaced on rescoring).
+JUDGE_METADATA_KEYS = ("judge_backend", "judge_model", "judge_base_url", JUDGE_RECORD_KEY)
+#: The judge accounting a rescored run records in ``config.rescore.judge_stats``.
+_RECORDED_STATS = (
+    "items", "requests", "cached", "empty", "errors", "not_judged",
+    "prompt_tokens", "completion_tokens", "cost_usd",
+)  # fmt: skip
 
 
 @dataclass
@@ -53,7 +62,6 @@ class TaskRescore:
     old_compliance_rate: float | None
     new_compliance_rate: float | None
     changed: int  # samples whose verdict changed (both sides with a verdict)
-    no_answer: int  # samples without an answer: not judged (reasoning that never finished)
 
 
 @dataclass
@@ -64,38 +72,24 @@ class RescoreSummary:
     model: str
     old_judges: list[str]
     judge: str
-    output_dir: Path
-    results_path: Path
-    samples_paths: dict[str, Path]
-    agreement_json: Path
-    agreement_md: Path
+    results_path: Path  # the rescored run's; its samples files are beside it
+    agreement_files: tuple[Path, Path]  # agreement.json, agreement.md
     tasks: list[TaskRescore]
     groups: dict[str, tuple[float | None, float | None]]  # group -> (old, new) coconot_score
     agreement: AgreementReport
     stats: JudgeStats
+    no_answer: int  # samples without an answer (reasoning that never finished): not judged, not errors
 
     @property
     def no_verdict(self) -> int:
         """Samples the new judge gave no verdict (judge errors plus items not judged)."""
         return self.stats.errors + self.stats.not_judged
 
-    @property
-    def no_answer(self) -> int:
-        """Samples without an answer (reasoning that never finished): not judged, not judge errors."""
-        return sum(task.no_answer for task in self.tasks)
-
 
 def target_dir(run: Run, output_dir: Path) -> Path:
-    """Where the rescore of ``run`` goes: ``output_dir/<model_name_sanitized>``, like lm-eval."""
-    return output_dir / model_name_sanitized(run)
-
-
-def model_name_sanitized(run: Run) -> str:
-    """lm-eval's ``model_name_sanitized`` of the run (recomputed the way lm-eval does if absent)."""
-    name = run.results.get("model_name_sanitized")
-    if name:
-        return str(name)
-    return str(sanitize_model_name(run.base_model))
+    """Where the rescore of ``run`` goes: ``output_dir/<model_name_sanitized>``, like lm-eval (which
+    computes the name this way when the results file lacks it)."""
+    return output_dir / str(run.results.get("model_name_sanitized") or sanitize_model_name(run.base_model))
 
 
 def check_rescorable(run: Run, output_dir: Path) -> None:
@@ -110,7 +104,9 @@ def check_rescorable(run: Run, output_dir: Path) -> None:
                 f"samples_{info.task}_<date>.jsonl); rescoring needs the responses, so the run must be "
                 "made with lm_eval --log_samples"
             )
-        expected = effective_samples(run.results, info.task)
+        counts = (run.results.get("n-samples") or {}).get(info.task) or {}
+        effective = counts.get("effective") if isinstance(counts, dict) else None  # documents evaluated
+        expected = int(effective) if isinstance(effective, (int, float)) else None
         if expected is not None and expected != len(samples):
             raise RunError(
                 f"{run.results_path}: the samples file of {info.task} holds {len(samples)} samples but "
@@ -129,93 +125,70 @@ def check_rescorable(run: Run, output_dir: Path) -> None:
     check_output_dir(output_dir.resolve(), target)
 
 
-def judge_items_for(run: Run) -> list[JudgeItem]:
-    """One :class:`JudgeItem` per logged sample of every CoCoNot task, as the judge filter builds them."""
-    return [_item(sample) for info in run.tasks for sample in run.samples.get(info.task, [])]
-
-
-def answers_for(run: Run, none_placeholder: str = "") -> list[Answer]:
-    """The answer in each response of :func:`judge_items_for` ``(run)``, found as the task found it
-    (its rules from the task metadata saved in the results, the opened reasoning from the logged
-    prompt); ``none_placeholder`` is lm-eval's ``LMEVAL_MODEL_NONE_ANSWER_PLACEHOLDER`` of the run."""
+def judge_run(
+    run: Run, settings: JudgeSettings, *, progress: bool, none_placeholder: str, desc: str
+) -> tuple[list[JudgeResult], JudgeStats]:
+    """Judge (or, for a dry run, estimate) the answer in every CoCoNot response of ``run``, task by task,
+    each found as the task found it: its rules from the task metadata saved in the results, the opened
+    reasoning from the logged prompt, ``none_placeholder`` as lm-eval's of the run."""
+    items: list[JudgeItem] = []
     answers: list[Answer] = []
     for info in run.tasks:
         config = (run.results.get("configs") or {}).get(info.task) or {}
         rules = AnswerRules.from_metadata(config.get("metadata") or {}, none_placeholder)
-        for sample in run.samples.get(info.task, []):
-            opened = rules.prompt_opens_reasoning(_logged_prompt(sample))
-            answers.append(rules.answer(sample.response, prompt_opened=opened))
-    return answers
-
-
-def judge_run(
-    run: Run,
-    judge: Callable[[list[JudgeItem]], tuple[list[JudgeResult], JudgeStats]],
-    none_placeholder: str = "",
-) -> tuple[list[JudgeResult], JudgeStats]:
-    """Judge the answers of every CoCoNot response of ``run`` with ``judge`` (see :func:`judge_answers`)."""
-    return judge_answers(judge_items_for(run), answers_for(run, none_placeholder), judge)
+        for s in run.samples.get(info.task, []):
+            items.append(
+                JudgeItem(s.task.set_name, s.prompt, s.response, s.subcategory, s.category, s.doc_id)
+            )
+            answers.append(
+                rules.answer(s.response, prompt_opened=rules.prompt_opens_reasoning(_logged_prompt(s)))
+            )
+    return judge_answers(
+        items, answers, lambda batch: judge_unique(batch, settings, progress=progress, desc=desc)
+    )
 
 
 def rescore_run(
-    run: Run,
-    settings: JudgeSettings,
-    output_dir: Path,
-    *,
-    cache: VerdictCache | None = None,
-    progress: bool = True,
-    date_id: str | None = None,
-    none_placeholder: str = "",
+    run: Run, settings: JudgeSettings, output_dir: Path, *, progress: bool = True, none_placeholder: str = ""
 ) -> RescoreSummary:
-    """Re-judge every CoCoNot response of ``run`` with ``settings`` and write the rescored run.
-
-    The judge is not checked here (call :func:`~coconot_tasks.judge.preflight.check_judge` first);
-    failed judge calls become samples without a verdict (:attr:`RescoreSummary.no_verdict`).
-    ``date_id`` stamps the files written (default: now, as lm-eval stamps them).
-
-    Raises:
-        RunError: the run cannot be rescored (see :func:`check_rescorable`); nothing is judged.
-        JudgeConfigError: ``settings.dry_run`` is set (nothing would be judged).
-    """
-    if settings.dry_run:
-        raise JudgeConfigError(
-            "a dry run judges nothing: estimate with judge_unique(judge_items_for(run), ...)"
-        )
+    """Re-judge every CoCoNot response of ``run`` with ``settings`` (checked, not a dry run) and write the
+    rescored run; failed judge calls become samples without a verdict. RunError (nothing judged): the
+    run cannot be rescored (:func:`check_rescorable`)."""
     check_rescorable(run, output_dir)
     started = time.time()
     results, stats = judge_run(
         run,
-        lambda items: judge_unique(
-            items, settings, cache=cache, progress=progress, desc=f"CoCoNot rescore ({run.model})"
-        ),
-        none_placeholder,
+        settings,
+        progress=progress,
+        none_placeholder=none_placeholder,
+        desc=f"CoCoNot rescore ({run.model})",
     )
-    remaining = iter(results)  # in the order of judge_items_for(run): task by task
-    new_results = {info.task: list(islice(remaining, len(run.samples[info.task]))) for info in run.tasks}
-
+    remaining = iter(results)  # task by task
     task_metrics: dict[str, dict[str, Any]] = {}
     sample_lines: dict[str, list[dict[str, Any]]] = {}
-    for task, task_results in new_results.items():
-        raw_metrics, sample_lines[task] = _score_samples(run.samples[task], task_results)
-        task_metrics[task] = task_block(run.results, task, raw_metrics)
+    served: dict[str, Counter[str]] = {}
+    pairs: list[VerdictPair] = []
+    for info in run.tasks:
+        samples = run.samples[info.task]
+        task_results = list(islice(remaining, len(samples)))
+        raw_metrics, sample_lines[info.task] = _score_samples(samples, task_results)
+        task_metrics[info.task] = task_block(run.results, info.task, raw_metrics)
+        served[info.task] = Counter(
+            r.served_model for r in task_results if r.served_model and r.verdict is not None
+        )
+        pairs += [_pair(sample, new) for sample, new in zip(samples, task_results, strict=True)]
     group_metrics = aggregate_groups(run.results, task_metrics)
-    served = {
-        task: Counter(r.served_model for r in task_results if r.served_model and r.verdict is not None)
-        for task, task_results in new_results.items()
-    }
-
     old_judges = source_judges(run)
     agreement = compare_verdicts(
-        _pairs(run, new_results), judge_a=" + ".join(old_judges) or "original", judge_b=settings.judge_id
+        pairs, judge_a=" + ".join(old_judges) or "original", judge_b=settings.judge_id
     )
-    date_id = date_id or datetime.now().isoformat().replace(":", "-")
+    date_id = datetime.now().isoformat().replace(":", "-")
     out = target_dir(run, output_dir)
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / f"results_{date_id}.json"
-    samples_paths = {task: out / f"samples_{task}_{date_id}.jsonl" for task in sample_lines}
     for task, lines in sample_lines.items():
-        write_jsonl(lines, samples_paths[task])
-    agreement_json, agreement_md = _write_agreement(out, run, agreement, results_path)
+        write_jsonl(lines, out / f"samples_{task}_{date_id}.jsonl")
+    agreement_files = _write_agreement(out, run, agreement, results_path)
     document = build_results(
         run.results,
         task_metrics,
@@ -232,11 +205,8 @@ def rescore_run(
         model=run.base_model,
         old_judges=old_judges,
         judge=settings.judge_id,
-        output_dir=out,
         results_path=results_path,
-        samples_paths=samples_paths,
-        agreement_json=agreement_json,
-        agreement_md=agreement_md,
+        agreement_files=agreement_files,
         tasks=[
             TaskRescore(
                 task=task,
@@ -244,9 +214,8 @@ def rescore_run(
                 old_compliance_rate=run.metric(task, "compliance_rate"),
                 new_compliance_rate=_metric(task_metrics[task], "compliance_rate"),
                 changed=_changed_verdicts(agreement, task),
-                no_answer=sum(1 for result in new_results[task] if result.outcome == OUTCOME_NO_ANSWER),
             )
-            for task in new_results
+            for task in task_metrics
         ],
         groups={
             group: (_metric(run.results["results"].get(group, {}), SCORE_NAME), _metric(values, SCORE_NAME))
@@ -254,21 +223,66 @@ def rescore_run(
         },
         agreement=agreement,
         stats=stats,
+        no_answer=sum(1 for result in results if result.outcome == OUTCOME_NO_ANSWER),
     )
+
+
+# --- what a rescored run records ----------------------------------------------------------------
+
+
+def source_judges(run: Run) -> list[str]:
+    """The judges whose verdicts ``run``'s samples hold, sorted (empty if none is recorded)."""
+    return sorted(
+        {
+            sample.result.judge
+            for samples in run.samples.values()
+            for sample in samples
+            if sample.result is not None and sample.result.judge
+        }
+    )
+
+
+def rescored_config(
+    config: Mapping[str, Any], settings: JudgeSettings, served_models: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """A copy of a task config whose ``metadata`` judge keys describe the judge of ``settings``
+    (``served_models``: this task's new verdicts per model id the endpoint reported)."""
+    old = config.get("metadata") or {}
+    metadata = {key: value for key, value in old.items() if key not in JUDGE_METADATA_KEYS}
+    metadata["judge_backend"] = settings.backend
+    if backend_for(settings).remote:  # an offline judge (heuristic) has no model
+        metadata["judge_model"] = settings.model
+    if settings.base_url:
+        metadata["judge_base_url"] = settings.endpoint
+    metadata[JUDGE_RECORD_KEY] = judge_provenance(settings, served_models)
+    return {**config, "metadata": metadata}
+
+
+def rescore_provenance(run: Run, settings: JudgeSettings, stats: JudgeStats) -> dict[str, Any]:
+    """``config.rescore``: the source run, both judges, the new judge's accounting (``stats``) and
+    the source's own ``config.rescore`` as ``previous_rescore``."""
+    previous_config = run.results.get("config") or {}
+    source_metadata = {
+        task: {k: v for k, v in ((config or {}).get("metadata") or {}).items() if k in JUDGE_METADATA_KEYS}
+        for task, config in (run.results.get("configs") or {}).items()
+    }
+    provenance: dict[str, Any] = {
+        "tool": "coconot rescore",
+        "coconot_tasks_version": __version__,
+        "rescored_from": str(run.results_path.resolve()),
+        "source_date": run.results.get("date"),
+        "source_judges": source_judges(run),
+        "source_judge_metadata": {task: meta for task, meta in source_metadata.items() if meta},
+        "judge": settings.judge_id,
+        "judge_settings": judge_provenance(settings, stats.served_models),
+        "judge_stats": {name: getattr(stats, name) for name in _RECORDED_STATS},
+    }
+    if isinstance(previous_config, dict) and "rescore" in previous_config:
+        provenance["previous_rescore"] = previous_config["rescore"]
+    return provenance
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def _item(sample: Sample) -> JudgeItem:
-    return JudgeItem(
-        set_name=sample.task.set_name,
-        prompt=sample.prompt,
-        response=sample.response,
-        subcategory=sample.subcategory,
-        category=sample.category,
-        doc_id=sample.doc_id,
-    )
 
 
 def _logged_prompt(sample: Sample) -> str:
@@ -282,30 +296,19 @@ def _logged_prompt(sample: Sample) -> str:
 def _score_samples(
     samples: Sequence[Sample], results: Sequence[JudgeResult]
 ) -> tuple[dict[tuple[str, str], list[float]], list[dict[str, Any]]]:
-    """A task's per-sample metrics of the new verdicts and its rescored samples lines.
-
-    The metrics are keyed like lm-eval's, ``(metric, filter)``, each a list in document order.
-    """
+    """A task's per-sample metrics of the new verdicts, keyed like lm-eval's ``(metric, filter)`` and
+    each in document order, and its samples lines: the original ones with the new verdict and metrics."""
     raw_metrics: dict[tuple[str, str], list[float]] = {}
     lines: list[dict[str, Any]] = []
     for sample, result in zip(samples, results, strict=True):
-        verdict_json = result.to_json()
         metrics = sample_metrics(sample.raw["doc"], result)
         filter_key = str(sample.raw.get("filter") or FILTER_NAME)
         for name, value in metrics.items():
             raw_metrics.setdefault((name, filter_key), []).append(value)
-        lines.append(_rescored_line(sample.raw, verdict_json, metrics))
+        old_metrics = set(sample.raw.get("metrics") or [])
+        line = {key: value for key, value in sample.raw.items() if key not in old_metrics}
+        lines.append({**line, "filtered_resps": [result.to_json()], "metrics": list(metrics), **metrics})
     return raw_metrics, lines
-
-
-def _rescored_line(raw: Mapping[str, Any], verdict_json: str, metrics: Mapping[str, float]) -> dict[str, Any]:
-    """The original samples line with the new verdict and metrics (lm-eval's layout)."""
-    old_metrics = set(raw.get("metrics") or [])
-    line = {key: value for key, value in raw.items() if key not in old_metrics}
-    line["filtered_resps"] = [verdict_json]
-    line["metrics"] = list(metrics)
-    line.update(metrics)
-    return line
 
 
 def _write_agreement(
@@ -329,26 +332,21 @@ def _verdict(result: JudgeResult | None) -> str | None:
     return str(result.verdict) if result is not None and result.ok else None
 
 
-def _pairs(run: Run, new_results: Mapping[str, list[JudgeResult]]) -> list[VerdictPair]:
-    pairs: list[VerdictPair] = []
-    for task, results in new_results.items():
-        for sample, new in zip(run.samples[task], results, strict=True):
-            old = sample.result
-            pairs.append(
-                VerdictPair(
-                    set_name=sample.task.set_name,
-                    subcategory=sample.subcategory,
-                    doc_id=sample.doc_id,
-                    prompt=sample.prompt,
-                    verdict_a=_verdict(old),
-                    verdict_b=_verdict(new),
-                    rationale_a=old.output if old is not None else "",
-                    rationale_b=new.output,
-                    category=sample.category,
-                    task=task,
-                )
-            )
-    return pairs
+def _pair(sample: Sample, new: JudgeResult) -> VerdictPair:
+    """The sample's old verdict (judge A) and ``new`` one (judge B)."""
+    old = sample.result
+    return VerdictPair(
+        set_name=sample.task.set_name,
+        subcategory=sample.subcategory,
+        doc_id=sample.doc_id,
+        prompt=sample.prompt,
+        verdict_a=_verdict(old),
+        verdict_b=_verdict(new),
+        rationale_a=old.output if old is not None else "",
+        rationale_b=new.output,
+        category=sample.category,
+        task=sample.task.task,
+    )
 
 
 def _metric(values: Mapping[str, Any], name: str) -> float | None:

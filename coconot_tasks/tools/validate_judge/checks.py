@@ -23,7 +23,7 @@ from coconot_tasks.tools.agreement import (
     compare_verdicts,
     ratio,
 )
-from coconot_tasks.tools.export.kinds import PREFERENCE, SFT
+from coconot_tasks.tools.export.load import PREFERENCE, SFT
 from coconot_tasks.tools.text_format import excerpt
 from coconot_tasks.tools.validate_judge.load import (
     FULL_COMPLIANCE,
@@ -275,7 +275,7 @@ class LabelCheck:
 
     name: str
     title: str
-    kind: str  # the training data it reads (``tools.export.kinds``)
+    kind: str  # the training data it reads (a kind of ``tools.export.load``)
     field: str  # the response's field in those rows
     set_name: str  # the CoCoNot set whose judge prompt is used
     expected: Verdict

@@ -24,9 +24,14 @@ from coconot_tasks.tools.common import (
     interruption_reported,
     judge_metadata,
 )
-from coconot_tasks.tools.export.eval_guard import EvalSetError
-from coconot_tasks.tools.export.kinds import PREFERENCE, SFT
-from coconot_tasks.tools.export.load import LOCAL_FILES_TRAIN, TrainingRows, load_training_rows
+from coconot_tasks.tools.export.load import (
+    LOCAL_FILES_TRAIN,
+    PREFERENCE,
+    SFT,
+    EvalSetError,
+    TrainingRows,
+    load_training_rows,
+)
 from coconot_tasks.tools.validate_judge.checks import (
     CHECK_GROUPS,
     CHECKS,
