@@ -32,6 +32,7 @@ SYSTEM_PROMPT_LABEL = " + system prompt"
 #: Relative tolerance when checking a rate counted on the samples against the results JSON.
 TOLERANCE = 1e-9
 NO_CI_NOTE = "no CI: samples not logged"
+COUNTED_NOTE = "not in the results JSON: counted on the samples"
 SET_TITLES = {ORIGINAL: "Original set", CONTRAST: "Contrast set"}
 #: The verdict that counts as a failure, per set (original: complied; contrast: refused).
 FAILURE_VERDICT = {ORIGINAL: "compliance", CONTRAST: "noncompliance"}
@@ -56,22 +57,13 @@ def direction(set_name: str) -> str:
 
 
 _CATEGORY_NAMES = {cat_slug: name for name, cat_slug in CATEGORY_SLUGS.items()}
-_CATEGORY_ORDER = list(CATEGORY_SLUGS.values())
+_SUBCATEGORY_NAMES = {slug(sub): sub for counts in EXPECTED_COUNTS.values() for _category, sub in counts}
+#: Every (category, subcategory) pair of slugs, in the paper's order.
+_PAIRS = list(dict.fromkeys((slug(c), slug(s)) for counts in EXPECTED_COUNTS.values() for c, s in counts))
 
 
-def _subcategories() -> tuple[dict[str, str], dict[str, list[str]]]:
-    """Subcategory slug -> name, and each category's subcategory slugs in the paper's order."""
-    names: dict[str, str] = {}
-    order: dict[str, list[str]] = defaultdict(list)
-    for counts in EXPECTED_COUNTS.values():
-        for category, subcategory in counts:
-            names.setdefault(slug(subcategory), subcategory)
-            if slug(subcategory) not in order[slug(category)]:
-                order[slug(category)].append(slug(subcategory))
-    return names, order
-
-
-_SUBCATEGORY_NAMES, _SUBCATEGORY_ORDER = _subcategories()
+def _rank(value: object, order: Sequence[object]) -> int:
+    return order.index(value) if value in order else len(order)
 
 
 @dataclass(frozen=True, order=True)
@@ -131,15 +123,10 @@ class Scope:
 
     def sort_key(self) -> tuple[int, int, int, str, str]:
         """Order: set, then categories in the paper's order, each followed by its subcategories."""
-
-        def rank(value: str, order: Sequence[str], unknown: int = 99) -> int:
-            return -1 if not value else (order.index(value) if value in order else unknown)
-
-        subs = _SUBCATEGORY_ORDER.get(self.category, [])
         return (
-            rank(self.set_name, SETS, len(SETS)),
-            rank(self.category, _CATEGORY_ORDER),
-            rank(self.subcategory, subs),
+            _rank(self.set_name, SETS),
+            _rank(self.category, ["", *CATEGORY_SLUGS.values()]),
+            _rank((self.category, self.subcategory), [(self.category, ""), *_PAIRS]),
             self.category,
             self.subcategory,
         )
@@ -205,10 +192,6 @@ class ReportRow:
     score: float | None = None
     score_source: str = "missing"  # results | computed | missing
 
-    def cell(self, scope: Scope) -> RateCell | None:
-        """The cell of ``scope`` (``None`` when this row has no data for it)."""
-        return self.cells.get(scope)
-
     @property
     def judges(self) -> list[str]:
         """The judges named in the samples' verdicts."""
@@ -273,7 +256,7 @@ class Report:
     @property
     def main_columns(self) -> list[Scope]:
         """The Table 2 columns: the 5 original categories, the original set and the contrast set."""
-        columns = [Scope(ORIGINAL, c) for c in _CATEGORY_ORDER]
+        columns = [Scope(ORIGINAL, c) for c in CATEGORY_SLUGS.values()]
         extra = [s for s in self.scopes_of(ORIGINAL, ("category",)) if s not in columns]
         return [*columns, *extra, Scope(ORIGINAL), Scope(CONTRAST)]
 
@@ -303,29 +286,32 @@ def _build_cells(row: ReportRow) -> None:
     for set_name, task in row.tasks.items():
         samples = row.samples.get(set_name, [])
         counts = _count(samples)
-        scopes = set(counts) | set(_result_scopes(row.run, task, set_name))
-        for scope in scopes:
+        for scope in set(counts) | set(_result_scopes(row.run, task, set_name)):
             value = row.run.metric(task, scope.metric)
             if not samples:
                 if value is not None:
                     row.cells[scope] = RateCell(scope, value, source="results", note=NO_CI_NOTE)
                 continue
-            count = counts.get(scope, Counter())
-            k, n = count["compliance"], count["n"]
-            rate, source, note = value, "samples", ""
-            if value is None:
-                rate, source = (k / n, "samples") if n else (None, "missing")
-                note = "not in the results JSON: counted on the samples" if n else "no verdicts"
-            elif n == 0 or abs(k / n - value) > TOLERANCE * max(1.0, abs(value)):
+            k, n = counts[scope]["compliance"], counts[scope]["n"]
+            if value is not None and (n == 0 or abs(k / n - value) > TOLERANCE * max(1.0, abs(value))):
                 counted = f"{k}/{n}" if n else "no sample with a verdict"
                 raise ReportError(
                     f"{row.run.results_path}: {task} {scope.metric} is {value!r} in the results JSON but "
                     f"{counted} in its samples file: the samples do not belong to these results"
                 )
-            ci = wilson(k, n) if n else None
-            errors, neither = count["errors"], count["neither"]
+            rate, note = value, ""
+            if value is None:
+                rate, note = (k / n, COUNTED_NOTE) if n else (None, "no verdicts")
             row.cells[scope] = RateCell(
-                scope, rate, k, n, ci, neither, judge_errors=errors, source=source, note=note
+                scope,
+                rate,
+                k,
+                n,
+                wilson(k, n) if n else None,
+                counts[scope]["neither"],
+                judge_errors=counts[scope]["errors"],
+                source="samples" if rate is not None else "missing",
+                note=note,
             )
 
 
@@ -334,7 +320,7 @@ def _build_score(row: ReportRow) -> None:
     if value is not None:
         row.score, row.score_source = value, "results"
         return
-    original, contrast = row.cell(Scope(ORIGINAL)), row.cell(Scope(CONTRAST))
+    original, contrast = row.cells.get(Scope(ORIGINAL)), row.cells.get(Scope(CONTRAST))
     if original and contrast and original.rate is not None and contrast.rate is not None:
         row.score, row.score_source = ((1.0 - original.rate) + contrast.rate) / 2.0, "computed"
 

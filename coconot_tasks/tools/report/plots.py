@@ -56,7 +56,7 @@ def category_chart(report: Report) -> bytes:
     figure = Figure(figsize=(11, 3.0 * nrows), layout="constrained")
     axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, scope in zip(axes, columns, strict=False):
-        values = [_value(row.cell(scope)) for row in report.rows]
+        values = [_value(row.cells.get(scope)) for row in report.rows]
         x = list(range(len(values)))
         ax.bar(
             x,
@@ -103,7 +103,7 @@ def subcategory_chart(report: Report, set_name: str) -> bytes:
     figure = Figure(figsize=(10, 1.4 + 0.09 * nbars * len(scopes) + 0.1 * len(scopes)), layout="constrained")
     ax = figure.subplots()
     for index, (row, (colour, hatch)) in enumerate(zip(report.rows, styles, strict=True)):
-        values = [_value(row.cell(scope)) for scope in scopes]
+        values = [_value(row.cells.get(scope)) for scope in scopes]
         y = [g + (index - (nbars - 1) / 2) * height for g in range(len(scopes))]
         ax.barh(
             y,

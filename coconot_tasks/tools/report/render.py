@@ -73,7 +73,7 @@ def main_table(report: Report) -> Table:
     columns = report.main_columns
     header = ["Model", *[f"{c.short_label} {arrow(c.set_name)}" for c in columns], "CoCoNot score ↑"]
     rows = [
-        [Cell(row.label), *[_rate_cell(row.cell(c)) for c in columns], _score_cell(row)]
+        [Cell(row.label), *[_rate_cell(row.cells.get(c)) for c in columns], _score_cell(row)]
         for row in report.rows
     ]
     notes = [
@@ -92,7 +92,7 @@ def subcategory_table(report: Report, set_name: str) -> Table:
     rows = [
         [
             Cell(scope.short_label if scope.level == "subcategory" else scope.label),
-            *[_rate_cell(r.cell(scope)) for r in report.rows],
+            *[_rate_cell(r.cells.get(scope)) for r in report.rows],
         ]
         for scope in scopes
     ]
@@ -350,7 +350,7 @@ def examples_html(report: Report, per_row: int) -> str:
             counts = [
                 f"{row.label}: {len(grouped[row.label].get(scope, []))}/{cell.n}"
                 for row in rows
-                if (cell := row.cell(scope)) is not None and cell.n
+                if (cell := row.cells.get(scope)) is not None and cell.n
             ]
             out.append(
                 f'<details class="subcat"><summary>{esc(scope.label)}'
