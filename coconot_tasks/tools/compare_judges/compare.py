@@ -167,7 +167,7 @@ def compare_judges(
             members.setdefault(scope, []).append(index)
     scopes = []
     pairs = [(i, j) for i in range(len(judges)) for j in range(i + 1, len(judges))]
-    for scope in sorted(members, key=Scope.sort_key):
+    for scope in sorted(members):
         indices = members[scope]
         rates = []
         for column in verdicts:

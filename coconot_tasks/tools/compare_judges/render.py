@@ -263,14 +263,7 @@ def _scope_dict(numbers: ScopeNumbers, names: list[str]) -> dict[str, Any]:
         for name, r in zip(names, numbers.rates, strict=True)
     }
     differences = {
-        name: {
-            "n": diff.n,
-            "difference": diff.difference,
-            "difference_ci95": list(diff.difference_ci),
-            "only_first_complied": diff.b,
-            "only_this_complied": diff.c,
-            "mcnemar_exact_p": diff.p_value,
-        }
+        name: diff.to_dict("first", "this")
         for name, diff in zip(names[1:], numbers.differences[1:], strict=True)
         if diff
     }

@@ -6,7 +6,7 @@ From Python: ``write_report(load_runs([Path("out/")]), Path("report/"))``; from 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from coconot_tasks.tools.report.numbers import (
     Report,
     ReportError,
     ReportRow,
+    Scope,
     build_report,
 )
 from coconot_tasks.tools.report.render import report_html, report_markdown
@@ -28,10 +29,15 @@ DEFAULT_TITLE = "CoCoNot report"
 __all__ = ["DEFAULT_TITLE", "MixedJudgesError", "ReportError", "build_report", "report_dict", "write_report"]
 
 
+def _by_set(values: Iterable[tuple[Scope, object]]) -> dict[str, dict[str, object]]:
+    """``{set: {metric: value}}``."""
+    nested: dict[str, dict[str, object]] = {}
+    for scope, value in values:
+        nested.setdefault(scope.set_name, {})[scope.metric] = value
+    return nested
+
+
 def _row_dict(row: ReportRow) -> dict[str, Any]:
-    cells: dict[str, dict[str, Any]] = {}
-    for scope, cell in sorted(row.cells.items(), key=lambda item: item[0].sort_key()):
-        cells.setdefault(scope.set_name, {})[scope.metric] = cell.to_json()
     return {
         "label": row.label,
         "model": row.model,
@@ -43,23 +49,15 @@ def _row_dict(row: ReportRow) -> dict[str, Any]:
         "samples_logged": {s: len(v) for s, v in row.samples.items()},
         "judge_errors": {s: len(row.judge_errors(s)) for s in row.samples},
         "coconot_score": {"value": row.score, "source": row.score_source},
-        "compliance_rate": cells,
+        "compliance_rate": _by_set((scope, cell.to_json()) for scope, cell in sorted(row.cells.items())),
     }
 
 
 def _comparison_dict(comparison: Comparison) -> dict[str, Any]:
-    scopes: dict[str, dict[str, Any]] = {}
-    for scope, result in comparison.results.items():
-        scopes.setdefault(scope.set_name, {})[scope.metric] = {
-            "n": result.n,
-            "rate_reference": result.rate_a,
-            "rate_compared": result.rate_b,
-            "difference": result.difference,
-            "difference_ci95": list(result.difference_ci),
-            "only_reference_complied": result.b,
-            "only_compared_complied": result.c,
-            "mcnemar_exact_p": result.p_value,
-        }
+    rates = []
+    for scope, r in comparison.results.items():
+        paired = r.to_dict("reference", "compared")
+        rates.append((scope, {"n": r.n, "rate_reference": r.rate_a, "rate_compared": r.rate_b, **paired}))
     return {
         "kind": comparison.kind,
         "reference": comparison.reference.label,
@@ -67,7 +65,7 @@ def _comparison_dict(comparison: Comparison) -> dict[str, Any]:
         "unmatched": {
             s: {"only_reference": a, "only_compared": b} for s, (a, b) in comparison.unmatched.items()
         },
-        "compliance_rate": scopes,
+        "compliance_rate": _by_set(rates),
     }
 
 

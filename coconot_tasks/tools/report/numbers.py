@@ -66,7 +66,7 @@ def _rank(value: object, order: Sequence[object]) -> int:
     return order.index(value) if value in order else len(order)
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Scope:
     """What a rate covers: a whole set, one category or one subcategory (by slug)."""
 
@@ -121,8 +121,7 @@ class Scope:
             return self.category_name
         return f"{self.category_name} / {_SUBCATEGORY_NAMES.get(self.subcategory, self.subcategory)}"
 
-    def sort_key(self) -> tuple[int, int, int, str, str]:
-        """Order: set, then categories in the paper's order, each followed by its subcategories."""
+    def _key(self) -> tuple[int, int, int, str, str]:
         return (
             _rank(self.set_name, SETS),
             _rank(self.category, ["", *CATEGORY_SLUGS.values()]),
@@ -130,6 +129,10 @@ class Scope:
             self.category,
             self.subcategory,
         )
+
+    def __lt__(self, other: Scope) -> bool:
+        """Display order: set, then categories in the paper's order, each followed by its subcategories."""
+        return self._key() < other._key()
 
 
 def sample_scopes(sample: Sample) -> list[Scope]:
@@ -387,10 +390,7 @@ def compare(reference: ReportRow, compared: ReportRow, kind: str, warnings: list
             outcome = (verdict_of(a) == "compliance", verdict_of(b) == "compliance")
             for scope in sample_scopes(ref[key]):
                 pairs[scope].append(outcome)
-    results = {
-        scope: paired_difference(values)
-        for scope, values in sorted(pairs.items(), key=lambda i: i[0].sort_key())
-    }
+    results = {scope: paired_difference(values) for scope, values in sorted(pairs.items())}
     if results and judge_mix({"a": reference.run, "b": compared.run}).mixed:
         warnings.append(
             f"{compared.label} vs {reference.label}: judged by different judges "
@@ -449,7 +449,7 @@ def build_report(
         )
     warnings: list[str] = []
     base = _resolve_baseline(rows, baseline)
-    scopes = sorted({scope for row in rows for scope in row.cells}, key=Scope.sort_key)
+    scopes = sorted({scope for row in rows for scope in row.cells})
     comparisons = _comparisons(rows, base, warnings)
     return Report(
         rows=rows, scopes=scopes, baseline=base, comparisons=comparisons, warnings=warnings, judges=mix

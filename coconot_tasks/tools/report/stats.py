@@ -74,6 +74,17 @@ class PairedDifference:
         """``rate_b - rate_a`` (``None`` without items)."""
         return (self.c - self.b) / self.n if self.n else None
 
+    def to_dict(self, a: str, b: str) -> dict[str, object]:
+        """JSON-able numbers; the discordant counts are ``only_<a>_complied`` and ``only_<b>_complied``."""
+        return {
+            "n": self.n,
+            "difference": self.difference,
+            "difference_ci95": list(self.difference_ci),
+            f"only_{a}_complied": self.b,
+            f"only_{b}_complied": self.c,
+            "mcnemar_exact_p": self.p_value,
+        }
+
 
 def paired_difference(pairs: Iterable[tuple[bool, bool]], z: float = Z95) -> PairedDifference:
     """Compare paired binary outcomes ``(a, b)``: rates, discordant counts, interval, McNemar.
