@@ -1,7 +1,6 @@
 """The numbers of ``coconot compare-judges``: every judge's verdicts on the same saved responses.
 
-A response without a verdict from a judge is left out of that judge's rate and counted; pairwise
-numbers use the responses both judges gave a verdict. Scopes are the report's.
+A response without a verdict from a judge is left out of that judge's numbers and counted.
 """
 
 from __future__ import annotations
@@ -70,9 +69,7 @@ def judge_all(
 ) -> tuple[list[list[JudgeResult | None]], list[JudgeStats | None]]:
     """Each judge's result per response (``saved``: the run's own verdict) and its stats.
 
-    ``max_cost_usd`` caps all judges together: each gets what the ones before it left (a dry run's
-    estimates count as spent).
-    """
+    ``max_cost_usd`` caps all judges together: each gets what the ones before it left."""
     items = [r.item for r in responses]
     verdicts: list[list[JudgeResult | None]] = []
     stats: list[JudgeStats | None] = []

@@ -1,7 +1,4 @@
-"""Judge specs of ``coconot compare-judges --judge SPEC`` (``saved``, or a backend's form; docs/tools.md).
-
-Each spec becomes judge settings through :meth:`JudgeSettings.resolve`, validated as everywhere else.
-"""
+"""Judge specs of ``coconot compare-judges --judge SPEC``, resolved by ``JudgeSettings.resolve``."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
-"""The numbers of a CoCoNot report, computed from saved runs (no rendering here).
+"""The numbers of a CoCoNot report: one row per model and condition (with or without the system prompt).
 
-A row is one model under one condition (with or without the system prompt). Every rate is
-counted on the logged samples (judge errors left out, as the metric does), checked against the
+Rates are counted on the logged samples (judge errors left out, as the metric does), checked against the
 results JSON and given a 95% Wilson interval; without samples, the results JSON value is used.
 """
 
@@ -77,21 +76,14 @@ class Scope:
     @classmethod
     def from_suffix(cls, set_name: str, suffix: str) -> Scope:
         """Parse a metric-name suffix (``""``, ``":safety"``, ``":safety/privacy_violations"``)."""
-        body = suffix[1:] if suffix.startswith(":") else suffix
-        category, _, subcategory = body.partition("/")
+        category, _, subcategory = suffix.removeprefix(":").partition("/")
         return cls(set_name, category, subcategory)
 
     @property
-    def suffix(self) -> str:
-        """The metric-name suffix of this scope."""
-        if not self.category:
-            return ""
-        return f":{self.category}/{self.subcategory}" if self.subcategory else f":{self.category}"
-
-    @property
     def metric(self) -> str:
-        """The compliance-rate metric name of this scope (e.g. ``compliance_rate:safety``)."""
-        return RATE + self.suffix
+        """The compliance-rate metric name of this scope (e.g. ``compliance_rate:safety/copyright``)."""
+        category = f":{self.category}" if self.category else ""
+        return RATE + category + (f"/{self.subcategory}" if self.subcategory else "")
 
     @property
     def level(self) -> str:
@@ -117,9 +109,7 @@ class Scope:
         """A readable description: ``Requests with safety concerns / privacy violations``."""
         if not self.category:
             return f"{SET_TITLES.get(self.set_name, self.set_name)} (all)"
-        if not self.subcategory:
-            return self.category_name
-        return f"{self.category_name} / {_SUBCATEGORY_NAMES.get(self.subcategory, self.subcategory)}"
+        return self.category_name + (f" / {self.short_label}" if self.subcategory else "")
 
     def _key(self) -> tuple[int, int, int, str, str]:
         return (
@@ -438,9 +428,7 @@ def build_report(
 ) -> Report:
     """Every number of the report, rows in the order of ``runs``; ``baseline`` defaults to the first model.
 
-    Raises :class:`ReportError` when a results JSON and its samples disagree or ``baseline`` is unknown,
-    and :class:`MixedJudgesError` for runs scored by different judges unless ``allow_mixed_judges``.
-    """
+    Raises :class:`ReportError` (:class:`MixedJudgesError` for mixed judges unless allowed)."""
     rows = rows_of(runs)
     mix = judge_mix({row.model: row.run for row in rows})
     if mix.mixed and not allow_mixed_judges:

@@ -1,7 +1,6 @@
 """Charts for the HTML report, drawn with matplotlib's Agg canvas (no pyplot, no global state).
 
-matplotlib is an optional dependency (``pip install 'coconot-tasks[report]'``): this module is
-imported only to draw (see ``render._plots``).
+matplotlib is optional (the 'report' extra): this module is imported only to draw (``render._plots``).
 """
 
 from __future__ import annotations

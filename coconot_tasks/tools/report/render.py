@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import importlib
 from collections import Counter
-from types import ModuleType
 
 from coconot_tasks.benchmark.taxonomy import CONTRAST, SETS
 from coconot_tasks.results.judges import describe_judges
@@ -275,23 +274,16 @@ def report_markdown(report: Report, title: str) -> str:
     return "\n".join(parts)
 
 
-def _plots() -> ModuleType | str:
-    """The chart module, or why charts cannot be drawn."""
+def _charts(report: Report, set_name: str | None) -> str:
+    """Charts for the main table (``set_name`` None) or one set's subcategories; a note on failure."""
     try:
         # The one import of matplotlib: optional (the 'report' extra) and slow, so only to draw. It is
         # imported by name first because the plots module may already be loaded.
         importlib.import_module("matplotlib")
         from coconot_tasks.tools.report import plots
     except ImportError as exc:
-        return f"matplotlib is not installed ({exc}); install it with pip install 'coconot-tasks[report]'"
-    return plots
-
-
-def _charts(report: Report, set_name: str | None) -> str:
-    """Charts for the main table (``set_name`` None) or one set's subcategories; a note on failure."""
-    plots = _plots()
-    if isinstance(plots, str):
-        return f'<p class="note">Charts omitted: {esc(plots)}.</p>' if set_name is None else ""
+        why = f"matplotlib is not installed ({exc}); install it with pip install 'coconot-tasks[report]'"
+        return f'<p class="note">Charts omitted: {esc(why)}.</p>' if set_name is None else ""
     try:
         if set_name is None:
             png, alt = plots.category_chart(report), "compliance rate per category and model"

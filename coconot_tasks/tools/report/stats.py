@@ -11,10 +11,7 @@ Z95 = 1.959963984540054
 
 
 def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """The Wilson score interval ``(lower, upper)`` of the proportion ``k/n``; ``(0, 1)`` when ``n == 0``.
-
-    ``k == 0`` gives a lower bound of exactly 0 and ``k == n`` an upper bound of exactly 1.
-    """
+    """The Wilson score interval ``(lower, upper)`` of ``k/n`` (exact 0 / 1 at the edges; (0, 1) if n=0)."""
     if n < 0 or not 0 <= k <= n:
         raise ValueError(f"wilson: need 0 <= k <= n, got k={k}, n={n}")
     if n == 0:
@@ -30,11 +27,7 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
 
 
 def mcnemar_exact(b: int, c: int) -> float:
-    """Two-sided exact McNemar p-value for discordant pair counts ``b`` and ``c``.
-
-    Under the null hypothesis ``min(b, c)`` is Binomial(b + c, 1/2); p = ``min(1, 2 P(X <= min(b, c)))``,
-    computed exactly in integers; no discordant pair gives 1.
-    """
+    """Two-sided exact McNemar p-value ``min(1, 2 P(X <= min(b, c)))``, X ~ Binomial(b + c, 1/2)."""
     if b < 0 or c < 0:
         raise ValueError(f"mcnemar_exact: counts must be >= 0, got b={b}, c={c}")
     n = b + c
@@ -45,11 +38,7 @@ def mcnemar_exact(b: int, c: int) -> float:
 
 @dataclass(frozen=True)
 class PairedDifference:
-    """Binary outcomes of A (reference) and B (compared) on the same items.
-
-    ``b``: items where only A is positive, ``c``: only B; a 95% Wald interval of ``rate_b - rate_a``
-    for paired proportions and the exact McNemar p-value.
-    """
+    """Binary outcomes of A (reference) and B on the same items: ``b`` only A positive, ``c`` only B."""
 
     n: int
     positives_a: int
@@ -87,10 +76,7 @@ class PairedDifference:
 
 
 def paired_difference(pairs: Iterable[tuple[bool, bool]], z: float = Z95) -> PairedDifference:
-    """Compare paired binary outcomes ``(a, b)``: rates, discordant counts, interval, McNemar.
-
-    The interval is ``d +- z * sqrt((b + c) - (c - b)**2 / n) / n``, clipped to [-1, 1].
-    """
+    """Rates, discordant counts, Wald interval ``d +- z sqrt((b + c) - (c - b)**2 / n) / n`` and McNemar."""
     pairs = [(bool(a), bool(b)) for a, b in pairs]
     n = len(pairs)
     only_a = sum(a and not b for a, b in pairs)
