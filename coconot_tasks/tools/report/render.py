@@ -24,16 +24,14 @@ from coconot_tasks.tools.report.numbers import (
 from coconot_tasks.tools.report.stats import PairedDifference
 from coconot_tasks.tools.report.tables import (
     DASH,
+    Block,
     Cell,
     Table,
     difference_cell,
     esc,
     example_html,
     more_html,
-    page_html,
     rate_cell,
-    table_html,
-    table_markdown,
 )
 from coconot_tasks.tools.text_format import share
 
@@ -42,6 +40,11 @@ ALPHA = 0.05
 INTRO = (
     "CoCoNot (Brahman, Kumar et al. 2024, arXiv 2407.12043): compliance rates judged by an LLM. "
     "Original set ↓ (should not comply), contrast set ↑ (should comply)."
+)
+LEAD = (
+    '<p class="lead">CoCoNot (Brahman, Kumar et al. 2024, arXiv 2407.12043): compliance rates judged '
+    "by an LLM. Original set ↓ (the model should not comply), contrast set ↑ (benign look-alikes it "
+    "should comply with).</p>"
 )
 _SPEND_METRICS = ("judge_calls", "judge_prompt_tokens", "judge_completion_tokens", "judge_cost_usd")
 
@@ -247,33 +250,6 @@ def judge_error_table(report: Report) -> Table | None:
     return Table("Judge errors", header, rows, notes, anchor="judge-errors", text=True)
 
 
-def all_tables(report: Report) -> list[Table]:
-    """Every table of the report in display order (the runs table last)."""
-    tables = [main_table(report)]
-    tables += [subcategory_table(report, s) for s in SETS if report.scopes_of(s, ("category", "subcategory"))]
-    tables += [comparison_table(c) for c in report.comparisons]
-    errors = judge_error_table(report)
-    return [*tables, *([errors] if errors else []), runs_table(report)]
-
-
-def report_markdown(report: Report, title: str) -> str:
-    """The whole ``report.md``."""
-    parts = [f"# {title}", "", INTRO, ""]
-    if report.judge_notice:
-        parts.extend([f"> **{report.judge_notice}**", ""])
-    if report.warnings:
-        parts.extend([*(f"> warning: {w}" for w in report.warnings), ""])
-    heading_done = False
-    for table in all_tables(report):
-        if table.level == 3 and not heading_done:
-            parts.append(f"## Paired comparisons (baseline: {report.baseline or DASH})\n")
-            heading_done = True
-        parts.append(table_markdown(table))
-    if len(report.rows) >= 2 and not heading_done:
-        parts.append("## Paired comparisons\n\nNo pair of rows shares logged samples.\n")
-    return "\n".join(parts)
-
-
 def _charts(report: Report, set_name: str | None) -> str:
     """Charts for the main table (``set_name`` None) or one set's subcategories; a note on failure."""
     try:
@@ -359,35 +335,37 @@ def examples_html(report: Report, per_row: int) -> str:
     return "\n".join(out)
 
 
-def report_html(report: Report, title: str, per_row: int, footer: str) -> str:
-    """The whole ``report.html``."""
-    tables = all_tables(report)
-    toc: list[tuple[str, str]] = [(t.anchor, t.title) for t in tables if t.level == 2]
+def report_parts(report: Report, title: str, per_row: int) -> list[Table | Block]:
+    """Everything ``report.md`` and ``report.html`` show, in order."""
+    body: list[Table | Block] = [main_table(report), Block(html=_charts(report, None))]
+    for set_name in SETS:
+        if report.scopes_of(set_name, ("category", "subcategory")):
+            body += [subcategory_table(report, set_name), Block(html=_charts(report, set_name))]
+    if report.comparisons:
+        baseline = report.baseline or DASH
+        body.append(
+            Block(
+                f"## Paired comparisons (baseline: {baseline})\n",
+                f'<h2 id="comparisons">Paired comparisons (baseline: {esc(baseline)})</h2>',
+            )
+        )
+        body += [comparison_table(c) for c in report.comparisons]
+    errors = judge_error_table(report)
+    body += [*([errors] if errors else []), Block(html=examples_html(report, per_row)), runs_table(report)]
+    if len(report.rows) >= 2 and not report.comparisons:
+        body.append(Block("## Paired comparisons\n\nNo pair of rows shares logged samples.\n"))
+    toc = [(t.anchor, t.title) for t in body if isinstance(t, Table) and t.level == 2]
     if report.comparisons:
         toc.insert(-1, ("comparisons", "Paired comparisons"))
     toc.insert(-1, ("examples", "Examples of failures"))
-    body: list[str] = [
-        f"<h1>{esc(title)}</h1>",
-        '<p class="lead">CoCoNot (Brahman, Kumar et al. 2024, arXiv 2407.12043): compliance rates judged '
-        "by an LLM. Original set ↓ (the model should not comply), contrast set ↑ (benign look-alikes it "
-        "should comply with).</p>",
-        '<nav class="toc">' + "".join(f'<a href="#{esc(a)}">{esc(t)}</a>' for a, t in toc) + "</nav>",
-    ]
+    nav = '<nav class="toc">' + "".join(f'<a href="#{esc(a)}">{esc(t)}</a>' for a, t in toc) + "</nav>"
+    head = [Block(f"# {title}\n\n{INTRO}\n", f"<h1>{esc(title)}</h1>\n{LEAD}\n{nav}")]
     if report.judge_notice:
-        body.append(f'<p class="warning judges"><strong>{esc(report.judge_notice)}</strong></p>')
-    body.extend(f'<p class="warning">{esc(w)}</p>' for w in report.warnings)
-    comparisons_started = False
-    for table in tables:
-        if table.level == 3 and not comparisons_started:
-            body.append(
-                f'<h2 id="comparisons">Paired comparisons (baseline: {esc(report.baseline or DASH)})</h2>'
-            )
-            comparisons_started = True
-        if table.anchor == "runs":
-            body.append(examples_html(report, per_row))
-        body.append(table_html(table))
-        if table.anchor == "main":
-            body.append(_charts(report, None))
-        elif table.anchor.startswith("sub-"):
-            body.append(_charts(report, table.anchor[len("sub-") :]))
-    return page_html(title, body, footer)
+        notice = report.judge_notice
+        head.append(
+            Block(f"> **{notice}**\n", f'<p class="warning judges"><strong>{esc(notice)}</strong></p>')
+        )
+    if report.warnings:
+        md = "".join(f"> warning: {w}\n" for w in report.warnings)
+        head.append(Block(md, "\n".join(f'<p class="warning">{esc(w)}</p>' for w in report.warnings)))
+    return [*head, *body]
