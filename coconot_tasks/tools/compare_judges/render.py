@@ -58,12 +58,12 @@ def judges_table(comparison: JudgeComparison) -> Table:
     """Which judges, from which spec, and what judging cost."""
     rows = []
     for index, (spec, stats) in enumerate(zip(comparison.judges, comparison.stats, strict=True)):
-        verdicts = comparison.verdicts(index)
-        given = sum(v is not None for v in verdicts)
+        given = sum(v is not None for v in comparison.verdicts(index))
+        missing = len(comparison.responses) - given
         calls = (
             (str(stats.requests), str(stats.cached), f"${stats.cost_usd:.4f}") if stats else ("0", DASH, DASH)
         )
-        rows.append([Cell(c) for c in (spec.name, spec.text, str(given), str(len(verdicts) - given), *calls)])
+        rows.append([Cell(c) for c in (spec.name, spec.text, str(given), str(missing), *calls)])
     notes = [
         "'saved': the verdicts already in the runs. Judge calls and cost are this invocation's (cached: 0)."
     ]
@@ -100,13 +100,12 @@ def kappa_table(comparison: JudgeComparison, numbers: ScopeNumbers) -> Table:
     for a, name in enumerate(names):
         cells = [Cell(name)]
         for b in range(len(names)):
-            stats = numbers.agreement.get((min(a, b), max(a, b)))
-            if a == b or stats is None:
+            stats = numbers.agreement.get((min(a, b), max(a, b)))  # None on the diagonal
+            if stats is None:
                 cells.append(Cell(DASH))
-            else:
-                cells.append(
-                    Cell(f"κ {decimal(stats.kappa)}", percent(stats.percent_agreement), f"(n={stats.n})")
-                )
+                continue
+            agreed = percent(stats.percent_agreement)
+            cells.append(Cell(f"κ {decimal(stats.kappa)}", agreed, f"(n={stats.n})"))
         rows.append(cells)
     notes = [
         "Cohen's kappa over compliance / noncompliance / neither, percent agreement, and the responses "

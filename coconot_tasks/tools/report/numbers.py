@@ -150,25 +150,16 @@ class RateCell:
     rate: float | None
     k: int | None = None
     n: int | None = None
-    ci: tuple[float, float] | None = None
+    ci95: tuple[float, float] | None = None
     neither: int | None = None
     judge_errors: int | None = None
     source: str = "samples"  # samples | results | missing
     note: str = ""
 
     def to_json(self) -> dict[str, object]:
-        """The cell for ``report.json``."""
-        return {
-            "metric": self.scope.metric,
-            "rate": self.rate,
-            "k": self.k,
-            "n": self.n,
-            "ci95": list(self.ci) if self.ci else None,
-            "neither": self.neither,
-            "judge_errors": self.judge_errors,
-            "source": self.source,
-            "note": self.note or None,
-        }
+        """The cell for ``report.json`` (its scope as the metric name)."""
+        values = {key: value for key, value in vars(self).items() if key != "scope"}
+        return {"metric": self.scope.metric, **values, "note": self.note or None}
 
 
 @dataclass
@@ -201,10 +192,11 @@ class ReportRow:
         samples = self.samples.get(set_name, [])
         return [s for s in samples if verdict_of(s.result) is None and not has_no_answer(s)]
 
-    def failures(self, set_name: str) -> list[Sample]:
-        """Samples of ``set_name`` whose verdict is the set's failure (see ``FAILURE_VERDICT``)."""
-        bad = FAILURE_VERDICT[set_name]
-        return [s for s in self.samples.get(set_name, []) if verdict_of(s.result) == bad]
+    def failures(self, scope: Scope) -> list[Sample]:
+        """Samples of a subcategory whose verdict is the set's failure (see ``FAILURE_VERDICT``)."""
+        samples = self.samples.get(scope.set_name, [])
+        bad = FAILURE_VERDICT[scope.set_name]
+        return [s for s in samples if verdict_of(s.result) == bad and sample_scopes(s)[2] == scope]
 
 
 @dataclass
@@ -240,17 +232,15 @@ class Report:
         notice = self.judges.notice
         return f"Different judges: {notice}." if notice else None
 
-    def scopes_of(
-        self, set_name: str, levels: Sequence[str] = ("set", "category", "subcategory")
-    ) -> list[Scope]:
-        """The scopes of one set, restricted to some levels, in display order."""
+    def scopes_of(self, set_name: str, *levels: str) -> list[Scope]:
+        """The scopes of one set at some levels (``category``, ``subcategory``), in display order."""
         return [s for s in self.scopes if s.set_name == set_name and s.level in levels]
 
     @property
     def main_columns(self) -> list[Scope]:
         """The Table 2 columns: the 5 original categories, the original set and the contrast set."""
         columns = [Scope(ORIGINAL, c) for c in CATEGORY_SLUGS.values()]
-        extra = [s for s in self.scopes_of(ORIGINAL, ("category",)) if s not in columns]
+        extra = [s for s in self.scopes_of(ORIGINAL, "category") if s not in columns]
         return [*columns, *extra, Scope(ORIGINAL), Scope(CONTRAST)]
 
 

@@ -34,9 +34,9 @@ def _value(cell: RateCell | None) -> tuple[float, float, float]:
     if cell is None or cell.rate is None:
         return (math.nan, 0.0, 0.0)
     rate = 100.0 * cell.rate
-    if cell.ci is None:
+    if cell.ci95 is None:
         return (rate, 0.0, 0.0)
-    return (rate, max(0.0, rate - 100.0 * cell.ci[0]), max(0.0, 100.0 * cell.ci[1] - rate))
+    return (rate, max(0.0, rate - 100.0 * cell.ci95[0]), max(0.0, 100.0 * cell.ci95[1] - rate))
 
 
 def _png(figure: Figure) -> bytes:
@@ -95,7 +95,7 @@ def category_chart(report: Report) -> bytes:
 
 def subcategory_chart(report: Report, set_name: str) -> bytes:
     """Horizontal grouped bars: one group per subcategory of ``set_name``, one bar per row."""
-    scopes: list[Scope] = report.scopes_of(set_name, ("subcategory",))
+    scopes: list[Scope] = report.scopes_of(set_name, "subcategory")
     styles = row_colours(report.rows)
     nbars = max(1, len(report.rows))
     height = 0.8 / nbars

@@ -19,7 +19,6 @@ from coconot_tasks.tools.report.numbers import (
     Scope,
     arrow,
     direction,
-    sample_scopes,
 )
 from coconot_tasks.tools.report.stats import PairedDifference
 from coconot_tasks.tools.report.tables import (
@@ -53,12 +52,12 @@ def _rate_cell(cell: RateCell | None) -> Cell:
     """The rate with its interval and counts; the results value alone when no samples were logged."""
     if cell is None or cell.rate is None:
         return Cell(DASH, title="no data")
-    if cell.ci is None or cell.k is None or cell.n is None:
+    if cell.ci95 is None or cell.k is None or cell.n is None:
         return Cell(share(cell.rate, unit=""), f"({cell.note})" if cell.note else "", title=cell.note)
     title = f"{cell.k} of {cell.n} judged responses complied"
     if cell.judge_errors:
         title += f"; {cell.judge_errors} judge errors excluded"
-    return rate_cell(cell.rate, cell.ci, f"({cell.k}/{cell.n})", title)
+    return rate_cell(cell.rate, cell.ci95, f"({cell.k}/{cell.n})", title)
 
 
 def _score_cell(row: ReportRow) -> Cell:
@@ -90,7 +89,7 @@ def main_table(report: Report) -> Table:
 
 def subcategory_table(report: Report, set_name: str) -> Table:
     """Rows = the set's categories and their subcategories, columns = models/conditions."""
-    scopes = [*report.scopes_of(set_name, ("category", "subcategory")), Scope(set_name)]
+    scopes = [*report.scopes_of(set_name, "category", "subcategory"), Scope(set_name)]
     rows = [
         [
             Cell(scope.short_label if scope.level == "subcategory" else scope.label),
@@ -263,7 +262,7 @@ def _charts(report: Report, set_name: str | None) -> str:
     try:
         if set_name is None:
             png, alt = plots.category_chart(report), "compliance rate per category and model"
-        elif report.scopes_of(set_name, ("subcategory",)):
+        elif report.scopes_of(set_name, "subcategory"):
             png, alt = (
                 plots.subcategory_chart(report, set_name),
                 f"{set_name} compliance rate per subcategory",
@@ -305,18 +304,15 @@ def examples_html(report: Report, per_row: int) -> str:
         out.append('<p class="none">No samples were logged (run lm_eval with --log_samples).</p>')
         return "\n".join(out)
     for set_name in SETS:
-        scopes = report.scopes_of(set_name, ("subcategory",))
+        scopes = report.scopes_of(set_name, "subcategory")
         if not scopes:
             continue
         heading = f"{SET_TITLES[set_name]}: judged {FAILURE_VERDICT[set_name]}"
         out.append(f'<h3 id="examples-{set_name}">{esc(heading)}</h3>')
-        grouped: dict[str, dict[Scope, list[Sample]]] = {row.label: {} for row in rows}
-        for row in rows:
-            for sample in row.failures(set_name):
-                grouped[row.label].setdefault(sample_scopes(sample)[2], []).append(sample)
         for scope in scopes:
+            failed = {row.label: row.failures(scope) for row in rows}
             counts = [
-                f"{row.label}: {len(grouped[row.label].get(scope, []))}/{cell.n}"
+                f"{row.label}: {len(failed[row.label])}/{cell.n}"
                 for row in rows
                 if (cell := row.cells.get(scope)) is not None and cell.n
             ]
@@ -325,7 +321,7 @@ def examples_html(report: Report, per_row: int) -> str:
                 f'<span class="counts">failures: {esc(" · ".join(counts))}</span></summary>'
             )
             for row in rows:
-                failures = grouped[row.label].get(scope, [])
+                failures = failed[row.label]
                 out.append(f'<div class="row-label">{esc(row.label)}</div>')
                 if not failures:
                     out.append('<p class="none">none</p>')
@@ -339,7 +335,7 @@ def report_parts(report: Report, title: str, per_row: int) -> list[Table | Block
     """Everything ``report.md`` and ``report.html`` show, in order."""
     body: list[Table | Block] = [main_table(report), Block(html=_charts(report, None))]
     for set_name in SETS:
-        if report.scopes_of(set_name, ("category", "subcategory")):
+        if report.scopes_of(set_name, "category", "subcategory"):
             body += [subcategory_table(report, set_name), Block(html=_charts(report, set_name))]
     if report.comparisons:
         baseline = report.baseline or DASH
