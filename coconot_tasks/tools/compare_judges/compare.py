@@ -5,8 +5,10 @@ A response without a verdict from a judge is left out of that judge's numbers an
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from itertools import combinations
 
 from coconot_tasks.benchmark.names import slug
 from coconot_tasks.judge.dedup import judge_unique
@@ -37,9 +39,10 @@ def select_responses(
 ) -> list[Response]:
     """The logged responses: the first ``limit`` per task, of one set and one category (name or slug)."""
     wanted = slug(category.strip()) if category else None
-    names = _run_names(runs)
+    models = [run.model for run in runs]
     chosen: list[Response] = []
-    for run, name in zip(runs, names, strict=True):
+    for run in runs:
+        name = run.model if models.count(run.model) == 1 else f"{run.model} ({run.results_path})"
         for info in run.tasks:
             if set_name and info.set_name != set_name:
                 continue
@@ -50,14 +53,6 @@ def select_responses(
             ]
             chosen += [Response(name, s) for s in samples[:limit]]
     return chosen
-
-
-def _run_names(runs: Sequence[Run]) -> list[str]:
-    names = [run.model for run in runs]
-    return [
-        name if names.count(name) == 1 else f"{name} ({run.results_path})"
-        for name, run in zip(names, runs, strict=True)
-    ]
 
 
 def judge_all(
@@ -158,29 +153,22 @@ def compare_judges(
 ) -> JudgeComparison:
     """The numbers of every scope (set, category, subcategory) from each judge's results."""
     verdicts = [[verdict_of(r) for r in column] for column in results]
-    members: dict[Scope, list[int]] = {}
+    members: dict[Scope, list[int]] = defaultdict(list)
     for index, response in enumerate(responses):
         for scope in sample_scopes(response.sample):
-            members.setdefault(scope, []).append(index)
+            members[scope].append(index)
     scopes = []
-    pairs = [(i, j) for i in range(len(judges)) for j in range(i + 1, len(judges))]
     for scope in sorted(members):
-        indices = members[scope]
-        rates = []
-        for column in verdicts:
-            given = [column[i] for i in indices if column[i] is not None]
-            rates.append(JudgeRate(given.count("compliance"), len(given), len(indices) - len(given)))
+        columns = [[column[i] for i in members[scope]] for column in verdicts]  # per judge
+        rates = [JudgeRate(c.count("compliance"), len(c) - c.count(None), c.count(None)) for c in columns]
         differences: list[PairedDifference | None] = [None]
-        for column in verdicts[1:]:
-            both = [i for i in indices if verdicts[0][i] is not None and column[i] is not None]
-            differences.append(
-                paired_difference((verdicts[0][i] == "compliance", column[i] == "compliance") for i in both)
-            )
+        for column in columns[1:]:
+            both = [(a, b) for a, b in zip(columns[0], column, strict=True) if None not in (a, b)]
+            differences.append(paired_difference((a == "compliance", b == "compliance") for a, b in both))
         agreement = {}
-        for a, b in pairs:
-            stats_ab = AgreementStats()
-            for i in indices:
-                stats_ab.add(VerdictPair(scope.set_name, "", "", "", verdicts[a][i], verdicts[b][i]))
-            agreement[(a, b)] = stats_ab
+        for a, b in combinations(range(len(judges)), 2):
+            agreement[(a, b)] = AgreementStats()
+            for x, y in zip(columns[a], columns[b], strict=True):
+                agreement[(a, b)].add(VerdictPair(scope.set_name, "", "", "", x, y))
         scopes.append(ScopeNumbers(scope, rates, differences, agreement))
     return JudgeComparison(list(judges), list(responses), [list(c) for c in results], list(stats), scopes)

@@ -129,19 +129,9 @@ def comparison_table(comparison: Comparison) -> Table:
             label = f"{SET_TITLES[scope.set_name]} {arrow(scope.set_name)}"
         else:
             label = f"{scope.set_name.capitalize()} / {scope.short_label} {arrow(scope.set_name)}"
-        rows.append(
-            [
-                Cell(label),
-                Cell(str(result.n)),
-                Cell(share(result.rate_a, unit="")),
-                Cell(share(result.rate_b, unit="")),
-                difference_cell(result),
-                Cell(str(result.b)),
-                Cell(str(result.c)),
-                Cell(f"{result.p_value:.4g}"),
-                Cell(_direction(scope, result)),
-            ]
-        )
+        rates = [label, str(result.n), share(result.rate_a, unit=""), share(result.rate_b, unit="")]
+        tests = [str(result.b), str(result.c), f"{result.p_value:.4g}", _direction(scope, result)]
+        rows.append([*map(Cell, rates), difference_cell(result), *map(Cell, tests)])
     what = "system prompt vs none" if comparison.kind == "system_prompt" else "vs baseline"
     notes = [
         "Δ in percentage points on the prompts both answered with a verdict (matched by set and CoCoNot "
@@ -159,16 +149,9 @@ def comparison_table(comparison: Comparison) -> Table:
         f"A = {ref} ({'without system prompt' if comparison.kind == 'system_prompt' else 'baseline'})",
         f"B = {cmp_}",
     ]
-    return Table(
-        f"{comparison.title} ({what})",
-        header,
-        rows,
-        notes,
-        anchor="cmp-" + "".join(ch if ch.isalnum() else "-" for ch in comparison.title.lower()),
-        strong_rows=strong,
-        legend=legend,
-        level=3,
-    )
+    anchor = "cmp-" + "".join(ch if ch.isalnum() else "-" for ch in comparison.title.lower())
+    title = f"{comparison.title} ({what})"
+    return Table(title, header, rows, notes, anchor, strong_rows=strong, legend=legend, level=3)
 
 
 def judge_spend(row: ReportRow) -> tuple[int, int, float] | None:
