@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 from coconot_tasks.benchmark.taxonomy import SETS
@@ -73,8 +74,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=run_compare_judges)
 
 
-def _error(message: str) -> int:
-    return cli_error("compare-judges", message)
+_error = partial(cli_error, "compare-judges")
 
 
 def _print_dry_run(

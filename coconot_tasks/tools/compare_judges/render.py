@@ -8,7 +8,7 @@ from typing import Any
 
 from coconot_tasks import __version__
 from coconot_tasks.benchmark.taxonomy import SETS
-from coconot_tasks.judge.types import JudgeResult, JudgeStats
+from coconot_tasks.judge.types import JudgeResult
 from coconot_tasks.tools.agreement import LABELS
 from coconot_tasks.tools.compare_judges.compare import JudgeComparison, JudgeRate, Response, ScopeNumbers
 from coconot_tasks.tools.report.numbers import SET_TITLES, arrow, verdict_of
@@ -244,10 +244,6 @@ def _response_dict(response: Response) -> dict[str, Any]:
     }
 
 
-def _stats_dict(stats: JudgeStats | None) -> dict[str, Any] | None:
-    return None if stats is None else {key: getattr(stats, key) for key in STATS_KEYS}
-
-
 def _scope_dict(numbers: ScopeNumbers, names: list[str]) -> dict[str, Any]:
     rates = {
         name: {
@@ -290,7 +286,7 @@ def comparison_dict(comparison: JudgeComparison, notes: Sequence[str]) -> dict[s
             "name": spec.name,
             "spec": spec.text,
             "settings": spec.settings.public() if spec.settings else None,
-            "stats": _stats_dict(stats),
+            "stats": None if stats is None else {key: getattr(stats, key) for key in STATS_KEYS},
         }
         for spec, stats in zip(comparison.judges, comparison.stats, strict=True)
     ]

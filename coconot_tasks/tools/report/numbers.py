@@ -25,8 +25,6 @@ from coconot_tasks.results.saved_runs import Run, Sample
 from coconot_tasks.tools.report.stats import PairedDifference, paired_difference, wilson
 
 RATE = "compliance_rate"
-#: lm-eval group holding ``coconot_score`` for each condition (system prompt or not).
-SCORE_GROUPS = {False: group_name(False), True: group_name(True)}
 SYSTEM_PROMPT_LABEL = " + system prompt"
 #: Relative tolerance when checking a rate counted on the samples against the results JSON.
 TOLERANCE = 1e-9
@@ -299,7 +297,7 @@ def _build_cells(row: ReportRow) -> None:
 
 
 def _build_score(row: ReportRow) -> None:
-    value = row.run.metric(SCORE_GROUPS[row.system_prompt], SCORE_NAME)
+    value = row.run.metric(group_name(row.system_prompt), SCORE_NAME)
     if value is not None:
         row.score, row.score_source = value, "results"
         return
