@@ -89,21 +89,19 @@ def judge_all(
 
 @dataclass
 class JudgeRate:
-    """One judge's compliance rate over one scope."""
+    """One judge's compliance rate over one scope: ``k`` of the ``n`` responses with a verdict complied."""
 
-    k: int = 0  # responses judged compliance
-    n: int = 0  # responses with a verdict
-    no_verdict: int = 0
+    rate: float | None
+    k: int
+    n: int
+    ci95: tuple[float, float] | None  # 95% Wilson interval
+    no_verdict: int
 
-    @property
-    def rate(self) -> float | None:
-        """``k / n`` (``None`` without verdicts)."""
-        return self.k / self.n if self.n else None
-
-    @property
-    def ci(self) -> tuple[float, float] | None:
-        """The 95% Wilson interval of the rate (``None`` without verdicts)."""
-        return wilson(self.k, self.n) if self.n else None
+    @classmethod
+    def of(cls, verdicts: list[str | None]) -> JudgeRate:
+        """The rate of some verdicts (``None``: no verdict)."""
+        k, n = verdicts.count("compliance"), len(verdicts) - verdicts.count(None)
+        return cls(k / n if n else None, k, n, wilson(k, n) if n else None, len(verdicts) - n)
 
 
 @dataclass
@@ -160,7 +158,7 @@ def compare_judges(
     scopes = []
     for scope in sorted(members):
         columns = [[column[i] for i in members[scope]] for column in verdicts]  # per judge
-        rates = [JudgeRate(c.count("compliance"), len(c) - c.count(None), c.count(None)) for c in columns]
+        rates = [JudgeRate.of(column) for column in columns]
         differences: list[PairedDifference | None] = [None]
         for column in columns[1:]:
             both = [(a, b) for a, b in zip(columns[0], column, strict=True) if None not in (a, b)]

@@ -41,10 +41,10 @@ STATS_KEYS = ("items", "requests", "cached", "empty", "errors", "not_judged", "p
 
 
 def _rate_cell(rate: JudgeRate) -> Cell:
-    if rate.rate is None or rate.ci is None:
+    if rate.rate is None or rate.ci95 is None:
         return Cell(DASH, counts=f"({rate.no_verdict} without verdict)" if rate.no_verdict else "")
     missing = f", {rate.no_verdict} without verdict" if rate.no_verdict else ""
-    return rate_cell(rate.rate, rate.ci, f"({rate.k}/{rate.n}{missing})")
+    return rate_cell(rate.rate, rate.ci95, f"({rate.k}/{rate.n}{missing})")
 
 
 def _scope_label(numbers: ScopeNumbers) -> str:
@@ -245,16 +245,7 @@ def _response_dict(response: Response) -> dict[str, Any]:
 
 
 def _scope_dict(numbers: ScopeNumbers, names: list[str]) -> dict[str, Any]:
-    rates = {
-        name: {
-            "rate": r.rate,
-            "k": r.k,
-            "n": r.n,
-            "ci95": list(r.ci) if r.ci else None,
-            "no_verdict": r.no_verdict,
-        }
-        for name, r in zip(names, numbers.rates, strict=True)
-    }
+    rates = {name: vars(rate) for name, rate in zip(names, numbers.rates, strict=True)}
     differences = {
         name: diff.to_dict("first", "this")
         for name, diff in zip(names[1:], numbers.differences[1:], strict=True)

@@ -340,9 +340,7 @@ def rows_of(runs: Sequence[Run]) -> list[ReportRow]:
 
 def _keyed(row: ReportRow, set_name: str, warnings: list[str]) -> dict[tuple[str, str], Sample]:
     samples = row.samples.get(set_name, [])
-    keyed: dict[tuple[str, str], Sample] = {}
-    for sample in samples:
-        keyed.setdefault(sample.key, sample)
+    keyed = {sample.key: sample for sample in reversed(samples)}  # the first of repeated ids
     duplicates = len(samples) - len(keyed)
     if duplicates:
         warnings.append(
@@ -380,8 +378,6 @@ def compare(reference: ReportRow, compared: ReportRow, kind: str, warnings: list
 
 def _comparisons(rows: list[ReportRow], baseline: str | None, warnings: list[str]) -> list[Comparison]:
     comparisons: list[Comparison] = []
-    if len(rows) < 2:
-        return comparisons
     by_model: dict[str, dict[bool, ReportRow]] = defaultdict(dict)
     for row in rows:
         by_model[row.model][row.system_prompt] = row
