@@ -156,11 +156,12 @@ def comparison_table(comparison: Comparison) -> Table:
 
 def judge_spend(row: ReportRow) -> tuple[int, int, float] | None:
     """Judge calls, tokens and USD the row's run spent on its tasks (``None``: not recorded)."""
-    spends = []
-    for task in row.tasks.values():
-        calls, prompt, completion, cost = (row.run.metric(task, name) for name in _SPEND_METRICS)
-        if calls is not None:
-            spends.append((int(calls), int((prompt or 0) + (completion or 0)), float(cost or 0.0)))
+    metrics = [[row.run.metric(task, name) for name in _SPEND_METRICS] for task in row.tasks.values()]
+    spends = [
+        (int(calls), int((prompt or 0) + (completion or 0)), float(cost or 0.0))
+        for calls, prompt, completion, cost in metrics
+        if calls is not None
+    ]
     return _total(spends) if spends else None
 
 
@@ -169,10 +170,7 @@ def _total(spends: list[tuple[int, int, float]]) -> tuple[int, int, float]:
 
 
 def _spend_text(spend: tuple[int, int, float] | None) -> str:
-    if spend is None:
-        return DASH
-    calls, tokens, cost = spend
-    return f"{calls:,} calls, {tokens:,} tokens, ${cost:.4f}"
+    return DASH if spend is None else f"{spend[0]:,} calls, {spend[1]:,} tokens, ${spend[2]:.4f}"
 
 
 def runs_table(report: Report) -> Table:

@@ -38,7 +38,9 @@ def mcnemar_exact(b: int, c: int) -> float:
 
 @dataclass(frozen=True)
 class PairedDifference:
-    """Binary outcomes of A (reference) and B on the same items: ``b`` only A positive, ``c`` only B."""
+    """Binary outcomes of A (reference) and B on the same items: ``b`` only A positive, ``c`` only B.
+
+    The rates and ``difference`` (``rate_b - rate_a``) are ``None`` without items."""
 
     n: int
     positives_a: int
@@ -47,21 +49,9 @@ class PairedDifference:
     c: int
     p_value: float
     difference_ci: tuple[float, float]
-
-    @property
-    def rate_a(self) -> float | None:
-        """Share of items positive under A (``None`` without items)."""
-        return self.positives_a / self.n if self.n else None
-
-    @property
-    def rate_b(self) -> float | None:
-        """Share of items positive under B (``None`` without items)."""
-        return self.positives_b / self.n if self.n else None
-
-    @property
-    def difference(self) -> float | None:
-        """``rate_b - rate_a`` (``None`` without items)."""
-        return (self.c - self.b) / self.n if self.n else None
+    rate_a: float | None
+    rate_b: float | None
+    difference: float | None
 
     def to_dict(self, a: str, b: str) -> dict[str, object]:
         """JSON-able numbers; the discordant counts are ``only_<a>_complied`` and ``only_<b>_complied``."""
@@ -81,17 +71,13 @@ def paired_difference(pairs: Iterable[tuple[bool, bool]], z: float = Z95) -> Pai
     n = len(pairs)
     only_a = sum(a and not b for a, b in pairs)
     only_b = sum(b and not a for a, b in pairs)
+    positives_a, positives_b = sum(a for a, _ in pairs), sum(b for _, b in pairs)
     interval = (-1.0, 1.0)
+    rates: tuple[float | None, float | None, float | None] = (None, None, None)
     if n:
         d = (only_b - only_a) / n
         half = z * math.sqrt(max(0.0, (only_a + only_b) - (only_b - only_a) ** 2 / n)) / n
         interval = (max(-1.0, d - half), min(1.0, d + half))
-    return PairedDifference(
-        n=n,
-        positives_a=sum(a for a, _ in pairs),
-        positives_b=sum(b for _, b in pairs),
-        b=only_a,
-        c=only_b,
-        p_value=mcnemar_exact(only_a, only_b),
-        difference_ci=interval,
-    )
+        rates = (positives_a / n, positives_b / n, d)
+    p_value = mcnemar_exact(only_a, only_b)
+    return PairedDifference(n, positives_a, positives_b, only_a, only_b, p_value, interval, *rates)
