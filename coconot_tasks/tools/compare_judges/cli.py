@@ -142,7 +142,7 @@ def run_compare_judges(args: argparse.Namespace) -> int:
     for path in paths.values():
         print(f"wrote {path}")
     missing = {
-        spec.name: sum(v is None for v in comparison.verdicts(i))
+        spec.name: sum(v is None for v in comparison.verdicts[i])
         for i, spec in enumerate(specs)
         if spec.settings is not None
     }

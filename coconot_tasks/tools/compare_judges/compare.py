@@ -121,6 +121,7 @@ class JudgeComparison:
     judges: list[JudgeSpec]
     responses: list[Response]
     results: list[list[JudgeResult | None]]  # per judge, per response
+    verdicts: list[list[str | None]]  # per judge, per response (None: no verdict)
     stats: list[JudgeStats | None]
     scopes: list[ScopeNumbers]
 
@@ -133,14 +134,9 @@ class JudgeComparison:
         """The numbers of a whole set (``None`` when no response is of that set)."""
         return next((s for s in self.scopes if s.scope == Scope(set_name)), None)
 
-    def verdicts(self, index: int) -> list[str | None]:
-        """Judge ``index``'s verdict per response."""
-        return [verdict_of(r) for r in self.results[index]]
-
     def disagreements(self) -> list[int]:
         """Responses where at least two judges gave different verdicts."""
-        columns = [self.verdicts(j) for j in range(len(self.judges))]
-        return [i for i in range(len(self.responses)) if len({c[i] for c in columns} - {None}) > 1]
+        return [i for i in range(len(self.responses)) if len({c[i] for c in self.verdicts} - {None}) > 1]
 
 
 def compare_judges(
@@ -169,4 +165,5 @@ def compare_judges(
             for x, y in zip(columns[a], columns[b], strict=True):
                 agreement[(a, b)].add(VerdictPair(scope.set_name, "", "", "", x, y))
         scopes.append(ScopeNumbers(scope, rates, differences, agreement))
-    return JudgeComparison(list(judges), list(responses), [list(c) for c in results], list(stats), scopes)
+    per_judge = [list(column) for column in results]
+    return JudgeComparison(list(judges), list(responses), per_judge, verdicts, list(stats), scopes)

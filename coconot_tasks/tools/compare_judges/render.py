@@ -58,7 +58,7 @@ def judges_table(comparison: JudgeComparison) -> Table:
     """Which judges, from which spec, and what judging cost."""
     rows = []
     for index, (spec, stats) in enumerate(zip(comparison.judges, comparison.stats, strict=True)):
-        given = sum(v is not None for v in comparison.verdicts(index))
+        given = sum(v is not None for v in comparison.verdicts[index])
         missing = len(comparison.responses) - given
         calls = (
             (str(stats.requests), str(stats.cached), f"${stats.cost_usd:.4f}") if stats else ("0", DASH, DASH)
@@ -180,7 +180,7 @@ def _disagreements_markdown(comparison: JudgeComparison, grouped: dict[str, list
         rows = []
         for index in indices[:limit]:
             sample = comparison.responses[index].sample
-            verdicts = [verdict_of(column[index]) or "no verdict" for column in comparison.results]
+            verdicts = [column[index] or "no verdict" for column in comparison.verdicts]
             cells = [str(sample.doc_id), excerpt(sample.prompt), excerpt(sample.response), *verdicts]
             rows.append([Cell(c) for c in cells])
         header = ["id", "prompt", "response", *comparison.names]
@@ -284,7 +284,7 @@ def comparison_dict(comparison: JudgeComparison, notes: Sequence[str]) -> dict[s
     responses = [
         {
             **_response_dict(r),
-            "verdicts": {name: verdict_of(column[i]) for name, column in zip(names, results, strict=True)},
+            "verdicts": {name: column[i] for name, column in zip(names, comparison.verdicts, strict=True)},
         }
         for i, r in enumerate(comparison.responses)
     ]
