@@ -27,12 +27,6 @@ class Response:
     run: str
     sample: Sample
 
-    @property
-    def item(self) -> JudgeItem:
-        """The judge request, as the lm-eval filter builds it."""
-        s = self.sample
-        return JudgeItem(s.task.set_name, s.prompt, s.response, s.subcategory, s.category, s.doc_id)
-
 
 def select_responses(
     runs: Sequence[Run], *, limit: int | None = None, set_name: str | None = None, category: str | None = None
@@ -65,7 +59,10 @@ def judge_all(
     """Each judge's result per response (``saved``: the run's own verdict) and its stats.
 
     ``max_cost_usd`` caps all judges together: each gets what the ones before it left."""
-    items = [r.item for r in responses]
+    samples = [r.sample for r in responses]  # each judge request as the lm-eval filter builds it
+    items = [
+        JudgeItem(s.task.set_name, s.prompt, s.response, s.subcategory, s.category, s.doc_id) for s in samples
+    ]
     verdicts: list[list[JudgeResult | None]] = []
     stats: list[JudgeStats | None] = []
     spent = 0.0

@@ -164,14 +164,6 @@ def _rationale(result: JudgeResult | None) -> str:
     return result.output or ("(no judge call: empty response)" if result.outcome == "empty_response" else "")
 
 
-def _grouped_disagreements(comparison: JudgeComparison) -> dict[str, list[int]]:
-    grouped: dict[str, list[int]] = {}
-    for index in comparison.disagreements():
-        sample = comparison.responses[index].sample
-        grouped.setdefault(f"{sample.task.set_name} / {sample.category}", []).append(index)
-    return grouped
-
-
 def _disagreements_markdown(comparison: JudgeComparison, grouped: dict[str, list[int]], limit: int) -> str:
     lines = [f"## Disagreements ({sum(len(v) for v in grouped.values())})", ""]
     if not grouped:
@@ -225,7 +217,10 @@ def comparison_parts(comparison: JudgeComparison, notes: Sequence[str], limit: i
         f"# {TITLE}\n\n" + "".join(f"- {note}\n" for note in notes),
         f"<h1>{esc(TITLE)}</h1>\n" + notes_html(list(notes)),
     )
-    grouped = _grouped_disagreements(comparison)
+    grouped: dict[str, list[int]] = {}  # "set / category" -> responses
+    for index in comparison.disagreements():
+        sample = comparison.responses[index].sample
+        grouped.setdefault(f"{sample.task.set_name} / {sample.category}", []).append(index)
     disagreements = Block(
         _disagreements_markdown(comparison, grouped, limit), _disagreements_html(comparison, grouped, limit)
     )

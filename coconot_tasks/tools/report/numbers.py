@@ -207,11 +207,6 @@ class Comparison:
     results: dict[Scope, PairedDifference]
     unmatched: dict[str, tuple[int, int]]  # set -> (only in reference, only in compared)
 
-    @property
-    def title(self) -> str:
-        """``B vs A``."""
-        return f"{self.compared.label} vs {self.reference.label}"
-
 
 @dataclass
 class Report:

@@ -149,8 +149,8 @@ def comparison_table(comparison: Comparison) -> Table:
         f"A = {ref} ({'without system prompt' if comparison.kind == 'system_prompt' else 'baseline'})",
         f"B = {cmp_}",
     ]
-    anchor = "cmp-" + "".join(ch if ch.isalnum() else "-" for ch in comparison.title.lower())
-    title = f"{comparison.title} ({what})"
+    anchor = "cmp-" + "".join(ch if ch.isalnum() else "-" for ch in f"{cmp_} vs {ref}".lower())
+    title = f"{cmp_} vs {ref} ({what})"
     return Table(title, header, rows, notes, anchor, strong_rows=strong, legend=legend, level=3)
 
 

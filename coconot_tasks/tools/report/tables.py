@@ -35,11 +35,6 @@ class Cell:
     title: str = ""
     path: bool = False  # a file path (monospace, may break anywhere)
 
-    @property
-    def plain(self) -> str:
-        """Text, detail and counts on one line."""
-        return " ".join(part for part in (self.text, self.detail, self.counts) if part)
-
 
 @dataclass
 class Table:
@@ -81,7 +76,7 @@ def table_markdown(table: Table) -> str:
     for number, row in enumerate(table.rows):
         cells = []
         for cell in row:
-            text = md_cell(cell.plain)
+            text = md_cell(" ".join(part for part in (cell.text, cell.detail, cell.counts) if part))
             cells.append(f"**{text}**" if number in table.strong_rows and text else text)
         lines.append("| " + " | ".join(cells) + " |")
     if table.notes:
