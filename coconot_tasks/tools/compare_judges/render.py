@@ -131,17 +131,10 @@ def confusion_tables(comparison: JudgeComparison, numbers: ScopeNumbers) -> list
             f"{stats.excluded} responses left out (no verdict from {names[a]}: {stats.missing_a}, "
             f"from {names[b]}: {stats.missing_b})."
         )
-        tables.append(
-            Table(
-                f"{SET_TITLES[set_name]}: {names[a]} (rows) vs {names[b]} (columns)",
-                [f"{names[a]} \\ {names[b]}", *LABELS, "total"],
-                rows,
-                [note],
-                anchor=f"cmp-confusion-{set_name}-{a}-{b}",
-                strong_rows={len(rows) - 1},
-                level=3,
-            )
-        )
+        title = f"{SET_TITLES[set_name]}: {names[a]} (rows) vs {names[b]} (columns)"
+        header = [f"{names[a]} \\ {names[b]}", *LABELS, "total"]
+        anchor = f"cmp-confusion-{set_name}-{a}-{b}"
+        tables.append(Table(title, header, rows, [note], anchor, strong_rows={len(rows) - 1}, level=3))
     return tables
 
 
