@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
@@ -13,12 +12,11 @@ from coconot_tasks.judge.backends.openai import OpenAIBackend
 from coconot_tasks.judge.preflight import check_judge
 from coconot_tasks.judge.pricing import format_cost, prices_known
 from coconot_tasks.judge.settings import JudgeConfigError
-from coconot_tasks.judge.types import JudgeStats
 from coconot_tasks.results.saved_runs import RunError, load_runs
 from coconot_tasks.tools.common import add_spend_arguments, cli_error
 from coconot_tasks.tools.compare_judges.compare import compare_judges, judge_all, select_responses
 from coconot_tasks.tools.compare_judges.render import summary_lines, write_comparison
-from coconot_tasks.tools.compare_judges.specs import SPEC_HELP, JudgeSpec, parse_specs
+from coconot_tasks.tools.compare_judges.specs import SPEC_HELP, parse_specs
 
 _EPILOG = f"""\
 JUDGE specs: saved (the verdicts already in the runs), heuristic, openai:MODEL (at
@@ -77,26 +75,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 _error = partial(cli_error, "compare-judges")
 
 
-def _print_dry_run(
-    specs: Sequence[JudgeSpec], stats: Sequence[JudgeStats | None], responses: int, cap: float | None
-) -> None:
-    print(f"DRY RUN: nothing judged or written; {responses} responses, per judge:")
-    total, all_priced = 0.0, True
-    for spec, judge_stats in zip(specs, stats, strict=True):
-        if spec.settings is None or judge_stats is None:
-            print(f"  {spec.name}: no calls (verdicts already in the runs)")
-            continue
-        priced = prices_known(spec.settings)
-        total, all_priced = total + judge_stats.estimated_cost_usd, all_priced and priced
-        print(
-            f"  {spec.name}: {judge_stats.estimated_calls} judge calls ({judge_stats.cached} cached, "
-            f"{judge_stats.empty} empty responses), estimated "
-            f"{format_cost(judge_stats.estimated_cost_usd, priced)}"
-        )
-    capped = f" (cap ${cap:.4f})" if cap is not None else ""
-    print(f"  all judges: estimated {format_cost(total, all_priced)}{capped}")
-
-
 def run_compare_judges(args: argparse.Namespace) -> int:
     """Run ``coconot compare-judges``; returns the exit status."""
     if (args.limit is not None and args.limit < 1) or args.examples < 0:
@@ -127,7 +105,20 @@ def run_compare_judges(args: argparse.Namespace) -> int:
         specs, responses, max_cost_usd=args.max_cost_usd, progress=not args.no_progress
     )
     if args.dry_run:
-        _print_dry_run(specs, stats, len(responses), args.max_cost_usd)
+        print(f"DRY RUN: nothing judged or written; {len(responses)} responses, per judge:")
+        costs = []  # (estimate, priced?) per judge that would be asked
+        for spec, judge_stats in zip(specs, stats, strict=True):
+            if spec.settings is None or judge_stats is None:
+                print(f"  {spec.name}: no calls (verdicts already in the runs)")
+                continue
+            costs.append((judge_stats.estimated_cost_usd, prices_known(spec.settings)))
+            print(
+                f"  {spec.name}: {judge_stats.estimated_calls} judge calls ({judge_stats.cached} cached, "
+                f"{judge_stats.empty} empty responses), estimated {format_cost(*costs[-1])}"
+            )
+        total = format_cost(sum(cost for cost, _ in costs), all(priced for _, priced in costs))
+        cap = f" (cap ${args.max_cost_usd:.4f})" if args.max_cost_usd is not None else ""
+        print(f"  all judges: estimated {total}{cap}")
         return 0
     comparison = compare_judges(specs, responses, results, stats)
     notes = [
