@@ -207,18 +207,15 @@ def judge_error_table(report: Report) -> Table | None:
     """Items without a verdict per row and set (``None`` when there are none)."""
     rows = []
     for row in report.rows:
-        for set_name in SETS:
+        for set_name, task in row.tasks.items():
             samples = row.samples.get(set_name) or []
             errors = row.judge_errors(set_name)
-            if samples and errors:
+            if errors:
                 outcomes = Counter(s.result.outcome if s.result else "unreadable verdict" for s in errors)
                 first = next((s.result.error for s in errors if s.result and s.result.error), "") or ""
                 cells = [str(len(errors)), str(len(samples))]
                 cells += [", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items())), first[:200]]
-            elif not samples and set_name in row.tasks:
-                rate = row.run.metric(row.tasks[set_name], "judge_error_rate")
-                if not rate:
-                    continue
+            elif not samples and (rate := row.run.metric(task, "judge_error_rate")):
                 cells = [share(rate), DASH, DASH, DASH]
             else:
                 continue
