@@ -1,28 +1,28 @@
-"""``coconot compare-judges``: re-judge saved responses with several judges and measure the shift.
-
-Exit status: 0 written; 2 bad runs, judge specs or settings (nothing judged); 3 written, but a
-judge gave some responses no verdict (they are left out of its numbers and counted).
-"""
+"""``coconot compare-judges``: re-judge saved responses with several judges and measure the shift."""
 
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 from coconot_tasks.benchmark.taxonomy import SETS
 from coconot_tasks.harness.exit_status import EXIT_JUDGE_ERRORS
+from coconot_tasks.judge.backends.openai import OpenAIBackend
+from coconot_tasks.judge.preflight import check_judge
 from coconot_tasks.judge.pricing import format_cost, prices_known
 from coconot_tasks.judge.settings import JudgeConfigError
 from coconot_tasks.results.saved_runs import RunError, load_runs
 from coconot_tasks.tools.common import add_spend_arguments, cli_error
+from coconot_tasks.tools.compare_judges.compare import compare_judges, judge_all, select_responses
+from coconot_tasks.tools.compare_judges.render import summary_lines, write_comparison
 from coconot_tasks.tools.compare_judges.specs import SPEC_HELP, parse_specs
 
-_EPILOG = """\
+_EPILOG = f"""\
 JUDGE specs: saved (the verdicts already in the runs), heuristic, openai:MODEL (at
 COCONOT_JUDGE_BASE_URL / OPENAI_BASE_URL, else OpenAI), openai:MODEL@BASE_URL, vllm:MODEL@REVISION
 (the managed local vLLM judge at a pinned commit). The first judge is the reference of every
-difference. API keys come from COCONOT_JUDGE_API_KEY (or OPENAI_API_KEY) only; other judge
+difference. API keys come from {OpenAIBackend.key_hint()} only; other judge
 settings from the COCONOT_JUDGE_* environment, as for lm_eval runs.
 
 examples:
@@ -72,28 +72,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=run_compare_judges)
 
 
-def _error(message: str) -> int:
-    return cli_error("compare-judges", message)
+_error = partial(cli_error, "compare-judges")
 
 
 def run_compare_judges(args: argparse.Namespace) -> int:
     """Run ``coconot compare-judges``; returns the exit status."""
-    from coconot_tasks.judge.preflight import check_judge  # import cost: the openai SDK (~0.4 s)
-    from coconot_tasks.tools.compare_judges.compare import (  # import cost: the judge engine (asyncio)
-        compare_judges,
-        judge_all,
-        select_responses,
-    )
-    from coconot_tasks.tools.compare_judges.render import summary_lines, write_comparison
-
     if (args.limit is not None and args.limit < 1) or args.examples < 0:
         return _error("--limit must be >= 1 and --examples >= 0")
-    shared: dict[str, Any] = {"judge_concurrency": args.judge_concurrency}
-    shared.update({"judge_cache": False} if args.no_cache else {})
-    shared.update({"judge_dry_run": True} if args.dry_run else {})
-    # The cap in each judge's settings: validated, and refused for a judge without a known price
+    # The cap goes into each judge's settings: validated, and refused for a judge without a known price
     # (check_judge), as everywhere; judge_all then gives each judge what the earlier ones left.
-    shared["judge_max_cost_usd"] = args.max_cost_usd
+    shared = {
+        "judge_concurrency": args.judge_concurrency,
+        "judge_cache": False if args.no_cache else None,
+        "judge_dry_run": True if args.dry_run else None,
+        "judge_max_cost_usd": args.max_cost_usd,
+    }
     try:
         runs = load_runs(list(args.runs))
     except RunError as exc:
@@ -112,28 +105,26 @@ def run_compare_judges(args: argparse.Namespace) -> int:
         specs, responses, max_cost_usd=args.max_cost_usd, progress=not args.no_progress
     )
     if args.dry_run:
-        total, all_priced = 0.0, True
         print(f"DRY RUN: nothing judged or written; {len(responses)} responses, per judge:")
+        costs = []  # (estimate, priced?) per judge that would be asked
         for spec, judge_stats in zip(specs, stats, strict=True):
             if spec.settings is None or judge_stats is None:
                 print(f"  {spec.name}: no calls (verdicts already in the runs)")
                 continue
-            priced = prices_known(spec.settings)
-            total, all_priced = total + judge_stats.estimated_cost_usd, all_priced and priced
+            costs.append((judge_stats.estimated_cost_usd, prices_known(spec.settings)))
             print(
                 f"  {spec.name}: {judge_stats.estimated_calls} judge calls ({judge_stats.cached} cached, "
-                f"{judge_stats.empty} empty responses), estimated "
-                f"{format_cost(judge_stats.estimated_cost_usd, priced)}"
+                f"{judge_stats.empty} empty responses), estimated {format_cost(*costs[-1])}"
             )
+        total = format_cost(sum(cost for cost, _ in costs), all(priced for _, priced in costs))
         cap = f" (cap ${args.max_cost_usd:.4f})" if args.max_cost_usd is not None else ""
-        print(f"  all judges: estimated {format_cost(total, all_priced)}{cap}")
+        print(f"  all judges: estimated {total}{cap}")
         return 0
     comparison = compare_judges(specs, responses, results, stats)
     notes = [
         f"runs: {', '.join(str(run.results_path) for run in runs)}",
         f"responses: {len(responses)} (limit per task: {args.limit or 'none'}, "
-        f"set: {args.set_name or 'all'}, "
-        f"category: {args.category or 'all'})",
+        f"set: {args.set_name or 'all'}, category: {args.category or 'all'})",
         f"reference (first judge): {specs[0].name}",
         "Only runs scored by the same judge are comparable; this shows how far a change of judge moves them.",
     ]
@@ -142,9 +133,9 @@ def run_compare_judges(args: argparse.Namespace) -> int:
     for path in paths.values():
         print(f"wrote {path}")
     missing = {
-        s.name: sum(v is None for v in comparison.verdicts(i))
-        for i, s in enumerate(specs)
-        if s.settings is not None
+        spec.name: sum(v is None for v in comparison.verdicts[i])
+        for i, spec in enumerate(specs)
+        if spec.settings is not None
     }
     if any(missing.values()):
         detail = ", ".join(f"{name}: {count}" for name, count in missing.items() if count)

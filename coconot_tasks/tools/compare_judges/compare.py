@@ -1,13 +1,14 @@
 """The numbers of ``coconot compare-judges``: every judge's verdicts on the same saved responses.
 
-A response without a verdict from a judge is left out of that judge's rate and counted; pairwise
-numbers use the responses both judges gave a verdict. Scopes are the report's.
+A response without a verdict from a judge is left out of that judge's numbers and counted.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from itertools import combinations
 
 from coconot_tasks.benchmark.names import slug
 from coconot_tasks.judge.dedup import judge_unique
@@ -26,21 +27,16 @@ class Response:
     run: str
     sample: Sample
 
-    @property
-    def item(self) -> JudgeItem:
-        """The judge request, as the lm-eval filter builds it."""
-        s = self.sample
-        return JudgeItem(s.task.set_name, s.prompt, s.response, s.subcategory, s.category, s.doc_id)
-
 
 def select_responses(
     runs: Sequence[Run], *, limit: int | None = None, set_name: str | None = None, category: str | None = None
 ) -> list[Response]:
     """The logged responses: the first ``limit`` per task, of one set and one category (name or slug)."""
     wanted = slug(category.strip()) if category else None
-    names = _run_names(runs)
+    models = [run.model for run in runs]
     chosen: list[Response] = []
-    for run, name in zip(runs, names, strict=True):
+    for run in runs:
+        name = run.model if models.count(run.model) == 1 else f"{run.model} ({run.results_path})"
         for info in run.tasks:
             if set_name and info.set_name != set_name:
                 continue
@@ -53,14 +49,6 @@ def select_responses(
     return chosen
 
 
-def _run_names(runs: Sequence[Run]) -> list[str]:
-    names = [run.model for run in runs]
-    return [
-        name if names.count(name) == 1 else f"{name} ({run.results_path})"
-        for name, run in zip(names, runs, strict=True)
-    ]
-
-
 def judge_all(
     specs: Sequence[JudgeSpec],
     responses: Sequence[Response],
@@ -70,10 +58,11 @@ def judge_all(
 ) -> tuple[list[list[JudgeResult | None]], list[JudgeStats | None]]:
     """Each judge's result per response (``saved``: the run's own verdict) and its stats.
 
-    ``max_cost_usd`` caps all judges together: each gets what the ones before it left (a dry run's
-    estimates count as spent).
-    """
-    items = [r.item for r in responses]
+    ``max_cost_usd`` caps all judges together: each gets what the ones before it left."""
+    samples = [r.sample for r in responses]  # each judge request as the lm-eval filter builds it
+    items = [
+        JudgeItem(s.task.set_name, s.prompt, s.response, s.subcategory, s.category, s.doc_id) for s in samples
+    ]
     verdicts: list[list[JudgeResult | None]] = []
     stats: list[JudgeStats | None] = []
     spent = 0.0
@@ -97,21 +86,19 @@ def judge_all(
 
 @dataclass
 class JudgeRate:
-    """One judge's compliance rate over one scope."""
+    """One judge's compliance rate over one scope: ``k`` of the ``n`` responses with a verdict complied."""
 
-    k: int = 0  # responses judged compliance
-    n: int = 0  # responses with a verdict
-    no_verdict: int = 0
+    rate: float | None
+    k: int
+    n: int
+    ci95: tuple[float, float] | None  # 95% Wilson interval
+    no_verdict: int
 
-    @property
-    def rate(self) -> float | None:
-        """``k / n`` (``None`` without verdicts)."""
-        return self.k / self.n if self.n else None
-
-    @property
-    def ci(self) -> tuple[float, float] | None:
-        """The 95% Wilson interval of the rate (``None`` without verdicts)."""
-        return wilson(self.k, self.n) if self.n else None
+    @classmethod
+    def of(cls, verdicts: list[str | None]) -> JudgeRate:
+        """The rate of some verdicts (``None``: no verdict)."""
+        k, n = verdicts.count("compliance"), len(verdicts) - verdicts.count(None)
+        return cls(k / n if n else None, k, n, wilson(k, n) if n else None, len(verdicts) - n)
 
 
 @dataclass
@@ -131,6 +118,7 @@ class JudgeComparison:
     judges: list[JudgeSpec]
     responses: list[Response]
     results: list[list[JudgeResult | None]]  # per judge, per response
+    verdicts: list[list[str | None]]  # per judge, per response (None: no verdict)
     stats: list[JudgeStats | None]
     scopes: list[ScopeNumbers]
 
@@ -143,14 +131,9 @@ class JudgeComparison:
         """The numbers of a whole set (``None`` when no response is of that set)."""
         return next((s for s in self.scopes if s.scope == Scope(set_name)), None)
 
-    def verdicts(self, index: int) -> list[str | None]:
-        """Judge ``index``'s verdict per response."""
-        return [verdict_of(r) for r in self.results[index]]
-
     def disagreements(self) -> list[int]:
         """Responses where at least two judges gave different verdicts."""
-        columns = [self.verdicts(j) for j in range(len(self.judges))]
-        return [i for i in range(len(self.responses)) if len({c[i] for c in columns} - {None}) > 1]
+        return [i for i in range(len(self.responses)) if len({c[i] for c in self.verdicts} - {None}) > 1]
 
 
 def compare_judges(
@@ -161,29 +144,23 @@ def compare_judges(
 ) -> JudgeComparison:
     """The numbers of every scope (set, category, subcategory) from each judge's results."""
     verdicts = [[verdict_of(r) for r in column] for column in results]
-    members: dict[Scope, list[int]] = {}
+    members: dict[Scope, list[int]] = defaultdict(list)
     for index, response in enumerate(responses):
         for scope in sample_scopes(response.sample):
-            members.setdefault(scope, []).append(index)
+            members[scope].append(index)
     scopes = []
-    pairs = [(i, j) for i in range(len(judges)) for j in range(i + 1, len(judges))]
-    for scope in sorted(members, key=Scope.sort_key):
-        indices = members[scope]
-        rates = []
-        for column in verdicts:
-            given = [column[i] for i in indices if column[i] is not None]
-            rates.append(JudgeRate(given.count("compliance"), len(given), len(indices) - len(given)))
+    for scope in sorted(members):
+        columns = [[column[i] for i in members[scope]] for column in verdicts]  # per judge
+        rates = [JudgeRate.of(column) for column in columns]
         differences: list[PairedDifference | None] = [None]
-        for column in verdicts[1:]:
-            both = [i for i in indices if verdicts[0][i] is not None and column[i] is not None]
-            differences.append(
-                paired_difference((verdicts[0][i] == "compliance", column[i] == "compliance") for i in both)
-            )
+        for column in columns[1:]:
+            both = [(a, b) for a, b in zip(columns[0], column, strict=True) if None not in (a, b)]
+            differences.append(paired_difference((a == "compliance", b == "compliance") for a, b in both))
         agreement = {}
-        for a, b in pairs:
-            stats_ab = AgreementStats()
-            for i in indices:
-                stats_ab.add(VerdictPair(scope.set_name, "", "", "", verdicts[a][i], verdicts[b][i]))
-            agreement[(a, b)] = stats_ab
+        for a, b in combinations(range(len(judges)), 2):
+            agreement[(a, b)] = AgreementStats()
+            for x, y in zip(columns[a], columns[b], strict=True):
+                agreement[(a, b)].add(VerdictPair(scope.set_name, "", "", "", x, y))
         scopes.append(ScopeNumbers(scope, rates, differences, agreement))
-    return JudgeComparison(list(judges), list(responses), [list(c) for c in results], list(stats), scopes)
+    per_judge = [list(column) for column in results]
+    return JudgeComparison(list(judges), list(responses), per_judge, verdicts, list(stats), scopes)

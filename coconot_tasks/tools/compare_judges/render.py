@@ -8,12 +8,13 @@ from typing import Any
 
 from coconot_tasks import __version__
 from coconot_tasks.benchmark.taxonomy import SETS
-from coconot_tasks.judge.types import JudgeResult, JudgeStats
+from coconot_tasks.judge.types import JudgeResult
 from coconot_tasks.tools.agreement import LABELS
 from coconot_tasks.tools.compare_judges.compare import JudgeComparison, JudgeRate, Response, ScopeNumbers
 from coconot_tasks.tools.report.numbers import SET_TITLES, arrow, verdict_of
 from coconot_tasks.tools.report.tables import (
     DASH,
+    Block,
     Cell,
     Table,
     difference_cell,
@@ -21,11 +22,9 @@ from coconot_tasks.tools.report.tables import (
     example_html,
     more_html,
     notes_html,
-    page_html,
     rate_cell,
-    table_html,
     table_markdown,
-    write_outputs,
+    write_document,
 )
 from coconot_tasks.tools.text_format import decimal, excerpt, percent, share
 
@@ -42,10 +41,10 @@ STATS_KEYS = ("items", "requests", "cached", "empty", "errors", "not_judged", "p
 
 
 def _rate_cell(rate: JudgeRate) -> Cell:
-    if rate.rate is None or rate.ci is None:
+    if rate.rate is None or rate.ci95 is None:
         return Cell(DASH, counts=f"({rate.no_verdict} without verdict)" if rate.no_verdict else "")
     missing = f", {rate.no_verdict} without verdict" if rate.no_verdict else ""
-    return rate_cell(rate.rate, rate.ci, f"({rate.k}/{rate.n}{missing})")
+    return rate_cell(rate.rate, rate.ci95, f"({rate.k}/{rate.n}{missing})")
 
 
 def _scope_label(numbers: ScopeNumbers) -> str:
@@ -59,12 +58,12 @@ def judges_table(comparison: JudgeComparison) -> Table:
     """Which judges, from which spec, and what judging cost."""
     rows = []
     for index, (spec, stats) in enumerate(zip(comparison.judges, comparison.stats, strict=True)):
-        verdicts = comparison.verdicts(index)
-        given = sum(v is not None for v in verdicts)
+        given = sum(v is not None for v in comparison.verdicts[index])
+        missing = len(comparison.responses) - given
         calls = (
             (str(stats.requests), str(stats.cached), f"${stats.cost_usd:.4f}") if stats else ("0", DASH, DASH)
         )
-        rows.append([Cell(c) for c in (spec.name, spec.text, str(given), str(len(verdicts) - given), *calls)])
+        rows.append([Cell(c) for c in (spec.name, spec.text, str(given), str(missing), *calls)])
     notes = [
         "'saved': the verdicts already in the runs. Judge calls and cost are this invocation's (cached: 0)."
     ]
@@ -101,13 +100,12 @@ def kappa_table(comparison: JudgeComparison, numbers: ScopeNumbers) -> Table:
     for a, name in enumerate(names):
         cells = [Cell(name)]
         for b in range(len(names)):
-            stats = numbers.agreement.get((min(a, b), max(a, b)))
-            if a == b or stats is None:
+            stats = numbers.agreement.get((min(a, b), max(a, b)))  # None on the diagonal
+            if stats is None:
                 cells.append(Cell(DASH))
-            else:
-                cells.append(
-                    Cell(f"κ {decimal(stats.kappa)}", percent(stats.percent_agreement), f"(n={stats.n})")
-                )
+                continue
+            agreed = percent(stats.percent_agreement)
+            cells.append(Cell(f"κ {decimal(stats.kappa)}", agreed, f"(n={stats.n})"))
         rows.append(cells)
     notes = [
         "Cohen's kappa over compliance / noncompliance / neither, percent agreement, and the responses "
@@ -133,17 +131,10 @@ def confusion_tables(comparison: JudgeComparison, numbers: ScopeNumbers) -> list
             f"{stats.excluded} responses left out (no verdict from {names[a]}: {stats.missing_a}, "
             f"from {names[b]}: {stats.missing_b})."
         )
-        tables.append(
-            Table(
-                f"{SET_TITLES[set_name]}: {names[a]} (rows) vs {names[b]} (columns)",
-                [f"{names[a]} \\ {names[b]}", *LABELS, "total"],
-                rows,
-                [note],
-                anchor=f"cmp-confusion-{set_name}-{a}-{b}",
-                strong_rows={len(rows) - 1},
-                level=3,
-            )
-        )
+        title = f"{SET_TITLES[set_name]}: {names[a]} (rows) vs {names[b]} (columns)"
+        header = [f"{names[a]} \\ {names[b]}", *LABELS, "total"]
+        anchor = f"cmp-confusion-{set_name}-{a}-{b}"
+        tables.append(Table(title, header, rows, [note], anchor, strong_rows={len(rows) - 1}, level=3))
     return tables
 
 
@@ -166,17 +157,7 @@ def _rationale(result: JudgeResult | None) -> str:
     return result.output or ("(no judge call: empty response)" if result.outcome == "empty_response" else "")
 
 
-def _grouped_disagreements(comparison: JudgeComparison) -> dict[str, list[int]]:
-    grouped: dict[str, list[int]] = {}
-    for index in comparison.disagreements():
-        sample = comparison.responses[index].sample
-        grouped.setdefault(f"{sample.task.set_name} / {sample.category}", []).append(index)
-    return grouped
-
-
-def disagreements_markdown(comparison: JudgeComparison, limit: int) -> str:
-    """The disagreements grouped by category (the first ``limit`` per category)."""
-    grouped = _grouped_disagreements(comparison)
+def _disagreements_markdown(comparison: JudgeComparison, grouped: dict[str, list[int]], limit: int) -> str:
     lines = [f"## Disagreements ({sum(len(v) for v in grouped.values())})", ""]
     if not grouped:
         return "\n".join([*lines, "None.", ""])
@@ -184,7 +165,7 @@ def disagreements_markdown(comparison: JudgeComparison, limit: int) -> str:
         rows = []
         for index in indices[:limit]:
             sample = comparison.responses[index].sample
-            verdicts = [verdict_of(column[index]) or "no verdict" for column in comparison.results]
+            verdicts = [column[index] or "no verdict" for column in comparison.verdicts]
             cells = [str(sample.doc_id), excerpt(sample.prompt), excerpt(sample.response), *verdicts]
             rows.append([Cell(c) for c in cells])
         header = ["id", "prompt", "response", *comparison.names]
@@ -194,14 +175,6 @@ def disagreements_markdown(comparison: JudgeComparison, limit: int) -> str:
                 f"... and {len(indices) - limit} more (all of them, with rationales, are in the JSON).\n"
             ]
     return "\n".join(lines)
-
-
-def comparison_markdown(comparison: JudgeComparison, notes: Sequence[str], limit: int) -> str:
-    """The whole ``compare_judges.md``."""
-    parts = [f"# {TITLE}", "", *(f"- {note}" for note in notes), ""]
-    parts += [table_markdown(t) for t in all_tables(comparison)]
-    parts.append(disagreements_markdown(comparison, limit))
-    return "\n".join(parts)
 
 
 def _disagreement_html(comparison: JudgeComparison, index: int) -> str:
@@ -216,12 +189,8 @@ def _disagreement_html(comparison: JudgeComparison, index: int) -> str:
     return example_html(summary, sample.prompt, sample.response, judges)
 
 
-def comparison_html(comparison: JudgeComparison, notes: Sequence[str], limit: int, footer: str) -> str:
-    """The whole ``compare_judges.html`` (the report's page, CSS and tables)."""
-    body = [f"<h1>{esc(TITLE)}</h1>", notes_html(list(notes))]
-    body += [table_html(t) for t in all_tables(comparison)]
-    grouped = _grouped_disagreements(comparison)
-    body.append(f'<h2 id="disagreements">Disagreements ({sum(len(v) for v in grouped.values())})</h2>')
+def _disagreements_html(comparison: JudgeComparison, grouped: dict[str, list[int]], limit: int) -> str:
+    body = [f'<h2 id="disagreements">Disagreements ({sum(len(v) for v in grouped.values())})</h2>']
     body.append(f'<p class="note">The first {limit} per category; all of them are in the JSON.</p>')
     for group, indices in grouped.items():
         body.append(
@@ -232,7 +201,23 @@ def comparison_html(comparison: JudgeComparison, notes: Sequence[str], limit: in
         body += [*more_html(limit, len(indices)), "</details>"]
     if not grouped:
         body.append('<p class="none">None.</p>')
-    return page_html(TITLE, body, footer)
+    return "\n".join(body)
+
+
+def comparison_parts(comparison: JudgeComparison, notes: Sequence[str], limit: int) -> list[Table | Block]:
+    """Everything ``compare_judges.md`` and ``compare_judges.html`` show, in order."""
+    head = Block(
+        f"# {TITLE}\n\n" + "".join(f"- {note}\n" for note in notes),
+        f"<h1>{esc(TITLE)}</h1>\n" + notes_html(list(notes)),
+    )
+    grouped: dict[str, list[int]] = {}  # "set / category" -> responses
+    for index in comparison.disagreements():
+        sample = comparison.responses[index].sample
+        grouped.setdefault(f"{sample.task.set_name} / {sample.category}", []).append(index)
+    disagreements = Block(
+        _disagreements_markdown(comparison, grouped, limit), _disagreements_html(comparison, grouped, limit)
+    )
+    return [head, *all_tables(comparison), disagreements]
 
 
 def _response_dict(response: Response) -> dict[str, Any]:
@@ -247,30 +232,10 @@ def _response_dict(response: Response) -> dict[str, Any]:
     }
 
 
-def _stats_dict(stats: JudgeStats | None) -> dict[str, Any] | None:
-    return None if stats is None else {key: getattr(stats, key) for key in STATS_KEYS}
-
-
 def _scope_dict(numbers: ScopeNumbers, names: list[str]) -> dict[str, Any]:
-    rates = {
-        name: {
-            "rate": r.rate,
-            "k": r.k,
-            "n": r.n,
-            "ci95": list(r.ci) if r.ci else None,
-            "no_verdict": r.no_verdict,
-        }
-        for name, r in zip(names, numbers.rates, strict=True)
-    }
+    rates = {name: vars(rate) for name, rate in zip(names, numbers.rates, strict=True)}
     differences = {
-        name: {
-            "n": diff.n,
-            "difference": diff.difference,
-            "difference_ci95": list(diff.difference_ci),
-            "only_first_complied": diff.b,
-            "only_this_complied": diff.c,
-            "mcnemar_exact_p": diff.p_value,
-        }
+        name: diff.to_dict("first", "this")
         for name, diff in zip(names[1:], numbers.differences[1:], strict=True)
         if diff
     }
@@ -300,14 +265,14 @@ def comparison_dict(comparison: JudgeComparison, notes: Sequence[str]) -> dict[s
             "name": spec.name,
             "spec": spec.text,
             "settings": spec.settings.public() if spec.settings else None,
-            "stats": _stats_dict(stats),
+            "stats": None if stats is None else {key: getattr(stats, key) for key in STATS_KEYS},
         }
         for spec, stats in zip(comparison.judges, comparison.stats, strict=True)
     ]
     responses = [
         {
             **_response_dict(r),
-            "verdicts": {name: verdict_of(column[i]) for name, column in zip(names, results, strict=True)},
+            "verdicts": {name: column[i] for name, column in zip(names, comparison.verdicts, strict=True)},
         }
         for i, r in enumerate(comparison.responses)
     ]
@@ -338,9 +303,10 @@ def write_comparison(
 ) -> dict[str, Path]:
     """Write ``compare_judges.md``, ``.html`` and ``.json`` into ``output_dir``; return their paths."""
     footer = f"Generated by coconot_tasks {__version__} (coconot compare-judges)."
-    markdown = comparison_markdown(comparison, notes, limit)
-    page = comparison_html(comparison, notes, limit, footer)
-    return write_outputs(output_dir, "compare_judges", markdown, page, comparison_dict(comparison, notes))
+    parts = comparison_parts(comparison, notes, limit)
+    return write_document(
+        output_dir, "compare_judges", TITLE, parts, comparison_dict(comparison, notes), footer
+    )
 
 
 def summary_lines(comparison: JudgeComparison) -> list[str]:

@@ -1,10 +1,8 @@
-"""Judge specs of ``coconot compare-judges --judge SPEC`` (``saved``, or a backend's form; docs/tools.md).
-
-Each spec becomes judge settings through :meth:`JudgeSettings.resolve`, validated as everywhere else.
-"""
+"""Judge specs of ``coconot compare-judges --judge SPEC``, resolved by ``JudgeSettings.resolve``."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,19 +24,24 @@ class JudgeSpec:
     settings: JudgeSettings | None
 
 
-def spec_metadata(text: str) -> dict[str, Any] | None:
-    """The judge keys of ``NAME`` or ``NAME:MODEL[@WHERE]`` (the backend says what ``WHERE`` sets)."""
-    text = text.strip()
-    if text == SAVED:
+def spec_settings(text: str, shared: Mapping[str, Any]) -> JudgeSettings | None:
+    """The settings of ``NAME`` or ``NAME:MODEL[@WHERE]`` (the backend says what ``WHERE`` sets) with the
+    ``shared`` ones; ``None`` for ``saved``."""
+    spec = text.strip()
+    if spec == SAVED:
         return None
-    name, colon, rest = text.partition(":")
+    name, colon, rest = spec.partition(":")
     model, at, where = rest.partition("@")
     backend = BACKENDS.get(name)
-    if backend is not None and backend.spec_where is None and not colon:
-        return {"judge_backend": name}
-    if backend is None or backend.spec_where is None or not model:
-        raise JudgeConfigError(f"--judge {text!r} is not a judge spec; use {SPEC_HELP}")
-    return {"judge_backend": name, "judge_model": model, **({backend.spec_where: where} if at else {})}
+    metadata = {"judge_backend": name}
+    if backend is None or backend.spec_where is not None or colon:  # not a bare name such as heuristic
+        if backend is None or backend.spec_where is None or not model:
+            raise JudgeConfigError(f"--judge {spec!r} is not a judge spec; use {SPEC_HELP}")
+        metadata.update({"judge_model": model, **({backend.spec_where: where} if at else {})})
+    try:
+        return JudgeSettings.resolve({**shared, **metadata})
+    except JudgeConfigError as exc:
+        raise JudgeConfigError(f"--judge {text}: {exc}") from None
 
 
 def parse_specs(texts: list[str], shared: Mapping[str, Any]) -> list[JudgeSpec]:
@@ -46,23 +49,15 @@ def parse_specs(texts: list[str], shared: Mapping[str, Any]) -> list[JudgeSpec]:
     two apart). Raises :class:`JudgeConfigError` for a malformed or repeated spec or invalid settings."""
     if len(texts) < 2:
         raise JudgeConfigError(f"give at least two --judge options ({SPEC_HELP})")
-    resolved: list[tuple[str, JudgeSettings | None]] = []
-    for text in texts:
-        metadata = spec_metadata(text)
-        try:
-            settings = None if metadata is None else JudgeSettings.resolve({**shared, **metadata})
-        except JudgeConfigError as exc:
-            raise JudgeConfigError(f"--judge {text}: {exc}") from None
-        resolved.append((text, settings))
-    ids = [SAVED if s is None else s.judge_id for _t, s in resolved]
+    resolved = [spec_settings(text, shared) for text in texts]
+    ids = Counter(SAVED if settings is None else settings.judge_id for settings in resolved)
     specs = []
-    for (text, settings), judge_id in zip(resolved, ids, strict=True):
-        name = judge_id
-        if settings is not None and ids.count(judge_id) > 1:
-            name = f"{judge_id}@{settings.endpoint}"
+    for text, settings in zip(texts, resolved, strict=True):
+        name = SAVED if settings is None else settings.judge_id
+        if settings is not None and ids[name] > 1:
+            name = f"{name}@{settings.endpoint}"
         specs.append(JudgeSpec(text, name, settings))
-    names = [s.name for s in specs]
-    repeated = sorted({n for n in names if names.count(n) > 1})
+    repeated = sorted(name for name, count in Counter(spec.name for spec in specs).items() if count > 1)
     if repeated:
         raise JudgeConfigError(f"--judge names the same judge twice: {', '.join(repeated)}")
     return specs

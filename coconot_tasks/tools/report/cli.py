@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from coconot_tasks.results.saved_runs import RunError, load_runs
+from coconot_tasks.tools.report import DEFAULT_TITLE, ReportError, write_report
 
 EPILOG = """\
 RUN is an lm_eval --output_path directory (searched recursively; the newest results_*.json of
@@ -53,19 +54,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run_report(args: argparse.Namespace) -> int:
     """Handler of ``coconot report``: 0 on success, 2 when the runs cannot be reported."""
-    # import cost: the report modules, not needed for --help
-    from coconot_tasks.tools.report import DEFAULT_TITLE, ReportError, write_report
-
     if args.examples < 0:
         print("error: --examples must be >= 0", file=sys.stderr)
         return 2
     try:
-        loaded = load_runs(list(args.runs))
-        runs, seen = [], set()
-        for run in loaded:  # the same results file reached twice (e.g. a directory and its file)
-            if run.results_path.resolve() not in seen:
-                seen.add(run.results_path.resolve())
-                runs.append(run)
+        runs = load_runs(list(args.runs))
         paths = write_report(
             runs,
             args.output_dir,

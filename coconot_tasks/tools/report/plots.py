@@ -1,7 +1,6 @@
 """Charts for the HTML report, drawn with matplotlib's Agg canvas (no pyplot, no global state).
 
-matplotlib is an optional dependency (``pip install 'coconot-tasks[report]'``): this module is
-imported only to draw (see ``render._plots``).
+matplotlib is optional (the 'report' extra): this module is imported only to draw (``render._plots``).
 """
 
 from __future__ import annotations
@@ -35,9 +34,9 @@ def _value(cell: RateCell | None) -> tuple[float, float, float]:
     if cell is None or cell.rate is None:
         return (math.nan, 0.0, 0.0)
     rate = 100.0 * cell.rate
-    if cell.ci is None:
+    if cell.ci95 is None:
         return (rate, 0.0, 0.0)
-    return (rate, max(0.0, rate - 100.0 * cell.ci[0]), max(0.0, 100.0 * cell.ci[1] - rate))
+    return (rate, max(0.0, rate - 100.0 * cell.ci95[0]), max(0.0, 100.0 * cell.ci95[1] - rate))
 
 
 def _png(figure: Figure) -> bytes:
@@ -56,7 +55,7 @@ def category_chart(report: Report) -> bytes:
     figure = Figure(figsize=(11, 3.0 * nrows), layout="constrained")
     axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, scope in zip(axes, columns, strict=False):
-        values = [_value(row.cell(scope)) for row in report.rows]
+        values = [_value(row.cells.get(scope)) for row in report.rows]
         x = list(range(len(values)))
         ax.bar(
             x,
@@ -96,14 +95,14 @@ def category_chart(report: Report) -> bytes:
 
 def subcategory_chart(report: Report, set_name: str) -> bytes:
     """Horizontal grouped bars: one group per subcategory of ``set_name``, one bar per row."""
-    scopes: list[Scope] = report.scopes_of(set_name, ("subcategory",))
+    scopes: list[Scope] = report.scopes_of(set_name, "subcategory")
     styles = row_colours(report.rows)
     nbars = max(1, len(report.rows))
     height = 0.8 / nbars
     figure = Figure(figsize=(10, 1.4 + 0.09 * nbars * len(scopes) + 0.1 * len(scopes)), layout="constrained")
     ax = figure.subplots()
     for index, (row, (colour, hatch)) in enumerate(zip(report.rows, styles, strict=True)):
-        values = [_value(row.cell(scope)) for scope in scopes]
+        values = [_value(row.cells.get(scope)) for scope in scopes]
         y = [g + (index - (nbars - 1) / 2) * height for g in range(len(scopes))]
         ax.barh(
             y,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import importlib
 from collections import Counter
-from types import ModuleType
 
 from coconot_tasks.benchmark.taxonomy import CONTRAST, SETS
 from coconot_tasks.results.judges import describe_judges
@@ -20,21 +19,18 @@ from coconot_tasks.tools.report.numbers import (
     Scope,
     arrow,
     direction,
-    sample_scopes,
 )
 from coconot_tasks.tools.report.stats import PairedDifference
 from coconot_tasks.tools.report.tables import (
     DASH,
+    Block,
     Cell,
     Table,
     difference_cell,
     esc,
     example_html,
     more_html,
-    page_html,
     rate_cell,
-    table_html,
-    table_markdown,
 )
 from coconot_tasks.tools.text_format import share
 
@@ -44,6 +40,11 @@ INTRO = (
     "CoCoNot (Brahman, Kumar et al. 2024, arXiv 2407.12043): compliance rates judged by an LLM. "
     "Original set ↓ (should not comply), contrast set ↑ (should comply)."
 )
+LEAD = (
+    '<p class="lead">CoCoNot (Brahman, Kumar et al. 2024, arXiv 2407.12043): compliance rates judged '
+    "by an LLM. Original set ↓ (the model should not comply), contrast set ↑ (benign look-alikes it "
+    "should comply with).</p>"
+)
 _SPEND_METRICS = ("judge_calls", "judge_prompt_tokens", "judge_completion_tokens", "judge_cost_usd")
 
 
@@ -51,12 +52,12 @@ def _rate_cell(cell: RateCell | None) -> Cell:
     """The rate with its interval and counts; the results value alone when no samples were logged."""
     if cell is None or cell.rate is None:
         return Cell(DASH, title="no data")
-    if cell.ci is None or cell.k is None or cell.n is None:
+    if cell.ci95 is None or cell.k is None or cell.n is None:
         return Cell(share(cell.rate, unit=""), f"({cell.note})" if cell.note else "", title=cell.note)
     title = f"{cell.k} of {cell.n} judged responses complied"
     if cell.judge_errors:
         title += f"; {cell.judge_errors} judge errors excluded"
-    return rate_cell(cell.rate, cell.ci, f"({cell.k}/{cell.n})", title)
+    return rate_cell(cell.rate, cell.ci95, f"({cell.k}/{cell.n})", title)
 
 
 def _score_cell(row: ReportRow) -> Cell:
@@ -73,7 +74,7 @@ def main_table(report: Report) -> Table:
     columns = report.main_columns
     header = ["Model", *[f"{c.short_label} {arrow(c.set_name)}" for c in columns], "CoCoNot score ↑"]
     rows = [
-        [Cell(row.label), *[_rate_cell(row.cell(c)) for c in columns], _score_cell(row)]
+        [Cell(row.label), *[_rate_cell(row.cells.get(c)) for c in columns], _score_cell(row)]
         for row in report.rows
     ]
     notes = [
@@ -88,11 +89,11 @@ def main_table(report: Report) -> Table:
 
 def subcategory_table(report: Report, set_name: str) -> Table:
     """Rows = the set's categories and their subcategories, columns = models/conditions."""
-    scopes = [*report.scopes_of(set_name, ("category", "subcategory")), Scope(set_name)]
+    scopes = [*report.scopes_of(set_name, "category", "subcategory"), Scope(set_name)]
     rows = [
         [
             Cell(scope.short_label if scope.level == "subcategory" else scope.label),
-            *[_rate_cell(r.cell(scope)) for r in report.rows],
+            *[_rate_cell(r.cells.get(scope)) for r in report.rows],
         ]
         for scope in scopes
     ]
@@ -128,19 +129,9 @@ def comparison_table(comparison: Comparison) -> Table:
             label = f"{SET_TITLES[scope.set_name]} {arrow(scope.set_name)}"
         else:
             label = f"{scope.set_name.capitalize()} / {scope.short_label} {arrow(scope.set_name)}"
-        rows.append(
-            [
-                Cell(label),
-                Cell(str(result.n)),
-                Cell(share(result.rate_a, unit="")),
-                Cell(share(result.rate_b, unit="")),
-                difference_cell(result),
-                Cell(str(result.b)),
-                Cell(str(result.c)),
-                Cell(f"{result.p_value:.4g}"),
-                Cell(_direction(scope, result)),
-            ]
-        )
+        rates = [label, str(result.n), share(result.rate_a, unit=""), share(result.rate_b, unit="")]
+        tests = [str(result.b), str(result.c), f"{result.p_value:.4g}", _direction(scope, result)]
+        rows.append([*map(Cell, rates), difference_cell(result), *map(Cell, tests)])
     what = "system prompt vs none" if comparison.kind == "system_prompt" else "vs baseline"
     notes = [
         "Δ in percentage points on the prompts both answered with a verdict (matched by set and CoCoNot "
@@ -158,25 +149,19 @@ def comparison_table(comparison: Comparison) -> Table:
         f"A = {ref} ({'without system prompt' if comparison.kind == 'system_prompt' else 'baseline'})",
         f"B = {cmp_}",
     ]
-    return Table(
-        f"{comparison.title} ({what})",
-        header,
-        rows,
-        notes,
-        anchor="cmp-" + "".join(ch if ch.isalnum() else "-" for ch in comparison.title.lower()),
-        strong_rows=strong,
-        legend=legend,
-        level=3,
-    )
+    anchor = "cmp-" + "".join(ch if ch.isalnum() else "-" for ch in f"{cmp_} vs {ref}".lower())
+    title = f"{cmp_} vs {ref} ({what})"
+    return Table(title, header, rows, notes, anchor, strong_rows=strong, legend=legend, level=3)
 
 
 def judge_spend(row: ReportRow) -> tuple[int, int, float] | None:
     """Judge calls, tokens and USD the row's run spent on its tasks (``None``: not recorded)."""
-    spends = []
-    for task in row.tasks.values():
-        calls, prompt, completion, cost = (row.run.metric(task, name) for name in _SPEND_METRICS)
-        if calls is not None:
-            spends.append((int(calls), int((prompt or 0) + (completion or 0)), float(cost or 0.0)))
+    metrics = [[row.run.metric(task, name) for name in _SPEND_METRICS] for task in row.tasks.values()]
+    spends = [
+        (int(calls), int((prompt or 0) + (completion or 0)), float(cost or 0.0))
+        for calls, prompt, completion, cost in metrics
+        if calls is not None
+    ]
     return _total(spends) if spends else None
 
 
@@ -185,10 +170,7 @@ def _total(spends: list[tuple[int, int, float]]) -> tuple[int, int, float]:
 
 
 def _spend_text(spend: tuple[int, int, float] | None) -> str:
-    if spend is None:
-        return DASH
-    calls, tokens, cost = spend
-    return f"{calls:,} calls, {tokens:,} tokens, ${cost:.4f}"
+    return DASH if spend is None else f"{spend[0]:,} calls, {spend[1]:,} tokens, ${spend[2]:.4f}"
 
 
 def runs_table(report: Report) -> Table:
@@ -225,18 +207,15 @@ def judge_error_table(report: Report) -> Table | None:
     """Items without a verdict per row and set (``None`` when there are none)."""
     rows = []
     for row in report.rows:
-        for set_name in SETS:
+        for set_name, task in row.tasks.items():
             samples = row.samples.get(set_name) or []
             errors = row.judge_errors(set_name)
-            if samples and errors:
+            if errors:
                 outcomes = Counter(s.result.outcome if s.result else "unreadable verdict" for s in errors)
                 first = next((s.result.error for s in errors if s.result and s.result.error), "") or ""
                 cells = [str(len(errors)), str(len(samples))]
                 cells += [", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items())), first[:200]]
-            elif not samples and set_name in row.tasks:
-                rate = row.run.metric(row.tasks[set_name], "judge_error_rate")
-                if not rate:
-                    continue
+            elif not samples and (rate := row.run.metric(task, "judge_error_rate")):
                 cells = [share(rate), DASH, DASH, DASH]
             else:
                 continue
@@ -248,54 +227,20 @@ def judge_error_table(report: Report) -> Table | None:
     return Table("Judge errors", header, rows, notes, anchor="judge-errors", text=True)
 
 
-def all_tables(report: Report) -> list[Table]:
-    """Every table of the report in display order (the runs table last)."""
-    tables = [main_table(report)]
-    tables += [subcategory_table(report, s) for s in SETS if report.scopes_of(s, ("category", "subcategory"))]
-    tables += [comparison_table(c) for c in report.comparisons]
-    errors = judge_error_table(report)
-    return [*tables, *([errors] if errors else []), runs_table(report)]
-
-
-def report_markdown(report: Report, title: str) -> str:
-    """The whole ``report.md``."""
-    parts = [f"# {title}", "", INTRO, ""]
-    if report.judge_notice:
-        parts.extend([f"> **{report.judge_notice}**", ""])
-    if report.warnings:
-        parts.extend([*(f"> warning: {w}" for w in report.warnings), ""])
-    heading_done = False
-    for table in all_tables(report):
-        if table.level == 3 and not heading_done:
-            parts.append(f"## Paired comparisons (baseline: {report.baseline or DASH})\n")
-            heading_done = True
-        parts.append(table_markdown(table))
-    if len(report.rows) >= 2 and not heading_done:
-        parts.append("## Paired comparisons\n\nNo pair of rows shares logged samples.\n")
-    return "\n".join(parts)
-
-
-def _plots() -> ModuleType | str:
-    """The chart module, or why charts cannot be drawn."""
+def _charts(report: Report, set_name: str | None) -> str:
+    """Charts for the main table (``set_name`` None) or one set's subcategories; a note on failure."""
     try:
         # The one import of matplotlib: optional (the 'report' extra) and slow, so only to draw. It is
         # imported by name first because the plots module may already be loaded.
         importlib.import_module("matplotlib")
         from coconot_tasks.tools.report import plots
     except ImportError as exc:
-        return f"matplotlib is not installed ({exc}); install it with pip install 'coconot-tasks[report]'"
-    return plots
-
-
-def _charts(report: Report, set_name: str | None) -> str:
-    """Charts for the main table (``set_name`` None) or one set's subcategories; a note on failure."""
-    plots = _plots()
-    if isinstance(plots, str):
-        return f'<p class="note">Charts omitted: {esc(plots)}.</p>' if set_name is None else ""
+        why = f"matplotlib is not installed ({exc}); install it with pip install 'coconot-tasks[report]'"
+        return f'<p class="note">Charts omitted: {esc(why)}.</p>' if set_name is None else ""
     try:
         if set_name is None:
             png, alt = plots.category_chart(report), "compliance rate per category and model"
-        elif report.scopes_of(set_name, ("subcategory",)):
+        elif report.scopes_of(set_name, "subcategory"):
             png, alt = (
                 plots.subcategory_chart(report, set_name),
                 f"{set_name} compliance rate per subcategory",
@@ -337,27 +282,24 @@ def examples_html(report: Report, per_row: int) -> str:
         out.append('<p class="none">No samples were logged (run lm_eval with --log_samples).</p>')
         return "\n".join(out)
     for set_name in SETS:
-        scopes = report.scopes_of(set_name, ("subcategory",))
+        scopes = report.scopes_of(set_name, "subcategory")
         if not scopes:
             continue
         heading = f"{SET_TITLES[set_name]}: judged {FAILURE_VERDICT[set_name]}"
         out.append(f'<h3 id="examples-{set_name}">{esc(heading)}</h3>')
-        grouped: dict[str, dict[Scope, list[Sample]]] = {row.label: {} for row in rows}
-        for row in rows:
-            for sample in row.failures(set_name):
-                grouped[row.label].setdefault(sample_scopes(sample)[2], []).append(sample)
         for scope in scopes:
+            failed = {row.label: row.failures(scope) for row in rows}
             counts = [
-                f"{row.label}: {len(grouped[row.label].get(scope, []))}/{cell.n}"
+                f"{row.label}: {len(failed[row.label])}/{cell.n}"
                 for row in rows
-                if (cell := row.cell(scope)) is not None and cell.n
+                if (cell := row.cells.get(scope)) is not None and cell.n
             ]
             out.append(
                 f'<details class="subcat"><summary>{esc(scope.label)}'
                 f'<span class="counts">failures: {esc(" · ".join(counts))}</span></summary>'
             )
             for row in rows:
-                failures = grouped[row.label].get(scope, [])
+                failures = failed[row.label]
                 out.append(f'<div class="row-label">{esc(row.label)}</div>')
                 if not failures:
                     out.append('<p class="none">none</p>')
@@ -367,35 +309,37 @@ def examples_html(report: Report, per_row: int) -> str:
     return "\n".join(out)
 
 
-def report_html(report: Report, title: str, per_row: int, footer: str) -> str:
-    """The whole ``report.html``."""
-    tables = all_tables(report)
-    toc: list[tuple[str, str]] = [(t.anchor, t.title) for t in tables if t.level == 2]
+def report_parts(report: Report, title: str, per_row: int) -> list[Table | Block]:
+    """Everything ``report.md`` and ``report.html`` show, in order."""
+    body: list[Table | Block] = [main_table(report), Block(html=_charts(report, None))]
+    for set_name in SETS:
+        if report.scopes_of(set_name, "category", "subcategory"):
+            body += [subcategory_table(report, set_name), Block(html=_charts(report, set_name))]
+    if report.comparisons:
+        baseline = report.baseline or DASH
+        body.append(
+            Block(
+                f"## Paired comparisons (baseline: {baseline})\n",
+                f'<h2 id="comparisons">Paired comparisons (baseline: {esc(baseline)})</h2>',
+            )
+        )
+        body += [comparison_table(c) for c in report.comparisons]
+    errors = judge_error_table(report)
+    body += [*([errors] if errors else []), Block(html=examples_html(report, per_row)), runs_table(report)]
+    if len(report.rows) >= 2 and not report.comparisons:
+        body.append(Block("## Paired comparisons\n\nNo pair of rows shares logged samples.\n"))
+    toc = [(t.anchor, t.title) for t in body if isinstance(t, Table) and t.level == 2]
     if report.comparisons:
         toc.insert(-1, ("comparisons", "Paired comparisons"))
     toc.insert(-1, ("examples", "Examples of failures"))
-    body: list[str] = [
-        f"<h1>{esc(title)}</h1>",
-        '<p class="lead">CoCoNot (Brahman, Kumar et al. 2024, arXiv 2407.12043): compliance rates judged '
-        "by an LLM. Original set ↓ (the model should not comply), contrast set ↑ (benign look-alikes it "
-        "should comply with).</p>",
-        '<nav class="toc">' + "".join(f'<a href="#{esc(a)}">{esc(t)}</a>' for a, t in toc) + "</nav>",
-    ]
+    nav = '<nav class="toc">' + "".join(f'<a href="#{esc(a)}">{esc(t)}</a>' for a, t in toc) + "</nav>"
+    head = [Block(f"# {title}\n\n{INTRO}\n", f"<h1>{esc(title)}</h1>\n{LEAD}\n{nav}")]
     if report.judge_notice:
-        body.append(f'<p class="warning judges"><strong>{esc(report.judge_notice)}</strong></p>')
-    body.extend(f'<p class="warning">{esc(w)}</p>' for w in report.warnings)
-    comparisons_started = False
-    for table in tables:
-        if table.level == 3 and not comparisons_started:
-            body.append(
-                f'<h2 id="comparisons">Paired comparisons (baseline: {esc(report.baseline or DASH)})</h2>'
-            )
-            comparisons_started = True
-        if table.anchor == "runs":
-            body.append(examples_html(report, per_row))
-        body.append(table_html(table))
-        if table.anchor == "main":
-            body.append(_charts(report, None))
-        elif table.anchor.startswith("sub-"):
-            body.append(_charts(report, table.anchor[len("sub-") :]))
-    return page_html(title, body, footer)
+        notice = report.judge_notice
+        head.append(
+            Block(f"> **{notice}**\n", f'<p class="warning judges"><strong>{esc(notice)}</strong></p>')
+        )
+    if report.warnings:
+        md = "".join(f"> warning: {w}\n" for w in report.warnings)
+        head.append(Block(md, "\n".join(f'<p class="warning">{esc(w)}</p>' for w in report.warnings)))
+    return [*head, *body]

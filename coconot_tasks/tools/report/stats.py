@@ -11,10 +11,7 @@ Z95 = 1.959963984540054
 
 
 def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """The Wilson score interval ``(lower, upper)`` of the proportion ``k/n``; ``(0, 1)`` when ``n == 0``.
-
-    ``k == 0`` gives a lower bound of exactly 0 and ``k == n`` an upper bound of exactly 1.
-    """
+    """The Wilson score interval ``(lower, upper)`` of ``k/n`` (exact 0 / 1 at the edges; (0, 1) if n=0)."""
     if n < 0 or not 0 <= k <= n:
         raise ValueError(f"wilson: need 0 <= k <= n, got k={k}, n={n}")
     if n == 0:
@@ -30,11 +27,7 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
 
 
 def mcnemar_exact(b: int, c: int) -> float:
-    """Two-sided exact McNemar p-value for discordant pair counts ``b`` and ``c``.
-
-    Under the null hypothesis ``min(b, c)`` is Binomial(b + c, 1/2); p = ``min(1, 2 P(X <= min(b, c)))``,
-    computed exactly in integers; no discordant pair gives 1.
-    """
+    """Two-sided exact McNemar p-value ``min(1, 2 P(X <= min(b, c)))``, X ~ Binomial(b + c, 1/2)."""
     if b < 0 or c < 0:
         raise ValueError(f"mcnemar_exact: counts must be >= 0, got b={b}, c={c}")
     n = b + c
@@ -45,11 +38,9 @@ def mcnemar_exact(b: int, c: int) -> float:
 
 @dataclass(frozen=True)
 class PairedDifference:
-    """Binary outcomes of A (reference) and B (compared) on the same items.
+    """Binary outcomes of A (reference) and B on the same items: ``b`` only A positive, ``c`` only B.
 
-    ``b``: items where only A is positive, ``c``: only B; a 95% Wald interval of ``rate_b - rate_a``
-    for paired proportions and the exact McNemar p-value.
-    """
+    The rates and ``difference`` (``rate_b - rate_a``) are ``None`` without items."""
 
     n: int
     positives_a: int
@@ -58,43 +49,35 @@ class PairedDifference:
     c: int
     p_value: float
     difference_ci: tuple[float, float]
+    rate_a: float | None
+    rate_b: float | None
+    difference: float | None
 
-    @property
-    def rate_a(self) -> float | None:
-        """Share of items positive under A (``None`` without items)."""
-        return self.positives_a / self.n if self.n else None
-
-    @property
-    def rate_b(self) -> float | None:
-        """Share of items positive under B (``None`` without items)."""
-        return self.positives_b / self.n if self.n else None
-
-    @property
-    def difference(self) -> float | None:
-        """``rate_b - rate_a`` (``None`` without items)."""
-        return (self.c - self.b) / self.n if self.n else None
+    def to_dict(self, a: str, b: str) -> dict[str, object]:
+        """JSON-able numbers; the discordant counts are ``only_<a>_complied`` and ``only_<b>_complied``."""
+        return {
+            "n": self.n,
+            "difference": self.difference,
+            "difference_ci95": list(self.difference_ci),
+            f"only_{a}_complied": self.b,
+            f"only_{b}_complied": self.c,
+            "mcnemar_exact_p": self.p_value,
+        }
 
 
 def paired_difference(pairs: Iterable[tuple[bool, bool]], z: float = Z95) -> PairedDifference:
-    """Compare paired binary outcomes ``(a, b)``: rates, discordant counts, interval, McNemar.
-
-    The interval is ``d +- z * sqrt((b + c) - (c - b)**2 / n) / n``, clipped to [-1, 1].
-    """
+    """Rates, discordant counts, Wald interval ``d +- z sqrt((b + c) - (c - b)**2 / n) / n`` and McNemar."""
     pairs = [(bool(a), bool(b)) for a, b in pairs]
     n = len(pairs)
     only_a = sum(a and not b for a, b in pairs)
     only_b = sum(b and not a for a, b in pairs)
+    positives_a, positives_b = sum(a for a, _ in pairs), sum(b for _, b in pairs)
     interval = (-1.0, 1.0)
+    rates: tuple[float | None, float | None, float | None] = (None, None, None)
     if n:
         d = (only_b - only_a) / n
         half = z * math.sqrt(max(0.0, (only_a + only_b) - (only_b - only_a) ** 2 / n)) / n
         interval = (max(-1.0, d - half), min(1.0, d + half))
-    return PairedDifference(
-        n=n,
-        positives_a=sum(a for a, _ in pairs),
-        positives_b=sum(b for _, b in pairs),
-        b=only_a,
-        c=only_b,
-        p_value=mcnemar_exact(only_a, only_b),
-        difference_ci=interval,
-    )
+        rates = (positives_a / n, positives_b / n, d)
+    p_value = mcnemar_exact(only_a, only_b)
+    return PairedDifference(n, positives_a, positives_b, only_a, only_b, p_value, interval, *rates)

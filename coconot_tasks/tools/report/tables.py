@@ -35,11 +35,6 @@ class Cell:
     title: str = ""
     path: bool = False  # a file path (monospace, may break anywhere)
 
-    @property
-    def plain(self) -> str:
-        """Text, detail and counts on one line."""
-        return " ".join(part for part in (self.text, self.detail, self.counts) if part)
-
 
 @dataclass
 class Table:
@@ -81,7 +76,7 @@ def table_markdown(table: Table) -> str:
     for number, row in enumerate(table.rows):
         cells = []
         for cell in row:
-            text = md_cell(cell.plain)
+            text = md_cell(" ".join(part for part in (cell.text, cell.detail, cell.counts) if part))
             cells.append(f"**{text}**" if number in table.strong_rows and text else text)
         lines.append("| " + " | ".join(cells) + " |")
     if table.notes:
@@ -143,23 +138,34 @@ def more_html(shown: int, total: int) -> list[str]:
     return [f'<p class="none">… and {total - shown} more</p>'] if total > shown else []
 
 
-def page_html(title: str, body: list[str], footer: str) -> str:
-    """A self-contained page (the CSS above, no script) around the HTML fragments ``body``."""
-    return (
+@dataclass
+class Block:
+    """A part of a document other than a table, as Markdown and as HTML (``None``: not in that format)."""
+
+    markdown: str | None = None
+    html: str | None = None
+
+
+def write_document(
+    output_dir: Path, stem: str, title: str, parts: list[Table | Block], data: Any, footer: str
+) -> dict[str, Path]:
+    """Write ``parts`` as ``STEM.md`` and a self-contained ``STEM.html``, and ``data`` as ``STEM.json``.
+
+    Returns the paths by format. The page has the CSS above and no script."""
+    markdown = [table_markdown(p) if isinstance(p, Table) else p.markdown for p in parts]
+    body = [table_html(p) if isinstance(p, Table) else p.html for p in parts]
+    page = (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{esc(title)}</title><style>{CSS}</style></head>\n"
-        "<body><main>\n" + "\n".join([*body, f"<footer>{esc(footer)}</footer>"]) + "\n</main></body></html>\n"
+        f"<title>{esc(title)}</title><style>{CSS}</style></head>\n<body><main>\n"
+        + "\n".join([*(b for b in body if b is not None), f"<footer>{esc(footer)}</footer>"])
+        + "\n</main></body></html>\n"
     )
-
-
-def write_outputs(output_dir: Path, stem: str, markdown: str, page: str, data: Any) -> dict[str, Path]:
-    """Write ``STEM.md``, ``STEM.html`` and ``STEM.json`` into ``output_dir``; return the paths by format."""
     output_dir.mkdir(parents=True, exist_ok=True)
     paths = {ext: output_dir / f"{stem}.{ext}" for ext in ("md", "html", "json")}
-    paths["md"].write_text(markdown, encoding="utf-8")
+    paths["md"].write_text("\n".join(m for m in markdown if m is not None), encoding="utf-8")
     paths["html"].write_text(page, encoding="utf-8")
     paths["json"].write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return paths
