@@ -9,11 +9,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from coconot_tasks.harness.exit_status import EXIT_INTERRUPTED, EXIT_USAGE
-from coconot_tasks.judge.backends import BACKENDS, backend_for
-from coconot_tasks.judge.backends.openai.retired import DEFAULT_JUDGE_MODEL
+from coconot_tasks.judge.backends import BACKENDS, DEFAULT_BACKEND, backend_for
 from coconot_tasks.judge.cache import CacheError, VerdictCache
 from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import JudgeStats
+
+#: The judge a tool uses unless told otherwise: help texts name its model and key variables.
+DEFAULT_JUDGE = BACKENDS[DEFAULT_BACKEND]
 
 #: How a judging command resumes after transient judge errors.
 RERUN_TOOL = "rerun the same command: verdicts already obtained come from the judge cache"
@@ -83,7 +85,7 @@ def add_judge_arguments(parser: argparse.ArgumentParser, *, backend_help: str) -
     parser.add_argument(
         "--judge-model",
         metavar="M",
-        help=f"judge model (default: COCONOT_JUDGE_MODEL or {DEFAULT_JUDGE_MODEL})",
+        help=f"judge model (default: COCONOT_JUDGE_MODEL or {DEFAULT_JUDGE.default_model})",
     )
     parser.add_argument("--judge-base-url", metavar="URL", help="OpenAI-compatible judge endpoint")
     parser.add_argument("--judge-backend", choices=list(BACKENDS), help=backend_help)

@@ -8,12 +8,11 @@ from pathlib import Path
 
 from coconot_tasks.benchmark.taxonomy import SETS
 from coconot_tasks.harness.exit_status import EXIT_JUDGE_ERRORS
-from coconot_tasks.judge.backends.openai import OpenAIBackend
 from coconot_tasks.judge.preflight import check_judge
 from coconot_tasks.judge.pricing import format_cost, prices_known
 from coconot_tasks.judge.settings import JudgeConfigError
 from coconot_tasks.results.saved_runs import RunError, load_runs
-from coconot_tasks.tools.common import add_spend_arguments, cli_error
+from coconot_tasks.tools.common import DEFAULT_JUDGE, add_spend_arguments, cli_error
 from coconot_tasks.tools.compare_judges.compare import compare_judges, judge_all, select_responses
 from coconot_tasks.tools.compare_judges.render import summary_lines, write_comparison
 from coconot_tasks.tools.compare_judges.specs import SPEC_HELP, parse_specs
@@ -22,7 +21,7 @@ _EPILOG = f"""\
 JUDGE specs: saved (the verdicts already in the runs), heuristic, openai:MODEL (at
 COCONOT_JUDGE_BASE_URL / OPENAI_BASE_URL, else OpenAI), openai:MODEL@BASE_URL, vllm:MODEL@REVISION
 (the managed local vLLM judge at a pinned commit). The first judge is the reference of every
-difference. API keys come from {OpenAIBackend.key_hint()} only; other judge
+difference. API keys come from {DEFAULT_JUDGE.key_hint()} only; other judge
 settings from the COCONOT_JUDGE_* environment, as for lm_eval runs.
 
 examples:

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 
 from coconot_tasks.generation import lm_eval_none_placeholder
 from coconot_tasks.harness.exit_status import EXIT_JUDGE_ERRORS
-from coconot_tasks.judge.backends import BACKENDS
 from coconot_tasks.judge.outcome import batch_failure, what_to_do
 from coconot_tasks.judge.preflight import check_judge
 from coconot_tasks.judge.pricing import format_cost, prices_known
 from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
 from coconot_tasks.results.saved_runs import RunError, load_runs
 from coconot_tasks.tools.common import (
+    DEFAULT_JUDGE,
     RERUN_TOOL,
     add_judge_arguments,
     add_spend_arguments,
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 
 _EPILOG = f"""\
-The judge key is read from {BACKENDS[JudgeSettings.backend].key_hint()} only; the other judge
+The judge key is read from {DEFAULT_JUDGE.key_hint()} only; the other judge
 settings default to the COCONOT_JUDGE_* environment variables, as for lm_eval runs.
 Each RUN is an lm_eval --output_path directory (the newest results of every model below it)
 or a results_*.json file, saved with --log_samples. Output per run:
