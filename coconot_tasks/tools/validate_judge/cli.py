@@ -44,6 +44,7 @@ from coconot_tasks.tools.validate_judge.checks import (
     XSTestInput,
     parse_checks,
     rubric_subcategory,
+    run_checks,
 )
 from coconot_tasks.tools.validate_judge.load import (
     ENV_XSTEST_DIR,
@@ -51,6 +52,7 @@ from coconot_tasks.tools.validate_judge.load import (
     default_xstest_dir,
     load_xstest,
 )
+from coconot_tasks.tools.validate_judge.render import print_summary, write_validation_report
 
 _EPILOG = f"""\
 checks: xstest (XSTest v2 human labels), pref-chosen and pref-rejected (CoCoNot preference
@@ -208,10 +210,6 @@ def _load_rubric(data_dir: Path | None, checks: list[XSTestInput | LabelCheck]) 
 
 def run_validate_judge(args: argparse.Namespace) -> int:
     """Run ``coconot validate-judge``; returns the exit status."""
-    # import cost: the judge engine and asyncio (~20 ms), not needed by the other coconot commands
-    from coconot_tasks.tools.validate_judge.render import print_summary, write_validation_report
-    from coconot_tasks.tools.validate_judge.run import run_checks
-
     if args.limit is not None and args.limit < 1:
         return _error(f"--limit must be at least 1, not {args.limit}")
     try:

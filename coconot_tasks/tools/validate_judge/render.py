@@ -23,6 +23,7 @@ from coconot_tasks.tools.text_format import decimal, excerpt, md_cell, md_row, p
 from coconot_tasks.tools.validate_judge.checks import (
     HUMAN_ID,
     SUBCATEGORY,
+    JudgeValidation,
     LabelCheckReport,
     RecallCount,
     ValidationReport,
@@ -34,7 +35,6 @@ from coconot_tasks.tools.validate_judge.load import (
     SET_OF_SAFETY,
     safety_of,
 )
-from coconot_tasks.tools.validate_judge.run import JudgeValidation
 
 # --------------------------------------------------------------------------- validation.json
 
