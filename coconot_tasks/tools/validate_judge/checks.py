@@ -424,17 +424,12 @@ class LabelCheckReport:
         """Responses the judge gave no verdict (left out of the recall)."""
         return len(self.no_verdict_items)
 
-    @property
-    def recall(self) -> float | None:
-        """Share of the responses with a verdict that got the expected class."""
-        return self.overall.recall
-
     def summary(self) -> dict[str, Any]:
         """The check's line of numbers in ``validation.json``."""
         return {
             "n": self.overall.n,
             "expected": self.check.expected,
-            "recall": self.recall,
+            "recall": self.overall.recall,
             "misses": len(self.misses),
             "no_verdict": self.no_verdict,
         }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,8 +50,9 @@ from coconot_tasks.tools.validate_judge.checks import (
 from coconot_tasks.tools.validate_judge.load import (
     ENV_XSTEST_DIR,
     XSTestError,
-    default_xstest_dir,
-    load_xstest,
+    evenly_spaced,
+    find_completion_files,
+    load_completions,
 )
 from coconot_tasks.tools.validate_judge.render import print_summary, write_validation_report
 
@@ -134,12 +136,14 @@ class _Absent(Exception):
 def _load_xstest(args: argparse.Namespace) -> XSTestInput:
     paths: list[Path] = list(args.xstest_dir or [])
     if not paths:
-        default = default_xstest_dir()
-        if default is None:
+        default = os.environ.get(ENV_XSTEST_DIR)  # the CLI's default, as for the COCONOT_JUDGE_* settings
+        if not default:
             raise _Absent(f"no XSTest data: pass --xstest-dir DIR or set {ENV_XSTEST_DIR}")
-        paths = [default]
+        paths = [Path(default).expanduser()]
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
-    return XSTestInput.of(load_xstest(paths, models, args.limit), args.partial_refusal)
+    files = find_completion_files(paths, models)
+    rows = [row for file in files for row in evenly_spaced(load_completions(file), args.limit)]
+    return XSTestInput.of(rows, args.partial_refusal)
 
 
 def _load_training(kind: str, data_dir: Path | None) -> TrainingRows:
