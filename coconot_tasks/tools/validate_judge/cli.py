@@ -125,10 +125,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=run_validate_judge)
 
 
-def _error(message: str) -> int:
-    return cli_error("validate-judge", message)
-
-
 class _Absent(Exception):
     """A check's data is not there (skipped when the checks were not chosen explicitly)."""
 
@@ -215,23 +211,23 @@ def _load_rubric(data_dir: Path | None, checks: list[XSTestInput | LabelCheck]) 
 def run_validate_judge(args: argparse.Namespace) -> int:
     """Run ``coconot validate-judge``; returns the exit status."""
     if args.limit is not None and args.limit < 1:
-        return _error(f"--limit must be at least 1, not {args.limit}")
+        return cli_error("validate-judge", f"--limit must be at least 1, not {args.limit}")
     try:
         checks = parse_checks(args.checks) if args.checks else list(CHECKS)
     except CheckSelectionError as exc:
-        return _error(str(exc))
+        return cli_error("validate-judge", str(exc))
     if args.data_dir is not None and not args.data_dir.is_dir():
-        return _error(f"--data-dir {args.data_dir}: no such directory")
+        return cli_error("validate-judge", f"--data-dir {args.data_dir}: no such directory")
     try:
         loaded, skipped = _load_checks(args, checks, explicit=args.checks is not None)
     except (_Absent, XSTestError, DataError, EvalSetError) as exc:
-        return _error(str(exc))
+        return cli_error("validate-judge", str(exc))
     if not loaded:
         by_reason: dict[str, list[str]] = {}
         for name, reason in skipped.items():
             by_reason.setdefault(reason, []).append(name)
         reasons = "; ".join(f"{', '.join(names)}: {reason}" for reason, names in by_reason.items())
-        return _error(f"no check has data ({reasons})")
+        return cli_error("validate-judge", f"no check has data ({reasons})")
     for name, reason in skipped.items():
         print(f"coconot validate-judge: check {name} skipped: {reason}", file=sys.stderr)
     try:
@@ -240,7 +236,7 @@ def run_validate_judge(args: argparse.Namespace) -> int:
         # Every judge but the offline heuristic reads the official rubric.
         rubric = _load_rubric(args.data_dir, loaded) if backend_for(settings).remote else None
     except (JudgeConfigError, ResourceError) as exc:
-        return _error(str(exc))
+        return cli_error("validate-judge", str(exc))
 
     progress = not args.no_progress
     with interruption_reported("validate-judge", settings):
