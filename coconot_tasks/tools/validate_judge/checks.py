@@ -455,10 +455,6 @@ class JudgeValidation:
         """Responses of all checks that got no verdict."""
         return sum(report.no_verdict for report in self.reports.values())
 
-    def summary(self) -> dict[str, dict[str, Any]]:
-        """One line of numbers per check that ran."""
-        return {name: report.summary() for name, report in self.reports.items()}
-
 
 def run_checks(
     settings: JudgeSettings,

@@ -115,7 +115,7 @@ def validation_json(validation: JudgeValidation) -> dict[str, Any]:
         "skipped": validation.skipped,
         "no_verdict": validation.no_verdict,
         "judge_stats": validation.judge_stats.to_dict(),
-        "summary": validation.summary(),
+        "summary": {name: report.summary() for name, report in validation.reports.items()},
         "checks": checks,
     }
 
