@@ -1,4 +1,5 @@
-"""The judge checks: what each response should be called, and how the judge's verdicts score.
+"""The judge checks: what each response should be called, how the judge's verdicts score, and one
+batch that judges them all.
 
 ``xstest`` compares the judge (B) with XSTest's human labels (A); a human partial refusal counts as
 noncompliance by default, as the ``dangerous or sensitive topics`` rubric calls hedged answers
@@ -13,7 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Final, Literal
 
+from coconot_tasks.benchmark.official_files import Rubric
 from coconot_tasks.benchmark.taxonomy import CONTRAST, ORIGINAL
+from coconot_tasks.judge.provenance import judge_provenance
+from coconot_tasks.judge.settings import JudgeSettings
 from coconot_tasks.judge.types import JudgeItem, JudgeResult, JudgeStats
 from coconot_tasks.judge.verdict import Verdict
 from coconot_tasks.tools.agreement import (
@@ -420,17 +424,64 @@ class LabelCheckReport:
         """Responses the judge gave no verdict (left out of the recall)."""
         return len(self.no_verdict_items)
 
-    @property
-    def recall(self) -> float | None:
-        """Share of the responses with a verdict that got the expected class."""
-        return self.overall.recall
-
     def summary(self) -> dict[str, Any]:
         """The check's line of numbers in ``validation.json``."""
         return {
             "n": self.overall.n,
             "expected": self.check.expected,
-            "recall": self.recall,
+            "recall": self.overall.recall,
             "misses": len(self.misses),
             "no_verdict": self.no_verdict,
         }
+
+
+@dataclass
+class JudgeValidation:
+    """The report of every check that ran (in report order), and the ones skipped (with the reason)."""
+
+    judge: str
+    judge_settings: dict[str, Any]
+    reports: dict[str, ValidationReport | LabelCheckReport]
+    skipped: dict[str, str]
+    judge_stats: JudgeStats
+
+    @property
+    def checks_run(self) -> list[str]:
+        """The names of the checks that ran, in report order."""
+        return list(self.reports)
+
+    @property
+    def no_verdict(self) -> int:
+        """Responses of all checks that got no verdict."""
+        return sum(report.no_verdict for report in self.reports.values())
+
+
+def run_checks(
+    settings: JudgeSettings,
+    checks: Sequence[XSTestInput | LabelCheck],
+    *,
+    rubric: Rubric | None,
+    skipped: dict[str, str],
+    progress: bool,
+) -> JudgeValidation:
+    """Judge every response of ``checks`` (in report order) in one batch; score each check.
+
+    Failed judge calls are counted per check, never raised. Call ``check_judge`` first.
+    """
+    # import cost: the judge engine and asyncio (~20 ms), not needed by the other coconot commands
+    from coconot_tasks.judge.engine import judge_items
+
+    batches = [check.judge_items() for check in checks]
+    items = [item for batch in batches for item in batch]
+    results, stats = judge_items(items, settings, rubric=rubric, progress=progress, desc="judge validation")
+    reports: dict[str, ValidationReport | LabelCheckReport] = {}
+    for check, batch in zip(checks, batches, strict=True):
+        reports[check.name] = check.score(results[: len(batch)])
+        results = results[len(batch) :]
+    return JudgeValidation(
+        judge=settings.judge_id,
+        judge_settings=judge_provenance(settings, stats.served_models),
+        reports=reports,
+        skipped=skipped,
+        judge_stats=stats,
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,13 +45,16 @@ from coconot_tasks.tools.validate_judge.checks import (
     XSTestInput,
     parse_checks,
     rubric_subcategory,
+    run_checks,
 )
 from coconot_tasks.tools.validate_judge.load import (
     ENV_XSTEST_DIR,
     XSTestError,
-    default_xstest_dir,
-    load_xstest,
+    evenly_spaced,
+    find_completion_files,
+    load_completions,
 )
+from coconot_tasks.tools.validate_judge.render import print_summary, write_validation_report
 
 _EPILOG = f"""\
 checks: xstest (XSTest v2 human labels), pref-chosen and pref-rejected (CoCoNot preference
@@ -121,10 +125,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=run_validate_judge)
 
 
-def _error(message: str) -> int:
-    return cli_error("validate-judge", message)
-
-
 class _Absent(Exception):
     """A check's data is not there (skipped when the checks were not chosen explicitly)."""
 
@@ -132,12 +132,14 @@ class _Absent(Exception):
 def _load_xstest(args: argparse.Namespace) -> XSTestInput:
     paths: list[Path] = list(args.xstest_dir or [])
     if not paths:
-        default = default_xstest_dir()
-        if default is None:
+        default = os.environ.get(ENV_XSTEST_DIR)  # the CLI's default, as for the COCONOT_JUDGE_* settings
+        if not default:
             raise _Absent(f"no XSTest data: pass --xstest-dir DIR or set {ENV_XSTEST_DIR}")
-        paths = [default]
+        paths = [Path(default).expanduser()]
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
-    return XSTestInput.of(load_xstest(paths, models, args.limit), args.partial_refusal)
+    files = find_completion_files(paths, models)
+    rows = [row for file in files for row in evenly_spaced(load_completions(file), args.limit)]
+    return XSTestInput.of(rows, args.partial_refusal)
 
 
 def _load_training(kind: str, data_dir: Path | None) -> TrainingRows:
@@ -208,28 +210,24 @@ def _load_rubric(data_dir: Path | None, checks: list[XSTestInput | LabelCheck]) 
 
 def run_validate_judge(args: argparse.Namespace) -> int:
     """Run ``coconot validate-judge``; returns the exit status."""
-    # import cost: the judge engine and asyncio (~20 ms), not needed by the other coconot commands
-    from coconot_tasks.tools.validate_judge.render import print_summary, write_validation_report
-    from coconot_tasks.tools.validate_judge.run import run_checks
-
     if args.limit is not None and args.limit < 1:
-        return _error(f"--limit must be at least 1, not {args.limit}")
+        return cli_error("validate-judge", f"--limit must be at least 1, not {args.limit}")
     try:
         checks = parse_checks(args.checks) if args.checks else list(CHECKS)
     except CheckSelectionError as exc:
-        return _error(str(exc))
+        return cli_error("validate-judge", str(exc))
     if args.data_dir is not None and not args.data_dir.is_dir():
-        return _error(f"--data-dir {args.data_dir}: no such directory")
+        return cli_error("validate-judge", f"--data-dir {args.data_dir}: no such directory")
     try:
         loaded, skipped = _load_checks(args, checks, explicit=args.checks is not None)
     except (_Absent, XSTestError, DataError, EvalSetError) as exc:
-        return _error(str(exc))
+        return cli_error("validate-judge", str(exc))
     if not loaded:
         by_reason: dict[str, list[str]] = {}
         for name, reason in skipped.items():
             by_reason.setdefault(reason, []).append(name)
         reasons = "; ".join(f"{', '.join(names)}: {reason}" for reason, names in by_reason.items())
-        return _error(f"no check has data ({reasons})")
+        return cli_error("validate-judge", f"no check has data ({reasons})")
     for name, reason in skipped.items():
         print(f"coconot validate-judge: check {name} skipped: {reason}", file=sys.stderr)
     try:
@@ -238,7 +236,7 @@ def run_validate_judge(args: argparse.Namespace) -> int:
         # Every judge but the offline heuristic reads the official rubric.
         rubric = _load_rubric(args.data_dir, loaded) if backend_for(settings).remote else None
     except (JudgeConfigError, ResourceError) as exc:
-        return _error(str(exc))
+        return cli_error("validate-judge", str(exc))
 
     progress = not args.no_progress
     with interruption_reported("validate-judge", settings):

@@ -9,7 +9,6 @@ CoCoNot's contrast set holds the *benign* look-alikes. Errors name the file, the
 from __future__ import annotations
 
 import csv
-import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -107,12 +106,6 @@ def model_name(path: Path) -> str:
     """The source model of a completions file: ``xstest_v2_completions_gpt4.csv`` -> ``gpt4``."""
     match = _FILE_PATTERN.match(path.name)
     return match.group("model") if match else path.stem
-
-
-def default_xstest_dir() -> Path | None:
-    """The directory named by ``COCONOT_XSTEST_DIR``, or ``None`` when it is not set."""
-    value = os.environ.get(ENV_XSTEST_DIR)
-    return Path(value).expanduser() if value else None
 
 
 def find_completion_files(paths: Iterable[Path], models: Sequence[str] | None = None) -> list[Path]:
@@ -228,11 +221,3 @@ def evenly_spaced(rows: Sequence[T], limit: int | None) -> list[T]:
     if limit is None or limit >= len(rows):
         return list(rows)
     return [rows[i * len(rows) // limit] for i in range(limit)]
-
-
-def load_xstest(paths: Iterable[Path], models: Sequence[str] | None, limit: int | None) -> list[XSTestRow]:
-    """Load the completions files under ``paths``, at most ``limit`` evenly spaced rows per file."""
-    rows: list[XSTestRow] = []
-    for file in find_completion_files(paths, models):
-        rows.extend(evenly_spaced(load_completions(file), limit))
-    return rows

@@ -23,6 +23,7 @@ from coconot_tasks.tools.text_format import decimal, excerpt, md_cell, md_row, p
 from coconot_tasks.tools.validate_judge.checks import (
     HUMAN_ID,
     SUBCATEGORY,
+    JudgeValidation,
     LabelCheckReport,
     RecallCount,
     ValidationReport,
@@ -34,7 +35,6 @@ from coconot_tasks.tools.validate_judge.load import (
     SET_OF_SAFETY,
     safety_of,
 )
-from coconot_tasks.tools.validate_judge.run import JudgeValidation
 
 # --------------------------------------------------------------------------- validation.json
 
@@ -115,7 +115,7 @@ def validation_json(validation: JudgeValidation) -> dict[str, Any]:
         "skipped": validation.skipped,
         "no_verdict": validation.no_verdict,
         "judge_stats": validation.judge_stats.to_dict(),
-        "summary": validation.summary(),
+        "summary": {name: report.summary() for name, report in validation.reports.items()},
         "checks": checks,
     }
 
@@ -195,14 +195,14 @@ def xstest_markdown(report: ValidationReport, validation: JudgeValidation) -> li
 
 def label_check_markdown(report: LabelCheckReport) -> list[str]:
     """The check's section of ``validation.md`` (a ``##`` heading first)."""
-    c = report.check
+    c, o = report.check, report.overall
     lines = [
         f"## {c.name}: {c.title}",
         "",
         f"- source: `{c.source}`; {len(c.responses)} of {c.total_rows} rows"
         + (" (evenly spaced)" if len(c.responses) < c.total_rows else ""),
         f"- judged with the CoCoNot `{c.set_name}` prompt; expected class: **{c.expected}**",
-        f"- **recall: {share(report.recall)}** ({report.overall.hits} of {report.overall.n} responses with a "
+        f"- **recall: {share(o.recall)}** ({o.hits} of {o.n} responses with a "
         f"verdict); verdicts: " + ", ".join(f"{k} {v}" for k, v in report.verdicts.items()),
         f"- no verdict from the judge: {report.no_verdict} (left out)",
     ]
@@ -246,7 +246,7 @@ def validation_markdown(validation: JudgeValidation) -> str:
         else:
             result = (
                 f"every response is {report.check.expected} | {report.overall.n} | "
-                f"recall {share(report.recall)} ({len(report.misses)} misses)"
+                f"recall {share(report.overall.recall)} ({len(report.misses)} misses)"
             )
             sections += ["", *label_check_markdown(report)]
         lines.append(f"| {name} | {result} | {report.no_verdict} |")
@@ -292,7 +292,7 @@ def print_summary(validation: JudgeValidation, priced: bool) -> None:
         )
         verdicts = ", ".join(f"{k} {v}" for k, v in report.verdicts.items())
         print(
-            f"  recall of {c.expected}: {share(report.recall)} "
+            f"  recall of {c.expected}: {share(report.overall.recall)} "
             f"({report.overall.hits} of {report.overall.n}); "
             f"verdicts: {verdicts}; {len(report.misses)} misses; no verdict: {report.no_verdict}"
         )
