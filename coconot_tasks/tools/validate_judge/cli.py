@@ -12,12 +12,12 @@ from coconot_tasks.benchmark.dataset import DataError, resolve_data_dir
 from coconot_tasks.benchmark.official_files import ResourceError, Rubric, load_rubric, rubric_entry
 from coconot_tasks.harness.exit_status import EXIT_JUDGE_ERRORS
 from coconot_tasks.judge.backends import backend_for
-from coconot_tasks.judge.backends.openai import OpenAIBackend
 from coconot_tasks.judge.outcome import batch_failure, what_to_do
 from coconot_tasks.judge.preflight import check_judge
 from coconot_tasks.judge.pricing import format_cost, prices_known
 from coconot_tasks.judge.settings import JudgeConfigError, JudgeSettings
 from coconot_tasks.tools.common import (
+    DEFAULT_JUDGE,
     RERUN_TOOL,
     add_judge_arguments,
     add_spend_arguments,
@@ -61,7 +61,7 @@ checks: xstest (XSTest v2 human labels), pref-chosen and pref-rejected (CoCoNot 
 responses), sft (CoCoNot SFT responses); "pref" = pref-chosen,pref-rejected, "all" = every check.
 docs/tools.md ("Validate the judge") describes each check, its data and what it reports.
 
-The judge key is read from {OpenAIBackend.key_hint()} only; the other judge
+The judge key is read from {DEFAULT_JUDGE.key_hint()} only; the other judge
 settings default to the COCONOT_JUDGE_* environment variables, as for lm_eval runs.
 Exit status: 0 judged (judge errors are counted and left out); 2 bad data path, --checks or
 judge configuration (nothing judged); 3 the judging failed (the reports are written; the last
