@@ -42,6 +42,7 @@ from coconot_tasks.results.results_json import (
 from coconot_tasks.results.saved_runs import Run, RunError, Sample
 from coconot_tasks.tools.agreement import AgreementReport, VerdictPair, compare_verdicts
 from coconot_tasks.tools.export.writers import write_jsonl
+from coconot_tasks.tools.report.numbers import verdict_of
 from coconot_tasks.tools.rescore.checks import check_output_dir, check_samples_match_sets
 
 #: Keys of a task config's ``metadata`` that describe the judge (replaced on rescoring).
@@ -137,9 +138,7 @@ def judge_run(
         config = (run.results.get("configs") or {}).get(info.task) or {}
         rules = AnswerRules.from_metadata(config.get("metadata") or {}, none_placeholder)
         for s in run.samples.get(info.task, []):
-            items.append(
-                JudgeItem(s.task.set_name, s.prompt, s.response, s.subcategory, s.category, s.doc_id)
-            )
+            items.append(s.judge_item())
             answers.append(
                 rules.answer(s.response, prompt_opened=rules.prompt_opens_reasoning(_logged_prompt(s)))
             )
@@ -328,10 +327,6 @@ def _write_agreement(
     return agreement_json, agreement_md
 
 
-def _verdict(result: JudgeResult | None) -> str | None:
-    return str(result.verdict) if result is not None and result.ok else None
-
-
 def _pair(sample: Sample, new: JudgeResult) -> VerdictPair:
     """The sample's old verdict (judge A) and ``new`` one (judge B)."""
     old = sample.result
@@ -340,8 +335,8 @@ def _pair(sample: Sample, new: JudgeResult) -> VerdictPair:
         subcategory=sample.subcategory,
         doc_id=sample.doc_id,
         prompt=sample.prompt,
-        verdict_a=_verdict(old),
-        verdict_b=_verdict(new),
+        verdict_a=verdict_of(old),
+        verdict_b=verdict_of(new),
         rationale_a=old.output if old is not None else "",
         rationale_b=new.output,
         category=sample.category,
