@@ -1,14 +1,6 @@
-"""Re-judge the saved responses of a CoCoNot run with another (or the same) judge, without generating.
-
-Each answer (found by the task's own rules) goes through the one judge engine, the task's own
-:func:`~coconot_tasks.metric.sample_metrics` and lm-eval's aggregation
-(:mod:`coconot_tasks.results.results_json`): rescoring with the run's own judge reproduces its
-results JSON bit for bit, except the judge accounting (what *this* judging spent). Written into
-``<output_dir>/<model_name_sanitized>/``: ``results_<date>.json`` and ``samples_<task>_<date>.jsonl``
-in lm-eval's shape, and ``agreement.json`` / ``agreement.md`` (old verdicts = judge A, new = B). The
-results record ``config.rescore`` (the source run, both judges, what judging cost) and, in each task
-config's ``metadata``, the new judge instead of the old one.
-"""
+"""Re-judge the saved responses of a CoCoNot run, without generating: through the task's own answer
+rules, judge engine, per-sample metrics and lm-eval's aggregation, into a run in lm-eval's shape plus
+``agreement.json`` / ``.md`` (old verdicts = judge A, new = B); docs/tools.md describes the files."""
 
 from __future__ import annotations
 
