@@ -191,6 +191,7 @@ def rescore_run(
     # written last: a results file is only ever found together with its samples
     results_path.write_text(json.dumps(document, indent=2, ensure_ascii=False, default=str), "utf-8")
 
+    changed = {task: counts.n - counts.agreed for task, counts in agreement.by_task.items()}
     return RescoreSummary(
         source=run.results_path,
         model=run.base_model,
@@ -204,7 +205,7 @@ def rescore_run(
                 samples=len(run.samples[task]),
                 old_compliance_rate=run.metric(task, "compliance_rate"),
                 new_compliance_rate=_metric(task_metrics[task], "compliance_rate"),
-                changed=_changed_verdicts(agreement, task),
+                changed=changed.get(task, 0),
             )
             for task in task_metrics
         ],
@@ -339,9 +340,3 @@ def _pair(sample: Sample, new: JudgeResult) -> VerdictPair:
 def _metric(values: Mapping[str, Any], name: str) -> float | None:
     value = values.get(f"{name},{FILTER_NAME}")
     return float(value) if isinstance(value, (int, float)) and not math.isnan(value) else None
-
-
-def _changed_verdicts(agreement: AgreementReport, task: str) -> int:
-    """The samples of ``task`` whose verdict changed (both judges gave one)."""
-    stats = agreement.by_task.get(task)
-    return stats.n - stats.agreed if stats is not None else 0
