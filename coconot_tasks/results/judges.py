@@ -1,10 +1,6 @@
-"""Which judge scored a saved run, as ``coconot report`` and ``compare-judges`` read it.
-
-From each task config's judge record (``metadata.judge_settings``, read defensively: versions
-write more or fewer keys), else from the logged verdicts, else *unknown*. Two judges are the
-same with the same backend and served model ids (the requested name when none was reported;
-plus the pinned revision for vLLM); an unknown judge equals no judge, not even another unknown.
-"""
+"""Which judge scored a saved run: each task config's judge record, else the logged verdicts, else
+*unknown*. Two judges are the same with the same backend and served model ids (plus vLLM's pinned
+revision); an unknown judge equals no judge, not even another unknown."""
 
 from __future__ import annotations
 

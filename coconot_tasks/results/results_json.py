@@ -1,17 +1,12 @@
-"""lm-eval's results JSON recomputed from per-sample metrics, with lm-eval 0.4.13's own code.
-
-A task's block is lm-eval's per-task aggregation (``_compute_task_aggregations``), a group's is
-``Group.aggregate`` of the group as lm-eval's task index reads its YAML, and the document keeps
-the original results file's keys restricted to those tasks and groups: given the same per-sample
-values in the same order, values and stderrs are lm-eval's, bit for bit.
-"""
+"""lm-eval's results JSON recomputed from per-sample metrics with lm-eval 0.4.13's own aggregation code
+(tasks: ``_compute_task_aggregations``; groups: ``Group.aggregate`` of the group's YAML), in the
+original file's shape: given the same per-sample values in the same order, bit for bit lm-eval's."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -103,8 +98,14 @@ def task_block(
             raise RunError(f"{task} is not a CoCoNot task")
         aggregations = {metric: aggregation(metric) for metric in metric_names(info.set_name)}
     iterations = int((original.get("config") or {}).get("bootstrap_iters", DEFAULT_BOOTSTRAP_ITERS))
-    with _quiet_expected_lm_eval_warnings():
+    # lm-eval warns that a task's metrics cover different numbers of documents: the category and
+    # subcategory rates do so by design (see the README)
+    quiet = logging.getLogger("lm_eval.evaluator_utils")
+    previous, quiet.disabled = quiet.disabled, True
+    try:
         block = aggregate_task(raw_metrics, aggregations, iterations, task)
+    finally:
+        quiet.disabled = previous
     alias = ((original.get("results") or {}).get(task) or {}).get("alias") or config.get("task_alias") or task
     return {"name": task, "alias": str(alias), **block}
 
@@ -126,7 +127,15 @@ def aggregate_groups(
     ``task_metrics`` by lm-eval's ``Group.aggregate``; only groups with every leaf task in it."""
     subtasks: dict[str, list[str]] = original.get("group_subtasks") or {}
     old = original.get("results") or {}
-    groups = {name: _group(name, str((old.get(name) or {}).get("alias") or name)) for name in subtasks}
+    groups: dict[str, Group] = {}
+    for name in subtasks:
+        config = _group_configs().get(name)  # a group without YAML: the default aggregation
+        groups[name] = (
+            Group.from_config(config)
+            if config
+            else Group(name, aggregate_metric_list=list(_DEFAULT_GROUP_METRICS))
+        )
+        groups[name].alias = str((old.get(name) or {}).get("alias") or name)  # as the original run showed it
     for name, children in subtasks.items():
         for child in children:
             groups[name].add(groups.get(child) or _SavedTask(child))
@@ -136,31 +145,6 @@ def aggregate_groups(
         if leaves and all(leaf in task_metrics for leaf in leaves):
             aggregated[name] = dict(group.aggregate(dict(task_metrics)))
     return aggregated
-
-
-def _group(name: str, alias: str) -> Group:
-    """An empty lm-eval group ``name`` with its YAML's aggregation (the default one if it has no YAML)."""
-    config = _group_configs().get(name)
-    group = (
-        Group.from_config(config)
-        if config
-        else Group(name, aggregate_metric_list=list(_DEFAULT_GROUP_METRICS))
-    )
-    group.alias = alias  # as the original run showed it
-    return group
-
-
-@contextmanager
-def _quiet_expected_lm_eval_warnings() -> Iterator[None]:
-    """Silence lm-eval's warning that a task's metrics cover different numbers of documents: the
-    category and subcategory rates do so by design (see the README)."""
-    target = logging.getLogger("lm_eval.evaluator_utils")
-    previous = target.disabled
-    target.disabled = True
-    try:
-        yield
-    finally:
-        target.disabled = previous
 
 
 # --- the document ------------------------------------------------------------------------------
@@ -207,7 +191,6 @@ def build_results(
             document[key] = str(time.time() - started)
         else:
             document[key] = value
-    document.setdefault("results", {name: dict(m) for name, m in task_metrics.items()})
     if group_metrics and "groups" not in document:
         document["groups"] = {name: dict(m) for name, m in group_metrics.items()}
     document.setdefault("config", dict(config_update))

@@ -11,7 +11,7 @@ from typing import Any
 
 from coconot_tasks.benchmark.names import SYSPROMPT_SUFFIX, TASK_PREFIX
 from coconot_tasks.benchmark.taxonomy import CONTRAST, ORIGINAL
-from coconot_tasks.judge.types import JudgeResult
+from coconot_tasks.judge.types import JudgeItem, JudgeResult
 
 
 class RunError(ValueError):
@@ -53,6 +53,12 @@ class Sample:
     def key(self) -> tuple[str, str]:
         """Identifies the prompt across runs: (set name, CoCoNot row id or prompt text)."""
         return (self.task.set_name, self.doc_id or self.prompt)
+
+    def judge_item(self) -> JudgeItem:
+        """The judge request for this response, as the lm-eval filter builds it."""
+        return JudgeItem(
+            self.task.set_name, self.prompt, self.response, self.subcategory, self.category, self.doc_id
+        )
 
 
 def sample_from_line(task: TaskInfo, line: dict[str, Any]) -> Sample:

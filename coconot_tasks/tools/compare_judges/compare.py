@@ -12,7 +12,7 @@ from itertools import combinations
 
 from coconot_tasks.benchmark.names import slug
 from coconot_tasks.judge.dedup import judge_unique
-from coconot_tasks.judge.types import JudgeItem, JudgeResult, JudgeStats
+from coconot_tasks.judge.types import JudgeResult, JudgeStats
 from coconot_tasks.results.saved_runs import Run, Sample
 from coconot_tasks.tools.agreement import AgreementStats, VerdictPair
 from coconot_tasks.tools.compare_judges.specs import JudgeSpec
@@ -59,10 +59,7 @@ def judge_all(
     """Each judge's result per response (``saved``: the run's own verdict) and its stats.
 
     ``max_cost_usd`` caps all judges together: each gets what the ones before it left."""
-    samples = [r.sample for r in responses]  # each judge request as the lm-eval filter builds it
-    items = [
-        JudgeItem(s.task.set_name, s.prompt, s.response, s.subcategory, s.category, s.doc_id) for s in samples
-    ]
+    items = [r.sample.judge_item() for r in responses]
     verdicts: list[list[JudgeResult | None]] = []
     stats: list[JudgeStats | None] = []
     spent = 0.0

@@ -15,7 +15,6 @@ from coconot_tasks.tools.export.load import (
     LOCAL_FILES_TRAIN,
     EvalCheck,
     EvalSetError,
-    TrainingRows,
     check_kind,
     eval_file_name_reason,
     load_training_rows,
@@ -42,7 +41,6 @@ from coconot_tasks.tools.export.writers import (
 __all__ = [
     "EvalSetError",
     "ExportResult",
-    "TrainingRows",
     "eval_file_name_reason",
     "export",
     "load_training_rows",

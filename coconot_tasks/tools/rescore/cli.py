@@ -98,11 +98,9 @@ def run_rescore(args: argparse.Namespace) -> int:
         check_judge(settings)
     except JudgeConfigError as exc:
         return cli_error("rescore", str(exc))
-    progress, priced, none_placeholder = (
-        not args.no_progress,
-        prices_known(settings),
-        lm_eval_none_placeholder(),
-    )
+    progress = not args.no_progress
+    priced = prices_known(settings)
+    none_placeholder = lm_eval_none_placeholder()
     if settings.dry_run:
         for run in runs:
             _results, stats = judge_run(

@@ -1,14 +1,6 @@
-"""Re-judge the saved responses of a CoCoNot run with another (or the same) judge, without generating.
-
-Each answer (found by the task's own rules) goes through the one judge engine, the task's own
-:func:`~coconot_tasks.metric.sample_metrics` and lm-eval's aggregation
-(:mod:`coconot_tasks.results.results_json`): rescoring with the run's own judge reproduces its
-results JSON bit for bit, except the judge accounting (what *this* judging spent). Written into
-``<output_dir>/<model_name_sanitized>/``: ``results_<date>.json`` and ``samples_<task>_<date>.jsonl``
-in lm-eval's shape, and ``agreement.json`` / ``agreement.md`` (old verdicts = judge A, new = B). The
-results record ``config.rescore`` (the source run, both judges, what judging cost) and, in each task
-config's ``metadata``, the new judge instead of the old one.
-"""
+"""Re-judge the saved responses of a CoCoNot run, without generating: through the task's own answer
+rules, judge engine, per-sample metrics and lm-eval's aggregation, into a run in lm-eval's shape plus
+``agreement.json`` / ``.md`` (old verdicts = judge A, new = B); docs/tools.md describes the files."""
 
 from __future__ import annotations
 
@@ -42,6 +34,7 @@ from coconot_tasks.results.results_json import (
 from coconot_tasks.results.saved_runs import Run, RunError, Sample
 from coconot_tasks.tools.agreement import AgreementReport, VerdictPair, compare_verdicts
 from coconot_tasks.tools.export.writers import write_jsonl
+from coconot_tasks.tools.report.numbers import verdict_of
 from coconot_tasks.tools.rescore.checks import check_output_dir, check_samples_match_sets
 
 #: Keys of a task config's ``metadata`` that describe the judge (replaced on rescoring).
@@ -137,9 +130,7 @@ def judge_run(
         config = (run.results.get("configs") or {}).get(info.task) or {}
         rules = AnswerRules.from_metadata(config.get("metadata") or {}, none_placeholder)
         for s in run.samples.get(info.task, []):
-            items.append(
-                JudgeItem(s.task.set_name, s.prompt, s.response, s.subcategory, s.category, s.doc_id)
-            )
+            items.append(s.judge_item())
             answers.append(
                 rules.answer(s.response, prompt_opened=rules.prompt_opens_reasoning(_logged_prompt(s)))
             )
@@ -200,6 +191,7 @@ def rescore_run(
     # written last: a results file is only ever found together with its samples
     results_path.write_text(json.dumps(document, indent=2, ensure_ascii=False, default=str), "utf-8")
 
+    changed = {task: counts.n - counts.agreed for task, counts in agreement.by_task.items()}
     return RescoreSummary(
         source=run.results_path,
         model=run.base_model,
@@ -213,7 +205,7 @@ def rescore_run(
                 samples=len(run.samples[task]),
                 old_compliance_rate=run.metric(task, "compliance_rate"),
                 new_compliance_rate=_metric(task_metrics[task], "compliance_rate"),
-                changed=_changed_verdicts(agreement, task),
+                changed=changed.get(task, 0),
             )
             for task in task_metrics
         ],
@@ -328,10 +320,6 @@ def _write_agreement(
     return agreement_json, agreement_md
 
 
-def _verdict(result: JudgeResult | None) -> str | None:
-    return str(result.verdict) if result is not None and result.ok else None
-
-
 def _pair(sample: Sample, new: JudgeResult) -> VerdictPair:
     """The sample's old verdict (judge A) and ``new`` one (judge B)."""
     old = sample.result
@@ -340,8 +328,8 @@ def _pair(sample: Sample, new: JudgeResult) -> VerdictPair:
         subcategory=sample.subcategory,
         doc_id=sample.doc_id,
         prompt=sample.prompt,
-        verdict_a=_verdict(old),
-        verdict_b=_verdict(new),
+        verdict_a=verdict_of(old),
+        verdict_b=verdict_of(new),
         rationale_a=old.output if old is not None else "",
         rationale_b=new.output,
         category=sample.category,
@@ -352,9 +340,3 @@ def _pair(sample: Sample, new: JudgeResult) -> VerdictPair:
 def _metric(values: Mapping[str, Any], name: str) -> float | None:
     value = values.get(f"{name},{FILTER_NAME}")
     return float(value) if isinstance(value, (int, float)) and not math.isnan(value) else None
-
-
-def _changed_verdicts(agreement: AgreementReport, task: str) -> int:
-    """The samples of ``task`` whose verdict changed (both judges gave one)."""
-    stats = agreement.by_task.get(task)
-    return stats.n - stats.agreed if stats is not None else 0
