@@ -29,11 +29,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--output-dir", "-o", type=Path, required=True, help="where report.md, report.html, report.json go"
     )
-    parser.add_argument("--title", default=None, help="report title (default: 'CoCoNot report')")
+    parser.add_argument("--title", help="report title (default: 'CoCoNot report')")
     parser.add_argument(
         "--baseline",
         metavar="MODEL",
-        default=None,
         help="model the others are compared with (default: the model of the first run)",
     )
     parser.add_argument(

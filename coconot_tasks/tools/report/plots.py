@@ -19,14 +19,11 @@ from coconot_tasks.tools.report.numbers import RateCell, Report, ReportRow, Scop
 def row_colours(rows: list[ReportRow]) -> list[tuple[tuple[float, float, float, float], str]]:
     """A (colour, hatch) per row: one hue per model, lighter and hatched with the system prompt."""
     palette = colormaps["tab20"]
-    models: list[str] = []
-    styles = []
-    for row in rows:
-        if row.model not in models:
-            models.append(row.model)
-        index = (2 * models.index(row.model)) % 20 + (1 if row.system_prompt else 0)
-        styles.append((palette(index), "//" if row.system_prompt else ""))
-    return styles
+    models = list(dict.fromkeys(row.model for row in rows))
+    return [
+        (palette((2 * models.index(row.model)) % 20 + row.system_prompt), "//" if row.system_prompt else "")
+        for row in rows
+    ]
 
 
 def _value(cell: RateCell | None) -> tuple[float, float, float]:
