@@ -129,15 +129,15 @@ def run_compare_judges(args: argparse.Namespace) -> int:
     print("\n".join(summary_lines(comparison)))
     for path in paths.values():
         print(f"wrote {path}")
-    missing = {
-        spec.name: sum(v is None for v in comparison.verdicts[i])
-        for i, spec in enumerate(specs)
-        if spec.settings is not None
-    }
-    if any(missing.values()):
-        detail = ", ".join(f"{name}: {count}" for name, count in missing.items() if count)
+    missing = [
+        f"{spec.name}: {count}"
+        for spec, verdicts in zip(specs, comparison.verdicts, strict=True)
+        if spec.settings is not None and (count := verdicts.count(None))
+    ]
+    if missing:
         _error(
-            f"some responses got NO verdict ({detail}); they are left out of that judge's numbers and counted"
+            f"some responses got NO verdict ({', '.join(missing)}); they are left out of that judge's "
+            "numbers and counted"
         )
         return EXIT_JUDGE_ERRORS
     return 0
