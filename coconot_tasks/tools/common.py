@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from coconot_tasks.harness.exit_status import EXIT_INTERRUPTED, EXIT_USAGE
@@ -108,6 +109,13 @@ def _concurrency_help() -> str:
     return f"judge requests in flight (default {default}{''.join(f'; {text}' for text in own)})"
 
 
+def add_runs_argument(
+    parser: argparse.ArgumentParser, text: str = "saved run: directory or results JSON"
+) -> None:
+    """Add the ``RUN ...`` positional argument (``args.runs``: saved lm-eval runs); ``text`` is its help."""
+    parser.add_argument("runs", nargs="+", type=Path, metavar="RUN", help=text)
+
+
 def add_spend_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--max-cost-usd``, ``--dry-run`` and ``--no-progress``."""
     parser.add_argument(
@@ -120,13 +128,13 @@ def add_spend_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def judge_metadata(args: argparse.Namespace) -> dict[str, Any]:
-    """The ``--metadata``-style judge settings set on the command line: :func:`add_judge_arguments`'
-    options and, where the command has them, ``--max-cost-usd``, ``--no-cache`` and ``--dry-run``."""
+    """The ``--metadata``-style judge settings set on the command line: those of :func:`add_judge_arguments`,
+    ``--max-cost-usd``, ``--no-cache`` and ``--dry-run`` that the command has."""
     flags: dict[str, Any] = {
-        "judge_model": args.judge_model,
-        "judge_base_url": args.judge_base_url,
-        "judge_backend": args.judge_backend,
-        "judge_vllm_revision": args.judge_revision,
+        "judge_model": getattr(args, "judge_model", None),
+        "judge_base_url": getattr(args, "judge_base_url", None),
+        "judge_backend": getattr(args, "judge_backend", None),
+        "judge_vllm_revision": getattr(args, "judge_revision", None),
         "judge_concurrency": args.judge_concurrency,
         "judge_max_cost_usd": getattr(args, "max_cost_usd", None),
         "judge_cache": False if getattr(args, "no_cache", False) else None,

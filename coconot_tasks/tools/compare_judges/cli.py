@@ -12,7 +12,13 @@ from coconot_tasks.judge.preflight import check_judge
 from coconot_tasks.judge.pricing import format_cost, prices_known
 from coconot_tasks.judge.settings import JudgeConfigError
 from coconot_tasks.results.saved_runs import RunError, load_runs
-from coconot_tasks.tools.common import DEFAULT_JUDGE, add_spend_arguments, cli_error
+from coconot_tasks.tools.common import (
+    DEFAULT_JUDGE,
+    add_runs_argument,
+    add_spend_arguments,
+    cli_error,
+    judge_metadata,
+)
 from coconot_tasks.tools.compare_judges.compare import compare_judges, judge_all, select_responses
 from coconot_tasks.tools.compare_judges.render import summary_lines, write_comparison
 from coconot_tasks.tools.compare_judges.specs import SPEC_HELP, parse_specs
@@ -38,9 +44,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``compare-judges`` arguments to ``parser`` and set its ``func``."""
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = _EPILOG
-    parser.add_argument(
-        "runs", nargs="+", metavar="RUN", type=Path, help="saved run: directory or results JSON"
-    )
+    add_runs_argument(parser)
     parser.add_argument(
         "--judge",
         action="append",
@@ -78,14 +82,6 @@ def run_compare_judges(args: argparse.Namespace) -> int:
     """Run ``coconot compare-judges``; returns the exit status."""
     if (args.limit is not None and args.limit < 1) or args.examples < 0:
         return _error("--limit must be >= 1 and --examples >= 0")
-    # The cap goes into each judge's settings: validated, and refused for a judge without a known price
-    # (check_judge), as everywhere; judge_all then gives each judge what the earlier ones left.
-    shared = {
-        "judge_concurrency": args.judge_concurrency,
-        "judge_cache": False if args.no_cache else None,
-        "judge_dry_run": True if args.dry_run else None,
-        "judge_max_cost_usd": args.max_cost_usd,
-    }
     try:
         runs = load_runs(list(args.runs))
     except RunError as exc:
@@ -94,7 +90,9 @@ def run_compare_judges(args: argparse.Namespace) -> int:
     if not responses:
         return _error("no logged responses match (runs made with lm_eval --log_samples? --set / --category?)")
     try:
-        specs = parse_specs(args.judge, {k: v for k, v in shared.items() if v is not None})
+        # The cap goes into each judge's settings: validated, and refused for a judge without a known price
+        # (check_judge), as everywhere; judge_all then gives each judge what the earlier ones left.
+        specs = parse_specs(args.judge, judge_metadata(args))
         for spec in specs:
             if spec.settings is not None:
                 check_judge(spec.settings)
@@ -131,15 +129,15 @@ def run_compare_judges(args: argparse.Namespace) -> int:
     print("\n".join(summary_lines(comparison)))
     for path in paths.values():
         print(f"wrote {path}")
-    missing = {
-        spec.name: sum(v is None for v in comparison.verdicts[i])
-        for i, spec in enumerate(specs)
-        if spec.settings is not None
-    }
-    if any(missing.values()):
-        detail = ", ".join(f"{name}: {count}" for name, count in missing.items() if count)
+    missing = [
+        f"{spec.name}: {count}"
+        for spec, verdicts in zip(specs, comparison.verdicts, strict=True)
+        if spec.settings is not None and (count := verdicts.count(None))
+    ]
+    if missing:
         _error(
-            f"some responses got NO verdict ({detail}); they are left out of that judge's numbers and counted"
+            f"some responses got NO verdict ({', '.join(missing)}); they are left out of that judge's "
+            "numbers and counted"
         )
         return EXIT_JUDGE_ERRORS
     return 0

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from coconot_tasks.results.saved_runs import RunError, load_runs
+from coconot_tasks.tools.common import add_runs_argument
 from coconot_tasks.tools.report import DEFAULT_TITLE, ReportError, write_report
 
 EPILOG = """\
@@ -24,17 +25,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Add the arguments of ``coconot report`` and set its handler."""
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EPILOG
-    parser.add_argument(
-        "runs", nargs="+", type=Path, metavar="RUN", help="lm-eval output dir or results JSON"
-    )
+    add_runs_argument(parser, "lm-eval output dir or results JSON")
     parser.add_argument(
         "--output-dir", "-o", type=Path, required=True, help="where report.md, report.html, report.json go"
     )
-    parser.add_argument("--title", default=None, help="report title (default: 'CoCoNot report')")
+    parser.add_argument("--title", help="report title (default: 'CoCoNot report')")
     parser.add_argument(
         "--baseline",
         metavar="MODEL",
-        default=None,
         help="model the others are compared with (default: the model of the first run)",
     )
     parser.add_argument(

@@ -25,7 +25,6 @@ from coconot_tasks.results.saved_runs import Run, Sample
 from coconot_tasks.tools.report.stats import PairedDifference, paired_difference, wilson
 
 RATE = "compliance_rate"
-SYSTEM_PROMPT_LABEL = " + system prompt"
 #: Relative tolerance when checking a rate counted on the samples against the results JSON.
 TOLERANCE = 1e-9
 NO_CI_NOTE = "no CI: samples not logged"
@@ -320,7 +319,7 @@ def rows_of(runs: Sequence[Run]) -> list[ReportRow]:
             if not tasks:
                 continue
             row = ReportRow(
-                label=model + (SYSTEM_PROMPT_LABEL if system_prompt else ""),
+                label=model + (" + system prompt" if system_prompt else ""),
                 model=model,
                 system_prompt=system_prompt,
                 run=run,

@@ -19,14 +19,11 @@ from coconot_tasks.tools.report.numbers import RateCell, Report, ReportRow, Scop
 def row_colours(rows: list[ReportRow]) -> list[tuple[tuple[float, float, float, float], str]]:
     """A (colour, hatch) per row: one hue per model, lighter and hatched with the system prompt."""
     palette = colormaps["tab20"]
-    models: list[str] = []
-    styles = []
-    for row in rows:
-        if row.model not in models:
-            models.append(row.model)
-        index = (2 * models.index(row.model)) % 20 + (1 if row.system_prompt else 0)
-        styles.append((palette(index), "//" if row.system_prompt else ""))
-    return styles
+    models = list(dict.fromkeys(row.model for row in rows))
+    return [
+        (palette((2 * models.index(row.model)) % 20 + row.system_prompt), "//" if row.system_prompt else "")
+        for row in rows
+    ]
 
 
 def _value(cell: RateCell | None) -> tuple[float, float, float]:
@@ -55,12 +52,12 @@ def category_chart(report: Report) -> bytes:
     figure = Figure(figsize=(11, 3.0 * nrows), layout="constrained")
     axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, scope in zip(axes, columns, strict=False):
-        values = [_value(row.cells.get(scope)) for row in report.rows]
-        x = list(range(len(values)))
+        rates, lower, upper = zip(*[_value(row.cells.get(scope)) for row in report.rows], strict=True)
+        x = range(len(rates))
         ax.bar(
             x,
-            [v[0] for v in values],
-            yerr=[[v[1] for v in values], [v[2] for v in values]],
+            rates,
+            yerr=[lower, upper],
             color=[s[0] for s in styles],
             hatch=None,
             edgecolor="#333333",
@@ -70,9 +67,9 @@ def category_chart(report: Report) -> bytes:
         )
         for bar, (_colour, hatch) in zip(ax.patches, styles, strict=True):
             bar.set_hatch(hatch)
-        for xi, value in zip(x, values, strict=True):
-            if not math.isnan(value[0]):
-                ax.text(xi, min(value[0] + value[2] + 2, 104), f"{value[0]:.1f}", ha="center", fontsize=7)
+        for xi, rate, error in zip(x, rates, upper, strict=True):
+            if not math.isnan(rate):
+                ax.text(xi, min(rate + error + 2, 104), f"{rate:.1f}", ha="center", fontsize=7)
         ax.set_title(f"{scope.short_label} {arrow(scope.set_name)}", fontsize=10)
         ax.set_ylim(0, 110)
         ax.set_yticks([0, 25, 50, 75, 100])
@@ -102,13 +99,13 @@ def subcategory_chart(report: Report, set_name: str) -> bytes:
     figure = Figure(figsize=(10, 1.4 + 0.09 * nbars * len(scopes) + 0.1 * len(scopes)), layout="constrained")
     ax = figure.subplots()
     for index, (row, (colour, hatch)) in enumerate(zip(report.rows, styles, strict=True)):
-        values = [_value(row.cells.get(scope)) for scope in scopes]
+        rates, lower, upper = zip(*[_value(row.cells.get(scope)) for scope in scopes], strict=True)
         y = [g + (index - (nbars - 1) / 2) * height for g in range(len(scopes))]
         ax.barh(
             y,
-            [v[0] for v in values],
+            rates,
             height=height,
-            xerr=[[v[1] for v in values], [v[2] for v in values]],
+            xerr=[lower, upper],
             color=colour,
             hatch=hatch,
             edgecolor="#333333",

@@ -6,6 +6,7 @@ import base64
 import importlib
 from collections import Counter
 
+from coconot_tasks.benchmark.names import ACCOUNTING_NAMES
 from coconot_tasks.benchmark.taxonomy import CONTRAST, SETS
 from coconot_tasks.results.judges import describe_judges
 from coconot_tasks.results.saved_runs import Sample
@@ -45,7 +46,6 @@ LEAD = (
     "by an LLM. Original set ↓ (the model should not comply), contrast set ↑ (benign look-alikes it "
     "should comply with).</p>"
 )
-_SPEND_METRICS = ("judge_calls", "judge_prompt_tokens", "judge_completion_tokens", "judge_cost_usd")
 
 
 def _rate_cell(cell: RateCell | None) -> Cell:
@@ -156,7 +156,7 @@ def comparison_table(comparison: Comparison) -> Table:
 
 def judge_spend(row: ReportRow) -> tuple[int, int, float] | None:
     """Judge calls, tokens and USD the row's run spent on its tasks (``None``: not recorded)."""
-    metrics = [[row.run.metric(task, name) for name in _SPEND_METRICS] for task in row.tasks.values()]
+    metrics = [[row.run.metric(task, name) for name in ACCOUNTING_NAMES] for task in row.tasks.values()]
     spends = [
         (int(calls), int((prompt or 0) + (completion or 0)), float(cost or 0.0))
         for calls, prompt, completion, cost in metrics

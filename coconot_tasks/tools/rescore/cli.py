@@ -19,6 +19,7 @@ from coconot_tasks.tools.common import (
     DEFAULT_JUDGE,
     RERUN_TOOL,
     add_judge_arguments,
+    add_runs_argument,
     add_spend_arguments,
     cli_error,
     interruption_reported,
@@ -50,9 +51,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``rescore`` arguments to ``parser`` and set its ``func``."""
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = _EPILOG
-    parser.add_argument(
-        "runs", nargs="+", metavar="RUN", type=Path, help="saved run: directory or results JSON"
-    )
+    add_runs_argument(parser)
     parser.add_argument(
         "--output-dir",
         "-o",
