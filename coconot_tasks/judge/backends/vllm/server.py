@@ -27,11 +27,11 @@ import time
 import urllib.error
 import urllib.request
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from coconot_tasks.judge.backends.vllm.settings import server_settings
+from coconot_tasks.judge.backends.vllm.settings import VllmServerSettings
 from coconot_tasks.judge.errors import JudgeConfigError
 from coconot_tasks.paths import cache_dir
 
@@ -53,40 +53,27 @@ class LocalServerError(JudgeConfigError):
 
 @dataclass(frozen=True)
 class ServerSpec:
-    """What identifies one judge server: the same spec shares one process."""
+    """What identifies one judge server, its model and server settings: one process per spec."""
 
     model: str
-    revision: str | None
-    gpu_memory_utilization: float
-    tensor_parallel_size: int
-    max_model_len: int | None
-    devices: str | None
-    startup_timeout: float
+    own: VllmServerSettings
 
     @classmethod
     def from_settings(cls, settings: JudgeSettings) -> ServerSpec:
-        """The server the ``vllm`` backend of ``settings`` needs."""
-        own = server_settings(settings)
-        return cls(
-            model=settings.model,
-            revision=own.vllm_revision,
-            gpu_memory_utilization=own.gpu_memory_utilization,
-            tensor_parallel_size=own.tensor_parallel_size,
-            max_model_len=own.max_model_len,
-            devices=own.devices,
-            startup_timeout=own.server_timeout,
-        )
+        """The server the ``vllm`` backend of ``settings`` needs (structured outputs are per request)."""
+        own = {field.name: getattr(settings, field.name) for field in fields(VllmServerSettings)}
+        return cls(settings.model, VllmServerSettings(**{**own, "structured_outputs": False}))
 
     def command(self, executable: str, port: int) -> list[str]:
         """The ``vllm serve`` command line (the API key travels in the environment)."""
         command = [executable, "serve", self.model, "--host", HOST, "--port", str(port)]
         command += ["--served-model-name", self.model, "--seed", "0"]
-        if self.revision:
-            command += ["--revision", self.revision]
-        command += ["--gpu-memory-utilization", str(self.gpu_memory_utilization)]
-        command += ["--tensor-parallel-size", str(self.tensor_parallel_size)]
-        if self.max_model_len is not None:
-            command += ["--max-model-len", str(self.max_model_len)]
+        if self.own.vllm_revision:
+            command += ["--revision", self.own.vllm_revision]
+        command += ["--gpu-memory-utilization", str(self.own.gpu_memory_utilization)]
+        command += ["--tensor-parallel-size", str(self.own.tensor_parallel_size)]
+        if self.own.max_model_len is not None:
+            command += ["--max-model-len", str(self.own.max_model_len)]
         return command
 
 
@@ -152,8 +139,8 @@ class LocalJudgeServer:
         logs.mkdir(parents=True, exist_ok=True)
         self.log_path = logs / f"vllm-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{self.port}.log"
         env = {**os.environ, "VLLM_API_KEY": self.api_key}
-        if self.spec.devices is not None:
-            env["CUDA_VISIBLE_DEVICES"] = self.spec.devices
+        if self.spec.own.devices is not None:
+            env["CUDA_VISIBLE_DEVICES"] = self.spec.own.devices
         command = self.spec.command(found, self.port)
         logger.warning("CoCoNot local judge: starting %s (log: %s)", " ".join(command[1:]), self.log_path)
         with open(self.log_path, "wb") as log:
@@ -172,7 +159,7 @@ class LocalJudgeServer:
             raise
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + self.spec.startup_timeout
+        deadline = time.monotonic() + self.spec.own.server_timeout
         delay = 0.1
         while True:
             assert self.process is not None
@@ -185,7 +172,7 @@ class LocalJudgeServer:
                 return
             if time.monotonic() >= deadline:
                 raise self._failure(
-                    f"was not ready after {self.spec.startup_timeout:g} s (raise judge_server_timeout if "
+                    f"was not ready after {self.spec.own.server_timeout:g} s (raise judge_server_timeout if "
                     "it is still downloading or loading the weights)"
                 )
             time.sleep(delay)
