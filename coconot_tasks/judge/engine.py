@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from tqdm.auto import tqdm
 
 from coconot_tasks.benchmark.official_files import Rubric, load_rubric, rubric_entry
-from coconot_tasks.judge.backends import make_backend, request_shape
+from coconot_tasks.judge.backends import backend_for, request_shape
 from coconot_tasks.judge.backends.base import Completion, JudgeBackend
 from coconot_tasks.judge.cache import CachedOutput, CacheError, VerdictCache, request_key
 from coconot_tasks.judge.errors import (
@@ -293,7 +293,7 @@ def judge_items(
     cannot be opened is skipped (``stats.cache_problem``). Judge and cache failures never raise.
     """
     stats = JudgeStats(items=len(items))
-    backend = make_backend(settings)
+    backend = backend_for(settings)(settings)  # one batch's connection
     if rubric is None and backend.remote and any(item.response.strip() for item in items):
         rubric = load_rubric()
     own_cache = cache is None  # opened here, closed here

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -271,7 +272,6 @@ _USERS: dict[ServerSpec, int] = {}
 # Re-entrant: the SIGTERM handler runs stop_all() in the main thread, possibly while that
 # thread holds the lock in shared_server() (a start can take minutes).
 _REGISTRY_LOCK = threading.RLock()
-_HOOKS_INSTALLED = False
 
 
 def shared_server(settings: JudgeSettings) -> LocalJudgeServer:
@@ -326,11 +326,8 @@ def stop_all() -> None:
         server.stop()
 
 
+@functools.cache  # once per process
 def _install_exit_hooks() -> None:
-    global _HOOKS_INSTALLED
-    if _HOOKS_INSTALLED:
-        return
-    _HOOKS_INSTALLED = True
     atexit.register(stop_all)  # normal exit, sys.exit, an uncaught exception, Ctrl-C
     if threading.current_thread() is not threading.main_thread():
         return  # signal handlers can only be set from the main thread; atexit still applies
