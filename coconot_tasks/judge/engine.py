@@ -72,7 +72,6 @@ class NoVerdict(Exception):
     def __init__(self, outcome: str, reason: str, output: str = "") -> None:
         super().__init__(reason)
         self.outcome = outcome
-        self.reason = reason
         self.output = output
 
 
@@ -132,7 +131,7 @@ class _Engine:
                 raise self._estimate(messages)
             answer, verdict = await self._ask_for_label(item, messages, result)
         except NoVerdict as missing:
-            return replace(result, outcome=missing.outcome, output=missing.output, error=missing.reason)
+            return replace(result, outcome=missing.outcome, output=missing.output, error=str(missing))
         self._remember(key, answer)
         return replace(result, verdict=verdict, output=answer.text, served_model=answer.served_model)
 

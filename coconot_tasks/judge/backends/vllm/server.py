@@ -213,12 +213,12 @@ class LocalJudgeServer:
             f"({self.log_path}):\n{self.log_tail()}\n{hint}"
         )
 
-    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
-        """The last ``lines`` lines of the server's log (empty if there is none yet)."""
+    def log_tail(self) -> str:
+        """The last :data:`LOG_TAIL_LINES` lines of the server's log (empty if there is none yet)."""
         if self.log_path is None or not self.log_path.is_file():
             return ""
         with open(self.log_path, encoding="utf-8", errors="replace") as log:
-            tail = deque(log, maxlen=lines)
+            tail = deque(log, maxlen=LOG_TAIL_LINES)
         return "".join("    " + line for line in tail).rstrip("\n").replace(self.api_key, "***")
 
     def describe_exit(self) -> str | None:
