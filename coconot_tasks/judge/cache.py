@@ -154,12 +154,6 @@ def _unusable(path: Path, exc: Exception) -> CacheError:
     return CacheError(kind, exc, path)
 
 
-class _IntegrityError(sqlite3.DatabaseError):
-    """``PRAGMA quick_check`` found damage (SQLite reports it as rows, not as an error)."""
-
-    sqlite_errorname = "SQLITE_CORRUPT"
-
-
 class VerdictCache:
     """A thread-safe handle on the verdict cache; ``busy_timeout``: seconds to wait for another
     process's write lock before a write counts as failed."""
@@ -236,8 +230,9 @@ class VerdictCache:
         try:
             with self._lock:
                 problems = [row[0] for row in self._conn.execute("PRAGMA quick_check")]
-                if problems != ["ok"]:
-                    raise _IntegrityError(f"integrity check: {'; '.join(map(str, problems[:3]))}")
+                if problems != ["ok"]:  # damage comes back as rows, not as an error
+                    reason = f"integrity check: {'; '.join(map(str, problems[:3]))}"
+                    raise CacheError("corrupt", reason, self.path)
                 self._conn.execute("BEGIN IMMEDIATE")
                 try:
                     self._conn.execute(
