@@ -1,13 +1,5 @@
-"""Persistent verdict cache: SQLite (WAL, busy timeout), keyed by the content of a judge request.
-
-The key covers the judge, the endpoint (without credentials), the prompt version, the messages
-and the decoding, so a verdict is reused only for an identical request to the same server; each
-verdict is written as it arrives, so a killed run resumes. No credentials in keys or rows.
-Schema 0 files (keys without the endpoint) are migrated in place: their rows are never served
-again and show as ``legacy_entries``; a newer schema is refused. A file that cannot be used
-raises :class:`CacheError` naming the file and the fix; once open, failed reads (misses) and
-writes (the verdict kept for the run) are counted and reported, never raised.
-"""
+"""Persistent verdict cache: SQLite (WAL, busy timeout), keyed by the content of a judge request
+(without credentials); what it keys, migrates, refuses and counts is described in docs/reliability.md."""
 
 from __future__ import annotations
 

@@ -1,10 +1,8 @@
 """Judge many question-response pairs concurrently, with cache, budget, retries and accounting.
 
-One engine for every scoring path and backend. :meth:`_Engine.grade` is the metric's step --
-prompt, call, parse, verdict; around the call: an adaptive concurrency limit, retries with
-backoff honouring ``Retry-After``, a circuit breaker. A call that still fails, or an output
-without a label after ``label_retries`` re-asks, is a result without a verdict: counted, never
-a label. Verdicts are cached as they arrive. A bug in the engine itself propagates.
+One engine for every scoring path and backend (:meth:`_Engine.grade`: prompt, call, parse, verdict).
+A call that still fails, or an output without a label, is a result without a verdict: counted, never
+a label. A bug in the engine itself propagates.
 """
 
 from __future__ import annotations

@@ -1,10 +1,5 @@
-"""The request shape by model name (with or without a provider prefix), whatever the base URL.
-
-Reasoning families (``gpt-5*``, ``gpt-6*``, ``o1``/``o3``/``o4-mini``...) refuse ``max_tokens`` and,
-unless the effort is ``"none"``, any temperature but 1: they get ``max_completion_tokens``, the
-family's lowest ``reasoning_effort``, temperature 0 only with effort ``"none"``, and
-:data:`REASONING_MAX_TOKENS` when reasoning tokens count. Every other name gets the paper's request.
-"""
+"""The request shape by model name (with or without a provider prefix), whatever the base URL: the
+families and what each is sent are the table of docs/judges.md ("Request shapes by judge family")."""
 
 from __future__ import annotations
 

@@ -1,12 +1,6 @@
-"""The local judge's server: ``vllm serve`` as a child process, started once, never orphaned.
-
-Started on a free loopback port in its own process group, with a random key in ``VLLM_API_KEY``
-(not visible in ``ps``) and its output in a log under the cache directory; ready when
-``GET /health`` answers and ``GET /v1/models`` lists the model. Stopped (SIGTERM to the group,
-SIGKILL after a grace period) when the last user releases it, at exit, on SIGTERM/SIGHUP, and on
-Linux when this process dies (``PR_SET_PDEATHSIG``). One server per process and configuration:
-a module-global registry, since lm-eval builds the tasks and filters itself. The flags are
-vLLM's ``FrontendArgs`` and ``EngineArgs`` (``vllm>=0.18``).
+"""The local judge's server: ``vllm serve`` as a child process in its own process group, started once
+per process and configuration (a module-global registry: lm-eval builds the tasks and filters itself)
+and never orphaned. The lifecycle is described in docs/judges.md; the flags are vLLM's (``vllm>=0.18``).
 """
 
 from __future__ import annotations
