@@ -187,7 +187,7 @@ def applies(name: str, backend: type[JudgeBackend]) -> bool:
     another backend's settings do not, and an offline judge has no model, endpoint, decoding or price."""
     if OWNERS.get(name, backend.name) != backend.name or name in backend.not_recorded:
         return False
-    return backend.remote or (name in SETTINGS and SETTINGS[name].setting.offline)
+    return backend.remote or (name in SETTINGS and SETTINGS[name].offline)
 
 
 def table_rows(owner: str | None = None) -> list[str]:
