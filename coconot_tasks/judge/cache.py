@@ -301,12 +301,11 @@ class VerdictCache:
 
     def clear(self, judge_model: str | None = None, *, legacy: bool = False) -> int:
         """Delete all entries, those of one judge, or (``legacy``) those before schema 2; return how many."""
-        query, params = "DELETE FROM verdicts", ()
-        if legacy:
-            query += " WHERE endpoint IS NULL"
+        query = "DELETE FROM verdicts WHERE endpoint IS NULL" if legacy else "DELETE FROM verdicts"
+        params: tuple[str, ...] = ()
         if judge_model is not None:
             query += (" AND" if legacy else " WHERE") + " judge_model = ?"
-            params = (judge_model,)  # type: ignore[assignment]
+            params = (judge_model,)
         with self._lock:
             return int(self._conn.execute(query, params).rowcount)
 

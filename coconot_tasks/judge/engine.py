@@ -90,7 +90,6 @@ class _Engine:
         self.cache = cache
         self.stats = stats
         self.shape = request_shape(settings)
-        self.decoding = self.shape.params
         self.limiter = AdaptiveLimiter(settings.concurrency)
         self.breaker = CircuitBreaker(max(BREAKER_MIN_FAILURES, 2 * settings.concurrency))
         self.prices = judge_prices(settings)
@@ -108,12 +107,12 @@ class _Engine:
             return replace(result, verdict="noncompliance", outcome=OUTCOME_EMPTY)
         result.endpoint = self.backend.endpoint
         if not self.backend.remote:  # an offline rule-based judge: no prompt, cache, cost or retries
-            answer = await self.backend.complete(item, [], self.decoding)
+            answer = await self.backend.complete(item, [], self.shape.params)
             return replace(result, verdict=parse_verdict(item.set_name, answer.text), output=answer.text)
         rubric = rubric_entry(self.rubric, item.subcategory)
         messages = judge_messages(item.set_name, item.prompt, item.response, rubric)
         key = request_key(
-            self.settings.judge_id, self.backend.endpoint or "", PROMPT_VERSION, messages, self.decoding
+            self.settings.judge_id, self.backend.endpoint or "", PROMPT_VERSION, messages, self.shape.params
         )
         cached = self.cache.get(key) if self.cache is not None else None  # a failed read is a miss
         if cached is not None and (verdict := parse_verdict(item.set_name, cached.output)) is not None:
@@ -184,7 +183,7 @@ class _Engine:
                 raise NoVerdict(OUTCOME_NOT_JUDGED, f"not judged: {self.stats.config_error}")
             result.attempts += 1
             self.stats.requests += 1
-            answer = await self.backend.complete(item, messages, self.decoding)
+            answer = await self.backend.complete(item, messages, self.shape.params)
         except JudgeRateLimited:
             self.stats.throttled += 1
             self.limiter.on_throttle()
