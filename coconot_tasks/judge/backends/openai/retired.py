@@ -1,11 +1,6 @@
-"""OpenAI models that have been (or will be) shut down: asking api.openai.com for one fails before generation.
-
-One row per model name from OpenAI's deprecations page, each with its announcement (the data file
-``retired_models.json``). A model is retired from its shutdown date on (before: a warning); names
-match with or without a gateway's provider prefix. Elsewhere a retired name is only a warning: that
-server decides what it means. The preflight also reads the ``shutdown_date`` the endpoint reports
-(:func:`check_reported_shutdown`).
-"""
+"""OpenAI models that have been (or will be) shut down, from ``retired_models.json`` (one entry per
+announcement on OpenAI's deprecations page), and the shutdown dates an endpoint reports: what is
+refused and what is a warning is described in docs/judges.md ("Retired judges")."""
 
 from __future__ import annotations
 

@@ -1,9 +1,7 @@
 """The ``vllm`` judge backend: the OpenAI route against the ``vllm serve`` the plugin runs (:mod:`.server`).
 
 A server that cannot be (re)started, or that died, fails each request with :class:`LocalJudgeDown`
-(not retried): judge errors, the generations kept. Optionally (``judge_structured_outputs``) vLLM's
-``structured_outputs: {"regex": ...}`` (``guided_regex`` before vLLM 0.12) constrains every answer
-to a short rationale and one valid ``<label>``.
+(not retried). ``judge_structured_outputs`` sends vLLM's ``structured_outputs: {"regex": ...}``.
 """
 
 from __future__ import annotations
