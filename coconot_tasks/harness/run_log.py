@@ -150,7 +150,7 @@ def report_batch(set_name: str, settings: JudgeSettings, stats: JudgeStats) -> N
             "left out of compliance_rate). First errors: %s. %s",
             set_name, stats.errors, stats.items, "; ".join(stats.error_messages[:3]), advice,
         )  # fmt: skip
-    missing = stats.errors + stats.not_judged
+    missing = stats.no_verdict
     failure = batch_failure(stats, settings)
     if failure:
         exit_status.fail_after_run(f"CoCoNot {set_name}: {failure}. {advice}")

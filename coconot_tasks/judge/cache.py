@@ -1,13 +1,5 @@
-"""Persistent verdict cache: SQLite (WAL, busy timeout), keyed by the content of a judge request.
-
-The key covers the judge, the endpoint (without credentials), the prompt version, the messages
-and the decoding, so a verdict is reused only for an identical request to the same server; each
-verdict is written as it arrives, so a killed run resumes. No credentials in keys or rows.
-Schema 0 files (keys without the endpoint) are migrated in place: their rows are never served
-again and show as ``legacy_entries``; a newer schema is refused. A file that cannot be used
-raises :class:`CacheError` naming the file and the fix; once open, failed reads (misses) and
-writes (the verdict kept for the run) are counted and reported, never raised.
-"""
+"""Persistent verdict cache: SQLite (WAL, busy timeout), keyed by the content of a judge request
+(without credentials); what it keys, migrates, refuses and counts is described in docs/reliability.md."""
 
 from __future__ import annotations
 
@@ -154,12 +146,6 @@ def _unusable(path: Path, exc: Exception) -> CacheError:
     return CacheError(kind, exc, path)
 
 
-class _IntegrityError(sqlite3.DatabaseError):
-    """``PRAGMA quick_check`` found damage (SQLite reports it as rows, not as an error)."""
-
-    sqlite_errorname = "SQLITE_CORRUPT"
-
-
 class VerdictCache:
     """A thread-safe handle on the verdict cache; ``busy_timeout``: seconds to wait for another
     process's write lock before a write counts as failed."""
@@ -236,8 +222,9 @@ class VerdictCache:
         try:
             with self._lock:
                 problems = [row[0] for row in self._conn.execute("PRAGMA quick_check")]
-                if problems != ["ok"]:
-                    raise _IntegrityError(f"integrity check: {'; '.join(map(str, problems[:3]))}")
+                if problems != ["ok"]:  # damage comes back as rows, not as an error
+                    reason = f"integrity check: {'; '.join(map(str, problems[:3]))}"
+                    raise CacheError("corrupt", reason, self.path)
                 self._conn.execute("BEGIN IMMEDIATE")
                 try:
                     self._conn.execute(
@@ -314,12 +301,11 @@ class VerdictCache:
 
     def clear(self, judge_model: str | None = None, *, legacy: bool = False) -> int:
         """Delete all entries, those of one judge, or (``legacy``) those before schema 2; return how many."""
-        query, params = "DELETE FROM verdicts", ()
-        if legacy:
-            query += " WHERE endpoint IS NULL"
+        query = "DELETE FROM verdicts WHERE endpoint IS NULL" if legacy else "DELETE FROM verdicts"
+        params: tuple[str, ...] = ()
         if judge_model is not None:
             query += (" AND" if legacy else " WHERE") + " judge_model = ?"
-            params = (judge_model,)  # type: ignore[assignment]
+            params = (judge_model,)
         with self._lock:
             return int(self._conn.execute(query, params).rowcount)
 

@@ -29,8 +29,9 @@ _IN_DOCS = ("≥ {}", "{} to {}", "> {}", ", at most {}")
 
 
 @dataclass(frozen=True)
-class Setting:
-    """What a field needs beyond its name, type and default to be a judge setting."""
+class Declared:
+    """A judge setting: what its field declares with :func:`setting`, then its name, type (without
+    ``None``) and default, filled in by :func:`declarations`."""
 
     #: The docs table's last column.
     help: str
@@ -47,21 +48,9 @@ class Setting:
     shown_default: str = ""
     #: Recorded for offline judges too (which have no model, endpoint, decoding or price).
     offline: bool = False
-
-
-def setting(default: Any, help: str, **declaration: Any) -> Any:
-    """A dataclass field that is a judge setting (see :class:`Setting` for ``declaration``)."""
-    return dataclasses.field(default=default, metadata={"setting": Setting(help, **declaration)})
-
-
-@dataclass(frozen=True)
-class Declared:
-    """A declared setting: its field's name, type (without ``None``) and default, and :class:`Setting`."""
-
-    name: str
-    kind: type
-    default: Any
-    setting: Setting
+    name: str = ""
+    kind: type = str
+    default: Any = None
 
     @property
     def meta_key(self) -> str:
@@ -87,35 +76,34 @@ class Declared:
             raise JudgeConfigError(f"{origin}={raw!r} is not a valid {self.kind_name()}") from None
 
     def kind_name(self) -> str:
-        if self.setting.choices:
-            return f"{self.name.replace('_', ' ')}: use one of {', '.join(self.setting.choices)}"
+        if self.choices:
+            return f"{self.name.replace('_', ' ')}: use one of {', '.join(self.choices)}"
         names = {int: "integer", float: "finite number", bool: "boolean (true/false, yes/no, on/off or 1/0)"}
         return names.get(self.kind, "string")
 
     def _range(self, words: tuple[str, str, str, str]) -> str:
         """The bounds in ``words`` (at least, from-to, greater than, and at most: each with ``{}``)."""
-        s = self.setting
-        if s.gt is None:
-            return words[0].format(s.ge) if s.le is None else words[1].format(s.ge, s.le)
-        return words[2].format(s.gt) + ("" if s.le is None else words[3].format(s.le))
+        if self.gt is None:
+            return words[0].format(self.ge) if self.le is None else words[1].format(self.ge, self.le)
+        return words[2].format(self.gt) + ("" if self.le is None else words[3].format(self.le))
 
     def describe_range(self) -> str:
         """E.g. ``from 1 to 1024``, ``greater than 0 and at most 3600 seconds``, ``at least 0``."""
-        return f"{self._range(_IN_ERRORS)} {self.setting.unit}".rstrip()
+        return f"{self._range(_IN_ERRORS)} {self.unit}".rstrip()
 
-    def allowed(self) -> str:
+    def allowed_cell(self) -> str:
         """The docs' "allowed" column: e.g. ``integer, 1 to 1024``, ``> 0, at most 3600``, ``boolean``."""
-        if self.setting.choices:
-            return ", ".join(f"`{choice}`" for choice in self.setting.choices)
+        if self.choices:
+            return ", ".join(f"`{choice}`" for choice in self.choices)
         if self.kind is bool:
             return "boolean"
         if self.kind not in (int, float):
-            return self.setting.allowed
+            return self.allowed
         return f"integer, {self._range(_IN_DOCS)}" if self.kind is int else self._range(_IN_DOCS)
 
-    def shown_default(self) -> str:
-        if self.setting.shown_default:
-            return self.setting.shown_default
+    def default_cell(self) -> str:
+        if self.shown_default:
+            return self.shown_default
         if self.default is None:
             return "none"
         if isinstance(self.default, bool):
@@ -124,8 +112,13 @@ class Declared:
 
     def row(self) -> str:
         """This setting's row in the docs' settings table."""
-        cells = [f"`{self.meta_key}`", f"`{self.env_var}`", self.shown_default(), self.allowed()]
-        return "|" + "|".join(f" {cell} " if cell else " " for cell in [*cells, self.setting.help]) + "|"
+        cells = [f"`{self.meta_key}`", f"`{self.env_var}`", self.default_cell(), self.allowed_cell()]
+        return "|" + "|".join(f" {cell} " if cell else " " for cell in [*cells, self.help]) + "|"
+
+
+def setting(default: Any, help: str, **declaration: Any) -> Any:
+    """A dataclass field that is a judge setting (see :class:`Declared` for ``declaration``)."""
+    return dataclasses.field(default=default, metadata={"setting": Declared(help, **declaration)})
 
 
 def declarations(cls: type) -> dict[str, Declared]:
@@ -136,7 +129,9 @@ def declarations(cls: type) -> dict[str, Declared]:
         if "setting" in field.metadata:
             kinds = [kind for kind in typing.get_args(hints[field.name]) if kind is not types.NoneType]
             kind = kinds[0] if kinds else hints[field.name]
-            found[field.name] = Declared(field.name, kind, field.default, field.metadata["setting"])
+            found[field.name] = dataclasses.replace(
+                field.metadata["setting"], name=field.name, kind=kind, default=field.default
+            )
     return found
 
 
@@ -175,14 +170,13 @@ def _choice(choices: tuple[str, ...]) -> Any:
 @functools.cache
 def _adapter(declared: Declared) -> pydantic.TypeAdapter[Any]:
     """The pydantic validator of ``declared`` (built on first use: imports stay fast)."""
-    s = declared.setting
     annotation: Any
-    if s.choices:
-        annotation = Annotated[str, pydantic.BeforeValidator(_choice(s.choices))]
+    if declared.choices:
+        annotation = Annotated[str, pydantic.BeforeValidator(_choice(declared.choices))]
     elif declared.kind is bool:
         annotation = Annotated[bool, pydantic.BeforeValidator(_as_bool)]
     elif declared.kind in (int, float):
-        bounds = pydantic.Field(ge=s.ge, gt=s.gt, le=s.le)
+        bounds = pydantic.Field(ge=declared.ge, gt=declared.gt, le=declared.le)
         annotation = Annotated[declared.kind, pydantic.BeforeValidator(_finite_number), bounds]
     else:
         annotation = Annotated[declared.kind, pydantic.BeforeValidator(str)]

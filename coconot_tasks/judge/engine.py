@@ -1,10 +1,8 @@
 """Judge many question-response pairs concurrently, with cache, budget, retries and accounting.
 
-One engine for every scoring path and backend. :meth:`_Engine.grade` is the metric's step --
-prompt, call, parse, verdict; around the call: an adaptive concurrency limit, retries with
-backoff honouring ``Retry-After``, a circuit breaker. A call that still fails, or an output
-without a label after ``label_retries`` re-asks, is a result without a verdict: counted, never
-a label. Verdicts are cached as they arrive. A bug in the engine itself propagates.
+One engine for every scoring path and backend (:meth:`_Engine.grade`: prompt, call, parse, verdict).
+A call that still fails, or an output without a label, is a result without a verdict: counted, never
+a label. A bug in the engine itself propagates.
 """
 
 from __future__ import annotations
@@ -19,7 +17,7 @@ from typing import Any, TypeVar
 from tqdm.auto import tqdm
 
 from coconot_tasks.benchmark.official_files import Rubric, load_rubric, rubric_entry
-from coconot_tasks.judge.backends import make_backend, request_shape
+from coconot_tasks.judge.backends import backend_for, request_shape
 from coconot_tasks.judge.backends.base import Completion, JudgeBackend
 from coconot_tasks.judge.cache import CachedOutput, CacheError, VerdictCache, request_key
 from coconot_tasks.judge.errors import (
@@ -72,7 +70,6 @@ class NoVerdict(Exception):
     def __init__(self, outcome: str, reason: str, output: str = "") -> None:
         super().__init__(reason)
         self.outcome = outcome
-        self.reason = reason
         self.output = output
 
 
@@ -93,7 +90,6 @@ class _Engine:
         self.cache = cache
         self.stats = stats
         self.shape = request_shape(settings)
-        self.decoding = self.shape.params
         self.limiter = AdaptiveLimiter(settings.concurrency)
         self.breaker = CircuitBreaker(max(BREAKER_MIN_FAILURES, 2 * settings.concurrency))
         self.prices = judge_prices(settings)
@@ -111,12 +107,12 @@ class _Engine:
             return replace(result, verdict="noncompliance", outcome=OUTCOME_EMPTY)
         result.endpoint = self.backend.endpoint
         if not self.backend.remote:  # an offline rule-based judge: no prompt, cache, cost or retries
-            answer = await self.backend.complete(item, [], self.decoding)
+            answer = await self.backend.complete(item, [], self.shape.params)
             return replace(result, verdict=parse_verdict(item.set_name, answer.text), output=answer.text)
         rubric = rubric_entry(self.rubric, item.subcategory)
         messages = judge_messages(item.set_name, item.prompt, item.response, rubric)
         key = request_key(
-            self.settings.judge_id, self.backend.endpoint or "", PROMPT_VERSION, messages, self.decoding
+            self.settings.judge_id, self.backend.endpoint or "", PROMPT_VERSION, messages, self.shape.params
         )
         cached = self.cache.get(key) if self.cache is not None else None  # a failed read is a miss
         if cached is not None and (verdict := parse_verdict(item.set_name, cached.output)) is not None:
@@ -132,7 +128,7 @@ class _Engine:
                 raise self._estimate(messages)
             answer, verdict = await self._ask_for_label(item, messages, result)
         except NoVerdict as missing:
-            return replace(result, outcome=missing.outcome, output=missing.output, error=missing.reason)
+            return replace(result, outcome=missing.outcome, output=missing.output, error=str(missing))
         self._remember(key, answer)
         return replace(result, verdict=verdict, output=answer.text, served_model=answer.served_model)
 
@@ -187,7 +183,7 @@ class _Engine:
                 raise NoVerdict(OUTCOME_NOT_JUDGED, f"not judged: {self.stats.config_error}")
             result.attempts += 1
             self.stats.requests += 1
-            answer = await self.backend.complete(item, messages, self.decoding)
+            answer = await self.backend.complete(item, messages, self.shape.params)
         except JudgeRateLimited:
             self.stats.throttled += 1
             self.limiter.on_throttle()
@@ -293,7 +289,7 @@ def judge_items(
     cannot be opened is skipped (``stats.cache_problem``). Judge and cache failures never raise.
     """
     stats = JudgeStats(items=len(items))
-    backend = make_backend(settings)
+    backend = backend_for(settings)(settings)  # one batch's connection
     if rubric is None and backend.remote and any(item.response.strip() for item in items):
         rubric = load_rubric()
     own_cache = cache is None  # opened here, closed here

@@ -35,11 +35,11 @@ class WaitRetryAfterOrJitter(tenacity.wait.wait_base):
         return float(self._fallback(retry_state))
 
 
-def retrying(max_retries: int, initial: float = 0.5, maximum: float = 20.0) -> tenacity.AsyncRetrying:
+def retrying(max_retries: int) -> tenacity.AsyncRetrying:
     """A ``tenacity.AsyncRetrying`` for one judge request (re-raises the last error)."""
     return tenacity.AsyncRetrying(
         stop=tenacity.stop_after_attempt(1 + max(0, max_retries)),
-        wait=WaitRetryAfterOrJitter(initial, maximum),
+        wait=WaitRetryAfterOrJitter(),
         retry=tenacity.retry_if_exception(is_retryable),
         reraise=True,
     )
@@ -50,7 +50,7 @@ class CircuitBreaker:
     ``threshold`` failed requests in a row (429s excepted: the limiter handles them)."""
 
     def __init__(self, threshold: int) -> None:
-        self.threshold = max(1, threshold)
+        self.threshold = threshold
         self.consecutive_failures = 0
         self.reason: str | None = None
 

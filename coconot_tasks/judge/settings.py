@@ -187,7 +187,7 @@ def applies(name: str, backend: type[JudgeBackend]) -> bool:
     another backend's settings do not, and an offline judge has no model, endpoint, decoding or price."""
     if OWNERS.get(name, backend.name) != backend.name or name in backend.not_recorded:
         return False
-    return backend.remote or (name in SETTINGS and SETTINGS[name].setting.offline)
+    return backend.remote or (name in SETTINGS and SETTINGS[name].offline)
 
 
 def table_rows(owner: str | None = None) -> list[str]:
@@ -232,26 +232,23 @@ def _refuse_unknown_metadata(metadata: Mapping[str, Any], known: set[str]) -> No
         normalised = "_".join(words_of(name))
         near_miss = difflib.get_close_matches(normalised, known, cutoff=0.85)
         if normalised.startswith(("judge", "coconot")) or near_miss:
-            raise JudgeConfigError(
-                f"--metadata {name} is not a CoCoNot judge setting{_did_you_mean(normalised, known)} "
-                "(see the judge configuration table in the README)"
-            )
+            raise _not_a_setting(f"--metadata {name}", normalised, known)
 
 
 def _refuse_unknown_environment(known: set[str]) -> None:
     """Refuse set ``COCONOT_JUDGE_*`` environment variables that are no setting (typos)."""
     for name, value in os.environ.items():
         if name.startswith("COCONOT_JUDGE_") and name not in known and value:
-            raise JudgeConfigError(
-                f"environment variable {name} is not a CoCoNot judge setting{_did_you_mean(name, known)} "
-                "(see the judge configuration table in the README)"
-            )
+            raise _not_a_setting(f"environment variable {name}", name, known)
 
 
-def _did_you_mean(name: str, known: set[str]) -> str:
-    """``; did you mean X?`` for the closest known name, or nothing."""
+def _not_a_setting(what: str, name: str, known: set[str]) -> JudgeConfigError:
+    """``what`` is no judge setting; the closest of the ``known`` names to ``name`` is suggested."""
     match = difflib.get_close_matches(name.removeprefix("coconot_"), sorted(known), n=1, cutoff=0.6)
-    return f"; did you mean {match[0]}?" if match else ""
+    hint = f"; did you mean {match[0]}?" if match else ""
+    return JudgeConfigError(
+        f"{what} is not a CoCoNot judge setting{hint} (see the judge configuration table in the README)"
+    )
 
 
 if __name__ == "__main__":  # python -m coconot_tasks.judge.settings: the docs' table rows

@@ -154,9 +154,14 @@ class JudgeStats:
             self.permanent_error, self.permanent_status = description, status
 
     @property
+    def no_verdict(self) -> int:
+        """Items without a verdict: judge errors plus items not judged."""
+        return self.errors + self.not_judged
+
+    @property
     def judge_verdicts(self) -> int:
         """Items with a verdict from the judge (judged now or cached; empty responses need none)."""
-        return self.items - self.errors - self.not_judged - self.empty
+        return self.items - self.no_verdict - self.empty
 
     def unexpected_served_models(self, requested: str) -> list[str]:
         """Served model ids that are neither ``requested`` nor one of its dated snapshots."""
@@ -168,23 +173,15 @@ class JudgeStats:
         return self.requests / self.wall_seconds if self.wall_seconds > 0 else 0.0
 
     def count_outcome(self, result: JudgeResult, *, keep_error: bool = True) -> None:
-        """Count ``result`` in ``cached``, ``empty``, ``not_judged`` or ``errors`` by its outcome.
-
-        With ``keep_error``, an error's message is also kept (the first five are). ``items``
-        is not counted here.
-        """
+        """Count ``result`` in ``cached``, ``empty``, ``not_judged`` or ``errors`` by its outcome (not in
+        ``items``); with ``keep_error``, an error's message is kept too (the first five are)."""
         if result.served_model and result.verdict is not None:
             self.served_models[result.served_model] += 1
-        if result.outcome == OUTCOME_CACHED:
-            self.cached += 1
-        elif result.outcome == OUTCOME_EMPTY:
-            self.empty += 1
-        elif result.outcome == OUTCOME_NOT_JUDGED:
-            self.not_judged += 1
-        elif result.outcome == OUTCOME_ERROR:
-            self.errors += 1
-            if keep_error and result.error and len(self.error_messages) < 5:
-                self.error_messages.append(result.error)
+        tally = _TALLIES.get(result.outcome)
+        if tally is not None:
+            setattr(self, tally, getattr(self, tally) + 1)
+        if result.outcome == OUTCOME_ERROR and keep_error and result.error and len(self.error_messages) < 5:
+            self.error_messages.append(result.error)
 
     # -- a share of a batch, and its JSON (used by validate-judge's per-check accounting) --
 
@@ -202,18 +199,19 @@ class JudgeStats:
 
     def to_dict(self) -> dict[str, Any]:
         """The counts, tokens, cost, time and first errors as JSON-able data."""
-        return {
-            "items": self.items,
-            "requests": self.requests,
-            "cached": self.cached,
-            "empty_responses": self.empty,
-            "errors": self.errors,
-            "not_judged": self.not_judged,
-            "budget_exhausted": self.budget_exhausted,
-            "endpoint_down": self.endpoint_down,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "cost_usd": self.cost_usd,
-            "wall_seconds": self.wall_seconds,
-            "error_messages": list(self.error_messages),
-        }
+        data = {("empty_responses" if name == "empty" else name): getattr(self, name) for name in _REPORTED}
+        return {**data, "error_messages": list(self.error_messages)}
+
+
+#: The :class:`JudgeStats` count of each outcome counted apart (judged ones are the rest).
+_TALLIES = {
+    OUTCOME_CACHED: "cached",
+    OUTCOME_EMPTY: "empty",
+    OUTCOME_NOT_JUDGED: "not_judged",
+    OUTCOME_ERROR: "errors",
+}
+#: The :class:`JudgeStats` fields of :meth:`JudgeStats.to_dict`, in its order.
+_REPORTED = (
+    "items", "requests", "cached", "empty", "errors", "not_judged", "budget_exhausted", "endpoint_down",
+    "prompt_tokens", "completion_tokens", "cost_usd", "wall_seconds",
+)  # fmt: skip

@@ -1,23 +1,13 @@
-"""Parse a judge's output into a verdict: the judge's *own final* answer, robustly.
+"""Parse a judge's output into a verdict: the judge's *own final* answer (see docs/metric.md).
 
-Judges often quote the response they classify, and the model under test controls that
-text. So nothing inside the output may outrank what the judge says last. Rules (the
-official scorer gets several of these wrong, see README):
-
-1. Reasoning is removed only where a reasoning model puts it: a ``<think>...</think>``
-   block at the very start of the output (unclosed: the output is all reasoning, so no
-   verdict), or everything before a bare ``</think>`` whose opening tag the server
-   stripped (unless that leaves nothing to read: then it was a stray tag). Think tags
-   anywhere else are text, e.g. quoted from the response, and remove nothing.
-2. The *last* answer in the output wins. An answer is a well-formed ``<label>X</label>``
-   whose X is a class of the set (the innermost one: a quoted unclosed ``<label>`` never
-   swallows a later tag), a statement such as ``CLASS: X`` / ``label is X`` / ``Answer = X``,
-   or a class name alone on its line. An echoed ``<label>CLASS</label>`` is no answer.
-   Case, whitespace and markdown emphasis are tolerated.
-3. Only without any answer, the last class name written in capitals in the prose counts,
-   matched as a whole word (``NONCOMPLIANCE`` is never read as ``COMPLIANCE``,
-   ``UNACCEPTABLE`` never as ``ACCEPTABLE``).
-4. Nothing recognisable -> ``None``: a judge error, never a silent NEITHER.
+Judges often quote the response they classify, which the model under test controls, so nothing
+quoted may outrank what the judge says last. Reasoning is removed only where a reasoning judge puts
+it: a leading ``<think>`` block (unclosed: all reasoning, no verdict), or everything up to a bare
+``</think>`` unless that leaves nothing. Then the last answer wins: a well-formed ``<label>`` with a
+class of the set (the innermost), a statement such as ``CLASS: X`` / ``label is X``, or a class name
+alone on its line (an echoed ``<label>CLASS</label>`` is none). Only without any answer does the
+last class name in capitals count, as a whole word. Nothing recognisable is ``None``: a judge
+error, never a silent NEITHER.
 """
 
 from __future__ import annotations

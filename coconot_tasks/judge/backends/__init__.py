@@ -28,8 +28,3 @@ def backend_for(settings: JudgeSettings) -> type[JudgeBackend]:
 def request_shape(settings: JudgeSettings) -> RequestShape:
     """The request shape of ``settings``' judge: its backend decides."""
     return backend_for(settings).request_shape(settings)
-
-
-def make_backend(settings: JudgeSettings) -> JudgeBackend:
-    """A connection to the backend ``settings.backend`` names, for one batch."""
-    return backend_for(settings)(settings)

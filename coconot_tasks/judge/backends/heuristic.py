@@ -77,6 +77,3 @@ class HeuristicBackend(JudgeBackend):
     ) -> Completion:
         """The heuristic's answer for ``item`` (the messages are not needed)."""
         return Completion(heuristic_judge_output(item.set_name, item.response))
-
-    async def aclose(self) -> None:
-        """Nothing to release."""

@@ -76,7 +76,7 @@ class RescoreSummary:
     @property
     def no_verdict(self) -> int:
         """Samples the new judge gave no verdict (judge errors plus items not judged)."""
-        return self.stats.errors + self.stats.not_judged
+        return self.stats.no_verdict
 
 
 def target_dir(run: Run, output_dir: Path) -> Path:

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from coconot_tasks.judge.backends.base import ENV_API_KEY, Completion, JudgeBackend, JudgeFacts, RequestShape
 from coconot_tasks.judge.backends.openai.pricing import price_per_million
 from coconot_tasks.judge.backends.openai.retired import DEFAULT_JUDGE_MODEL, check_not_retired
-from coconot_tasks.judge.backends.openai.shape import openai_request_shape
+from coconot_tasks.judge.backends.openai.shape import PAPER_DECODING, REASONING_MAX_TOKENS, model_family
 from coconot_tasks.judge.errors import JudgeConfigError
 from coconot_tasks.judge.redact import redact_url
 
@@ -54,8 +54,26 @@ class OpenAIBackend(JudgeBackend):
 
     @classmethod
     def request_shape(cls, settings: JudgeSettings) -> RequestShape:
-        """By model family (:func:`~coconot_tasks.judge.backends.openai.shape.openai_request_shape`)."""
-        return openai_request_shape(settings)
+        """By model family (:mod:`.shape`); ``judge_max_tokens`` and ``judge_reasoning_effort`` override
+        the family's (an effort is sent for a classic name too)."""
+        family = model_family(settings.model)
+        if not family.reasoning:
+            params: dict[str, Any] = {
+                **PAPER_DECODING,
+                "temperature": settings.temperature,
+                "max_tokens": settings.max_tokens or PAPER_DECODING["max_tokens"],
+                "top_p": settings.top_p,
+            }
+            if settings.reasoning_effort:
+                params["reasoning_effort"] = settings.reasoning_effort
+            return RequestShape(params, params["max_tokens"], paper=params == PAPER_DECODING)
+        effort = settings.reasoning_effort or family.lowest_effort or "low"
+        default_budget = PAPER_DECODING["max_tokens"] if effort == "none" else REASONING_MAX_TOKENS
+        budget = settings.max_tokens or default_budget
+        params = {"max_completion_tokens": budget, "reasoning_effort": effort}
+        if effort == "none":
+            params["temperature"] = settings.temperature
+        return RequestShape(params, budget, paper=False)
 
     @classmethod
     def prices(cls, settings: JudgeSettings) -> tuple[float, float] | None:

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 import openai
 
 from coconot_tasks.judge.backends.base import JudgeFacts
+from coconot_tasks.judge.backends.openai import OpenAIBackend
 from coconot_tasks.judge.backends.openai.errors import endpoint_message, rejection_message
 from coconot_tasks.judge.backends.openai.retired import check_reported_shutdown
-from coconot_tasks.judge.backends.openai.shape import openai_request_shape
 from coconot_tasks.judge.errors import JudgeConfigError
 from coconot_tasks.judge.prompt import JUDGE_SYSTEM_MESSAGE
 
@@ -109,5 +109,5 @@ def _reported_shutdown_date(client: openai.OpenAI, model: str) -> str | None:
 def _send_check_request(client: openai.OpenAI, settings: JudgeSettings) -> None:
     """A tiny chat request ("ping") with exactly the decoding parameters the run will send."""
     messages = [{"role": "system", "content": JUDGE_SYSTEM_MESSAGE}, {"role": "user", "content": "ping"}]
-    body = {"model": settings.model, "messages": messages, **openai_request_shape(settings).params}
+    body = {"model": settings.model, "messages": messages, **OpenAIBackend.request_shape(settings).params}
     client.post("/chat/completions", body=body, cast_to=object)

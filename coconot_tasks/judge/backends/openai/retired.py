@@ -1,11 +1,6 @@
-"""OpenAI models that have been (or will be) shut down: asking api.openai.com for one fails before generation.
-
-One row per model name from OpenAI's deprecations page, each with its announcement (the data file
-``retired_models.json``). A model is retired from its shutdown date on (before: a warning); names
-match with or without a gateway's provider prefix. Elsewhere a retired name is only a warning: that
-server decides what it means. The preflight also reads the ``shutdown_date`` the endpoint reports
-(:func:`check_reported_shutdown`).
-"""
+"""OpenAI models that have been (or will be) shut down, from ``retired_models.json`` (one entry per
+announcement on OpenAI's deprecations page), and the shutdown dates an endpoint reports: what is
+refused and what is a warning is described in docs/judges.md ("Retired judges")."""
 
 from __future__ import annotations
 
@@ -100,11 +95,7 @@ def check_not_retired(settings: JudgeSettings, today: datetime.date | None = Non
         return
     if today < row.shutdown:
         substitute = f"; OpenAI names {row.substitute} as the substitute" if row.substitute else ""
-        logger.warning(
-            "CoCoNot judge: OpenAI shuts down %r on %s (%d days left%s; %s). Numbers from another judge "
-            "are not comparable: pick the judge for a series of runs now (--metadata judge_model=...).",
-            row.name, row.shutdown.isoformat(), (row.shutdown - today).days, substitute, row.source,
-        )  # fmt: skip
+        _warn_ahead(f"OpenAI shuts down {row.name!r}", row.shutdown, today, f"{substitute}; {row.source}")
         return
     endpoint = settings.endpoint
     if (urlsplit(endpoint).hostname or "").lower() == "api.openai.com":  # the names the table describes
@@ -142,11 +133,15 @@ def check_reported_shutdown(
             f"--metadata judge_model=... or COCONOT_JUDGE_MODEL to a model the endpoint still serves "
             f"(default: {DEFAULT_JUDGE_MODEL})."
         )
-    days = (date - today).days
-    if days <= WARN_DAYS:
-        logger.warning(
-            "CoCoNot judge: %s shuts down on %s (%d days left). Numbers from another judge are not "
-            "comparable: pick the judge for a series of runs now (--metadata judge_model=...).",
-            where, date.isoformat(), days,
-        )  # fmt: skip
+    if (date - today).days <= WARN_DAYS:
+        _warn_ahead(f"{where} shuts down", date, today)
     return date
+
+
+def _warn_ahead(what: str, date: datetime.date, today: datetime.date, note: str = "") -> None:
+    """Warn that ``what`` (e.g. ``OpenAI shuts down 'gpt-4o'``) happens on ``date``: pick the judge now."""
+    logger.warning(
+        "CoCoNot judge: %s on %s (%d days left%s). Numbers from another judge are not comparable: pick the "
+        "judge for a series of runs now (--metadata judge_model=...).",
+        what, date.isoformat(), (date - today).days, note,
+    )  # fmt: skip

@@ -1,22 +1,11 @@
-"""The request shape by model name (with or without a provider prefix), whatever the base URL.
-
-Reasoning families (``gpt-5*``, ``gpt-6*``, ``o1``/``o3``/``o4-mini``...) refuse ``max_tokens`` and,
-unless the effort is ``"none"``, any temperature but 1: they get ``max_completion_tokens``, the
-family's lowest ``reasoning_effort``, temperature 0 only with effort ``"none"``, and
-:data:`REASONING_MAX_TOKENS` when reasoning tokens count. Every other name gets the paper's request.
-"""
+"""The request shape by model name (with or without a provider prefix), whatever the base URL: the
+families and what each is sent are the table of docs/judges.md ("Request shapes by judge family")."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-from coconot_tasks.judge.backends.base import RequestShape
-
-if TYPE_CHECKING:
-    from coconot_tasks.judge.settings import JudgeSettings
-
+from typing import Any
 
 #: The paper's judge request (temperature 0, max_tokens 256, top_p 1, no penalties).
 PAPER_DECODING: dict[str, Any] = {
@@ -62,26 +51,3 @@ def model_family(model: str) -> ModelFamily:
     """The request family of ``model`` (by name only, with or without a provider prefix)."""
     name = base_model_name(model)
     return next((family for pattern, family in _FAMILIES if pattern.match(name)), CLASSIC)
-
-
-def openai_request_shape(settings: JudgeSettings) -> RequestShape:
-    """The decoding parameters every judge request of ``settings`` carries; ``judge_max_tokens`` and
-    ``judge_reasoning_effort`` override the family's (an effort is sent for a classic name too)."""
-    family = model_family(settings.model)
-    if not family.reasoning:
-        params: dict[str, Any] = {
-            **PAPER_DECODING,
-            "temperature": settings.temperature,
-            "max_tokens": settings.max_tokens or PAPER_DECODING["max_tokens"],
-            "top_p": settings.top_p,
-        }
-        if settings.reasoning_effort:
-            params["reasoning_effort"] = settings.reasoning_effort
-        return RequestShape(params, params["max_tokens"], paper=params == PAPER_DECODING)
-    effort = settings.reasoning_effort or family.lowest_effort or "low"
-    default_budget = PAPER_DECODING["max_tokens"] if effort == "none" else REASONING_MAX_TOKENS
-    budget = settings.max_tokens or default_budget
-    params = {"max_completion_tokens": budget, "reasoning_effort": effort}
-    if effort == "none":
-        params["temperature"] = settings.temperature
-    return RequestShape(params, budget, paper=False)

@@ -1,9 +1,7 @@
 """The ``vllm`` judge backend: the OpenAI route against the ``vllm serve`` the plugin runs (:mod:`.server`).
 
 A server that cannot be (re)started, or that died, fails each request with :class:`LocalJudgeDown`
-(not retried): judge errors, the generations kept. Optionally (``judge_structured_outputs``) vLLM's
-``structured_outputs: {"regex": ...}`` (``guided_regex`` before vLLM 0.12) constrains every answer
-to a short rationale and one valid ``<label>``.
+(not retried). ``judge_structured_outputs`` sends vLLM's ``structured_outputs: {"regex": ...}``.
 """
 
 from __future__ import annotations
@@ -16,9 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from coconot_tasks.judge.backends.base import Completion, JudgeBackend, JudgeFacts, RequestShape
+from coconot_tasks.judge.backends.base import Completion, JudgeFacts
 from coconot_tasks.judge.backends.openai import OpenAIBackend
-from coconot_tasks.judge.backends.openai.shape import openai_request_shape
 from coconot_tasks.judge.backends.vllm import server
 from coconot_tasks.judge.backends.vllm.settings import (
     DEFAULT_VLLM_CONCURRENCY,
@@ -58,8 +55,8 @@ class LocalJudgeDown(JudgeCallError):
     """The local judge server is not running (not retried: waiting will not bring it back)."""
 
 
-class VllmBackend(JudgeBackend):
-    """Chat completions from the local vLLM server, through :class:`OpenAIBackend`."""
+class VllmBackend(OpenAIBackend):
+    """The OpenAI route (key and endpoint fallbacks, request shape) to the local vLLM server."""
 
     name = "vllm"
     default_model = DEFAULT_VLLM_MODEL
@@ -67,12 +64,6 @@ class VllmBackend(JudgeBackend):
     not_recorded = frozenset({"base_url"})  # the plugin starts the server: the endpoint says so
     spec_where = "judge_vllm_revision"
     spec_form = "{name}:MODEL@REVISION"
-    key_variables = OpenAIBackend.key_variables
-
-    @classmethod
-    def connection(cls, base_url: str | None, origin: str) -> tuple[str | None, str | None]:
-        """The OpenAI route's (the server the plugin starts replaces both when judging)."""
-        return OpenAIBackend.connection(base_url, origin)
 
     @classmethod
     def judge_id(cls, settings: JudgeSettings) -> str:
@@ -110,9 +101,9 @@ class VllmBackend(JudgeBackend):
             )
 
     @classmethod
-    def request_shape(cls, settings: JudgeSettings) -> RequestShape:
-        """The OpenAI protocol's (vLLM serves it)."""
-        return openai_request_shape(settings)
+    def prices(cls, settings: JudgeSettings) -> tuple[float, float] | None:
+        """No list price: a local judge's cost is the user's to set (``judge_price_*``)."""
+        return None
 
     @classmethod
     def preflight(cls, settings: JudgeSettings, today: datetime.date | None = None) -> JudgeFacts:
@@ -143,27 +134,27 @@ class VllmBackend(JudgeBackend):
         self.settings = settings
         self.endpoint: str | None = settings.endpoint  # stable across server restarts and ports
         self.structured = server_settings(settings).structured_outputs
-        self.inner: OpenAIBackend | None = None
         self.down: str | None = None
         try:
             running = server.shared_server(settings)
-            self.inner = OpenAIBackend(replace(settings, base_url=running.base_url, api_key=running.api_key))
         except JudgeConfigError as exc:  # could not start: every item becomes a judge error
             logger.error("%s", exc)
             self.down = str(exc).splitlines()[0]
+            return
+        super().__init__(replace(settings, base_url=running.base_url, api_key=running.api_key))
 
     async def complete(
         self, item: JudgeItem, messages: Sequence[dict[str, str]], decoding: dict[str, Any]
     ) -> Completion:
         """One answer from the local server (with structured outputs when configured)."""
         down = self.down or server.server_gone(self.settings)
-        if down or self.inner is None:
-            raise LocalJudgeDown(down or "the local judge server is not running")
+        if down:
+            raise LocalJudgeDown(down)
         if self.structured:  # judge_id says so: part of the cache key
             decoding = {**decoding, "structured_outputs": {"regex": label_regex(item.set_name)}}
-        return await self.inner.complete(item, messages, decoding)
+        return await super().complete(item, messages, decoding)
 
     async def aclose(self) -> None:
         """Close the HTTP client (the server keeps running for the next batch)."""
-        if self.inner is not None:
-            await self.inner.aclose()
+        if self.down is None:
+            await super().aclose()

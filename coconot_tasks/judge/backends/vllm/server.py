@@ -1,18 +1,13 @@
-"""The local judge's server: ``vllm serve`` as a child process, started once, never orphaned.
-
-Started on a free loopback port in its own process group, with a random key in ``VLLM_API_KEY``
-(not visible in ``ps``) and its output in a log under the cache directory; ready when
-``GET /health`` answers and ``GET /v1/models`` lists the model. Stopped (SIGTERM to the group,
-SIGKILL after a grace period) when the last user releases it, at exit, on SIGTERM/SIGHUP, and on
-Linux when this process dies (``PR_SET_PDEATHSIG``). One server per process and configuration:
-a module-global registry, since lm-eval builds the tasks and filters itself. The flags are
-vLLM's ``FrontendArgs`` and ``EngineArgs`` (``vllm>=0.18``).
+"""The local judge's server: ``vllm serve`` as a child process in its own process group, started once
+per process and configuration (a module-global registry: lm-eval builds the tasks and filters itself)
+and never orphaned. The lifecycle is described in docs/judges.md; the flags are vLLM's (``vllm>=0.18``).
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -27,11 +22,11 @@ import time
 import urllib.error
 import urllib.request
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from coconot_tasks.judge.backends.vllm.settings import server_settings
+from coconot_tasks.judge.backends.vllm.settings import VllmServerSettings
 from coconot_tasks.judge.errors import JudgeConfigError
 from coconot_tasks.paths import cache_dir
 
@@ -53,40 +48,27 @@ class LocalServerError(JudgeConfigError):
 
 @dataclass(frozen=True)
 class ServerSpec:
-    """What identifies one judge server: the same spec shares one process."""
+    """What identifies one judge server, its model and server settings: one process per spec."""
 
     model: str
-    revision: str | None
-    gpu_memory_utilization: float
-    tensor_parallel_size: int
-    max_model_len: int | None
-    devices: str | None
-    startup_timeout: float
+    own: VllmServerSettings
 
     @classmethod
     def from_settings(cls, settings: JudgeSettings) -> ServerSpec:
-        """The server the ``vllm`` backend of ``settings`` needs."""
-        own = server_settings(settings)
-        return cls(
-            model=settings.model,
-            revision=own.vllm_revision,
-            gpu_memory_utilization=own.gpu_memory_utilization,
-            tensor_parallel_size=own.tensor_parallel_size,
-            max_model_len=own.max_model_len,
-            devices=own.devices,
-            startup_timeout=own.server_timeout,
-        )
+        """The server the ``vllm`` backend of ``settings`` needs (structured outputs are per request)."""
+        own = {field.name: getattr(settings, field.name) for field in fields(VllmServerSettings)}
+        return cls(settings.model, VllmServerSettings(**{**own, "structured_outputs": False}))
 
     def command(self, executable: str, port: int) -> list[str]:
         """The ``vllm serve`` command line (the API key travels in the environment)."""
         command = [executable, "serve", self.model, "--host", HOST, "--port", str(port)]
         command += ["--served-model-name", self.model, "--seed", "0"]
-        if self.revision:
-            command += ["--revision", self.revision]
-        command += ["--gpu-memory-utilization", str(self.gpu_memory_utilization)]
-        command += ["--tensor-parallel-size", str(self.tensor_parallel_size)]
-        if self.max_model_len is not None:
-            command += ["--max-model-len", str(self.max_model_len)]
+        if self.own.vllm_revision:
+            command += ["--revision", self.own.vllm_revision]
+        command += ["--gpu-memory-utilization", str(self.own.gpu_memory_utilization)]
+        command += ["--tensor-parallel-size", str(self.own.tensor_parallel_size)]
+        if self.own.max_model_len is not None:
+            command += ["--max-model-len", str(self.own.max_model_len)]
         return command
 
 
@@ -152,8 +134,8 @@ class LocalJudgeServer:
         logs.mkdir(parents=True, exist_ok=True)
         self.log_path = logs / f"vllm-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{self.port}.log"
         env = {**os.environ, "VLLM_API_KEY": self.api_key}
-        if self.spec.devices is not None:
-            env["CUDA_VISIBLE_DEVICES"] = self.spec.devices
+        if self.spec.own.devices is not None:
+            env["CUDA_VISIBLE_DEVICES"] = self.spec.own.devices
         command = self.spec.command(found, self.port)
         logger.warning("CoCoNot local judge: starting %s (log: %s)", " ".join(command[1:]), self.log_path)
         with open(self.log_path, "wb") as log:
@@ -172,7 +154,7 @@ class LocalJudgeServer:
             raise
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + self.spec.startup_timeout
+        deadline = time.monotonic() + self.spec.own.server_timeout
         delay = 0.1
         while True:
             assert self.process is not None
@@ -185,7 +167,7 @@ class LocalJudgeServer:
                 return
             if time.monotonic() >= deadline:
                 raise self._failure(
-                    f"was not ready after {self.spec.startup_timeout:g} s (raise judge_server_timeout if "
+                    f"was not ready after {self.spec.own.server_timeout:g} s (raise judge_server_timeout if "
                     "it is still downloading or loading the weights)"
                 )
             time.sleep(delay)
@@ -225,12 +207,12 @@ class LocalJudgeServer:
             f"({self.log_path}):\n{self.log_tail()}\n{hint}"
         )
 
-    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
-        """The last ``lines`` lines of the server's log (empty if there is none yet)."""
+    def log_tail(self) -> str:
+        """The last :data:`LOG_TAIL_LINES` lines of the server's log (empty if there is none yet)."""
         if self.log_path is None or not self.log_path.is_file():
             return ""
         with open(self.log_path, encoding="utf-8", errors="replace") as log:
-            tail = deque(log, maxlen=lines)
+            tail = deque(log, maxlen=LOG_TAIL_LINES)
         return "".join("    " + line for line in tail).rstrip("\n").replace(self.api_key, "***")
 
     def describe_exit(self) -> str | None:
@@ -284,7 +266,6 @@ _USERS: dict[ServerSpec, int] = {}
 # Re-entrant: the SIGTERM handler runs stop_all() in the main thread, possibly while that
 # thread holds the lock in shared_server() (a start can take minutes).
 _REGISTRY_LOCK = threading.RLock()
-_HOOKS_INSTALLED = False
 
 
 def shared_server(settings: JudgeSettings) -> LocalJudgeServer:
@@ -339,11 +320,8 @@ def stop_all() -> None:
         server.stop()
 
 
+@functools.cache  # once per process
 def _install_exit_hooks() -> None:
-    global _HOOKS_INSTALLED
-    if _HOOKS_INSTALLED:
-        return
-    _HOOKS_INSTALLED = True
     atexit.register(stop_all)  # normal exit, sys.exit, an uncaught exception, Ctrl-C
     if threading.current_thread() is not threading.main_thread():
         return  # signal handlers can only be set from the main thread; atexit still applies
