@@ -209,7 +209,7 @@ class FaultPlan:
     server_error: float = 0.0  # HTTP 500
     drop: float = 0.0  # connection closed without a response
     no_label: float = 0.0  # 200 OK, but the output holds no label
-    invalid_body: float = 0.0  # 200 OK with an empty or non-JSON body (a broken proxy)
+    invalid_body: float = 0.0  # 200 OK with an empty, non-JSON or non-completion body (a broken proxy)
     retry_after: float = 0.05  # seconds, sent in Retry-After on 429
     max_faults_per_request: int = 2
 
@@ -224,6 +224,11 @@ class FaultPlan:
             if roll < edge:
                 return name
         return None
+
+
+#: What a broken proxy sends with 200 OK (the ``invalid_body`` fault): HTML, nothing, or JSON that
+#: is not a chat completion.
+BROKEN_BODIES = (b"<html>502 Bad Gateway</html>", b"", b'{"choices": ["Bad Gateway"]}')
 
 
 @dataclass
@@ -504,7 +509,7 @@ class FakeOpenAI:
                         self.connection.shutdown(2)
                         return
                     if fault == "invalid_body":
-                        raw = b"" if attempt % 2 else b"<html>502 Bad Gateway</html>"
+                        raw = BROKEN_BODIES[attempt % len(BROKEN_BODIES)]
                         self.send_response(200)
                         self.send_header("Content-Type", "application/json")
                         self.send_header("Content-Length", str(len(raw)))

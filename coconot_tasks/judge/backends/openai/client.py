@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import openai
 
@@ -52,19 +52,20 @@ class ChatClient:
             raise call_error(exc) from None
         except ValueError as exc:  # an HTTP 200 whose body is not JSON (empty, truncated, ...)
             raise InvalidResponseError(f"the judge endpoint sent a body that is not JSON ({exc})") from None
-        if not isinstance(completion, dict) or not isinstance(completion.get("choices"), list):
+        if not _is_chat_completion(completion):
             raise InvalidResponseError(
                 f"the judge endpoint did not send a chat completion: {completion!r:.200}"
             )
-        usage = completion.get("usage") or {}
+        usage = completion.get("usage")
+        usage = usage if isinstance(usage, dict) else {}
         served = completion.get("model")
         text = completion_text(completion)
         if not text.strip():
-            _raise_if_out_of_tokens(self.model, completion, decoding)
+            _raise_if_out_of_tokens(self.model, completion, usage, decoding)
         return Completion(
             text=text,
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            completion_tokens=int(usage.get("completion_tokens") or 0),
+            prompt_tokens=_count(usage.get("prompt_tokens")),
+            completion_tokens=_count(usage.get("completion_tokens")),
             served_model=served if isinstance(served, str) and served else None,
         )
 
@@ -73,12 +74,14 @@ class ChatClient:
         await self.client.close()
 
 
-def _raise_if_out_of_tokens(model: str, completion: dict[str, Any], decoding: dict[str, Any]) -> None:
+def _raise_if_out_of_tokens(
+    model: str, completion: dict[str, Any], usage: dict[str, Any], decoding: dict[str, Any]
+) -> None:
     """Raise :class:`JudgeOutOfTokens` for an empty answer cut at the budget by reasoning."""
-    choices = completion.get("choices") or []
-    finish = (choices[0] or {}).get("finish_reason") if choices and isinstance(choices[0], dict) else None
-    details = (completion.get("usage") or {}).get("completion_tokens_details") or {}
-    reasoning = int(details.get("reasoning_tokens") or 0) if isinstance(details, dict) else 0
+    choices = completion["choices"]
+    finish = choices[0].get("finish_reason") if choices else None
+    details = usage.get("completion_tokens_details")
+    reasoning = _count(details.get("reasoning_tokens")) if isinstance(details, dict) else 0
     if finish != "length" or not (reasoning or model_family(model).reasoning):
         return
     budget = decoding.get("max_completion_tokens", decoding.get("max_tokens"))
@@ -88,9 +91,20 @@ def _raise_if_out_of_tokens(model: str, completion: dict[str, Any], decoding: di
     )
 
 
+def _is_chat_completion(body: object) -> TypeGuard[dict[str, Any]]:
+    """A chat completion's shape: ``choices`` a list whose first entry (if any) holds a ``message`` object."""
+    if not isinstance(body, dict) or not isinstance(choices := body.get("choices"), list):
+        return False
+    return not choices or (isinstance(choices[0], dict) and isinstance(choices[0].get("message") or {}, dict))
+
+
+def _count(value: object) -> int:
+    """A token count as the endpoint sent it (0 when it sent none, or no number)."""
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+
 def completion_text(completion: dict[str, Any]) -> str:
-    """The assistant text of a chat completion (empty when the endpoint sent none)."""
-    choices = completion.get("choices") or []
-    message = (choices[0] or {}).get("message") or {} if choices else {}
-    content = message.get("content") if isinstance(message, dict) else None
+    """The assistant text of a chat completion of :func:`_is_chat_completion`'s shape ("" if none)."""
+    choices = completion["choices"]
+    content = (choices[0].get("message") or {}).get("content") if choices else None
     return content if isinstance(content, str) else ""
