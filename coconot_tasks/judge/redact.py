@@ -28,17 +28,21 @@ def redact_url(url: str | None) -> str | None:
 
 
 _SECRET_WORDS = frozenset(
-    ["key", "apikey", "accesstoken", "secret", "password", "passwd", "pwd", "auth", "authorization"]
-    + ["credential", "credentials", "bearer", "signature", "sig"]
-)
+    {
+        "key", "apikey", "accesstoken", "secret", "password", "passwd", "pwd", "auth", "authorization",
+        "credential", "credentials", "bearer", "signature", "sig",
+    }
+)  # fmt: skip
 
 
 #: Words that make "token" a language-model token (``add_bos_token``, ``think_end_token``,
 #: ``prefix_token_id``: lm-eval model arguments, which it merges into ``--metadata``).
 _LM_TOKEN_WORDS = frozenset(
-    ["bos", "eos", "pad", "unk", "sep", "cls", "mask", "end", "start", "stop", "prefix", "suffix", "think"]
-    + ["image", "audio", "special", "id", "ids", "max", "min", "num"]
-)
+    {
+        "bos", "eos", "pad", "unk", "sep", "cls", "mask", "end", "start", "stop", "prefix", "suffix", "think",
+        "image", "audio", "special", "id", "ids", "max", "min", "num",
+    }
+)  # fmt: skip
 
 
 def words_of(name: str) -> list[str]:
