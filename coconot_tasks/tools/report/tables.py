@@ -21,8 +21,8 @@ DASH = "—"
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
-#: The page's style sheet (a data file of this package).
-CSS = "\n" + (files("coconot_tasks.tools.report") / "report.css").read_text(encoding="utf-8")
+#: The page's style sheet, a data file of this package (read when a page is written, not at start-up).
+CSS_FILE = files("coconot_tasks.tools.report") / "report.css"
 
 
 @dataclass
@@ -151,7 +151,8 @@ def write_document(
 ) -> dict[str, Path]:
     """Write ``parts`` as ``STEM.md`` and a self-contained ``STEM.html``, and ``data`` as ``STEM.json``.
 
-    Returns the paths by format. The page has the CSS above and no script."""
+    Returns the paths by format. The page has the CSS inline and no script."""
+    style = "\n" + CSS_FILE.read_text(encoding="utf-8")
     markdown = [table_markdown(p) if isinstance(p, Table) else p.markdown for p in parts]
     body = [table_html(p) if isinstance(p, Table) else p.html for p in parts]
     page = (
@@ -159,7 +160,7 @@ def write_document(
         '<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{esc(title)}</title><style>{CSS}</style></head>\n<body><main>\n"
+        f"<title>{esc(title)}</title><style>{style}</style></head>\n<body><main>\n"
         + "\n".join([*(b for b in body if b is not None), f"<footer>{esc(footer)}</footer>"])
         + "\n</main></body></html>\n"
     )
