@@ -7,6 +7,7 @@ import logging
 
 import pytest
 
+from coconot_tasks.judge.backends import backend_for
 from coconot_tasks.judge.backends.openai.retired import (
     DEFAULT_JUDGE_MODEL,
     RETIRED_MODELS,
@@ -89,8 +90,15 @@ def test_retired_name_on_another_server_is_allowed_with_a_warning(caplog: pytest
     assert "2026-10-23" in record.getMessage() and "http://proxy.local:8000/v1" in record.getMessage()
 
 
-def test_the_heuristic_backend_ignores_the_model_name(caplog: pytest.LogCaptureFixture) -> None:
-    settings = JudgeSettings.resolve({"judge_model": "gpt-3.5-turbo", "judge_backend": "heuristic"})
+@pytest.mark.parametrize(
+    "metadata",
+    [{"judge_backend": "heuristic"}, {"judge_backend": "vllm", "judge_vllm_revision": "a" * 40}],
+    ids=["heuristic", "vllm"],
+)
+def test_backends_other_than_openai_ignore_the_retired_table(
+    metadata: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = JudgeSettings.resolve({"judge_model": "gpt-3.5-turbo", **metadata})
     with caplog.at_level(logging.WARNING, logger="coconot_tasks"):
-        check_not_retired(settings, AFTER)
+        backend_for(settings).check(settings, AFTER)
     assert not caplog.records

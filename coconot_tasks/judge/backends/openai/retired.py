@@ -87,8 +87,6 @@ def describe_retirement(row: RetiredModel) -> str:
 
 def check_not_retired(settings: JudgeSettings, today: datetime.date | None = None) -> None:
     """Refuse a retired OpenAI judge model on api.openai.com; warn about the name elsewhere."""
-    if settings.backend != "openai":
-        return
     today = today or utc_today()
     row = scheduled_shutdown(settings.model)
     if row is None:

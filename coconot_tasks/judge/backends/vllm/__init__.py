@@ -101,6 +101,10 @@ class VllmBackend(OpenAIBackend):
             )
 
     @classmethod
+    def check(cls, settings: JudgeSettings, today: datetime.date | None = None) -> None:
+        """Nothing to check: OpenAI's retired-model table does not apply to a model this server runs."""
+
+    @classmethod
     def prices(cls, settings: JudgeSettings) -> tuple[float, float] | None:
         """No list price: a local judge's cost is the user's to set (``judge_price_*``)."""
         return None
